@@ -1,0 +1,61 @@
+"""torch's fused recurrent kernels (oneDNN/native on CPU, cuDNN on GPU) behind rnnkit layers.
+
+``torch.lstm``, ``torch.gru``, ``torch.rnn_tanh`` and ``torch.rnn_relu`` are the operators
+that torch.nn's layers call. They take the flat weight list in torch.nn's order (per layer
+and direction: w_ih, w_hh, b_ih, b_hh, w_hr), which rnnkit's layers keep.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+FUSED_OPS = {
+    "LSTM": torch.lstm,
+    "GRU": torch.gru,
+    "RNN_TANH": torch.rnn_tanh,
+    "RNN_RELU": torch.rnn_relu,
+}
+
+
+@dataclass(frozen=True)
+class FusedSettings:
+    """The layer-wide arguments every fused operator takes."""
+
+    mode: str
+    has_biases: bool
+    num_layers: int
+    dropout: float
+    training: bool
+    bidirectional: bool
+
+
+def fused_padded(
+    settings: FusedSettings, input: Tensor, state: tuple[Tensor, ...], weights: list[Tensor]
+) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """Run a fused kernel on a time-major (time, batch, features) input.
+
+    ``state`` is ``(h_0,)`` or ``(h_0, c_0)`` shaped (layers * directions, batch, size).
+    """
+    op = FUSED_OPS[settings.mode]
+    hx = list(state) if settings.mode == "LSTM" else state[0]
+    result = op(input, hx, weights, settings.has_biases, settings.num_layers, settings.dropout,
+                settings.training, settings.bidirectional, False)
+    return result[0], tuple(result[1:])
+
+
+def fused_packed(
+    settings: FusedSettings,
+    data: Tensor,
+    batch_sizes: Tensor,
+    state: tuple[Tensor, ...],
+    weights: list[Tensor],
+) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """Run a fused kernel on packed data; ``state`` must already be in sorted batch order."""
+    op = FUSED_OPS[settings.mode]
+    hx = list(state) if settings.mode == "LSTM" else state[0]
+    result = op(data, batch_sizes, hx, weights, settings.has_biases, settings.num_layers,
+                settings.dropout, settings.training, settings.bidirectional)
+    return result[0], tuple(result[1:])

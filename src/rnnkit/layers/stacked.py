@@ -1,0 +1,207 @@
+"""``RNN``, ``LSTM`` and ``GRU``: drop-in replacements for torch.nn's layers, with more cells."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import Tensor
+
+from rnnkit.cells.base import State
+from rnnkit.cells.gru import gru_parameter_shapes, gru_step
+from rnnkit.cells.lstm import add_forget_bias, check_proj_size, lstm_parameter_shapes, lstm_step
+from rnnkit.cells.rnn import NONLINEARITIES, rnn_parameter_shapes, rnn_step
+from rnnkit.layers.base import RecurrentLayer
+from rnnkit.validation import check_choice, check_positive_int
+
+_SHAPES_DOC = """
+    Shapes (batch_first=False; with batch_first=True input and output swap their first two
+    dimensions; h_n and c_n never do, as in torch.nn):
+        input:   (time, batch, input_size), (time, input_size) unbatched, or a PackedSequence
+        lengths: (batch,) integers on any device, each in [1, time]; optional
+        output:  (time, batch, directions * H_out), zero past each sequence's length
+        h_n:     (num_layers * directions, batch, H_out)
+    where H_out = proj_size if proj_size > 0 else hidden_size.
+"""
+
+
+class RNN(RecurrentLayer):
+    __doc__ = r"""Multi-layer Elman RNN with tanh or ReLU, a drop-in for :class:`torch.nn.RNN`.
+
+    Each layer computes ``h_t = act(W_ih x_t + b_ih + W_hh h_(t-1) + b_hh)``.
+
+    Args:
+        input_size, hidden_size, num_layers, nonlinearity, bias, batch_first, dropout,
+        bidirectional: exactly as in torch.nn.RNN (same order, same defaults).
+        init: ``"uniform"`` (torch.nn's), ``"orthogonal"``, ``"xavier"`` or ``"identity"``
+            (with ``nonlinearity="relu"``, the IRNN of Le et al. 2015).
+        engine: ``"auto"`` (torch's fused kernel; every RNN configuration has one) or
+            ``"loop"`` (step by step in Python; the slow twin used to check the fast one).
+    """ + _SHAPES_DOC + r"""
+    Example:
+        >>> rnn = RNN(8, 16, num_layers=2, nonlinearity="relu", init="identity")
+        >>> output, h_n = rnn(torch.randn(5, 3, 8), lengths=torch.tensor([5, 2, 4]))
+        >>> output.shape, h_n.shape, rnn.backend
+        (torch.Size([5, 3, 16]), torch.Size([2, 3, 16]), 'torch-fused')
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        nonlinearity: str = "tanh",
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        *,
+        init: str = "uniform",
+        engine: str = "auto",
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        self.nonlinearity = check_choice("RNN", "nonlinearity", nonlinearity, NONLINEARITIES)
+        super().__init__(f"RNN_{nonlinearity.upper()}", input_size, hidden_size, num_layers, bias,
+                         batch_first, dropout, bidirectional, init=init, engine=engine,
+                         device=device, dtype=dtype)
+
+    def cell_parameter_shapes(self, layer_input_size: int) -> dict[str, tuple[int, ...]]:
+        return rnn_parameter_shapes(layer_input_size, self.hidden_size, self.bias)
+
+    def step(self, input_projection: Tensor, state: State, weights: Mapping[str, Tensor]) -> State:
+        return rnn_step(input_projection, state, weights, nonlinearity=self.nonlinearity)
+
+    def extra_repr(self) -> str:
+        text = super().extra_repr()
+        return text + (", nonlinearity='relu'" if self.nonlinearity == "relu" else "")
+
+
+class LSTM(RecurrentLayer):
+    __doc__ = r"""Multi-layer LSTM, a drop-in for :class:`torch.nn.LSTM` with peepholes.
+
+    Each layer runs :class:`rnnkit.LSTMCell`'s equations (gate order i, f, g, o) over time.
+
+    Args:
+        input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+        proj_size: exactly as in torch.nn.LSTM (same order, same defaults).
+        peephole: diagonal connections from the cell state to the gates (Gers &
+            Schmidhuber 2000), parameters ``weight_ci_l0``, ``weight_cf_l0``,
+            ``weight_co_l0`` (and ``_reverse``); torch has no fused kernel for them.
+        forget_bias: added to the forget-gate part of each ``bias_ih`` after init. Default
+            1.0 (Jozefowicz et al. 2015: an open forget gate lets gradients through early);
+            0 reproduces torch.nn's initialization exactly.
+        init: ``"uniform"`` (torch.nn's), ``"orthogonal"``, ``"xavier"`` or ``"identity"``.
+        engine: ``"auto"`` (fused when torch has the configuration) or ``"loop"``.
+
+    ``hx`` is a tuple ``(h_0, c_0)``; ``c_0`` and ``c_n`` have shape
+    (num_layers * directions, batch, hidden_size). The return is ``(output, (h_n, c_n))``.
+    """ + _SHAPES_DOC + r"""
+    Example:
+        >>> lstm = LSTM(8, 16, batch_first=True, bidirectional=True)
+        >>> output, (h_n, c_n) = lstm(torch.randn(3, 5, 8))
+        >>> output.shape, h_n.shape, c_n.shape
+        (torch.Size([3, 5, 32]), torch.Size([2, 3, 16]), torch.Size([2, 3, 16]))
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        *,
+        peephole: bool = False,
+        forget_bias: float = 1.0,
+        init: str = "uniform",
+        engine: str = "auto",
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        self.peephole = bool(peephole)
+        self.forget_bias = float(forget_bias)
+        hidden = check_positive_int("LSTM", "hidden_size", hidden_size)
+        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, proj_size=check_proj_size("LSTM", proj_size, hidden),
+                         init=init, engine=engine, device=device, dtype=dtype)
+
+    def cell_parameter_shapes(self, layer_input_size: int) -> dict[str, tuple[int, ...]]:
+        return lstm_parameter_shapes(layer_input_size, self.hidden_size, self.bias,
+                                     proj_size=self.proj_size, peephole=self.peephole)
+
+    def step(self, input_projection: Tensor, state: State, weights: Mapping[str, Tensor]) -> State:
+        return lstm_step(input_projection, state, weights, peephole=self.peephole)
+
+    def state_sizes(self) -> tuple[int, ...]:
+        return (self.output_size, self.hidden_size)
+
+    def cell_fused_blocker(self) -> str | None:
+        return "peephole=True has no torch fused kernel" if self.peephole else None
+
+    def post_init(self, weights: dict[str, Tensor]) -> None:
+        if self.bias and self.forget_bias:
+            add_forget_bias(weights["bias_ih"], self.hidden_size, self.forget_bias)
+
+    def extra_repr(self) -> str:
+        text = super().extra_repr()
+        if self.peephole:
+            text += ", peephole=True"
+        return text + (f", forget_bias={self.forget_bias:g}" if self.forget_bias else "")
+
+
+class GRU(RecurrentLayer):
+    __doc__ = r"""Multi-layer GRU, a drop-in for :class:`torch.nn.GRU` with the original form too.
+
+    Each layer runs :class:`rnnkit.GRUCell`'s equations (gate order r, z, n) over time.
+
+    Args:
+        input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional:
+            exactly as in torch.nn.GRU (same order, same defaults).
+        reset_after: ``True`` (torch.nn/cuDNN: ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``)
+            or ``False`` (Cho et al. 2014: ``n = tanh(W_in x + b_in + W_hn (r * h) + b_hn)``),
+            which torch has no fused kernel for.
+        init: ``"uniform"`` (torch.nn's), ``"orthogonal"``, ``"xavier"`` or ``"identity"``.
+        engine: ``"auto"`` (fused when torch has the configuration) or ``"loop"``.
+    """ + _SHAPES_DOC + r"""
+    Example:
+        >>> gru = GRU(8, 16, num_layers=2, reset_after=False)
+        >>> output, h_n = gru(torch.randn(5, 3, 8))
+        >>> output.shape, h_n.shape, gru.backend
+        (torch.Size([5, 3, 16]), torch.Size([2, 3, 16]), 'loop')
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        *,
+        reset_after: bool = True,
+        init: str = "uniform",
+        engine: str = "auto",
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        self.reset_after = bool(reset_after)
+        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, init=init, engine=engine, device=device, dtype=dtype)
+
+    def cell_parameter_shapes(self, layer_input_size: int) -> dict[str, tuple[int, ...]]:
+        return gru_parameter_shapes(layer_input_size, self.hidden_size, self.bias)
+
+    def step(self, input_projection: Tensor, state: State, weights: Mapping[str, Tensor]) -> State:
+        return gru_step(input_projection, state, weights, reset_after=self.reset_after)
+
+    def cell_fused_blocker(self) -> str | None:
+        return None if self.reset_after else "reset_after=False has no torch fused kernel"
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + ("" if self.reset_after else ", reset_after=False")
