@@ -222,7 +222,9 @@ class RecurrentLayer(nn.Module):
         self._last_backend = BACKEND_LOOP
         return self._run_loop(input, state, lengths)
 
-    def _fused_on_packed(self, packed: PackedSequence, state: State) -> tuple[PackedSequence, State]:
+    def _fused_on_packed(
+        self, packed: PackedSequence, state: State
+    ) -> tuple[PackedSequence, State]:
         """Fused kernel on packed data; ``state`` is in the caller's batch order."""
         if packed.sorted_indices is not None:
             state = tuple(s.index_select(1, packed.sorted_indices) for s in state)
