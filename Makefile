@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml requirements/pinned.txt | $(BIN)/python
 install: $(STAMP)
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check .
 
 test: install lint
 	$(BIN)/python -m pytest -q -n 2 --doctest-modules src tests

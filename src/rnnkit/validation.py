@@ -101,8 +101,9 @@ def check_state(
     tensor = check_tensor(owner, name, value)
     if tuple(tensor.shape) != expected:
         want = ", ".join(str(d) for d in expected)
+        want = f"({want},)" if len(expected) == 1 else f"({want})"
         raise ValueError(
-            f"{owner} expected {name} of shape ({want}), got shape {shape_text(tensor)}"
+            f"{owner} expected {name} of shape {want}, got shape {shape_text(tensor)}"
         )
     check_dtype_device(owner, name, tensor, dtype, device)
     return tensor

@@ -335,5 +335,5 @@ def _check_dropout(owner: str, dropout: object, num_layers: int) -> float:
         raise ValueError(f"{owner} expected dropout in [0, 1], got {dropout}")
     if dropout > 0 and num_layers == 1:
         warnings.warn(f"{owner}: dropout={dropout} applies between layers only, so with "
-                      "num_layers=1 it does nothing", stacklevel=3)
+                      "num_layers=1 it does nothing", stacklevel=4)
     return float(dropout)
