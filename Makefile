@@ -23,8 +23,12 @@ lint: install
 test: install lint
 	$(BIN)/python -m pytest -q -n 2 --doctest-modules src tests
 
+# The main job: fetch Shakespeare (once, verified), train a small character LSTM for about
+# two minutes of CPU time, then write text from the checkpoint it saved.
 demo: install
-	$(BIN)/python -m rnnkit.demo
+	$(BIN)/rnnkit data fetch shakespeare
+	$(BIN)/rnnkit train --config configs/shakespeare_char.toml
+	$(BIN)/rnnkit sample --checkpoint runs/shakespeare_char --prime "ROMEO:" --length 400 --seed 1
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,8 +1,32 @@
-"""rnnkit: recurrent sequence models on PyTorch, exact against torch.nn."""
+"""rnnkit: recurrent sequence models on PyTorch, exact against torch.nn.
+
+Layers and cells import eagerly; the training and inference API (``rnnkit.train``,
+``rnnkit.sample``, ``rnnkit.load_language_model``) loads on first use so that
+``import rnnkit`` stays light for users who only want the layers.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from rnnkit.cells import GRUCell, LSTMCell, RNNCell
 from rnnkit.layers import GRU, LSTM, RNN
 
 __version__ = "0.1.0"
 
-__all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell", "__version__"]
+_LAZY = {
+    "train": "rnnkit.training.trainer",
+    "sample": "rnnkit.inference",
+    "load_language_model": "rnnkit.inference",
+    "LanguageModel": "rnnkit.models.language_model",
+    "RunConfig": "rnnkit.training.config",
+}
+
+__all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell", "__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'rnnkit' has no attribute {name!r}")

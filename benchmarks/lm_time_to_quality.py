@@ -1,0 +1,146 @@
+"""Time to quality: an rnnkit recipe against the plain PyTorch loop on the same text and split.
+
+The plain loop is the issue's reference: a torch.nn 2x512 LSTM, Adam 2e-3, sequence 100,
+batch 64, dropout 0.2, trained by a hand-written truncated-BPTT loop. Both sides are timed
+on training alone (validation excluded) and validated the same way: stateful, 32 streams,
+windows of 256, on the first ``--eval-tokens`` validation characters along the way and on
+the whole validation split at the end. Prints a table and writes both curves in one PNG.
+
+    python benchmarks/lm_time_to_quality.py --recipe configs/shakespeare_char.toml \
+        --plain-minutes 4 --plot docs/figures/time_to_quality_demo.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+from common import PlainLanguageModel, machine_line, plain_train_steps, print_table
+
+from rnnkit.data.batching import make_streams
+from rnnkit.data.corpus import load_corpus
+from rnnkit.training.config import load_config_file
+from rnnkit.training.records import read_log
+from rnnkit.training.tasks import LanguageModelingTask
+from rnnkit.training.trainer import seed_everything, train
+
+EVAL_STREAMS, EVAL_WINDOW = 32, 256
+
+
+def validation_loss(model: torch.nn.Module, ids: torch.Tensor) -> float:
+    return LanguageModelingTask().evaluate_stateful(model, ids, batch_size=EVAL_STREAMS,
+                                                    seq_len=EVAL_WINDOW)
+
+
+def run_plain(corpus, minutes: float, eval_tokens: int, eval_every_s: float, seed: int):
+    """Train the reference loop for ``minutes`` of training time; returns its curve."""
+    seed_everything(seed)
+    model = PlainLanguageModel(len(corpus.vocab), 128, 512, 2, 0.2)
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+    streams = make_streams(corpus.splits["train"], 64)
+    per_epoch = (streams.shape[1] - 1) // 100  # full windows only, as plain_train_steps
+    curve, trained_s, window, state, next_eval = [], 0.0, 0, None, eval_every_s
+    while trained_s < minutes * 60:
+        start = time.perf_counter()
+        _, state = plain_train_steps(model, optimizer, streams, 100, window, 1, state)
+        trained_s += time.perf_counter() - start
+        window = (window + 1) % per_epoch
+        if trained_s >= next_eval:
+            curve.append((trained_s, validation_loss(model, corpus.splits["valid"][:eval_tokens])))
+            next_eval += eval_every_s
+    return curve, validation_loss(model, corpus.splits["valid"]), window
+
+
+def run_recipe(recipe: Path, eval_tokens: int, seed: int):
+    """Train the rnnkit recipe; returns its curve and its final full validation loss."""
+    config = load_config_file(recipe)
+    out_dir = Path(tempfile.mkdtemp(prefix="rnnkit-ttq-"))
+    config = replace(config, train=replace(config.train, out_dir=str(out_dir), seed=seed,
+                                           eval_max_tokens=eval_tokens,
+                                           eval_batch_size=EVAL_STREAMS,
+                                           eval_window=EVAL_WINDOW, progress=False))
+    result = train(config)
+    _, valid_rows = read_log(out_dir / "log.csv")
+    curve = [(row["elapsed_s"], row["val_loss"]) for row in valid_rows[:-1]]
+    return curve, result.val_loss, config
+
+
+def time_to_reach(curve: list[tuple[float, float]], target: float) -> float | None:
+    """First training time at which the curve is at or below ``target``, interpolated."""
+    previous = None
+    for seconds, loss in curve:
+        if loss <= target:
+            if previous is None:
+                return seconds
+            (s0, l0) = previous
+            return s0 + (seconds - s0) * (l0 - target) / (l0 - loss)
+        previous = (seconds, loss)
+    return None
+
+
+def plot(curves: dict[str, list[tuple[float, float]]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(7, 4.5))
+    for label, curve in curves.items():
+        axis.plot([s / 60 for s, _ in curve], [loss for _, loss in curve], "o-", label=label,
+                  markersize=3)
+    axis.set_xlabel("training time (minutes, 2 CPU cores)")
+    axis.set_ylabel("validation loss (nats/char, stateful)")
+    axis.grid(alpha=0.3)
+    axis.legend()
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipe", type=Path, default=Path("configs/shakespeare_char.toml"))
+    parser.add_argument("--plain-minutes", type=float, default=4.0)
+    parser.add_argument("--eval-tokens", type=int, default=100_000)
+    parser.add_argument("--eval-every-s", type=float, default=20.0)
+    parser.add_argument("--seed", type=int, default=1337)
+    parser.add_argument("--plot", type=Path, default=Path("docs/figures/time_to_quality.png"))
+    parser.add_argument("--json", type=Path, help="also write the curves and figures here")
+    args = parser.parse_args()
+    print(machine_line())
+    started = time.perf_counter()
+    recipe_curve, recipe_final, config = run_recipe(args.recipe, args.eval_tokens, args.seed)
+    corpus = load_corpus(config.data)
+    plain_curve, plain_final, _ = run_plain(corpus, args.plain_minutes, args.eval_tokens,
+                                            args.eval_every_s, args.seed)
+    recipe_minutes = config.train.max_time
+    reach = time_to_reach(recipe_curve, plain_curve[-1][1]) if plain_curve else None
+    print_table(
+        ["run", "training minutes", "final validation loss (full split, nats/char)",
+         f"validation loss on first {args.eval_tokens:,} chars at the end"],
+        [["plain torch.nn loop (2x512, Adam 2e-3, seq 100, batch 64)", args.plain_minutes,
+          f"{plain_final:.4f}", f"{plain_curve[-1][1]:.4f}" if plain_curve else "-"],
+         [f"rnnkit {args.recipe.name}", recipe_minutes, f"{recipe_final:.4f}",
+          f"{recipe_curve[-1][1]:.4f}" if recipe_curve else "-"]],
+    )
+    if reach is not None:
+        print(f"rnnkit reaches the plain loop's final subset loss after {reach / 60:.2f} "
+              "training minutes")
+    print(f"verdict: rnnkit in {recipe_minutes} min {'<=' if recipe_final <= plain_final else '>'}"
+          f" plain loop in {args.plain_minutes} min ({recipe_final:.4f} vs {plain_final:.4f})")
+    print(f"wall time {(time.perf_counter() - started) / 60:.1f} min")
+    plot({"plain torch.nn loop": plain_curve, f"rnnkit {args.recipe.stem}": recipe_curve},
+         args.plot)
+    if args.json:
+        args.json.write_text(json.dumps({"plain": plain_curve, "recipe": recipe_curve,
+                                         "plain_final": plain_final,
+                                         "recipe_final": recipe_final}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

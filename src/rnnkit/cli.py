@@ -1,0 +1,203 @@
+"""The ``rnnkit`` command: ``train``, ``eval``, ``sample`` and ``data``.
+
+Training flags are generated from the config dataclasses (``--hidden-size`` sets
+``[model] hidden_size``), so every option is also settable from a TOML file, and the
+precedence is defaults < ``--config FILE`` < flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import types
+import typing
+from dataclasses import fields
+from typing import Any
+
+from rnnkit.training.config import SECTIONS, RunConfig, apply_overrides, load_config_file
+
+NOT_FLAGS = {"vocab_size"}  # filled in from the data, never set by hand
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``rnnkit`` command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, FileNotFoundError, KeyError, RuntimeError, OSError) as error:
+        print(f"rnnkit {args.command}: error: {_message(error)}", file=sys.stderr)
+        return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rnnkit", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    _add_train(commands)
+    _add_eval(commands)
+    _add_sample(commands)
+    _add_data(commands)
+    return parser
+
+
+# --- train ---------------------------------------------------------------------------------
+def _add_train(commands: Any) -> None:
+    train = commands.add_parser("train", help="train a language model",
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    train.add_argument("--config", help="TOML file with [data], [model], [train] tables")
+    for section, cls in SECTIONS.items():
+        group = train.add_argument_group(f"[{section}]")
+        hints = typing.get_type_hints(cls)
+        for field in fields(cls):
+            if field.name not in NOT_FLAGS:
+                _add_field_flag(group, section, field.name, hints[field.name], field.default)
+    train.set_defaults(handler=run_train)
+
+
+def _add_field_flag(group: Any, section: str, name: str, hint: Any, default: Any) -> None:
+    flag = "--" + name.replace("_", "-")
+    dest = f"{section}.{name}"
+    base, optional = _unwrap_optional(hint)
+    if base is bool:
+        group.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction,
+                           default=argparse.SUPPRESS, help=f"(default {default})")
+        return
+    group.add_argument(flag, dest=dest, type=_parser_for(base, optional),
+                       default=argparse.SUPPRESS, metavar=base.__name__.upper(),
+                       help=f"(default {default})")
+
+
+def _unwrap_optional(hint: Any) -> tuple[type, bool]:
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        members = [a for a in typing.get_args(hint) if a is not type(None)]
+        return members[0], True
+    return hint, False
+
+
+def _parser_for(base: type, optional: bool) -> Any:
+    def parse(text: str) -> Any:
+        if optional and text.lower() == "none":
+            return None
+        return base(text)
+
+    parse.__name__ = base.__name__  # argparse names the type in its error messages
+    return parse
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """Defaults, then ``--config``, then explicit flags."""
+    config = load_config_file(args.config) if args.config else RunConfig()
+    sections: dict[str, dict[str, Any]] = {}
+    for dest, value in vars(args).items():
+        section, _, name = dest.partition(".")
+        if name and section in SECTIONS:
+            sections.setdefault(section, {})[name] = value
+    if "text_file" in sections.get("data", {}):
+        sections["data"].setdefault("dataset", None)
+    return apply_overrides(config, sections)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from rnnkit.training.trainer import train
+
+    result = train(config_from_args(args))
+    print(json.dumps({"stop_reason": result.stop_reason, "steps": result.steps,
+                      "val_loss": round(result.val_loss, 4),
+                      "val_perplexity": round(result.val_perplexity, 3),
+                      "val_bits_per_token": round(result.val_bits_per_token, 4),
+                      "checkpoint": result.checkpoint}))
+    return 0
+
+
+# --- eval and sample ------------------------------------------------------------------------
+def _add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", required=True, help="directory a training run wrote")
+    parser.add_argument("--tag", default="latest", help="which checkpoint: latest or best")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+
+
+def _add_eval(commands: Any) -> None:
+    evaluate = commands.add_parser("eval", help="loss, bits and perplexity of a checkpoint")
+    _add_checkpoint_arguments(evaluate)
+    evaluate.add_argument("--text-file", help="score this file instead of the run's data")
+    evaluate.add_argument("--split", default="valid", choices=("valid", "test", "train"))
+    evaluate.add_argument("--window", type=int, default=256,
+                          help="window length of the fixed-context figure")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.set_defaults(handler=run_eval)
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from rnnkit.inference import evaluate_checkpoint
+
+    report = evaluate_checkpoint(args.checkpoint, tag=args.tag, text_file=args.text_file,
+                                 split=args.split, window=args.window, device=args.device)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        for key, value in report.items():
+            print(f"{key:>28}: {value}")
+    return 0
+
+
+def _add_sample(commands: Any) -> None:
+    sample = commands.add_parser("sample", help="generate text from a checkpoint")
+    _add_checkpoint_arguments(sample)
+    sample.add_argument("--prime", default="\n", help="text to start from")
+    sample.add_argument("--length", type=int, default=500, help="tokens to generate")
+    sample.add_argument("--temperature", type=float, default=0.8)
+    sample.add_argument("--top-k", type=int, default=None)
+    sample.add_argument("--top-p", type=float, default=None)
+    sample.add_argument("--seed", type=int, default=None)
+    sample.set_defaults(handler=run_sample)
+
+
+def run_sample(args: argparse.Namespace) -> int:
+    from rnnkit.inference import sample
+
+    print(sample(args.checkpoint, args.prime, args.length, tag=args.tag,
+                 temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+                 seed=args.seed, device=args.device))
+    return 0
+
+
+# --- data ------------------------------------------------------------------------------------
+def _add_data(commands: Any) -> None:
+    data = commands.add_parser("data", help="list and fetch registered data sets")
+    actions = data.add_subparsers(dest="action", required=True)
+    actions.add_parser("list", help="registered data sets").set_defaults(handler=run_data_list)
+    fetch = actions.add_parser("fetch", help="download, verify and cache a data set")
+    fetch.add_argument("name")
+    fetch.add_argument("--force", action="store_true", help="fetch again even if cached")
+    fetch.set_defaults(handler=run_data_fetch)
+
+
+def run_data_list(args: argparse.Namespace) -> int:
+    from rnnkit.data.registry import list_datasets
+
+    for spec in list_datasets():
+        print(f"{spec.name:<12} {spec.licence:<34} {spec.description}\n"
+              f"{'':<12} source: {spec.source.describe()}")
+    return 0
+
+
+def run_data_fetch(args: argparse.Namespace) -> int:
+    from rnnkit.data.registry import fetch
+
+    print(fetch(args.name, force=args.force))
+    return 0
+
+
+def _message(error: BaseException) -> str:
+    # KeyError wraps its message in quotes; show the words.
+    return str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""From a data configuration to token ids: text → splits → vocabulary → id tensors."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from rnnkit.data.registry import load_splits
+from rnnkit.data.text import load_text_file, split_text
+from rnnkit.data.vocab import Vocabulary
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """Token ids per split (1-D int64 tensors) and the vocabulary that made them."""
+
+    vocab: Vocabulary
+    splits: dict[str, Tensor]
+    source: dict[str, Any] = field(default_factory=dict)
+
+
+def load_corpus(config: Any, vocab_dict: dict | None = None) -> Corpus:
+    """Read the text a :class:`~rnnkit.training.config.DataConfig` names and encode it.
+
+    A user file (``text_file``) or a registered data set without its own splits is split
+    into the first ``1 - valid_fraction`` for training and the rest for validation. The
+    vocabulary is built from the training text (character level: from the whole text, so
+    that validation never meets an unseen character), unless ``vocab_dict`` gives one.
+    """
+    texts, source = _read_texts(config)
+    if vocab_dict is not None:
+        vocab = Vocabulary.from_dict(vocab_dict)
+    else:
+        basis = "".join(texts.values()) if config.level == "char" else texts["train"]
+        vocab = Vocabulary.build(basis, level=config.level, max_size=config.max_vocab)
+    splits = {name: torch.tensor(vocab.encode(text), dtype=torch.long)
+              for name, text in texts.items()}
+    return Corpus(vocab, splits, source)
+
+
+def _read_texts(config: Any) -> tuple[dict[str, str], dict[str, Any]]:
+    if config.text_file:
+        text = load_text_file(config.text_file)
+        source = {"name": str(config.text_file),
+                  "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
+        return split_text(text, config.valid_fraction), source
+    if not config.dataset:
+        raise ValueError("no data: set dataset (see `rnnkit data list`) or text_file")
+    texts = load_splits(config.dataset)
+    source = {"name": config.dataset}
+    if "valid" not in texts:
+        (whole,) = texts.values()
+        texts = split_text(whole, config.valid_fraction)
+    return texts, source

@@ -1,0 +1,93 @@
+"""Using a trained checkpoint: load it, sample from it, score a text with it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from rnnkit.data.corpus import load_corpus
+from rnnkit.data.text import load_text_file
+from rnnkit.data.vocab import Vocabulary
+from rnnkit.models.language_model import LanguageModel
+from rnnkit.training.checkpoint import load_checkpoint, restore_model_state
+from rnnkit.training.config import RunConfig
+from rnnkit.training.metrics import loss_report
+from rnnkit.training.tasks import LanguageModelingTask
+from rnnkit.training.trainer import resolve_device
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model in eval mode with the vocabulary and run configuration it was trained with."""
+
+    model: LanguageModel
+    vocab: Vocabulary
+    config: RunConfig
+
+
+def load_language_model(
+    checkpoint: str | Path, *, tag: str = "latest", device: str = "auto"
+) -> LoadedModel:
+    """Rebuild a :class:`LanguageModel` from a checkpoint directory (no pickle involved)."""
+    saved = load_checkpoint(checkpoint, tag=tag)
+    config = RunConfig.from_dict(saved.config)
+    model = LanguageModel(config.model)
+    aliases = (saved.trainer_state or {}).get("model_aliases", {})
+    restore_model_state(model, saved.model_state, aliases)
+    model.to(resolve_device(device)).eval()
+    return LoadedModel(model, Vocabulary.from_dict(saved.vocab), config)
+
+
+def sample(
+    checkpoint: str | Path,
+    prime: str,
+    length: int,
+    *,
+    tag: str = "latest",
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    seed: int | None = None,
+    device: str = "auto",
+) -> str:
+    """Text from a checkpoint: ``prime`` followed by ``length`` generated tokens."""
+    from rnnkit.generate import sample_text
+
+    loaded = load_language_model(checkpoint, tag=tag, device=device)
+    return sample_text(loaded.model, loaded.vocab, prime, length, temperature=temperature,
+                       top_k=top_k, top_p=top_p, seed=seed)
+
+
+def evaluate_checkpoint(
+    checkpoint: str | Path,
+    *,
+    tag: str = "latest",
+    text_file: str | None = None,
+    split: str = "valid",
+    window: int = 256,
+    batch_size: int = 16,
+    device: str = "auto",
+) -> dict[str, float | str | int]:
+    """Loss in nats per token two ways (stateful and fixed windows), bits and perplexity."""
+    loaded = load_language_model(checkpoint, tag=tag, device=device)
+    if text_file is not None:
+        ids = torch.tensor(loaded.vocab.encode(load_text_file(text_file)), dtype=torch.long)
+        source = str(text_file)
+    else:
+        corpus = load_corpus(loaded.config.data, vocab_dict=loaded.vocab.to_dict())
+        if split not in corpus.splits:
+            raise ValueError(f"the run's data has no {split!r} split; it has "
+                             f"{sorted(corpus.splits)}")
+        ids, source = corpus.splits[split], f"{corpus.source.get('name')}:{split}"
+    task = LanguageModelingTask()
+    seq_len = loaded.config.train.eval_window
+    stateful = task.evaluate_stateful(loaded.model, ids, batch_size=batch_size, seq_len=seq_len)
+    windowed = task.evaluate_windows(loaded.model, ids, window=window, batch_size=batch_size)
+    report = {f"stateful_{k}": v for k, v in loss_report(stateful).items()}
+    report.update({f"window{window}_{k}": v for k, v in loss_report(windowed).items()})
+    unit = "character" if loaded.config.data.level == "char" else "word"
+    return {"text": source, "tokens": int(ids.numel()), "unit": unit,
+            "loss": stateful, "bits_per_" + unit: report["stateful_bits_per_token"],
+            "perplexity": report["stateful_perplexity"], **report}

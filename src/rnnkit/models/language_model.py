@@ -1,0 +1,168 @@
+"""A recurrent language model: embedding, rnnkit recurrent layer, dropout, linear decoder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from rnnkit.layers import GRU, LSTM, RNN, RecurrentLayer
+from rnnkit.validation import check_choice, check_positive_int
+
+CELLS = ("lstm", "gru", "rnn_tanh", "rnn_relu")
+EMBEDDINGS = ("learned", "one-hot")
+
+RecurrentState = Tensor | tuple[Tensor, Tensor]
+EMBEDDING_INIT_RANGE = 0.1
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Shape of a :class:`LanguageModel`; saved as JSON next to its weights.
+
+    ``vocab_size`` is filled in from the data's vocabulary when a run starts.
+    """
+
+    vocab_size: int = 0
+    cell: str = "lstm"
+    embedding: str = "learned"
+    embedding_size: int = 128
+    hidden_size: int = 512
+    num_layers: int = 2
+    dropout: float = 0.2
+    tie_weights: bool = False
+    proj_size: int = 0
+    peephole: bool = False
+    forget_bias: float = 1.0
+    reset_after: bool = True
+    init: str = "uniform"
+
+    def __post_init__(self) -> None:
+        owner = "ModelConfig"
+        check_choice(owner, "cell", self.cell, CELLS)
+        check_choice(owner, "embedding", self.embedding, EMBEDDINGS)
+        for name in ("embedding_size", "hidden_size", "num_layers"):
+            check_positive_int(owner, name, getattr(self, name))
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"{owner} expected dropout in [0, 1), got {self.dropout}")
+        if self.proj_size and self.cell != "lstm":
+            raise ValueError(f"{owner}: proj_size needs cell='lstm', got cell={self.cell!r}")
+        if self.peephole and self.cell != "lstm":
+            raise ValueError(f"{owner}: peephole needs cell='lstm', got cell={self.cell!r}")
+
+    @property
+    def input_size(self) -> int:
+        """Features fed to the recurrent layer: the embedding size, or the vocabulary size."""
+        return self.vocab_size if self.embedding == "one-hot" else self.embedding_size
+
+    @property
+    def output_size(self) -> int:
+        """Features the recurrent layer emits per step."""
+        return self.proj_size or self.hidden_size
+
+
+class OneHot(nn.Module):
+    """Token ids (batch, time) to one-hot vectors (batch, time, vocab), as in char-rnn."""
+
+    def __init__(self, vocab_size: int) -> None:
+        super().__init__()
+        self.vocab_size = vocab_size
+        # An empty buffer that follows .to(dtype/device), so the vectors match the model.
+        self.register_buffer("dtype_probe", torch.empty(0), persistent=False)
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        return F.one_hot(tokens, self.vocab_size).to(self.dtype_probe.dtype)
+
+    def extra_repr(self) -> str:
+        return str(self.vocab_size)
+
+
+def build_recurrent_layer(config: ModelConfig) -> RecurrentLayer:
+    """The rnnkit layer a :class:`ModelConfig` describes, batch-first."""
+    common = dict(num_layers=config.num_layers, dropout=config.dropout if config.num_layers > 1
+                  else 0.0, batch_first=True, init=config.init)
+    if config.cell == "lstm":
+        return LSTM(config.input_size, config.hidden_size, proj_size=config.proj_size,
+                    peephole=config.peephole, forget_bias=config.forget_bias, **common)
+    if config.cell == "gru":
+        return GRU(config.input_size, config.hidden_size, reset_after=config.reset_after, **common)
+    nonlinearity = config.cell.removeprefix("rnn_")
+    return RNN(config.input_size, config.hidden_size, nonlinearity=nonlinearity, **common)
+
+
+class LanguageModel(nn.Module):
+    """Predicts the next token at every step: embedding → recurrent layer → decoder.
+
+    Dropout (Zaremba et al. 2014) is applied to the embedded input, between recurrent
+    layers and to the recurrent output, never to the recurrent connections.
+    With ``tie_weights`` the decoder shares the embedding matrix (Press & Wolf 2017;
+    Inan et al. 2017), which needs ``output_size == embedding_size``.
+
+    Shapes:
+        tokens: (batch, time) token ids
+        logits: (batch, time, vocab)
+        state:  the recurrent layer's state, (layers, batch, hidden) or a tuple (h, c)
+
+    Example:
+        >>> model = LanguageModel(ModelConfig(vocab_size=30, hidden_size=16, embedding_size=8))
+        >>> logits, state = model(torch.zeros(2, 5, dtype=torch.long))
+        >>> logits.shape
+        torch.Size([2, 5, 30])
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        check_positive_int("LanguageModel", "vocab_size", config.vocab_size)
+        self.config = config
+        if config.embedding == "one-hot":
+            self.embedding: nn.Module = OneHot(config.vocab_size)
+        else:
+            self.embedding = nn.Embedding(config.vocab_size, config.embedding_size)
+        self.rnn = build_recurrent_layer(config)
+        self.decoder = nn.Linear(config.output_size, config.vocab_size)
+        self._init_embedding_and_decoder()
+        if config.tie_weights:
+            self._tie_weights()
+
+    @torch.no_grad()
+    def _init_embedding_and_decoder(self) -> None:
+        # U(-0.1, 0.1) as in Zaremba et al. (2014) and pytorch/examples: nn.Embedding's
+        # N(0, 1) gives inputs ten times larger than the recurrent layer's init expects.
+        if isinstance(self.embedding, nn.Embedding):
+            nn.init.uniform_(self.embedding.weight, -EMBEDDING_INIT_RANGE, EMBEDDING_INIT_RANGE)
+        nn.init.uniform_(self.decoder.weight, -EMBEDDING_INIT_RANGE, EMBEDDING_INIT_RANGE)
+        nn.init.zeros_(self.decoder.bias)
+
+    def _tie_weights(self) -> None:
+        if self.config.embedding != "learned":
+            raise ValueError("tie_weights needs embedding='learned'")
+        if self.config.output_size != self.config.embedding_size:
+            raise ValueError(
+                "tie_weights needs the recurrent output size to equal embedding_size, got "
+                f"output {self.config.output_size} and embedding_size "
+                f"{self.config.embedding_size} (set proj_size or embedding_size to match)"
+            )
+        self.decoder.weight = self.embedding.weight
+
+    def forward(
+        self, tokens: Tensor, state: RecurrentState | None = None
+    ) -> tuple[Tensor, RecurrentState]:
+        """Logits for the next token at every step, and the state after the last step."""
+        if tokens.dim() != 2 or tokens.dtype != torch.long:
+            raise ValueError("LanguageModel expected tokens as a (batch, time) int64 tensor, got "
+                             f"shape {tuple(tokens.shape)} and dtype {tokens.dtype}")
+        embedded = F.dropout(self.embedding(tokens), self.config.dropout, self.training)
+        output, state = self.rnn(embedded, state)  # (batch, time, output_size)
+        output = F.dropout(output, self.config.dropout, self.training)
+        return self.decoder(output), state
+
+
+def detach_state(state: RecurrentState | None) -> RecurrentState | None:
+    """Cut the graph behind a carried state, so backpropagation stops at the window edge."""
+    if state is None:
+        return None
+    if isinstance(state, tuple):
+        return tuple(s.detach() for s in state)  # type: ignore[return-value]
+    return state.detach()

@@ -1,0 +1,1 @@
+"""Training: configuration, the loop, schedules, checkpoints and resumable state."""

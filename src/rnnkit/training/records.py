@@ -1,0 +1,125 @@
+"""What a run leaves behind besides checkpoints: progress bar, CSV log, TensorBoard, a plot."""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+log = logging.getLogger(__name__)
+
+CSV_FIELDS = ("step", "epoch", "tokens", "elapsed_s", "lr", "train_loss", "grad_norm",
+              "tokens_per_s", "val_loss", "val_perplexity", "val_bits_per_token")
+
+
+class RunRecords:
+    """Writes ``log.csv`` (appending on resume), TensorBoard events and ``learning_curve.png``.
+
+    The progress bar shows loss, perplexity, tokens/s and the time left.
+    """
+
+    def __init__(self, out_dir: Path, *, total_steps: int | None, start_step: int,
+                 progress: bool, tensorboard: bool, max_time_s: float | None) -> None:
+        self.out_dir = out_dir
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.csv_path = out_dir / "log.csv"
+        resuming = start_step > 0 and self.csv_path.exists()
+        self._csv_file = self.csv_path.open("a" if resuming else "w", newline="", encoding="utf-8")
+        self._csv = csv.DictWriter(self._csv_file, fieldnames=CSV_FIELDS)
+        if not resuming:
+            self._csv.writeheader()
+        self._writer = _tensorboard_writer(out_dir / "tensorboard") if tensorboard else None
+        self._bar = tqdm(total=total_steps, initial=start_step, disable=not progress,
+                         unit="step", dynamic_ncols=True)
+        self.max_time_s = max_time_s
+
+    def log_train(self, row: dict[str, Any]) -> None:
+        """One training row: step, epoch, tokens, elapsed_s, lr, train_loss, grad_norm, ..."""
+        self._csv.writerow(row)
+        self._csv_file.flush()
+        if self._writer is not None:
+            for key in ("train_loss", "lr", "grad_norm", "tokens_per_s"):
+                self._writer.add_scalar(f"train/{key}", row[key], row["step"])
+        postfix = {"loss": f"{row['train_loss']:.3f}",
+                   "ppl": f"{math.exp(min(row['train_loss'], 50)):.2f}",
+                   "tok/s": f"{row['tokens_per_s']:.0f}", "lr": f"{row['lr']:.2e}"}
+        if self.max_time_s is not None:
+            postfix["left"] = f"{max(0.0, self.max_time_s - row['elapsed_s']) / 60:.1f}min"
+        self._bar.set_postfix(postfix, refresh=False)
+
+    def advance(self, steps: int = 1) -> None:
+        self._bar.update(steps)
+
+    def log_validation(self, row: dict[str, Any]) -> None:
+        """One validation row: step, epoch, tokens, elapsed_s, val_loss, val_perplexity, ..."""
+        self._csv.writerow(row)
+        self._csv_file.flush()
+        if self._writer is not None:
+            self._writer.add_scalar("valid/loss", row["val_loss"], row["step"])
+            self._writer.add_scalar("valid/perplexity", row["val_perplexity"], row["step"])
+        self._bar.write(f"step {row['step']}: validation loss {row['val_loss']:.4f} nats/token, "
+                        f"perplexity {row['val_perplexity']:.2f}, "
+                        f"{row['val_bits_per_token']:.3f} bits/token")
+
+    def write(self, text: str) -> None:
+        """Print a line without breaking the progress bar."""
+        self._bar.write(text)
+
+    def close(self) -> None:
+        self._bar.close()
+        self._csv_file.close()
+        if self._writer is not None:
+            self._writer.close()
+        plot_learning_curve(self.csv_path, self.out_dir / "learning_curve.png")
+
+
+def _tensorboard_writer(directory: Path) -> Any:
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # tensorboard is an optional extra
+        log.warning("tensorboard is not installed; skipping TensorBoard events")
+        return None
+    return SummaryWriter(log_dir=str(directory))
+
+
+def read_log(csv_path: Path) -> tuple[list[dict[str, float]], list[dict[str, float]]]:
+    """Split a run's ``log.csv`` into training rows and validation rows."""
+    train_rows, valid_rows = [], []
+    with csv_path.open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            values = {k: float(v) for k, v in row.items() if v not in ("", None)}
+            (valid_rows if "val_loss" in values else train_rows).append(values)
+    return train_rows, valid_rows
+
+
+def plot_learning_curve(csv_path: Path, png_path: Path) -> None:
+    """Training and validation loss against steps and against minutes, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    train_rows, valid_rows = read_log(csv_path)
+    if not train_rows:
+        return
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for axis, key, label in ((axes[0], "step", "step"), (axes[1], "elapsed_s", "minutes")):
+        scale = 60.0 if key == "elapsed_s" else 1.0
+        axis.plot([r[key] / scale for r in train_rows], [r["train_loss"] for r in train_rows],
+                  label="train (window)", alpha=0.6)
+        if valid_rows:
+            axis.plot([r[key] / scale for r in valid_rows], [r["val_loss"] for r in valid_rows],
+                      "o-", label="validation")
+        axis.set_xlabel(label)
+        axis.set_ylabel("loss (nats/token)")
+        axis.grid(alpha=0.3)
+        axis.legend()
+    figure.tight_layout()
+    temporary = png_path.with_suffix(".tmp.png")
+    figure.savefig(temporary, dpi=100)
+    plt.close(figure)
+    temporary.replace(png_path)

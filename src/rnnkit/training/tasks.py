@@ -1,0 +1,82 @@
+"""Tasks: what is predicted, the loss, and how a model is evaluated.
+
+The trainer calls a task's ``loss`` and ``evaluate``; nothing task-specific lives in the loop.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from rnnkit.data.batching import get_window, make_streams, num_windows
+from rnnkit.models.language_model import detach_state
+
+
+class LanguageModelingTask:
+    """Next-token prediction scored by cross-entropy in nats per token."""
+
+    name = "language-model"
+
+    def loss(self, logits: Tensor, targets: Tensor) -> Tensor:
+        """Mean cross-entropy. logits (batch, time, vocab), targets (batch, time)."""
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+
+    @torch.no_grad()
+    def evaluate_stateful(
+        self, model: nn.Module, ids: Tensor, *, batch_size: int, seq_len: int
+    ) -> float:
+        """Mean loss with the state carried through the whole text.
+
+        The text is laid out as ``batch_size`` parallel streams (as in training), and each
+        stream's state runs from its first token to its last.
+        """
+        streams = make_streams(ids, min(batch_size, max(1, (ids.numel() - 1) // 2)))
+        streams = streams.to(_device_of(model))
+        total, count, state = 0.0, 0, None
+        was_training = model.training
+        model.eval()
+        for index in range(num_windows(streams, seq_len)):
+            inputs, targets = get_window(streams, index, seq_len)
+            logits, state = model(inputs, detach_state(state))
+            total += float(self._summed_loss(logits, targets))
+            count += targets.numel()
+        model.train(was_training)
+        return total / count
+
+    @torch.no_grad()
+    def evaluate_windows(
+        self, model: nn.Module, ids: Tensor, *, window: int, batch_size: int
+    ) -> float:
+        """Mean loss over non-overlapping windows of ``window`` targets, each from a zero state.
+
+        This is how nanoGPT-style Transformers are measured (a fixed context), so the two
+        kinds of model can be compared on equal terms.
+        """
+        device = _device_of(model)
+        count_windows = (ids.numel() - 1) // window
+        if count_windows < 1:
+            raise ValueError(f"evaluation text has {ids.numel()} tokens, fewer than one "
+                             f"window of {window} + 1")
+        usable = ids[: count_windows * window + 1]
+        inputs_all = usable[:-1].view(count_windows, window)  # (windows, time)
+        targets_all = usable[1:].reshape(count_windows, window)
+        total = 0.0
+        was_training = model.training
+        model.eval()
+        for start in range(0, count_windows, batch_size):
+            inputs = inputs_all[start : start + batch_size].to(device)
+            targets = targets_all[start : start + batch_size].to(device)
+            logits, _ = model(inputs)
+            total += float(self._summed_loss(logits, targets))
+        model.train(was_training)
+        return total / targets_all.numel()
+
+    @staticmethod
+    def _summed_loss(logits: Tensor, targets: Tensor) -> Tensor:
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
+                               reduction="sum")
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device

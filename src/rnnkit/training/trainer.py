@@ -1,0 +1,364 @@
+"""Training a language model with truncated backpropagation through time.
+
+The loop reads like the algorithm: window → detach state → forward → loss → backward →
+clip → step → log. Everything a resumed run needs (optimizer, schedule, RNG, data position,
+carried hidden state) is saved with each checkpoint, so N steps in one go and N/2 + resume
+N/2 end with identical parameters on CPU.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from rnnkit.data.batching import get_window, make_streams, num_windows
+from rnnkit.data.corpus import Corpus, load_corpus
+from rnnkit.models.language_model import LanguageModel, RecurrentState, detach_state
+from rnnkit.training.checkpoint import (
+    load_checkpoint,
+    model_state_for_saving,
+    restore_model_state,
+    save_checkpoint,
+)
+from rnnkit.training.config import RunConfig, TrainConfig
+from rnnkit.training.metrics import loss_report
+from rnnkit.training.records import RunRecords
+from rnnkit.training.schedule import LearningRateSchedule
+from rnnkit.training.state import (
+    capture_rng_state,
+    optimizer_state_from_safe,
+    optimizer_state_to_safe,
+    restore_rng_state,
+)
+from rnnkit.training.tasks import LanguageModelingTask
+
+log = logging.getLogger(__name__)
+
+
+class TrainingDivergedError(RuntimeError):
+    """Raised when the loss or the gradient stops being finite (or explodes)."""
+
+
+@dataclass
+class Progress:
+    """Where a run is; saved in every checkpoint."""
+
+    step: int = 0
+    epoch: int = 0
+    window: int = 0
+    tokens: int = 0
+    elapsed_s: float = 0.0
+    best_val_loss: float = math.inf
+    evals_since_best: int = 0
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What ``train`` returns: where the run stopped, why, and its last validation figures."""
+
+    steps: int
+    epochs: int
+    tokens: int
+    elapsed_s: float
+    stop_reason: str
+    val_loss: float
+    val_perplexity: float
+    val_bits_per_token: float
+    checkpoint: str
+
+
+@dataclass
+class Run:
+    """The live objects of a run, built by :func:`prepare_run`."""
+
+    config: RunConfig
+    corpus: Corpus
+    model: LanguageModel
+    optimizer: torch.optim.Optimizer
+    schedule: LearningRateSchedule
+    streams: Tensor  # (batch, steps) training token streams on the device
+    progress: Progress
+    hidden: RecurrentState | None = None
+
+
+def train(config: RunConfig) -> TrainResult:
+    """Train the language model ``config`` describes; returns its final figures.
+
+    Raises :class:`TrainingDivergedError` if the loss or gradients stop being finite; the last
+    good checkpoint stays in ``config.train.out_dir``.
+    """
+    run = prepare_run(config)
+    settings = run.config.train
+    out_dir = Path(settings.out_dir)
+    records = RunRecords(out_dir, total_steps=_total_steps(run), start_step=run.progress.step,
+                         progress=settings.progress, tensorboard=settings.tensorboard,
+                         max_time_s=None if settings.max_time is None else settings.max_time * 60)
+    try:
+        stop_reason = training_loop(run, records)
+        report = validate(run)
+        records.log_validation(_validation_row(run.progress, report))
+        save_run(run, "latest")
+        records.write(sample_after_training(run))
+    finally:
+        records.close()
+    return TrainResult(
+        steps=run.progress.step, epochs=run.progress.epoch, tokens=run.progress.tokens,
+        elapsed_s=run.progress.elapsed_s, stop_reason=stop_reason, val_loss=report["loss"],
+        val_perplexity=report["perplexity"], val_bits_per_token=report["bits_per_token"],
+        checkpoint=str(out_dir),
+    )
+
+
+def prepare_run(config: RunConfig) -> Run:
+    """Seed, load the data, build model, optimizer and schedule; restore them on resume."""
+    settings = config.train
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
+    seed_everything(settings.seed)
+    device = resolve_device(settings.device)
+    resume_from = load_checkpoint(settings.out_dir) if settings.resume else None
+    corpus = load_corpus(config.data, vocab_dict=None if resume_from is None
+                         else resume_from.vocab)
+    config = replace(config, model=replace(config.model, vocab_size=len(corpus.vocab)))
+    model = LanguageModel(config.model).to(device)
+    optimizer = build_optimizer(model, settings)
+    streams = make_streams(corpus.splits["train"], settings.batch_size).to(device)
+    per_epoch = num_windows(streams, settings.seq_len)
+    schedule = LearningRateSchedule(optimizer, settings, per_epoch,
+                                    _planned_steps(settings, per_epoch))
+    run = Run(config, corpus, model, optimizer, schedule, streams, Progress())
+    if resume_from is not None:
+        restore_run(run, resume_from)
+    return run
+
+
+def training_loop(run: Run, records: RunRecords) -> str:
+    """Train until a bound is reached; returns why it stopped."""
+    settings, progress, task = run.config.train, run.progress, LanguageModelingTask()
+    per_epoch = num_windows(run.streams, settings.seq_len)
+    interval_tokens, interval_seconds = 0, 0.0
+    while (reason := _stop_reason(settings, progress)) is None:
+        if progress.window == per_epoch:
+            progress.epoch, progress.window, run.hidden = progress.epoch + 1, 0, None
+            continue
+        step_start = time.perf_counter()
+        inputs, targets = get_window(run.streams, progress.window, settings.seq_len)
+        loss, grad_norm = train_step(run, task, inputs, targets)
+        run.schedule.after_step()
+        step_seconds = time.perf_counter() - step_start
+        progress.step, progress.window = progress.step + 1, progress.window + 1
+        progress.tokens += targets.numel()
+        progress.elapsed_s += step_seconds
+        interval_tokens += targets.numel()
+        interval_seconds += step_seconds
+        records.advance()
+        if progress.step % settings.log_every == 0:
+            records.log_train(_train_row(run, loss, grad_norm, interval_tokens / interval_seconds))
+            interval_tokens, interval_seconds = 0, 0.0
+        if progress.step % settings.eval_every == 0:
+            scheduled_validation(run, records)
+    return reason
+
+
+def train_step(
+    run: Run, task: LanguageModelingTask, inputs: Tensor, targets: Tensor
+) -> tuple[float, float]:
+    """One truncated-BPTT window; returns the loss and the gradient norm before clipping."""
+    settings = run.config.train
+    run.model.train()
+    logits, run.hidden = run.model(inputs, detach_state(run.hidden))
+    loss = task.loss(logits, targets)
+    run.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    grad_norm = clip_gradients(run.model, settings)
+    loss_value = float(loss.detach())
+    check_finite(run, loss_value, grad_norm)
+    run.optimizer.step()
+    return loss_value, grad_norm
+
+
+def clip_gradients(model: nn.Module, settings: TrainConfig) -> float:
+    """Clip by norm or by value as configured; returns the total norm before clipping."""
+    parameters = [p for p in model.parameters() if p.grad is not None]
+    max_norm = settings.clip_norm if settings.clip_norm is not None else math.inf
+    norm = float(torch.nn.utils.clip_grad_norm_(parameters, max_norm))
+    if settings.clip_value is not None:
+        torch.nn.utils.clip_grad_value_(parameters, settings.clip_value)
+    return norm
+
+
+def check_finite(run: Run, loss: float, grad_norm: float) -> None:
+    """Stop before a bad update reaches the weights; name the last good checkpoint."""
+    threshold = run.config.train.explode_factor * math.log(run.config.model.vocab_size)
+    if math.isfinite(loss) and math.isfinite(grad_norm) and loss < threshold:
+        return
+    step = run.progress.step + 1
+    out_dir = Path(run.config.train.out_dir)
+    kept = (f"the last good checkpoint is kept in {out_dir}"
+            if (out_dir / "latest.json").exists() else "no checkpoint had been saved yet")
+    raise TrainingDivergedError(
+        f"training diverged at step {step}: loss {loss:.4g}, gradient norm {grad_norm:.4g}; "
+        f"{kept}. Try a lower lr (now {run.schedule.lr:.3g}) or clip_norm."
+    )
+
+
+def scheduled_validation(run: Run, records: RunRecords) -> None:
+    """Validate, feed the schedule and early stopping, checkpoint latest (and best)."""
+    report = validate(run, max_tokens=run.config.train.eval_max_tokens)
+    progress = run.progress
+    records.log_validation(_validation_row(progress, report))
+    run.schedule.after_validation(report["loss"])
+    improved = report["loss"] < progress.best_val_loss
+    if improved:
+        progress.best_val_loss, progress.evals_since_best = report["loss"], 0
+    else:
+        progress.evals_since_best += 1
+    save_run(run, "latest")
+    if improved:
+        save_run(run, "best")
+
+
+def validate(run: Run, max_tokens: int | None = None) -> dict[str, float]:
+    """Stateful validation loss (over the first ``max_tokens`` if given), perplexity, bits."""
+    settings = run.config.train
+    ids = run.corpus.splits["valid"]
+    loss = LanguageModelingTask().evaluate_stateful(
+        run.model, ids if max_tokens is None else ids[:max_tokens],
+        batch_size=settings.eval_batch_size, seq_len=settings.eval_window)
+    return loss_report(loss)
+
+
+def build_optimizer(model: nn.Module, settings: TrainConfig) -> torch.optim.Optimizer:
+    """SGD (with optional momentum), Adam or AdamW over the model's parameters."""
+    parameters = model.parameters()
+    if settings.optimizer == "sgd":
+        return torch.optim.SGD(parameters, lr=settings.lr, momentum=settings.momentum,
+                               weight_decay=settings.weight_decay)
+    if settings.optimizer == "adamw":
+        return torch.optim.AdamW(parameters, lr=settings.lr, weight_decay=settings.weight_decay)
+    return torch.optim.Adam(parameters, lr=settings.lr, weight_decay=settings.weight_decay)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when present; asking for CUDA without it is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' was requested but torch sees no CUDA device")
+    return torch.device(name)
+
+
+# --- checkpoints -----------------------------------------------------------------------
+def save_run(run: Run, tag: str) -> None:
+    """Write model, config, vocabulary and everything needed to resume."""
+    tensors, aliases = model_state_for_saving(run.model)
+    optimizer_tensors, optimizer_meta = optimizer_state_to_safe(run.optimizer.state_dict())
+    rng_tensors, rng_meta = capture_rng_state()
+    trainer_tensors = {f"optimizer.{k}": v for k, v in optimizer_tensors.items()}
+    trainer_tensors.update({f"rng.{k}": v for k, v in rng_tensors.items()})
+    trainer_tensors.update(_hidden_tensors(run.hidden))
+    trainer_state = {"progress": asdict(run.progress), "optimizer": optimizer_meta,
+                     "rng": rng_meta, "schedule": run.schedule.state_dict(),
+                     "model_aliases": aliases, "data_source": run.corpus.source}
+    save_checkpoint(Path(run.config.train.out_dir), model_state=tensors,
+                    config=run.config.to_dict(), vocab=run.corpus.vocab.to_dict(),
+                    trainer_tensors=trainer_tensors, trainer_state=trainer_state, tag=tag)
+
+
+def restore_run(run: Run, checkpoint: Any) -> None:
+    """Put a run back exactly where ``checkpoint`` left it."""
+    state = checkpoint.trainer_state
+    tensors = checkpoint.trainer_tensors
+    device = run.streams.device
+    restore_model_state(run.model, checkpoint.model_state, state["model_aliases"])
+    optimizer_tensors = _with_prefix(tensors, "optimizer.")
+    run.optimizer.load_state_dict(optimizer_state_from_safe(optimizer_tensors,
+                                                            state["optimizer"]))
+    run.schedule.load_state_dict(state["schedule"])
+    run.progress = Progress(**state["progress"])
+    run.hidden = _hidden_from_tensors(_with_prefix(tensors, "hidden."), device)
+    restore_rng_state(_with_prefix(tensors, "rng."), state["rng"])
+
+
+def _hidden_tensors(hidden: RecurrentState | None) -> dict[str, Tensor]:
+    if hidden is None:
+        return {}
+    parts = hidden if isinstance(hidden, tuple) else (hidden,)
+    return {f"hidden.{i}": part.detach().contiguous() for i, part in enumerate(parts)}
+
+
+def _hidden_from_tensors(tensors: dict[str, Tensor], device: torch.device) -> Any:
+    if not tensors:
+        return None
+    parts = tuple(tensors[str(i)].to(device) for i in range(len(tensors)))
+    return parts if len(parts) > 1 else parts[0]
+
+
+def _with_prefix(tensors: dict[str, Tensor], prefix: str) -> dict[str, Tensor]:
+    return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
+# --- small helpers -----------------------------------------------------------------------
+def _stop_reason(settings: TrainConfig, progress: Progress) -> str | None:
+    if settings.max_steps is not None and progress.step >= settings.max_steps:
+        return f"reached max_steps={settings.max_steps}"
+    if settings.max_epochs is not None and progress.epoch >= settings.max_epochs:
+        return f"reached max_epochs={settings.max_epochs}"
+    if settings.max_time is not None and progress.elapsed_s >= settings.max_time * 60:
+        return f"reached max_time={settings.max_time} minutes"
+    patience = settings.early_stop_patience
+    if patience is not None and progress.evals_since_best >= patience:
+        return f"early stop: no improvement in {patience} validations"
+    return None
+
+
+def _planned_steps(settings: TrainConfig, per_epoch: int) -> int | None:
+    bounds = [settings.max_steps] if settings.max_steps is not None else []
+    if settings.max_epochs is not None:
+        bounds.append(settings.max_epochs * per_epoch)
+    return min(bounds) if bounds else None
+
+
+def _total_steps(run: Run) -> int | None:
+    return _planned_steps(run.config.train, num_windows(run.streams, run.config.train.seq_len))
+
+
+def _train_row(run: Run, loss: float, grad_norm: float, tokens_per_s: float) -> dict[str, Any]:
+    progress = run.progress
+    return {"step": progress.step, "epoch": progress.epoch, "tokens": progress.tokens,
+            "elapsed_s": round(progress.elapsed_s, 3), "lr": run.schedule.lr,
+            "train_loss": loss, "grad_norm": grad_norm, "tokens_per_s": tokens_per_s}
+
+
+def _validation_row(progress: Progress, report: dict[str, float]) -> dict[str, Any]:
+    return {"step": progress.step, "epoch": progress.epoch, "tokens": progress.tokens,
+            "elapsed_s": round(progress.elapsed_s, 3), "val_loss": report["loss"],
+            "val_perplexity": report["perplexity"],
+            "val_bits_per_token": report["bits_per_token"]}
+
+
+def sample_after_training(run: Run) -> str:
+    """A short sample from the trained model, for the end-of-run printout."""
+    from rnnkit.generate import sample_text
+
+    length = run.config.train.sample_length
+    prime = run.corpus.vocab.decode(run.corpus.splits["valid"][:1].tolist())
+    text = sample_text(run.model, run.corpus.vocab, prime, length,
+                       temperature=0.8, seed=run.config.train.seed)
+    return f"--- sample ({length} tokens, temperature 0.8) ---\n{text}\n---"

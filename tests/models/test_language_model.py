@@ -1,0 +1,65 @@
+"""The language model's structure: embeddings, weight tying, checks, dropout placement."""
+
+import pytest
+import torch
+
+from rnnkit.models import LanguageModel, ModelConfig
+
+
+def test_tied_decoder_shares_the_embedding_matrix() -> None:
+    model = LanguageModel(ModelConfig(vocab_size=20, embedding_size=12, hidden_size=12,
+                                      tie_weights=True))
+    assert model.decoder.weight is model.embedding.weight
+    logits, _ = model(torch.zeros(2, 3, dtype=torch.long))
+    logits.sum().backward()
+    assert model.embedding.weight.grad is not None
+
+
+def test_tying_needs_matching_sizes() -> None:
+    with pytest.raises(ValueError, match="output 24 and embedding_size 12"):
+        LanguageModel(ModelConfig(vocab_size=20, embedding_size=12, hidden_size=24,
+                                  tie_weights=True))
+
+
+def test_tying_through_a_projection() -> None:
+    model = LanguageModel(ModelConfig(vocab_size=20, embedding_size=12, hidden_size=24,
+                                      proj_size=12, tie_weights=True))
+    assert model(torch.zeros(1, 4, dtype=torch.long))[0].shape == (1, 4, 20)
+
+
+def test_one_hot_input_equals_a_learned_embedding_holding_the_identity() -> None:
+    torch.manual_seed(0)
+    one_hot = LanguageModel(ModelConfig(vocab_size=7, embedding="one-hot", hidden_size=5,
+                                        num_layers=1, dropout=0.0)).double()
+    learned = LanguageModel(ModelConfig(vocab_size=7, embedding_size=7, hidden_size=5,
+                                        num_layers=1, dropout=0.0)).double()
+    state = dict(one_hot.state_dict())
+    state["embedding.weight"] = torch.eye(7, dtype=torch.float64)
+    learned.load_state_dict(state)
+    tokens = torch.randint(0, 7, (3, 6))
+    torch.testing.assert_close(one_hot(tokens)[0], learned(tokens)[0], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn_tanh", "rnn_relu"])
+def test_every_cell_gives_next_token_logits(cell: str) -> None:
+    model = LanguageModel(ModelConfig(vocab_size=9, cell=cell, embedding_size=4,
+                                      hidden_size=6))
+    logits, state = model(torch.randint(0, 9, (2, 5)))
+    assert logits.shape == (2, 5, 9)
+    logits2, _ = model(torch.randint(0, 9, (2, 1)), state)
+    assert logits2.shape == (2, 1, 9)
+
+
+def test_bad_tokens_are_named() -> None:
+    model = LanguageModel(ModelConfig(vocab_size=9, embedding_size=4, hidden_size=6))
+    with pytest.raises(ValueError, match=r"\(batch, time\) int64 tensor, got shape \(5,\)"):
+        model(torch.zeros(5, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"dtype torch.float32"):
+        model(torch.zeros(2, 5))
+
+
+def test_bad_config_values_are_named() -> None:
+    with pytest.raises(ValueError, match="cell to be one of"):
+        ModelConfig(vocab_size=9, cell="lstm2")
+    with pytest.raises(ValueError, match="peephole needs cell='lstm'"):
+        ModelConfig(vocab_size=9, cell="gru", peephole=True)
