@@ -28,7 +28,7 @@ test: install lint
 demo: install
 	$(BIN)/rnnkit data fetch shakespeare
 	$(BIN)/rnnkit train --config configs/shakespeare_char.toml
-	$(BIN)/rnnkit sample --checkpoint runs/shakespeare_char --prime "ROMEO:" --length 400 --seed 1
+	$(BIN)/rnnkit sample --checkpoint runs/shakespeare_char --prime "HAMLET." --length 400 --temperature 0.8 --seed 1
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
