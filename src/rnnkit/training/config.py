@@ -28,6 +28,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 LEVELS = ("char", "word")
+DEFAULT_MAX_STEPS = 1000  # the bound of a run that names none
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "step", "plateau", "cosine")
 DEVICES = ("auto", "cpu", "cuda")
@@ -121,7 +122,7 @@ class RunConfig:
 
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(max_steps=1000))
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(max_steps=DEFAULT_MAX_STEPS))
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict with one entry per section."""
@@ -134,6 +135,7 @@ class RunConfig:
 
 
 SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+BOUNDS = ("max_steps", "max_epochs", "max_time")
 
 
 def apply_overrides(config: RunConfig, sections: dict[str, Any]) -> RunConfig:
@@ -150,8 +152,21 @@ def apply_overrides(config: RunConfig, sections: dict[str, Any]) -> RunConfig:
         if bad:
             raise ValueError(f"unknown key(s) {sorted(bad)} in [{section}]; "
                              f"known keys: {', '.join(sorted(known))}")
+        if section == "train":
+            values = _without_default_bound(current, values)
         updated[section] = replace(current, **values)
     return replace(config, **updated)
+
+
+def _without_default_bound(current: TrainConfig, values: dict[str, Any]) -> dict[str, Any]:
+    """The default ``max_steps`` only applies when nothing names a bound.
+
+    Without this, a file that says ``max_time = 2`` would also stop at the default step
+    count, whichever came first.
+    """
+    if current != TrainConfig(max_steps=DEFAULT_MAX_STEPS) or not set(values) & set(BOUNDS):
+        return values
+    return {**dict.fromkeys(BOUNDS), **values}
 
 
 def load_config_file(path: str | Path, base: RunConfig | None = None) -> RunConfig:
