@@ -1,4 +1,4 @@
-"""The ``rnnkit`` command: ``train``, ``eval``, ``sample`` and ``data``.
+"""The ``rnnkit`` command: ``train``, ``eval``, ``sample``, ``data`` and ``diagnose``.
 
 Training flags are generated from the config dataclasses (``--hidden-size`` sets
 ``[model] hidden_size``), so every option is also settable from a TOML file, and the
@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_eval(commands)
     _add_sample(commands)
     _add_data(commands)
+    _add_diagnose(commands)
     return parser
 
 
@@ -191,6 +192,43 @@ def run_data_fetch(args: argparse.Namespace) -> int:
     from rnnkit.data.registry import fetch
 
     print(fetch(args.name, force=args.force))
+    return 0
+
+
+# --- diagnose -------------------------------------------------------------------------------
+def _add_diagnose(commands: Any) -> None:
+    from rnnkit.analysis.gradients import PROBE_CELLS
+
+    diagnose = commands.add_parser("diagnose", help="measure how gradients flow through time")
+    probes = diagnose.add_subparsers(dest="probe", required=True)
+    gradients = probes.add_parser(
+        "gradients", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        help="||dL/dh_t|| for every step of a fresh cell, loss at the last step")
+    gradients.add_argument("--cell", required=True, choices=PROBE_CELLS)
+    gradients.add_argument("--compare", nargs="+", default=[], choices=PROBE_CELLS,
+                           metavar="CELL", help="more cells to overlay in the same plot")
+    gradients.add_argument("--length", type=int, default=100, help="time steps T")
+    gradients.add_argument("--hidden", type=int, default=64, help="hidden size")
+    gradients.add_argument("--input-size", type=int, default=8)
+    gradients.add_argument("--batch-size", type=int, default=32)
+    gradients.add_argument("--forget-bias", type=float, default=1.0, help="for the LSTM")
+    gradients.add_argument("--seed", type=int, default=0)
+    gradients.add_argument("--out", required=True, help="directory for the JSON files and plot")
+    gradients.set_defaults(handler=run_diagnose_gradients)
+
+
+def run_diagnose_gradients(args: argparse.Namespace) -> int:
+    from rnnkit.analysis.gradients import probe, save_gradient_flows
+
+    flows = [probe(cell, length=args.length, hidden_size=args.hidden,
+                   input_size=args.input_size, batch_size=args.batch_size, seed=args.seed,
+                   forget_bias=args.forget_bias)
+             for cell in dict.fromkeys([args.cell, *args.compare])]
+    for flow in flows:
+        print(f"{flow.cell:>9}: ||dL/dh_1|| / ||dL/dh_T|| = {flow.first_over_last:.3e}, "
+              f"mean Jacobian spectral norm {sum(flow.jacobian_norms) / flow.length:.3f}")
+    for path in save_gradient_flows(flows, args.out):
+        print(f"wrote {path}")
     return 0
 
 

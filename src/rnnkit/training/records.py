@@ -54,14 +54,18 @@ class RunRecords:
     def advance(self, steps: int = 1) -> None:
         self._bar.update(steps)
 
-    def log_validation(self, row: dict[str, Any]) -> None:
-        """One validation row: step, epoch, tokens, elapsed_s, val_loss, val_perplexity, ..."""
+    def log_validation(self, row: dict[str, Any], scope: str) -> None:
+        """One validation row: step, epoch, tokens, elapsed_s, val_loss, val_perplexity, ...
+
+        ``scope`` says what was measured (for example "whole split"), for the printed line.
+        """
         self._csv.writerow(row)
         self._csv_file.flush()
         if self._writer is not None:
             self._writer.add_scalar("valid/loss", row["val_loss"], row["step"])
             self._writer.add_scalar("valid/perplexity", row["val_perplexity"], row["step"])
-        self._bar.write(f"step {row['step']}: validation loss {row['val_loss']:.4f} nats/token, "
+        self._bar.write(f"step {row['step']}: validation ({scope}) loss "
+                        f"{row['val_loss']:.4f} nats/token, "
                         f"perplexity {row['val_perplexity']:.2f}, "
                         f"{row['val_bits_per_token']:.3f} bits/token")
 

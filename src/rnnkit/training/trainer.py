@@ -105,7 +105,7 @@ def train(config: RunConfig) -> TrainResult:
     try:
         stop_reason = training_loop(run, records)
         report = validate(run)
-        records.log_validation(_validation_row(run.progress, report))
+        records.log_validation(_validation_row(run.progress, report), "whole split, final")
         save_run(run, "latest")
         records.write(sample_after_training(run))
     finally:
@@ -213,9 +213,12 @@ def check_finite(run: Run, loss: float, grad_norm: float) -> None:
 
 def scheduled_validation(run: Run, records: RunRecords) -> None:
     """Validate, feed the schedule and early stopping, checkpoint latest (and best)."""
-    report = validate(run, max_tokens=run.config.train.eval_max_tokens)
+    max_tokens = run.config.train.eval_max_tokens
+    report = validate(run, max_tokens=max_tokens)
     progress = run.progress
-    records.log_validation(_validation_row(progress, report))
+    whole = max_tokens is None or max_tokens >= run.corpus.splits["valid"].numel()
+    records.log_validation(_validation_row(progress, report),
+                           "whole split" if whole else f"first {max_tokens:,} tokens")
     run.schedule.after_validation(report["loss"])
     improved = report["loss"] < progress.best_val_loss
     if improved:
