@@ -1,4 +1,4 @@
-"""The ``rnnkit`` command: ``train``, ``eval``, ``sample``, ``data`` and ``diagnose``.
+"""The ``rnnkit`` command: ``train``, ``eval``, ``sample``, ``data``, ``diagnose``, ``task``.
 
 Training flags are generated from the config dataclasses (``--hidden-size`` sets
 ``[model] hidden_size``), so every option is also settable from a TOML file, and the
@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sample(commands)
     _add_data(commands)
     _add_diagnose(commands)
+    _add_task(commands)
     return parser
 
 
@@ -229,6 +230,61 @@ def run_diagnose_gradients(args: argparse.Namespace) -> int:
               f"mean Jacobian spectral norm {sum(flow.jacobian_norms) / flow.length:.3f}")
     for path in save_gradient_flows(flows, args.out):
         print(f"wrote {path}")
+    return 0
+
+
+# --- long-range tasks -----------------------------------------------------------------------
+def _add_task(commands: Any) -> None:
+    from rnnkit.models.long_range import TASK_CELLS
+
+    task = commands.add_parser("task", help="train a cell on a long-range task")
+    tasks = task.add_subparsers(dest="task", required=True)
+    for name, length_flag, length_help in (
+            ("adding", "--length", "sequence length T"),
+            ("copy", "--delay", "steps between reading the symbols and writing them")):
+        parser = tasks.add_parser(name, formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                                  help=f"the {name} {'problem' if name == 'adding' else 'task'}")
+        parser.add_argument("--cell", required=True, choices=TASK_CELLS)
+        parser.add_argument(length_flag, dest="length", type=int, default=100, help=length_help)
+        parser.add_argument("--hidden", type=int, default=128, help="hidden size")
+        parser.add_argument("--steps", type=int, default=2000)
+        parser.add_argument("--batch-size", type=int, default=50)
+        parser.add_argument("--optimizer", default="adam", choices=("adam", "rmsprop", "sgd"))
+        parser.add_argument("--lr", type=float, default=1e-3)
+        parser.add_argument("--clip-norm", type=_optional_float, default=1.0,
+                            help="'none' turns clipping off")
+        parser.add_argument("--forget-bias", type=float, default=1.0, help="for the LSTM")
+        parser.add_argument("--test-size", type=int, default=1000)
+        parser.add_argument("--eval-every", type=int, default=100)
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--out", help="directory for result.json and curve.png")
+        parser.add_argument("--no-progress", dest="progress", action="store_false")
+        parser.set_defaults(handler=run_task)
+
+
+def _optional_float(text: str) -> float | None:
+    return None if text.lower() == "none" else float(text)
+
+
+def run_task(args: argparse.Namespace) -> int:
+    from rnnkit.training.long_range import (
+        LongRangeConfig,
+        save_long_range_result,
+        train_long_range,
+    )
+
+    config = LongRangeConfig(
+        task=args.task, cell=args.cell, length=args.length, hidden_size=args.hidden,
+        steps=args.steps, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
+        clip_norm=args.clip_norm, forget_bias=args.forget_bias, test_size=args.test_size,
+        eval_every=args.eval_every, seed=args.seed, progress=args.progress)
+    result = train_long_range(config)
+    print(f"{args.task} {args.cell} T={args.length}: {result.metric} {result.value:.4f} "
+          f"(trivial baseline {result.baseline:.4f}) after {config.steps} steps, "
+          f"{result.elapsed_s / 60:.1f} min of training")
+    if args.out:
+        for path in save_long_range_result(result, args.out):
+            print(f"wrote {path}")
     return 0
 
 
