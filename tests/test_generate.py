@@ -231,3 +231,18 @@ def test_unknown_prime_characters_are_named(model, vocab):
 def test_invalid_length_and_stop(arguments, words, model, vocab):
     with pytest.raises(ValueError, match=words):
         sample_text(model, vocab, "a", **arguments)
+
+
+def test_a_word_prime_without_newline_is_continued_not_ended():
+    from rnnkit.data.vocab import Vocabulary
+
+    words = Vocabulary.build("the cat sat\nthe dog ran\n", level="word")
+    torch.manual_seed(0)
+    model = TinyLanguageModel(len(words)).double()
+    recorder = RecordingModel(model)
+    text = sample_text(recorder, words, "the cat", 4, seed=0)
+    assert recorder.calls[0][0] == (1, 2)  # "the cat", no <eos> appended
+    assert text.startswith("the cat") and text[len("the cat")] in " \n"
+    closed = RecordingModel(model)
+    sample_text(closed, words, "the cat\n", 1, seed=0)
+    assert closed.calls[0][0] == (1, 3)  # a finished line keeps its <eos>

@@ -182,6 +182,10 @@ def _encode_prime(vocab: Vocabulary, prime: str) -> list[int]:
     if not isinstance(prime, str):
         raise TypeError(f"expected prime to be a string, got {type(prime).__name__}")
     prime_ids = vocab.encode(prime, strict=True) if prime else []
+    if getattr(vocab, "level", "char") == "word" and not prime.endswith(("\n", "\r")):
+        # Word-level encoding closes every line with <eos>; an unfinished prime line is
+        # to be continued, not ended.
+        prime_ids = prime_ids[:-1]
     if not prime_ids:
         raise ValueError(f"prime is empty (got {prime!r}); the model needs at least one token "
                          f"to start from: pass some text, e.g. one character of the training "
