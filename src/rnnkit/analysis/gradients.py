@@ -66,8 +66,8 @@ def gradient_vs_distance(cell: nn.Module, inputs: Tensor, readout: Tensor | None
     """``||dL/dh_t||`` for t = 1..T, averaged over the batch, the first step first.
 
     The loss reads only the last hidden state: ``L = mean_batch(h_T · readout)``, with
-    ``readout`` a fixed vector (random normal, seeded by the caller, when omitted), so any
-    gradient at ``t < T`` got there through the recurrence.
+    ``readout`` a fixed vector (when omitted, drawn standard-normal from torch's global
+    generator), so any gradient at ``t < T`` got there through the recurrence.
 
     Shapes:
         inputs:  (batch, time, input_size)
@@ -104,7 +104,6 @@ def recurrent_jacobian_norms(cell: nn.Module, inputs: Tensor) -> Tensor:
             trajectory.append(_flat(states, cell, batch, inputs))
             states = step(cell, inputs[:, t], states)
     parts = 2 if isinstance(cell, LSTMCell) else 1
-
     norms = []
     for t, flat_state in enumerate(trajectory):
         matrices = _step_jacobians(cell, inputs[:, t], flat_state, parts)
