@@ -16,7 +16,6 @@ explode. Two probes make that measurable for any rnnkit cell:
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,8 +23,9 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from rnnkit.atomic import atomic_write_bytes, atomic_write_json
+from rnnkit.atomic import atomic_write_json
 from rnnkit.cells import GRUCell, LSTMCell, RNNCell
+from rnnkit.plotting import pyplot, save_figure
 from rnnkit.validation import check_choice, check_positive_int
 
 PROBE_CELLS = ("rnn_tanh", "rnn_relu", "irnn", "lstm", "gru")
@@ -174,10 +174,7 @@ def save_gradient_flows(flows: Sequence[GradientFlow], out_dir: str | Path) -> l
 
 def plot_gradient_flows(flows: Sequence[GradientFlow], path: Path) -> None:
     """Gradient norm against distance from the loss, log scale, one line per flow."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     figure, axes = plt.subplots(1, 2, figsize=(11, 4))
     for flow in flows:
@@ -197,10 +194,7 @@ def plot_gradient_flows(flows: Sequence[GradientFlow], path: Path) -> None:
     figure.suptitle(f"gradient flow at initialisation: T={flow.length}, hidden "
                     f"{flow.hidden_size}, batch {flow.batch_size}, seed {flow.seed}")
     figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, dpi=110, format="png")
-    plt.close(figure)
-    atomic_write_bytes(path, buffer.getvalue())
+    save_figure(figure, path)
 
 
 def _positive(values: list[float]) -> list[float]:

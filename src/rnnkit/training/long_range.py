@@ -7,7 +7,6 @@ runs show both whether a cell learns across the distance and how its gradients b
 
 from __future__ import annotations
 
-import io
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -19,9 +18,10 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from rnnkit.atomic import atomic_write_bytes, atomic_write_json
+from rnnkit.atomic import atomic_write_json
 from rnnkit.data.long_range import ADDING_BASELINE_MSE, adding_problem, copy_task
 from rnnkit.models.long_range import TASK_CELLS, LastStepRegressor, StepClassifier
+from rnnkit.plotting import pyplot, save_figure
 from rnnkit.validation import check_choice, check_positive_int
 
 TASKS = ("adding", "copy")
@@ -123,7 +123,7 @@ def save_long_range_result(result: LongRangeResult, out_dir: str | Path) -> list
     out_dir = Path(out_dir)
     paths = [out_dir / "result.json", out_dir / "curve.png"]
     atomic_write_json(paths[0], result.to_dict())
-    atomic_write_bytes(paths[1], _curve_png(result))
+    _plot_curve(result, paths[1])
     return paths
 
 
@@ -172,11 +172,8 @@ def _train_step(config: LongRangeConfig, model: nn.Module, optimizer: torch.opti
     return float(loss.detach()), norm, clipped
 
 
-def _curve_png(result: LongRangeResult) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def _plot_curve(result: LongRangeResult, path: Path) -> None:
+    plt = pyplot()
 
     config = result.config
     figure, axes = plt.subplots(1, 2, figsize=(11, 4))
@@ -196,7 +193,4 @@ def _curve_png(result: LongRangeResult) -> bytes:
     figure.suptitle(f"{config.task}, {config.cell}, T={config.length}, hidden "
                     f"{config.hidden_size}, seed {config.seed}")
     figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, dpi=110, format="png")
-    plt.close(figure)
-    return buffer.getvalue()
+    save_figure(figure, path)

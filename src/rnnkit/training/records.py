@@ -10,6 +10,8 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from rnnkit.plotting import pyplot, save_figure
+
 log = logging.getLogger(__name__)
 
 CSV_FIELDS = ("step", "epoch", "tokens", "elapsed_s", "lr", "train_loss", "grad_norm",
@@ -102,10 +104,7 @@ def read_log(csv_path: Path) -> tuple[list[dict[str, float]], list[dict[str, flo
 
 def plot_learning_curve(csv_path: Path, png_path: Path) -> None:
     """Training and validation loss against steps and against minutes, as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     train_rows, valid_rows = read_log(csv_path)
     if not train_rows:
@@ -123,7 +122,4 @@ def plot_learning_curve(csv_path: Path, png_path: Path) -> None:
         axis.grid(alpha=0.3)
         axis.legend()
     figure.tight_layout()
-    temporary = png_path.with_suffix(".tmp.png")
-    figure.savefig(temporary, dpi=100)
-    plt.close(figure)
-    temporary.replace(png_path)
+    save_figure(figure, png_path, dpi=100)
