@@ -24,6 +24,7 @@ from common import PlainLanguageModel, machine_line, plain_train_steps, print_ta
 
 from rnnkit.data.batching import make_streams
 from rnnkit.data.corpus import load_corpus
+from rnnkit.plotting import pyplot, save_figure
 from rnnkit.training.config import load_config_file
 from rnnkit.training.records import read_log
 from rnnkit.training.tasks import LanguageModelingTask
@@ -84,12 +85,7 @@ def time_to_reach(curve: list[tuple[float, float]], target: float) -> float | No
 
 
 def plot(curves: dict[str, list[tuple[float, float]]], eval_tokens: int, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(7, 4.5))
+    figure, axis = pyplot().subplots(figsize=(7, 4.5))
     for label, curve in curves.items():
         axis.plot([s / 60 for s, _ in curve], [loss for _, loss in curve], "o-", label=label,
                   markersize=3)
@@ -98,8 +94,7 @@ def plot(curves: dict[str, list[tuple[float, float]]], eval_tokens: int, path: P
     axis.grid(alpha=0.3)
     axis.legend()
     figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
+    save_figure(figure, path)
 
 
 def main() -> None:
