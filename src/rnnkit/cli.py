@@ -235,31 +235,47 @@ def run_diagnose_gradients(args: argparse.Namespace) -> int:
 
 # --- long-range tasks -----------------------------------------------------------------------
 def _add_task(commands: Any) -> None:
-    from rnnkit.models.long_range import TASK_CELLS
-
     task = commands.add_parser("task", help="train a cell on a long-range task")
     tasks = task.add_subparsers(dest="task", required=True)
-    for name, length_flag, length_help in (
-            ("adding", "--length", "sequence length T"),
-            ("copy", "--delay", "steps between reading the symbols and writing them")):
+    for name, what in (("adding", "the adding problem: report test MSE"),
+                       ("copy", "the copy task: report accuracy on the recalled symbols"),
+                       ("digits", "sequential digits, one pixel per step: report accuracy")):
         parser = tasks.add_parser(name, formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-                                  help=f"the {name} {'problem' if name == 'adding' else 'task'}")
-        parser.add_argument("--cell", required=True, choices=TASK_CELLS)
-        parser.add_argument(length_flag, dest="length", type=int, default=100, help=length_help)
-        parser.add_argument("--hidden", type=int, default=128, help="hidden size")
-        parser.add_argument("--steps", type=int, default=2000)
-        parser.add_argument("--batch-size", type=int, default=50)
-        parser.add_argument("--optimizer", default="adam", choices=("adam", "rmsprop", "sgd"))
-        parser.add_argument("--lr", type=float, default=1e-3)
-        parser.add_argument("--clip-norm", type=_optional_float, default=1.0,
-                            help="'none' turns clipping off")
-        parser.add_argument("--forget-bias", type=float, default=1.0, help="for the LSTM")
-        parser.add_argument("--test-size", type=int, default=1000)
-        parser.add_argument("--eval-every", type=int, default=100)
-        parser.add_argument("--seed", type=int, default=0)
-        parser.add_argument("--out", help="directory for result.json and curve.png")
-        parser.add_argument("--no-progress", dest="progress", action="store_false")
+                                  help=what)
+        if name == "adding":
+            parser.add_argument("--length", type=int, default=100, help="sequence length T")
+        elif name == "copy":
+            parser.add_argument("--delay", dest="length", type=int, default=100,
+                                help="steps between reading the symbols and writing them")
+        else:
+            parser.add_argument("--pixel-order", default="rows", choices=("rows", "permuted"),
+                                help="row-major, or one fixed random permutation")
+        _add_task_training_options(parser)
         parser.set_defaults(handler=run_task)
+
+
+def _add_task_training_options(parser: argparse.ArgumentParser) -> None:
+    from rnnkit.models.long_range import TASK_CELLS
+
+    parser.add_argument("--cell", required=True, choices=TASK_CELLS)
+    parser.add_argument("--hidden", type=int, default=128, help="hidden size")
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--batch-size", type=int, default=50)
+    parser.add_argument("--optimizer", default="adam", choices=("adam", "rmsprop", "sgd"))
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--clip-norm", type=_optional_float, default=1.0,
+                        help="clip the total gradient norm; 'none' turns it off")
+    parser.add_argument("--clip-value", type=_optional_float, default=None,
+                        help="clip every gradient entry to [-v, v] (before --clip-norm)")
+    parser.add_argument("--forget-bias", type=float, default=1.0, help="for the LSTM")
+    parser.add_argument("--test-size", type=int, default=1000,
+                        help="test sequences (synthetic tasks; digits use their split)")
+    parser.add_argument("--eval-every", type=int, default=100)
+    parser.add_argument("--target", type=float, default=None,
+                        help="stop at the first evaluation that reaches this score")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", help="directory for result.json and curve.png")
+    parser.add_argument("--no-progress", dest="progress", action="store_false")
 
 
 def _optional_float(text: str) -> float | None:
@@ -273,14 +289,20 @@ def run_task(args: argparse.Namespace) -> int:
         train_long_range,
     )
 
+    task_options = {"length": args.length} if args.task != "digits" else {
+        "pixel_order": args.pixel_order}
     config = LongRangeConfig(
-        task=args.task, cell=args.cell, length=args.length, hidden_size=args.hidden,
-        steps=args.steps, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
-        clip_norm=args.clip_norm, forget_bias=args.forget_bias, test_size=args.test_size,
-        eval_every=args.eval_every, seed=args.seed, progress=args.progress)
+        task=args.task, cell=args.cell, hidden_size=args.hidden, steps=args.steps,
+        batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
+        clip_norm=args.clip_norm, clip_value=args.clip_value, forget_bias=args.forget_bias,
+        test_size=args.test_size, eval_every=args.eval_every, target=args.target,
+        seed=args.seed, progress=args.progress, **task_options)
     result = train_long_range(config)
-    print(f"{args.task} {args.cell} T={args.length}: {result.metric} {result.value:.4f} "
-          f"(trivial baseline {result.baseline:.4f}) after {config.steps} steps, "
+    if result.diverged_at is not None:
+        print(f"{args.task} {args.cell} T={config.length}: diverged, the loss was not finite "
+              f"at step {result.diverged_at}")
+    print(f"{args.task} {args.cell} T={config.length}: {result.metric} {result.value:.4f} "
+          f"(trivial baseline {result.baseline:.4f}) after {result.steps_run} steps, "
           f"{result.elapsed_s / 60:.1f} min of training")
     if args.out:
         for path in save_long_range_result(result, args.out):

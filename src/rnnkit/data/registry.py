@@ -28,6 +28,7 @@ from __future__ import annotations
 import ast
 import configparser
 import fnmatch
+import gzip
 import hashlib
 import html.parser
 import io
@@ -53,6 +54,7 @@ __all__ = [
     "ConcatMembers",
     "DatasetSpec",
     "DownloadError",
+    "GzipMember",
     "Members",
     "PackageSource",
     "PythonStringDict",
@@ -373,6 +375,31 @@ class SingleMember:
         """Return ``{"text": member text}``."""
         _check_member(members, self.member, self.member_sha256)
         return {WHOLE: members.read_text(self.member)}
+
+
+@dataclass(frozen=True)
+class GzipMember:
+    """One gzip-compressed member, decompressed in memory: ``{"text": ...}``.
+
+    ``member_sha256`` pins the compressed bytes as shipped; the text is pinned by the spec.
+    """
+
+    member: str
+    member_sha256: str | None = None
+
+    def __call__(self, members: Members) -> dict[str, str]:
+        """Return ``{"text": the decompressed member}``."""
+        _check_member(members, self.member, self.member_sha256)
+        try:
+            data = gzip.decompress(members.read(self.member))
+        except (OSError, EOFError) as error:
+            raise ValueError(f"{self.member} in {members.name} is not a readable gzip file: "
+                             f"{error}") from error
+        try:
+            return {WHOLE: data.decode("utf-8")}
+        except UnicodeDecodeError as error:
+            raise ValueError(f"{self.member} in {members.name} does not decompress to UTF-8 "
+                             f"text ({error.reason} at byte {error.start})") from error
 
 
 @dataclass(frozen=True)
@@ -717,4 +744,20 @@ register(DatasetSpec(
         member_sha256="df3782d5f7b5a2f4c66aa7c13f13008d5f48757b3f5f51620cd6c1ceb2c53023"),
     files=(CachedFile(WHOLE, "df3782d5f7b5a2f4c66aa7c13f13008d5f48757b3f5f51620cd6c1ceb2c53023",
                       197618),),
+))
+
+register(DatasetSpec(
+    name="digits",
+    description="1,797 handwritten digits as 8x8 images, 17 gray levels (UCI optdigits test "
+                "set, as scikit-learn ships it): one CSV row per image, 64 pixels then label",
+    licence="BSD-3-Clause (scikit-learn); data CC BY 4.0 (UCI)",
+    # The sdist, not a wheel: wheels are per platform, the sdist is one file everywhere. Only
+    # the CSV is read; nothing of scikit-learn is built, imported or run.
+    source=PackageSource("scikit-learn", "1.7.2", "scikit_learn-1.7.2.tar.gz",
+                         "20e9e49ecd130598f1ca38a1d85090e1a600147b9c02fa6f15d69cb53d968fda"),
+    extract=GzipMember(
+        "sklearn/datasets/data/digits.csv.gz",
+        member_sha256="09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa22"),
+    files=(CachedFile(WHOLE, "6ebb3d2fee246a4e99363262ddf8a00a3c41bee6014c373ed9d9216ba7f651b8",
+                      264712),),
 ))

@@ -1,52 +1,78 @@
-"""Train a cell on a long-range task (adding problem, copy task) and score it on a test set.
+"""Train a cell on a long-range task (adding problem, copy task, sequential digits) and score it.
 
-Every step draws a fresh batch (the tasks are infinite), the test set is drawn once from its
-own seeded stream, and the per-step gradient norm is recorded before and after clipping, so
-runs show both whether a cell learns across the distance and how its gradients behaved.
+The synthetic tasks draw a fresh batch every step (they are infinite) and a test set once from
+its own seeded stream; sequential digits samples batches from a fixed training split and
+scores the held-out split. The per-step gradient norm is recorded before and after clipping,
+so runs show both whether a cell learns across the distance and how its gradients behaved.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from rnnkit.atomic import atomic_write_json
+from rnnkit.data.digits import (
+    NUM_CLASSES,
+    PIXEL_ORDERS,
+    PIXELS,
+    load_digits,
+    pixel_order,
+    pixel_sequences,
+    split_digits,
+)
 from rnnkit.data.long_range import ADDING_BASELINE_MSE, adding_problem, copy_task
 from rnnkit.models.long_range import TASK_CELLS, LastStepRegressor, StepClassifier
 from rnnkit.plotting import pyplot, save_figure
 from rnnkit.validation import check_choice, check_positive_int
 
-TASKS = ("adding", "copy")
+TASKS = ("adding", "copy", "digits")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
+DEFAULT_LENGTH = 100
+# The digits split and pixel permutation stay fixed across training seeds, so runs that
+# differ only in their seed are scored on the same images read in the same order.
+DIGITS_SPLIT_SEED = 0
 
 
 @dataclass(frozen=True)
 class LongRangeConfig:
-    """One long-range run. ``length`` is T for the adding problem and the delay for copy."""
+    """One long-range run.
+
+    ``length`` is T for the adding problem and the delay for copy (default 100); digits are
+    always read as 64 pixels, so for them it must be 64 or left out. ``test_size`` sizes the
+    synthetic test sets; digits are scored on their held-out split (300 images).
+    ``clip_value`` clips every gradient entry to [-v, v] and ``clip_norm`` the total norm
+    (both may be set: value first). ``target`` stops training at the first evaluation that
+    reaches it (test MSE at or below it; accuracy at or above it).
+    """
 
     task: str
     cell: str
-    length: int = 100
+    length: int | None = None
     hidden_size: int = 128
     steps: int = 2000
     batch_size: int = 50
     optimizer: str = "adam"
     lr: float = 1e-3
     clip_norm: float | None = 1.0
+    clip_value: float | None = None
     forget_bias: float = 1.0
     test_size: int = 1000
     eval_every: int = 100
+    target: float | None = None
     seed: int = 0
     copy_length: int = 10
     num_symbols: int = 8
+    pixel_order: str = "rows"
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -54,18 +80,37 @@ class LongRangeConfig:
         check_choice(owner, "task", self.task, TASKS)
         check_choice(owner, "cell", self.cell, TASK_CELLS)
         check_choice(owner, "optimizer", self.optimizer, OPTIMIZERS)
-        minimum = 2 if self.task == "adding" else 1
-        if isinstance(self.length, bool) or not isinstance(self.length, int) \
-                or self.length < minimum:
-            what = "length" if self.task == "adding" else "length (the delay)"
-            raise ValueError(f"{owner} needs {what} >= {minimum} for task {self.task!r}, "
-                             f"got {self.length!r}")
+        check_choice(owner, "pixel_order", self.pixel_order, PIXEL_ORDERS)
+        if self.length is None:
+            object.__setattr__(self, "length", PIXELS if self.task == "digits"
+                               else DEFAULT_LENGTH)
+        self._check_length(owner)
         for name in ("hidden_size", "steps", "batch_size", "test_size", "eval_every"):
             check_positive_int(owner, name, getattr(self, name))
         if not self.lr > 0:
             raise ValueError(f"{owner} expected lr > 0, got {self.lr}")
-        if self.clip_norm is not None and not self.clip_norm > 0:
-            raise ValueError(f"{owner} expected clip_norm > 0 or None, got {self.clip_norm}")
+        for name in ("clip_norm", "clip_value"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"{owner} expected {name} > 0 or None, got {value}")
+
+    def _check_length(self, owner: str) -> None:
+        length = self.length
+        if isinstance(length, bool) or not isinstance(length, int):
+            raise ValueError(f"{owner} expected length to be an int, got {length!r}")
+        if self.task == "digits" and length != PIXELS:
+            raise ValueError(f"{owner}: the digits are read one pixel per step, so their "
+                             f"length is {PIXELS}; got length {length}")
+        minimum = 2 if self.task == "adding" else 1
+        if length < minimum:
+            what = "length" if self.task == "adding" else "length (the delay)"
+            raise ValueError(f"{owner} needs {what} >= {minimum} for task {self.task!r}, "
+                             f"got {length!r}")
+
+    @property
+    def higher_is_better(self) -> bool:
+        """Whether the task's metric is an accuracy (else an error)."""
+        return self.task != "adding"
 
 
 @dataclass
@@ -73,48 +118,125 @@ class LongRangeResult:
     """A finished run: its test metric, the trivial baseline, and the curve it took."""
 
     config: LongRangeConfig
-    metric: str  # "test_mse" (adding; lower is better) or "test_accuracy" (copy)
+    metric: str  # "test_mse" (adding; lower is better) or "test_accuracy" (copy, digits)
     value: float
     baseline: float
     elapsed_s: float
     curve: list[dict[str, float]] = field(default_factory=list)
+    diverged_at: int | None = None  # the step whose loss was inf or NaN; training stopped there
+
+    @property
+    def steps_run(self) -> int:
+        """Steps trained: ``config.steps``, or fewer when ``config.target`` was reached."""
+        return int(self.curve[-1]["step"]) if self.curve else 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "config": asdict(self.config)}
+        """JSON-ready: infinite and NaN numbers (a diverged run's) become ``None``."""
+        return _finite_or_none({**asdict(self), "config": asdict(self.config),
+                                "steps_run": self.steps_run})
+
+
+@dataclass(frozen=True)
+class TaskData:
+    """What a task hands the loop: a batch sampler, the test batch and the baseline score.
+
+    ``draw(size, generator)`` returns a batch with ``inputs`` and ``targets``.
+    """
+
+    draw: Callable[[int, torch.Generator], Any]
+    test_batch: Any
+    metric: str
+    baseline: float
 
 
 def train_long_range(config: LongRangeConfig) -> LongRangeResult:
     """Train ``config.cell`` on ``config.task``; returns the test metric and the curve."""
     torch.manual_seed(config.seed)
     train_stream = torch.Generator().manual_seed(config.seed)
-    test_batch = _draw(config, config.test_size, torch.Generator().manual_seed(config.seed + 1))
-    model = _build_model(config)
+    data = task_data(config)
+    model = build_task_model(config)
     optimizer = _build_optimizer(config, model)
-    result = LongRangeResult(config, *_metric_and_baseline(config), elapsed_s=0.0)
+    result = LongRangeResult(config, data.metric, math.nan, data.baseline, elapsed_s=0.0)
     bar = tqdm(range(1, config.steps + 1), disable=not config.progress, unit="step",
                desc=f"{config.task} {config.cell} T={config.length}")
     for step in bar:
         start = time.perf_counter()
         loss, norm, clipped = _train_step(config, model, optimizer,
-                                          _draw(config, config.batch_size, train_stream))
+                                          data.draw(config.batch_size, train_stream))
         result.elapsed_s += time.perf_counter() - start
         row = {"step": step, "train_loss": loss, "grad_norm": norm, "clipped_norm": clipped}
-        if step % config.eval_every == 0 or step == config.steps:
-            row[result.metric] = result.value = evaluate(config, model, test_batch)
-            bar.set_postfix(loss=f"{loss:.4f}", **{result.metric: f"{result.value:.4f}"})
         result.curve.append(row)
+        if not math.isfinite(loss):
+            result.diverged_at = step
+            break
+        if step % config.eval_every == 0 or step == config.steps:
+            row[result.metric] = result.value = evaluate(config, model, data.test_batch)
+            bar.set_postfix(loss=f"{loss:.4f}", **{result.metric: f"{result.value:.4f}"})
+            if _reached(config, result.value):
+                break
+    bar.close()
     return result
 
 
+def task_data(config: LongRangeConfig) -> TaskData:
+    """The sampler, test batch, metric and trivial baseline of ``config.task``."""
+    if config.task == "digits":
+        return _digits_data(config)
+
+    def draw(size: int, stream: torch.Generator) -> Any:
+        if config.task == "adding":
+            return adding_problem(size, config.length, stream)
+        return copy_task(size, config.length, config.copy_length, config.num_symbols, stream)
+
+    test_batch = draw(config.test_size, torch.Generator().manual_seed(config.seed + 1))
+    if config.task == "adding":
+        return TaskData(draw, test_batch, "test_mse", ADDING_BASELINE_MSE)
+    return TaskData(draw, test_batch, "test_accuracy", 1 / config.num_symbols)
+
+
+def _digits_data(config: LongRangeConfig) -> TaskData:
+    train, test = split_digits(load_digits(), seed=DIGITS_SPLIT_SEED)
+    order = pixel_order(config.pixel_order, seed=DIGITS_SPLIT_SEED)
+
+    def draw(size: int, stream: torch.Generator) -> Any:
+        return pixel_sequences(train, order, torch.randint(len(train), (size,),
+                                                           generator=stream))
+
+    majority = torch.bincount(test.labels, minlength=NUM_CLASSES).max() / len(test)
+    return TaskData(draw, pixel_sequences(test, order), "test_accuracy", float(majority))
+
+
+def build_task_model(config: LongRangeConfig) -> nn.Module:
+    """A fresh model for ``config.task``: many-to-one for adding and digits, many-to-many for
+    copy."""
+    if config.task == "adding":
+        return LastStepRegressor(config.cell, 2, config.hidden_size,
+                                 forget_bias=config.forget_bias)
+    if config.task == "digits":
+        return LastStepRegressor(config.cell, 1, config.hidden_size, NUM_CLASSES,
+                                 forget_bias=config.forget_bias)
+    return StepClassifier(config.cell, config.num_symbols + 2, config.hidden_size,
+                          forget_bias=config.forget_bias)
+
+
+def task_loss(config: LongRangeConfig, output: Tensor, batch: Any) -> Tensor:
+    """MSE for adding; cross-entropy over every step for copy and over the class for digits."""
+    if config.task == "adding":
+        return F.mse_loss(output, batch.targets)
+    return F.cross_entropy(output.flatten(0, -2), batch.targets.flatten())
+
+
+@torch.no_grad()
 def evaluate(config: LongRangeConfig, model: nn.Module, batch: Any) -> float:
-    """Test MSE (adding) or accuracy on the recalled symbols (copy)."""
+    """Test MSE (adding), accuracy on the recalled symbols (copy) or on the digits."""
     model.eval()
-    with torch.no_grad():
-        output = model(batch.inputs)
+    output = model(batch.inputs)
     model.train()
     if config.task == "adding":
         return float(F.mse_loss(output, batch.targets))
-    hits = output.argmax(-1)[batch.recall] == batch.targets[batch.recall]
+    hits = output.argmax(-1) == batch.targets
+    if config.task == "copy":
+        hits = hits[batch.recall]
     return float(hits.double().mean())
 
 
@@ -127,18 +249,20 @@ def save_long_range_result(result: LongRangeResult, out_dir: str | Path) -> list
     return paths
 
 
-def _draw(config: LongRangeConfig, size: int, stream: torch.Generator) -> Any:
-    if config.task == "adding":
-        return adding_problem(size, config.length, stream)
-    return copy_task(size, config.length, config.copy_length, config.num_symbols, stream)
+def _finite_or_none(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite_or_none(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite_or_none(item) for item in value]
+    return value
 
 
-def _build_model(config: LongRangeConfig) -> nn.Module:
-    if config.task == "adding":
-        return LastStepRegressor(config.cell, 2, config.hidden_size,
-                                 forget_bias=config.forget_bias)
-    return StepClassifier(config.cell, config.num_symbols + 2, config.hidden_size,
-                          forget_bias=config.forget_bias)
+def _reached(config: LongRangeConfig, value: float) -> bool:
+    if config.target is None:
+        return False
+    return value >= config.target if config.higher_is_better else value <= config.target
 
 
 def _build_optimizer(config: LongRangeConfig, model: nn.Module) -> torch.optim.Optimizer:
@@ -149,26 +273,21 @@ def _build_optimizer(config: LongRangeConfig, model: nn.Module) -> torch.optim.O
     return torch.optim.Adam(model.parameters(), lr=config.lr)
 
 
-def _metric_and_baseline(config: LongRangeConfig) -> tuple[str, float, float]:
-    if config.task == "adding":
-        return "test_mse", math.nan, ADDING_BASELINE_MSE
-    return "test_accuracy", math.nan, 1 / config.num_symbols
-
-
 def _train_step(config: LongRangeConfig, model: nn.Module, optimizer: torch.optim.Optimizer,
                 batch: Any) -> tuple[float, float, float]:
     """One update; returns the loss and the gradient norm before and after clipping."""
-    output = model(batch.inputs)
-    if config.task == "adding":
-        loss = F.mse_loss(output, batch.targets)
-    else:
-        loss = F.cross_entropy(output.flatten(0, 1), batch.targets.flatten())
+    loss = task_loss(config, model(batch.inputs), batch)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    limit = config.clip_norm if config.clip_norm is not None else math.inf
-    norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), limit))
+    gradients = [p.grad for p in model.parameters() if p.grad is not None]
+    norm = clipped = float(torch.nn.utils.get_total_norm(gradients))
+    if config.clip_value is not None:
+        torch.nn.utils.clip_grad_value_(model.parameters(), config.clip_value)
+        clipped = float(torch.nn.utils.get_total_norm(gradients))
+    if config.clip_norm is not None:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
+        clipped = min(clipped, config.clip_norm) if math.isfinite(clipped) else clipped
     optimizer.step()
-    clipped = min(norm, limit) if math.isfinite(norm) else norm
     return float(loss.detach()), norm, clipped
 
 
