@@ -5,17 +5,22 @@ and the GRU (1) through the gradient-versus-distance probe at initialisation and
 adding problem at T = 50, 100, 200, then writes a Markdown report with tables, commands,
 seeds and plots (``docs/gradients.md`` and ``docs/figures/``).
 
-    .venv/bin/python experiments/vanishing.py                       # the full grid
+    .venv/bin/python experiments/vanishing.py --jobs 2               # the full grid
     .venv/bin/python experiments/vanishing.py --lengths 50 --steps 300 --out /tmp/quick
+
+Each adding run saves ``data/<run>/result.json``; a run whose saved configuration matches is
+read back instead of trained again (``--fresh`` retrains), so an interrupted grid resumes.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import platform
 import shlex
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,20 +28,29 @@ import torch
 
 from rnnkit.analysis.gradients import GradientFlow, plot_gradient_flows, probe
 from rnnkit.atomic import atomic_write_text
-from rnnkit.training.long_range import LongRangeConfig, save_long_range_result, train_long_range
+from rnnkit.data.digits import PIXEL_ORDERS
+from rnnkit.data.long_range import ADDING_BASELINE_MSE
+from rnnkit.plotting import pyplot, save_figure
+from rnnkit.training.long_range import LongRangeConfig, train_or_load
 
 
 @dataclass(frozen=True)
 class Variant:
-    """A row of the report: a probe cell name and its forget bias (LSTM only)."""
+    """A row of the report: a probe cell name, its forget bias (LSTM only) and Adam's rate.
+
+    The IRNN gets a tenth of the others' rate: with identity recurrence, Adam at 1e-3 pushes
+    the recurrent matrix past spectral radius 1 and the run stalls (Le et al. also tune the
+    rate per model).
+    """
 
     label: str
     cell: str
     forget_bias: float = 1.0
+    lr: float = 1e-3
 
 
 VARIANTS = (Variant("tanh RNN", "rnn_tanh"), Variant("ReLU RNN (uniform init)", "rnn_relu"),
-            Variant("IRNN (ReLU, identity init)", "irnn"),
+            Variant("IRNN (ReLU, identity init)", "irnn", lr=1e-4),
             Variant("LSTM, forget bias 0", "lstm", 0.0), Variant("LSTM, forget bias 1", "lstm"),
             Variant("GRU", "gru"))
 
@@ -49,8 +63,8 @@ def main() -> None:
     flows = [probe(v.cell, length=args.probe_length, hidden_size=args.hidden,
                    seed=args.seed, forget_bias=v.forget_bias) for v in VARIANTS]
     plot_gradient_flows(flows, figures / "gradient_vs_distance.png")
-    adding = {} if args.skip_adding else run_adding_grid(args, figures)
-    report = render_report(args, flows, adding, time.perf_counter() - started)
+    grid = {} if args.skip_training else run_grid(args, args.out / "data")
+    report = render_report(args, flows, grid, time.perf_counter() - started)
     atomic_write_text(args.out / "gradients.md", report)
     print(report)
 
@@ -60,67 +74,175 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--lengths", type=int, nargs="+", default=[50, 100, 200])
     parser.add_argument("--probe-length", type=int, default=100)
     parser.add_argument("--hidden", type=int, default=128)
-    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--steps", type=int, default=12000)
     parser.add_argument("--batch-size", type=int, default=50)
-    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--lr", type=float, default=None,
+                        help="one Adam rate for every cell (default: each variant's own)")
     parser.add_argument("--clip-norm", type=float, default=1.0)
+    parser.add_argument("--target", type=float, default=2e-3,
+                        help="stop a run at the first test MSE at or below this")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--skip-adding", action="store_true", help="only the probe")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads per run")
+    parser.add_argument("--jobs", type=int, default=1, help="runs trained side by side")
+    parser.add_argument("--fresh", action="store_true", help="retrain runs saved before")
+    parser.add_argument("--digits-steps", type=int, default=2000)
+    parser.add_argument("--skip-digits", action="store_true", help="no sequential digits")
+    parser.add_argument("--skip-training", action="store_true", help="only the probe")
     parser.add_argument("--out", type=Path, default=Path("docs"))
     return parser.parse_args()
 
 
-def run_adding_grid(args: argparse.Namespace, figures: Path) -> dict[tuple[str, int], dict]:
-    """Train every variant at every length; returns the rows of the table."""
-    rows = {}
-    for length in args.lengths:
-        for variant in VARIANTS:
-            config = LongRangeConfig(task="adding", cell=variant.cell, length=length,
-                                     hidden_size=args.hidden, steps=args.steps,
-                                     batch_size=args.batch_size, lr=args.lr,
-                                     clip_norm=args.clip_norm, forget_bias=variant.forget_bias,
-                                     seed=args.seed, progress=sys.stderr.isatty())
-            result = train_long_range(config)
-            name = f"adding_T{length}_{variant.cell}_fb{variant.forget_bias:g}"
-            save_long_range_result(result, figures.parent / "data" / name)
-            rows[(variant.label, length)] = {"mse": result.value, "minutes":
-                                             result.elapsed_s / 60}
-            print(f"T={length} {variant.label}: test MSE {result.value:.4f} "
-                  f"({result.elapsed_s / 60:.1f} min)", flush=True)
-    return rows
+def run_grid(args: argparse.Namespace, data: Path) -> dict[tuple[str, str, object], dict]:
+    """Train every adding and digits run, longest first; rows keyed (task, label, column).
+
+    The column is the length T for adding and the pixel order for digits.
+    """
+    runs = [("adding", variant, length) for length in args.lengths for variant in VARIANTS]
+    if not args.skip_digits:
+        runs += [("digits", variant, order) for order in PIXEL_ORDERS for variant in VARIANTS]
+    runs.sort(key=lambda run: -expected_cost(args, *run))
+    jobs = [(grid_config(args, *run), data / run_name(*run), args.fresh, args.threads)
+            for run in runs]
+    # spawn, not fork: a forked child of a process that has run OpenMP threads can hang.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=context) as pool:
+        rows = list(pool.map(run_or_reuse, *zip(*jobs, strict=True)))
+    return {(task, variant.label, column): row
+            for (task, variant, column), row in zip(runs, rows, strict=True)}
+
+
+def expected_cost(args: argparse.Namespace, task: str, variant: Variant, column: object) -> float:
+    """Relative run time, for ordering: steps times length, gated cells about twice as slow."""
+    length, steps = (column, args.steps) if task == "adding" else (64, args.digits_steps)
+    return steps * length * (2 if variant.cell in ("lstm", "gru") else 1)
+
+
+def run_name(task: str, variant: Variant, column: object) -> str:
+    """The run's folder name under ``data/``."""
+    where = f"T{column}" if task == "adding" else column
+    return f"{task}_{where}_{variant.cell}_fb{variant.forget_bias:g}"
+
+
+def grid_config(args: argparse.Namespace, task: str, variant: Variant,
+                column: object) -> LongRangeConfig:
+    """The configuration of one run of the grid."""
+    common = dict(cell=variant.cell, hidden_size=args.hidden, batch_size=args.batch_size,
+                  lr=args.lr or variant.lr, clip_norm=args.clip_norm,
+                  forget_bias=variant.forget_bias, seed=args.seed, progress=False)
+    if task == "adding":
+        return LongRangeConfig(task="adding", length=column, steps=args.steps,
+                               target=args.target, **common)
+    return LongRangeConfig(task="digits", pixel_order=column, steps=args.digits_steps, **common)
+
+
+def run_or_reuse(config: LongRangeConfig, folder: Path, fresh: bool, threads: int) -> dict:
+    """Train one run and save it, or read it back if ``folder`` holds this exact run."""
+    torch.set_num_threads(threads)
+    row = table_row(train_or_load(config, folder, retrain=fresh))
+    print(f"{folder.name}: {row['metric']} {row['value']:.4f} after {row['steps']} steps "
+          f"({row['minutes']:.1f} min)", flush=True)
+    return row
+
+
+def table_row(record: dict) -> dict:
+    """Test metric, steps trained, minutes and rate of a saved run."""
+    value = record["value"] if record["value"] is not None else float("nan")
+    tested = [(row["step"], row[record["metric"]]) for row in record["curve"]
+              if row.get(record["metric"]) is not None]
+    return {"metric": record["metric"], "value": value, "steps": record["steps_run"],
+            "minutes": record["elapsed_s"] / 60, "lr": record["config"]["lr"],
+            "baseline": record["baseline"], "tested": tested}
+
+
+def plot_adding_curves(grid: dict[tuple[str, str, object], dict], length: int,
+                       path: Path) -> None:
+    """Test MSE against step for every variant at one length, in one plot."""
+    plt = pyplot()
+    figure, axis = plt.subplots(figsize=(8, 4.5))
+    for variant in VARIANTS:
+        points = grid[("adding", variant.label, length)]["tested"]
+        axis.semilogy([step for step, _ in points], [value for _, value in points],
+                      label=variant.label)
+    axis.axhline(ADDING_BASELINE_MSE, color="gray", linestyle="--", label="predict 1 (0.167)")
+    axis.axhline(0.01, color="black", linestyle=":", linewidth=0.8, label="MSE 0.01")
+    axis.set_xlabel("step")
+    axis.set_ylabel("test MSE")
+    axis.set_title(f"The adding problem at T = {length}")
+    axis.grid(alpha=0.3, which="both")
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    save_figure(figure, path)
 
 
 def render_report(args: argparse.Namespace, flows: list[GradientFlow],
-                  adding: dict[tuple[str, int], dict], seconds: float) -> str:
+                  grid: dict[tuple[str, str, object], dict], seconds: float) -> str:
+    """The Markdown report: probe table, adding table, digits table, figures."""
     command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
     lines = [
         "# Vanishing gradients, measured", "",
         f"Written by `{command}` in {seconds / 60:.1f} minutes on {platform.machine()}, "
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads. Seed {args.seed}.", "",
+        f"torch {torch.__version__}, {args.threads} thread(s) per run, {args.jobs} run(s) at "
+        f"a time. Seed {args.seed} for every run. Each run's configuration, curve and "
+        "gradient norms are in `data/<run>/result.json` beside its `curve.png`.", "",
+        *probe_section(args, flows)]
+    if grid:
+        lines += adding_section(args, grid)
+        if not args.skip_digits:
+            lines += digits_section(args, grid)
+    lines += ["Clipping, the remedy for the opposite problem, is measured in "
+              "[clipping.md](clipping.md).", ""]
+    return "\n".join(lines)
+
+
+def probe_section(args: argparse.Namespace, flows: list[GradientFlow]) -> list[str]:
+    lines = [
         f"## Gradient versus distance at initialisation (T = {args.probe_length})", "",
         f"Loss at the last step only; hidden {args.hidden}, batch 32, standard-normal inputs "
-        "of 8 features, float64. `first/last` is ||dL/dh_1|| / ||dL/dh_T||; the Jacobian "
-        "column is the mean over steps of the largest singular value of d state_t / d "
-        "state_{t-1}.", "",
-        "| cell | first/last | mean Jacobian spectral norm |", "|---|---|---|",
-    ]
+        "of 8 features, float64, default initialisation of each cell. `first/last` is "
+        "||dL/dh_1|| / ||dL/dh_T||; the Jacobian column is the mean over steps of the largest "
+        "singular value of d state_t / d state_{t-1}.", "",
+        "| cell | first/last | mean Jacobian spectral norm |", "|---|---|---|"]
     for variant, flow in zip(VARIANTS, flows, strict=True):
         mean_jacobian = sum(flow.jacobian_norms) / len(flow.jacobian_norms)
         lines.append(f"| {variant.label} | {flow.first_over_last:.3e} | {mean_jacobian:.3f} |")
-    lines += ["", "![gradient versus distance](figures/gradient_vs_distance.png)", ""]
-    if adding:
-        lines += [f"## The adding problem (hidden {args.hidden}, {args.steps} steps of batch "
-                  f"{args.batch_size}, Adam {args.lr:g}, clip norm {args.clip_norm:g})", "",
-                  "Test MSE on 1,000 held-out sequences; predicting 1 scores 0.167.", "",
-                  "| cell | " + " | ".join(f"T = {t}" for t in args.lengths) + " |",
-                  "|---|" + "---|" * len(args.lengths)]
-        for variant in VARIANTS:
-            cells = [f"{adding[(variant.label, t)]['mse']:.4f} "
-                     f"({adding[(variant.label, t)]['minutes']:.1f} min)" for t in args.lengths]
-            lines.append(f"| {variant.label} | " + " | ".join(cells) + " |")
-        lines.append("")
-    return "\n".join(lines)
+    return [*lines, "", "![gradient versus distance](figures/gradient_vs_distance.png)", ""]
+
+
+def adding_section(args: argparse.Namespace, grid: dict) -> list[str]:
+    lines = [
+        f"## The adding problem (hidden {args.hidden}, up to {args.steps:,} steps of batch "
+        f"{args.batch_size}, Adam, clip norm {args.clip_norm:g})", "",
+        "Test MSE on 1,000 held-out sequences; predicting 1 scores 0.167. A run stops at the "
+        f"first evaluation (every 100 steps) with MSE <= {args.target:g}; each entry gives the "
+        "MSE, the steps trained and the minutes of training.", "",
+        "| cell | Adam rate | " + " | ".join(f"T = {t}" for t in args.lengths) + " |",
+        "|---|---|" + "---|" * len(args.lengths)]
+    for variant in VARIANTS:
+        rows = [grid[("adding", variant.label, t)] for t in args.lengths]
+        cells = [f"{row['value']:.4f} ({row['steps']:,} steps, {row['minutes']:.1f} min)"
+                 for row in rows]
+        lines.append(f"| {variant.label} | {rows[0]['lr']:g} | " + " | ".join(cells) + " |")
+    lines.append("")
+    longest = max(args.lengths)
+    plot_adding_curves(grid, longest, args.out / "figures" / f"adding_T{longest}.png")
+    return [*lines, f"![adding problem at T = {longest}](figures/adding_T{longest}.png)", ""]
+
+
+def digits_section(args: argparse.Namespace, grid: dict) -> list[str]:
+    baseline = grid[("digits", VARIANTS[0].label, PIXEL_ORDERS[0])]["baseline"]
+    lines = [
+        f"## Sequential digits (64 steps, {args.digits_steps:,} steps of batch "
+        f"{args.batch_size})", "",
+        "scikit-learn's 8x8 digits read one pixel per step, row by row or in one fixed "
+        "random order; 1,497 training and 300 test images (seeded split). Test accuracy; "
+        f"naming the most common test digit every time scores {baseline:.3f}.", "",
+        "| cell | " + " | ".join(f"{order} order" for order in PIXEL_ORDERS) + " |",
+        "|---|" + "---|" * len(PIXEL_ORDERS)]
+    for variant in VARIANTS:
+        rows = [grid[("digits", variant.label, order)] for order in PIXEL_ORDERS]
+        cells = [f"{row['value']:.3f} ({row['minutes']:.1f} min)" for row in rows]
+        lines.append(f"| {variant.label} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ stops at a target, saves its results, and names bad settings."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from rnnkit.training.long_range import (
     save_long_range_result,
     task_data,
     train_long_range,
+    train_or_load,
 )
 
 
@@ -174,3 +176,16 @@ def test_a_diverged_run_stops_and_saves_nulls(tmp_path: Path) -> None:
     saved = json.loads(save_long_range_result(result, tmp_path / "run")[0].read_text())
     assert saved["diverged_at"] == result.diverged_at
     assert saved["curve"][-1]["train_loss"] is None
+
+
+def test_train_or_load_reuses_only_the_same_run(tmp_path: Path) -> None:
+    config = LongRangeConfig(task="adding", cell="rnn_tanh", length=4, hidden_size=4, steps=3,
+                             eval_every=3, test_size=8, progress=False)
+    first = train_or_load(config, tmp_path)
+    record = json.loads((tmp_path / "result.json").read_text())
+    record["value"] = 123.0  # a marker: reading back must return the saved record untouched
+    (tmp_path / "result.json").write_text(json.dumps(record))
+    assert train_or_load(replace(config, progress=True), tmp_path)["value"] == 123.0
+    assert train_or_load(config, tmp_path, retrain=True)["value"] == first["value"]
+    changed = train_or_load(replace(config, steps=4), tmp_path)
+    assert changed["steps_run"] == 4 and changed["value"] != 123.0

@@ -8,6 +8,7 @@ so runs show both whether a cell learns across the distance and how its gradient
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable
@@ -247,6 +248,25 @@ def save_long_range_result(result: LongRangeResult, out_dir: str | Path) -> list
     atomic_write_json(paths[0], result.to_dict())
     _plot_curve(result, paths[1])
     return paths
+
+
+def train_or_load(config: LongRangeConfig, out_dir: str | Path, *,
+                  retrain: bool = False) -> dict[str, Any]:
+    """Train and save a run, or read it back if ``out_dir`` already holds this exact run.
+
+    Returns the saved record (:meth:`LongRangeResult.to_dict`). A record whose configuration
+    differs in anything (``progress`` aside) is retrained and overwritten, so an interrupted
+    experiment resumes where it stopped and a changed setting never reads a stale result.
+    """
+    saved = Path(out_dir) / "result.json"
+    wanted = {**asdict(config), "progress": None}
+    if not retrain and saved.is_file():
+        record = json.loads(saved.read_text(encoding="utf-8"))
+        if {**record.get("config", {}), "progress": None} == wanted:
+            return record
+    result = train_long_range(config)
+    save_long_range_result(result, out_dir)
+    return result.to_dict()
 
 
 def _finite_or_none(value: Any) -> Any:
