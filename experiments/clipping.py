@@ -1,8 +1,9 @@
 """Exploding gradients and clipping, measured: one exploding setup, seven ways to clip.
 
-The setup is an IRNN (ReLU, identity recurrence) on the adding problem trained with plain
-SGD at a rate that makes the recurrent matrix grow past spectral radius 1: the gradient norm
-then multiplies step after step and, unclipped, the loss becomes infinite. The same runs
+The setup is an IRNN (ReLU, identity recurrence) on sequential digits (64 pixels, one per
+step) trained with plain SGD at rate 0.05: within a few steps an update pushes the recurrent
+matrix past spectral radius 1, the gradient then multiplies step after step, and an unclipped
+run takes an update large enough to wreck the network. The same runs
 (same seeds, same batches) are repeated with no clipping, clipping every gradient entry to
 [-v, v] and clipping the total norm to c, for v, c in 1, 5, 20. Writes ``clipping.md`` (a
 table per setting over the seeds) and ``figures/clipping.png`` (the loss curves in one plot).
@@ -54,8 +55,8 @@ def main() -> None:
     args = parse_args()
     started = time.perf_counter()
     runs = [(setting, seed) for setting in SETTINGS for seed in args.seeds]
-    jobs = [(config_for(args, setting, seed), args.out / "data" /
-             f"clipping_{setting.slug}_seed{seed}", args.fresh, args.threads)
+    jobs = [(config_for(args, setting, seed), args.runs / f"{setting.slug}_seed{seed}",
+             args.fresh, args.threads)
             for setting, seed in runs]
     # spawn, not fork: a forked child of a process that has run OpenMP threads can hang.
     context = multiprocessing.get_context("spawn")
@@ -71,23 +72,27 @@ def main() -> None:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", default="digits", choices=("digits", "adding"))
     parser.add_argument("--cell", default="irnn")
-    parser.add_argument("--length", type=int, default=100)
+    parser.add_argument("--length", type=int, default=100, help="T, for the adding problem")
     parser.add_argument("--hidden", type=int, default=128)
-    parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--batch-size", type=int, default=50)
     parser.add_argument("--lr", type=float, default=0.05, help="plain SGD's rate")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
     parser.add_argument("--jobs", type=int, default=1, help="runs trained side by side")
     parser.add_argument("--fresh", action="store_true", help="retrain runs saved before")
-    parser.add_argument("--out", type=Path, default=Path("docs"))
+    parser.add_argument("--out", type=Path, default=Path("docs"), help="report and figures")
+    parser.add_argument("--runs", type=Path, default=Path("runs/clipping"),
+                        help="each run's result.json and curve.png (not committed)")
     return parser.parse_args()
 
 
 def config_for(args: argparse.Namespace, setting: Clipping, seed: int) -> LongRangeConfig:
     """The exploding setup with one way of clipping."""
-    return LongRangeConfig(task="adding", cell=args.cell, length=args.length,
+    length = args.length if args.task == "adding" else None
+    return LongRangeConfig(task=args.task, cell=args.cell, length=length,
                            hidden_size=args.hidden, steps=args.steps,
                            batch_size=args.batch_size, optimizer="sgd", lr=args.lr,
                            clip_norm=setting.clip_norm, clip_value=setting.clip_value,
@@ -99,7 +104,7 @@ def run_one(config: LongRangeConfig, folder: Path, fresh: bool, threads: int) ->
     torch.set_num_threads(threads)
     record = train_or_load(config, folder, retrain=fresh)
     ending = (f"diverged at step {record['diverged_at']}" if record["diverged_at"]
-              else f"test MSE {record['value']:.4f}")
+              else f"{record['metric']} {record['value']:.4f}")
     print(f"{folder.name}: {ending}", flush=True)
     return record
 
@@ -120,7 +125,7 @@ def summarise(records: list[dict]) -> dict[str, str]:
     return {
         "diverged": f"{len(diverged)} of {len(records)}"
                     + (f" (steps {', '.join(str(s) for s in diverged)})" if diverged else ""),
-        "mse": f"{statistics.median(finished):.4f}" if finished else "n/a",
+        "score": f"{statistics.median(finished):.3f}" if finished else "n/a",
         "largest": f"{max(norms):.3g}",
         "loss": f"{max(losses):.3g}",
         "clipped": f"{100 * len(clipped) / steps:.0f}%",
@@ -144,14 +149,17 @@ def plot_losses(by_setting: dict[Clipping, list[dict]], path: Path) -> None:
                          color=line.get_color(), markersize=10)
         norms = [math.nan if row["grad_norm"] is None else row["grad_norm"] for row in curve]
         axes[1].semilogy(steps, norms, color=line.get_color(), alpha=0.5, linewidth=0.8)
-    axes[0].axhline(1 / 6, color="gray", linestyle="--", label="predict 1 (0.167)")
-    axes[0].set_ylabel("training loss (MSE, mean of 25 steps)")
+    first = by_setting[SETTINGS[0]][0]
+    if first["metric"] == "test_mse":
+        axes[0].axhline(first["baseline"], color="gray", linestyle="--",
+                        label="predict the mean")
+    axes[0].set_ylabel("training loss (mean of 25 steps)")
     axes[1].set_ylabel("gradient norm before clipping")
     for axis in axes:
         axis.set_xlabel("step")
         axis.grid(alpha=0.3, which="both")
     axes[0].legend(fontsize=8)
-    seed = by_setting[SETTINGS[0]][0]["config"]["seed"]
+    seed = first["config"]["seed"]
     figure.suptitle(f"Exploding gradients and clipping (seed {seed}; x: the loss became "
                     "infinite)")
     figure.tight_layout()
@@ -166,25 +174,32 @@ def smooth(values: list[float], window: int = 25) -> list[float]:
 
 def render_report(args: argparse.Namespace, by_setting: dict[Clipping, list[dict]],
                   seconds: float) -> str:
+    """The Markdown report: the setup, one table row per way of clipping, the figure."""
     command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
+    first = by_setting[SETTINGS[0]][0]
+    metric = first["metric"].replace("_", " ")
+    task = (f"the adding problem at T = {args.length}" if args.task == "adding"
+            else "sequential digits (64 pixels in row order)")
     lines = [
         "# Exploding gradients and clipping, measured", "",
         f"Written by `{command}` in {seconds / 60:.1f} minutes on {platform.machine()}, "
-        f"torch {torch.__version__}. Seeds {', '.join(str(s) for s in args.seeds)}.", "",
-        f"The setup: {args.cell} with hidden {args.hidden} on the adding problem at T = "
-        f"{args.length}, plain SGD at rate {args.lr:g}, batch {args.batch_size}, up to "
-        f"{args.steps} steps. Every setting sees the same initial weights and batches for a "
-        "given seed. A run that meets an infinite or NaN loss stops there (diverged). "
-        "Test MSE is the median over the seeds that finished (1,000 test sequences; "
-        "predicting 1 scores 0.167). Clipped steps: the share of all steps whose gradient "
-        "the clipping changed.", "",
-        "| clipping | diverged | test MSE | largest training loss | largest gradient norm "
+        f"torch {torch.__version__}, {args.threads} thread(s) per run, {args.jobs} run(s) at "
+        f"a time. Seeds {', '.join(str(s) for s in args.seeds)}.", "",
+        f"The setup: {args.cell} with hidden {args.hidden} on {task}, plain SGD at rate "
+        f"{args.lr:g}, batch {args.batch_size}, {args.steps:,} steps. For a given seed every "
+        "setting starts from the same weights and sees the same batches. A run whose loss "
+        f"becomes infinite or NaN stops there (diverged). The {metric} column is the median "
+        f"over the seeds that did not diverge (the trivial baseline scores "
+        f"{first['baseline']:.3f}); largest training loss and gradient norm (before "
+        "clipping) are over all steps of all seeds; clipped steps is the share of steps whose "
+        "gradient the clipping changed.", "",
+        f"| clipping | diverged | {metric} | largest training loss | largest gradient norm "
         "| clipped steps |",
         "|---|---|---|---|---|---|",
     ]
     for setting, records in by_setting.items():
         cells = summarise(records)
-        lines.append(f"| {setting.label} | {cells['diverged']} | {cells['mse']} | "
+        lines.append(f"| {setting.label} | {cells['diverged']} | {cells['score']} | "
                      f"{cells['loss']} | {cells['largest']} | {cells['clipped']} |")
     lines += ["", "![loss curves](figures/clipping.png)", ""]
     return "\n".join(lines)

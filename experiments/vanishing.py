@@ -8,8 +8,9 @@ seeds and plots (``docs/gradients.md`` and ``docs/figures/``).
     .venv/bin/python experiments/vanishing.py --jobs 2               # the full grid
     .venv/bin/python experiments/vanishing.py --lengths 50 --steps 300 --out /tmp/quick
 
-Each adding run saves ``data/<run>/result.json``; a run whose saved configuration matches is
-read back instead of trained again (``--fresh`` retrains), so an interrupted grid resumes.
+Each run saves ``<runs>/<run>/result.json`` and ``curve.png`` (``--runs``, default
+``runs/vanishing``); a run whose saved configuration matches is read back instead of trained
+again (``--fresh`` retrains), so an interrupted grid resumes.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def main() -> None:
     flows = [probe(v.cell, length=args.probe_length, hidden_size=args.hidden,
                    seed=args.seed, forget_bias=v.forget_bias) for v in VARIANTS]
     plot_gradient_flows(flows, figures / "gradient_vs_distance.png")
-    grid = {} if args.skip_training else run_grid(args, args.out / "data")
+    grid = {} if args.skip_training else run_grid(args, args.runs)
     report = render_report(args, flows, grid, time.perf_counter() - started)
     atomic_write_text(args.out / "gradients.md", report)
     print(report)
@@ -88,7 +89,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--digits-steps", type=int, default=2000)
     parser.add_argument("--skip-digits", action="store_true", help="no sequential digits")
     parser.add_argument("--skip-training", action="store_true", help="only the probe")
-    parser.add_argument("--out", type=Path, default=Path("docs"))
+    parser.add_argument("--out", type=Path, default=Path("docs"), help="report and figures")
+    parser.add_argument("--runs", type=Path, default=Path("runs/vanishing"),
+                        help="each run's result.json and curve.png (not committed)")
     return parser.parse_args()
 
 
@@ -183,7 +186,8 @@ def render_report(args: argparse.Namespace, flows: list[GradientFlow],
         f"Written by `{command}` in {seconds / 60:.1f} minutes on {platform.machine()}, "
         f"torch {torch.__version__}, {args.threads} thread(s) per run, {args.jobs} run(s) at "
         f"a time. Seed {args.seed} for every run. Each run's configuration, curve and "
-        "gradient norms are in `data/<run>/result.json` beside its `curve.png`.", "",
+        f"gradient norms went to `{args.runs}/<run>/result.json` and `curve.png` (not "
+        "committed: the command remakes them).", "",
         *probe_section(args, flows)]
     if grid:
         lines += adding_section(args, grid)
