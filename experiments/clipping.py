@@ -125,10 +125,11 @@ def summarise(records: list[dict]) -> dict[str, str]:
     return {
         "diverged": f"{len(diverged)} of {len(records)}"
                     + (f" (steps {', '.join(str(s) for s in diverged)})" if diverged else ""),
-        "score": f"{statistics.median(finished):.3f}" if finished else "n/a",
+        "score": (f"{statistics.median(finished):.3f} ("
+                  + ", ".join(f"{value:.3f}" for value in finished) + ")") if finished else "n/a",
         "largest": f"{max(norms):.3g}",
         "loss": f"{max(losses):.3g}",
-        "clipped": f"{100 * len(clipped) / steps:.0f}%",
+        "clipped": f"{len(clipped):,} of {steps:,}",
     }
 
 
@@ -189,9 +190,9 @@ def render_report(args: argparse.Namespace, by_setting: dict[Clipping, list[dict
         f"{args.lr:g}, batch {args.batch_size}, {args.steps:,} steps. For a given seed every "
         "setting starts from the same weights and sees the same batches. A run whose loss "
         f"becomes infinite or NaN stops there (diverged). The {metric} column is the median "
-        f"over the seeds that did not diverge (the trivial baseline scores "
+        f"over the seeds that did not diverge, then each seed's (the trivial baseline scores "
         f"{first['baseline']:.3f}); largest training loss and gradient norm (before "
-        "clipping) are over all steps of all seeds; clipped steps is the share of steps whose "
+        "clipping) are over all steps of all seeds; clipped steps counts the steps whose "
         "gradient the clipping changed.", "",
         f"| clipping | diverged | {metric} | largest training loss | largest gradient norm "
         "| clipped steps |",
