@@ -179,13 +179,15 @@ def render_report(args: argparse.Namespace, by_setting: dict[Clipping, list[dict
     command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
     first = by_setting[SETTINGS[0]][0]
     metric = first["metric"].replace("_", " ")
+    training_minutes = sum(r["elapsed_s"] for rs in by_setting.values() for r in rs) / 60
     task = (f"the adding problem at T = {args.length}" if args.task == "adding"
             else "sequential digits (64 pixels in row order)")
     lines = [
         "# Exploding gradients and clipping, measured", "",
-        f"Written by `{command}` in {seconds / 60:.1f} minutes on {platform.machine()}, "
-        f"torch {torch.__version__}, {args.threads} thread(s) per run, {args.jobs} run(s) at "
-        f"a time. Seeds {', '.join(str(s) for s in args.seeds)}.", "",
+        f"Written by `{command}` on {platform.machine()}, torch {torch.__version__}, "
+        f"{args.threads} thread(s) per run, {args.jobs} run(s) at a time; the runs' training "
+        f"took {training_minutes:.0f} minutes in all (this rendering {seconds / 60:.1f}, saved "
+        f"runs are read back). Seeds {', '.join(str(s) for s in args.seeds)}.", "",
         f"The setup: {args.cell} with hidden {args.hidden} on {task}, plain SGD at rate "
         f"{args.lr:g}, batch {args.batch_size}, {args.steps:,} steps. For a given seed every "
         "setting starts from the same weights and sees the same batches. A run whose loss "

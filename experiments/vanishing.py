@@ -183,9 +183,11 @@ def render_report(args: argparse.Namespace, flows: list[GradientFlow],
     command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
     lines = [
         "# Vanishing gradients, measured", "",
-        f"Written by `{command}` in {seconds / 60:.1f} minutes on {platform.machine()}, "
-        f"torch {torch.__version__}, {args.threads} thread(s) per run, {args.jobs} run(s) at "
-        f"a time. Seed {args.seed} for every run. Each run's configuration, curve and "
+        f"Written by `{command}` on {platform.machine()}, torch {torch.__version__}, "
+        f"{args.threads} thread(s) per run, {args.jobs} run(s) at a time; the runs' training "
+        f"took {sum(row['minutes'] for row in grid.values()):.0f} minutes in all (this "
+        f"rendering {seconds / 60:.1f}, saved runs are read back). Seed {args.seed} for every "
+        "run. Each run's configuration, curve and "
         f"gradient norms went to `{args.runs}/<run>/result.json` and `curve.png` (not "
         "committed: the command remakes them).", "",
         *probe_section(args, flows)]
@@ -238,7 +240,8 @@ def digits_section(args: argparse.Namespace, grid: dict) -> list[str]:
         f"## Sequential digits (64 steps, {args.digits_steps:,} steps of batch "
         f"{args.batch_size})", "",
         "scikit-learn's 8x8 digits read one pixel per step, row by row or in one fixed "
-        "random order; 1,497 training and 300 test images (seeded split). Test accuracy; "
+        "random order; 1,497 training and 300 test images (seeded split); Adam at each "
+        "cell's rate above, clip norm 1. Test accuracy; "
         f"naming the most common test digit every time scores {baseline:.3f}.", "",
         "| cell | " + " | ".join(f"{order} order" for order in PIXEL_ORDERS) + " |",
         "|---|" + "---|" * len(PIXEL_ORDERS)]
