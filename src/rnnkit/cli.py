@@ -235,6 +235,8 @@ def run_diagnose_gradients(args: argparse.Namespace) -> int:
 
 # --- long-range tasks -----------------------------------------------------------------------
 def _add_task(commands: Any) -> None:
+    from rnnkit.data.digits import PIXEL_ORDERS
+
     task = commands.add_parser("task", help="train a cell on a long-range task")
     tasks = task.add_subparsers(dest="task", required=True)
     for name, what in (("adding", "the adding problem: report test MSE"),
@@ -248,7 +250,7 @@ def _add_task(commands: Any) -> None:
             parser.add_argument("--delay", dest="length", type=int, default=100,
                                 help="steps between reading the symbols and writing them")
         else:
-            parser.add_argument("--pixel-order", default="rows", choices=("rows", "permuted"),
+            parser.add_argument("--pixel-order", default="rows", choices=PIXEL_ORDERS,
                                 help="row-major, or one fixed random permutation")
         _add_task_training_options(parser)
         parser.set_defaults(handler=run_task)

@@ -83,6 +83,8 @@ def test_same_seed_same_run() -> None:
     ({"task": "adding", "cell": "lstm", "clip_norm": 0.0}, "clip_norm"),
     ({"task": "adding", "cell": "lstm", "clip_value": -1.0}, "clip_value"),
     ({"task": "digits", "cell": "gru", "length": 100}, "length is 64; got length 100"),
+    ({"task": "copy", "cell": "gru", "target": 1.5}, r"target in \[0, 1\]"),
+    ({"task": "adding", "cell": "gru", "target": -0.1}, r"target in \[0, inf\]"),
     ({"task": "digits", "cell": "gru", "pixel_order": "spiral"}, "'spiral'"),
 ])
 def test_impossible_settings_are_named(settings: dict, message: str) -> None:

@@ -94,6 +94,10 @@ class LongRangeConfig:
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ValueError(f"{owner} expected {name} > 0 or None, got {value}")
+        ceiling = 1.0 if self.higher_is_better else math.inf
+        if self.target is not None and not 0 <= self.target <= ceiling:
+            raise ValueError(f"{owner} expected target in [0, {ceiling:g}] for task "
+                             f"{self.task!r}, got {self.target}")
 
     def _check_length(self, owner: str) -> None:
         length = self.length
