@@ -34,6 +34,7 @@ from rnnkit.data.digits import (
 from rnnkit.data.long_range import ADDING_BASELINE_MSE, adding_problem, copy_task
 from rnnkit.models.long_range import TASK_CELLS, LastStepRegressor, StepClassifier
 from rnnkit.plotting import pyplot, save_figure
+from rnnkit.training.clipping import clip_gradients
 from rnnkit.validation import check_choice, check_positive_int
 
 TASKS = ("adding", "copy", "digits")
@@ -303,14 +304,8 @@ def _train_step(config: LongRangeConfig, model: nn.Module, optimizer: torch.opti
     loss = task_loss(config, model(batch.inputs), batch)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    gradients = [p.grad for p in model.parameters() if p.grad is not None]
-    norm = clipped = float(torch.nn.utils.get_total_norm(gradients))
-    if config.clip_value is not None:
-        torch.nn.utils.clip_grad_value_(model.parameters(), config.clip_value)
-        clipped = float(torch.nn.utils.get_total_norm(gradients))
-    if config.clip_norm is not None:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
-        clipped = min(clipped, config.clip_norm) if math.isfinite(clipped) else clipped
+    norm, clipped = clip_gradients(model.parameters(), clip_norm=config.clip_norm,
+                                   clip_value=config.clip_value)
     optimizer.step()
     return float(loss.detach()), norm, clipped
 

@@ -29,6 +29,7 @@ from rnnkit.training.checkpoint import (
     restore_model_state,
     save_checkpoint,
 )
+from rnnkit.training.clipping import clip_gradients
 from rnnkit.training.config import RunConfig, TrainConfig
 from rnnkit.training.metrics import loss_report
 from rnnkit.training.records import RunRecords
@@ -179,21 +180,12 @@ def train_step(
     loss = task.loss(logits, targets)
     run.optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    grad_norm = clip_gradients(run.model, settings)
+    grad_norm, _ = clip_gradients(run.model.parameters(), clip_norm=settings.clip_norm,
+                                  clip_value=settings.clip_value)
     loss_value = float(loss.detach())
     check_finite(run, loss_value, grad_norm)
     run.optimizer.step()
     return loss_value, grad_norm
-
-
-def clip_gradients(model: nn.Module, settings: TrainConfig) -> float:
-    """Clip by norm or by value as configured; returns the total norm before clipping."""
-    parameters = [p for p in model.parameters() if p.grad is not None]
-    max_norm = settings.clip_norm if settings.clip_norm is not None else math.inf
-    norm = float(torch.nn.utils.clip_grad_norm_(parameters, max_norm))
-    if settings.clip_value is not None:
-        torch.nn.utils.clip_grad_value_(parameters, settings.clip_value)
-    return norm
 
 
 def check_finite(run: Run, loss: float, grad_norm: float) -> None:
