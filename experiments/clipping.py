@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import argparse
 import math
-import multiprocessing
 import platform
 import shlex
 import statistics
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +27,7 @@ import torch
 
 from rnnkit.atomic import atomic_write_text
 from rnnkit.plotting import pyplot, save_figure
-from rnnkit.training.long_range import LongRangeConfig, train_or_load
+from rnnkit.training.long_range import LongRangeConfig, train_or_load_each
 
 
 @dataclass(frozen=True)
@@ -55,13 +53,15 @@ def main() -> None:
     args = parse_args()
     started = time.perf_counter()
     runs = [(setting, seed) for setting in SETTINGS for seed in args.seeds]
-    jobs = [(config_for(args, setting, seed), args.runs / f"{setting.slug}_seed{seed}",
-             args.fresh, args.threads)
+    jobs = [(config_for(args, setting, seed), args.runs / f"{setting.slug}_seed{seed}")
             for setting, seed in runs]
-    # spawn, not fork: a forked child of a process that has run OpenMP threads can hang.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=context) as pool:
-        records = list(pool.map(run_one, *zip(*jobs, strict=True)))
+    records = []
+    for (_, folder), record in zip(jobs, train_or_load_each(
+            jobs, workers=args.jobs, threads=args.threads, retrain=args.fresh), strict=True):
+        ending = (f"diverged at step {record['diverged_at']}" if record["diverged_at"]
+                  else f"{record['metric']} {record['value']:.4f}")
+        print(f"{folder.name}: {ending}", flush=True)
+        records.append(record)
     by_setting = {setting: [r for (s, _), r in zip(runs, records, strict=True) if s == setting]
                   for setting in SETTINGS}
     plot_losses(by_setting, args.out / "figures" / "clipping.png")
@@ -97,16 +97,6 @@ def config_for(args: argparse.Namespace, setting: Clipping, seed: int) -> LongRa
                            batch_size=args.batch_size, optimizer="sgd", lr=args.lr,
                            clip_norm=setting.clip_norm, clip_value=setting.clip_value,
                            seed=seed, progress=False)
-
-
-def run_one(config: LongRangeConfig, folder: Path, fresh: bool, threads: int) -> dict:
-    """Train (or read back) one run; prints a line when it is done."""
-    torch.set_num_threads(threads)
-    record = train_or_load(config, folder, retrain=fresh)
-    ending = (f"diverged at step {record['diverged_at']}" if record["diverged_at"]
-              else f"{record['metric']} {record['value']:.4f}")
-    print(f"{folder.name}: {ending}", flush=True)
-    return record
 
 
 def summarise(records: list[dict]) -> dict[str, str]:

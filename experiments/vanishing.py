@@ -16,12 +16,10 @@ again (``--fresh`` retrains), so an interrupted grid resumes.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import platform
 import shlex
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +30,7 @@ from rnnkit.atomic import atomic_write_text
 from rnnkit.data.digits import PIXEL_ORDERS
 from rnnkit.data.long_range import ADDING_BASELINE_MSE
 from rnnkit.plotting import pyplot, save_figure
-from rnnkit.training.long_range import LongRangeConfig, train_or_load
+from rnnkit.training.long_range import LongRangeConfig, train_or_load_each
 
 
 @dataclass(frozen=True)
@@ -104,14 +102,15 @@ def run_grid(args: argparse.Namespace, data: Path) -> dict[tuple[str, str, objec
     if not args.skip_digits:
         runs += [("digits", variant, order) for order in PIXEL_ORDERS for variant in VARIANTS]
     runs.sort(key=lambda run: -expected_cost(args, *run))
-    jobs = [(grid_config(args, *run), data / run_name(*run), args.fresh, args.threads)
-            for run in runs]
-    # spawn, not fork: a forked child of a process that has run OpenMP threads can hang.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=context) as pool:
-        rows = list(pool.map(run_or_reuse, *zip(*jobs, strict=True)))
-    return {(task, variant.label, column): row
-            for (task, variant, column), row in zip(runs, rows, strict=True)}
+    jobs = [(grid_config(args, *run), data / run_name(*run)) for run in runs]
+    records = train_or_load_each(jobs, workers=args.jobs, threads=args.threads,
+                                 retrain=args.fresh)
+    rows = {}
+    for (task, variant, column), record in zip(runs, records, strict=True):
+        row = rows[(task, variant.label, column)] = table_row(record)
+        print(f"{run_name(task, variant, column)}: {row['metric']} {row['value']:.4f} after "
+              f"{row['steps']} steps ({row['minutes']:.1f} min)", flush=True)
+    return rows
 
 
 def expected_cost(args: argparse.Namespace, task: str, variant: Variant, column: object) -> float:
@@ -136,15 +135,6 @@ def grid_config(args: argparse.Namespace, task: str, variant: Variant,
         return LongRangeConfig(task="adding", length=column, steps=args.steps,
                                target=args.target, **common)
     return LongRangeConfig(task="digits", pixel_order=column, steps=args.digits_steps, **common)
-
-
-def run_or_reuse(config: LongRangeConfig, folder: Path, fresh: bool, threads: int) -> dict:
-    """Train one run and save it, or read it back if ``folder`` holds this exact run."""
-    torch.set_num_threads(threads)
-    row = table_row(train_or_load(config, folder, retrain=fresh))
-    print(f"{folder.name}: {row['metric']} {row['value']:.4f} after {row['steps']} steps "
-          f"({row['minutes']:.1f} min)", flush=True)
-    return row
 
 
 def table_row(record: dict) -> dict:

@@ -23,6 +23,7 @@ from rnnkit.training.long_range import (
     task_data,
     train_long_range,
     train_or_load,
+    train_or_load_each,
 )
 
 
@@ -191,3 +192,15 @@ def test_train_or_load_reuses_only_the_same_run(tmp_path: Path) -> None:
     assert train_or_load(config, tmp_path, retrain=True)["value"] == first["value"]
     changed = train_or_load(replace(config, steps=4), tmp_path)
     assert changed["steps_run"] == 4 and changed["value"] != 123.0
+
+
+def test_train_or_load_each_runs_in_workers_and_keeps_the_order(tmp_path: Path) -> None:
+    configs = [LongRangeConfig(task="adding", cell=cell, length=4, hidden_size=4, steps=3,
+                               eval_every=3, test_size=8, progress=False)
+               for cell in ("gru", "rnn_tanh", "lstm")]
+    runs = [(config, tmp_path / config.cell) for config in configs]
+    records = list(train_or_load_each(runs, workers=2, threads=1))
+    assert [record["config"]["cell"] for record in records] == ["gru", "rnn_tanh", "lstm"]
+    for config, record in zip(configs, records, strict=True):
+        assert record["curve"] == train_long_range(config).to_dict()["curve"]
+        assert (tmp_path / config.cell / "result.json").is_file()

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -272,6 +274,30 @@ def train_or_load(config: LongRangeConfig, out_dir: str | Path, *,
     result = train_long_range(config)
     save_long_range_result(result, out_dir)
     return result.to_dict()
+
+
+def train_or_load_each(runs: Sequence[tuple[LongRangeConfig, str | Path]], *, workers: int = 1,
+                       threads: int = 1, retrain: bool = False) -> Iterator[dict[str, Any]]:
+    """:func:`train_or_load` for many ``(config, out_dir)`` runs, ``workers`` at a time.
+
+    Each run trains in a worker process with ``threads`` torch threads; the records are
+    yielded in the order of ``runs`` as they become available.
+    """
+    check_positive_int("train_or_load_each", "workers", workers)
+    check_positive_int("train_or_load_each", "threads", threads)
+    configs = [config for config, _ in runs]
+    folders = [Path(folder) for _, folder in runs]
+    # spawn, not fork: a forked child of a process that has run OpenMP threads can hang.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        yield from pool.map(_train_or_load_in_worker, configs, folders,
+                            [threads] * len(runs), [retrain] * len(runs))
+
+
+def _train_or_load_in_worker(config: LongRangeConfig, folder: Path, threads: int,
+                             retrain: bool) -> dict[str, Any]:
+    torch.set_num_threads(threads)
+    return train_or_load(config, folder, retrain=retrain)
 
 
 def _finite_or_none(value: Any) -> Any:
