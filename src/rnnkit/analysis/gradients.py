@@ -25,10 +25,11 @@ from torch import Tensor, nn
 
 from rnnkit.atomic import atomic_write_json
 from rnnkit.cells import GRUCell, LSTMCell, RNNCell
+from rnnkit.cells.variants import CELL_VARIANTS, variant_options
 from rnnkit.plotting import pyplot, save_figure
 from rnnkit.validation import check_choice, check_positive_int
 
-PROBE_CELLS = ("rnn_tanh", "rnn_relu", "irnn", "lstm", "gru")
+PROBE_CELLS = CELL_VARIANTS
 State = tuple[Tensor, ...]
 
 
@@ -45,14 +46,9 @@ def build_probe_cell(
     check_choice("build_probe_cell", "cell", name, PROBE_CELLS)
     check_positive_int("build_probe_cell", "input_size", input_size)
     check_positive_int("build_probe_cell", "hidden_size", hidden_size)
-    kwargs = {"dtype": dtype}
-    if name == "lstm":
-        return LSTMCell(input_size, hidden_size, forget_bias=forget_bias, **kwargs)
-    if name == "gru":
-        return GRUCell(input_size, hidden_size, **kwargs)
-    if name == "irnn":
-        return RNNCell(input_size, hidden_size, nonlinearity="relu", init="identity", **kwargs)
-    return RNNCell(input_size, hidden_size, nonlinearity=name.removeprefix("rnn_"), **kwargs)
+    kind, options = variant_options(name, forget_bias=forget_bias)
+    cell_class = {"rnn": RNNCell, "lstm": LSTMCell, "gru": GRUCell}[kind]
+    return cell_class(input_size, hidden_size, dtype=dtype, **options)
 
 
 def step(cell: nn.Module, x: Tensor, state: State | None) -> State:

@@ -10,25 +10,20 @@ from __future__ import annotations
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from rnnkit.cells.variants import CELL_VARIANTS, variant_options
 from rnnkit.layers import GRU, LSTM, RNN, RecurrentLayer
 from rnnkit.validation import check_choice, check_positive_int
 
-TASK_CELLS = ("rnn_tanh", "rnn_relu", "irnn", "lstm", "gru")
+TASK_CELLS = CELL_VARIANTS
 
 
 def build_task_layer(cell: str, input_size: int, hidden_size: int, *,
                      forget_bias: float = 1.0) -> RecurrentLayer:
     """A one-layer, batch-first rnnkit layer by cell name."""
     check_choice("build_task_layer", "cell", cell, TASK_CELLS)
-    if cell == "lstm":
-        return LSTM(input_size, hidden_size, batch_first=True, forget_bias=forget_bias)
-    if cell == "gru":
-        return GRU(input_size, hidden_size, batch_first=True)
-    if cell == "irnn":
-        return RNN(input_size, hidden_size, nonlinearity="relu", init="identity",
-                   batch_first=True)
-    return RNN(input_size, hidden_size, nonlinearity=cell.removeprefix("rnn_"),
-               batch_first=True)
+    kind, options = variant_options(cell, forget_bias=forget_bias)
+    layer_class = {"rnn": RNN, "lstm": LSTM, "gru": GRU}[kind]
+    return layer_class(input_size, hidden_size, batch_first=True, **options)
 
 
 class LastStepRegressor(nn.Module):
