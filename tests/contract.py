@@ -21,6 +21,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 from torch.func import functional_call
+from torch.nn.utils.rnn import pack_padded_sequence
+from torch.profiler import ProfilerActivity, profile
 
 import rnnkit
 
@@ -108,6 +110,18 @@ LAYER_CONFIGS = [
     _layer("gru_reset_before", rnnkit.GRU, reset_after=False),
     _layer("gru_reset_before_2l_bi_nobias", rnnkit.GRU, reset_after=False, num_layers=2,
            bidirectional=True, bias=False),
+    # rnnkit's scan engine: configurations torch lacks, and torch's own ones forced onto it.
+    _layer("lstm_layernorm", rnnkit.LSTM, layer_norm=True),
+    _layer("lstm_layernorm_2l_bi_nobias", rnnkit.LSTM, layer_norm=True, num_layers=2,
+           bidirectional=True, bias=False),
+    _layer("gru_layernorm", rnnkit.GRU, layer_norm=True),
+    _layer("gru_layernorm_2l_bi_bf", rnnkit.GRU, layer_norm=True, num_layers=2,
+           bidirectional=True, batch_first=True),
+    _layer("lstm_engine_2l_bi", rnnkit.LSTM, engine="rnnkit", num_layers=2, bidirectional=True),
+    _layer("gru_engine_nobias", rnnkit.GRU, engine="rnnkit", bias=False),
+    _layer("rnn_relu_identity_engine_bi", rnnkit.RNN, nonlinearity="relu", init="identity",
+           engine="rnnkit", bidirectional=True),
+    _layer("rnn_tanh_engine_2l", rnnkit.RNN, engine="rnnkit", num_layers=2),
 ]
 
 CELL_CONFIGS = [
@@ -536,3 +550,40 @@ def run_cell_check(config: Config, check: str, tmp_path: Path) -> None:
 def run_cell_contract(config: Config, tmp_path: Path) -> None:
     for check in cell_checks_for(config):
         run_cell_check(config, check, tmp_path)
+
+
+# --- fast paths and their spies ---------------------------------------------------------
+FUSED_OPS = {"aten::lstm", "aten::gru", "aten::rnn_tanh", "aten::rnn_relu"}
+SEQUENCES = ("equal", "lengths", "packed")
+
+
+def fused_ops_in(function):
+    """Run ``function`` under the profiler; return the fused recurrent operators it called."""
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        function()
+    return {event.name for event in prof.events()} & FUSED_OPS
+
+
+def forward(layer, x, parts, sequence):
+    """The output (packed data for a PackedSequence) and the state tuple."""
+    hx = as_hx(layer, parts)
+    if sequence == "packed":
+        packed = pack_padded_sequence(x, torch.tensor(LENGTHS), enforce_sorted=False)
+        output, state = layer(packed, hx)
+        output = output.data
+    elif sequence == "lengths":
+        output, state = layer(x, hx, lengths=torch.tensor(LENGTHS))
+    else:
+        output, state = layer(x, hx)
+    return output, state_parts(state)
+
+
+def forward_and_grads(layer, x, parts, sequence):
+    """Forward and backward on fresh leaves; returns the output, state and all gradients."""
+    x = x.clone().requires_grad_()
+    parts = tuple(p.clone().requires_grad_() for p in parts)
+    output, state = forward(layer, x, parts, sequence)
+    torch.manual_seed(11)
+    loss = sum((t * torch.randn_like(t)).sum() for t in (output, *state))
+    grads = torch.autograd.grad(loss, [x, *parts, *layer.parameters()])
+    return output, state, grads

@@ -161,7 +161,7 @@ LAYER_ARGS = [
     ("unknown-init", {"init": "he"}, ValueError,
      ["init must be one of", "'orthogonal'", "got 'he'"]),
     ("unknown-engine", {"engine": "cuda"}, ValueError,
-     ["engine to be one of 'auto', 'loop'", "got 'cuda'"]),
+     ["engine to be one of 'auto', 'rnnkit', 'loop'", "got 'cuda'"]),
     ("negative-dropout", {"num_layers": 2, "dropout": -0.1}, ValueError,
      ["dropout in [0, 1]", "got -0.1"]),
     ("dropout-above-one", {"num_layers": 2, "dropout": 1.5}, ValueError,

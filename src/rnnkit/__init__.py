@@ -12,6 +12,7 @@ from typing import Any
 
 from rnnkit.cells import GRUCell, LSTMCell, RNNCell
 from rnnkit.layers import GRU, LSTM, RNN
+from rnnkit.layers.explain import explain
 
 __version__ = "0.1.0"
 
@@ -23,7 +24,8 @@ _LAZY = {
     "RunConfig": "rnnkit.training.config",
 }
 
-__all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell", "__version__", *_LAZY]
+__all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell", "__version__", "explain",
+           *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

@@ -2,23 +2,20 @@
 
 import pytest
 import torch
-from torch.nn.utils.rnn import pack_padded_sequence
-from torch.profiler import ProfilerActivity, profile
 
 import rnnkit
 from contract import (
     HIDDEN,
     INPUT,
-    LENGTHS,
     PROJ,
+    SEQUENCES,
     TIME,
-    as_hx,
     assert_close,
+    forward,
+    forward_and_grads,
+    fused_ops_in,
     random_layer_state,
-    state_parts,
 )
-
-FUSED_OPS = {"aten::lstm", "aten::gru", "aten::rnn_tanh", "aten::rnn_relu"}
 
 # id, class, keyword arguments, the aten operator torch.nn itself would call
 TORCH_CONFIGS = [
@@ -28,40 +25,7 @@ TORCH_CONFIGS = [
     ("lstm_proj", rnnkit.LSTM, {"proj_size": PROJ}, "aten::lstm"),
     ("gru", rnnkit.GRU, {}, "aten::gru"),
 ]
-SEQUENCES = ("equal", "lengths", "packed")
 
-
-
-def fused_ops_in(function):
-    """Run ``function`` under the profiler; return the fused recurrent operators it called."""
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
-        function()
-    return {event.name for event in prof.events()} & FUSED_OPS
-
-
-def forward(layer, x, parts, sequence):
-    """The output (packed data for a PackedSequence) and the state tuple."""
-    hx = as_hx(layer, parts)
-    if sequence == "packed":
-        packed = pack_padded_sequence(x, torch.tensor(LENGTHS), enforce_sorted=False)
-        output, state = layer(packed, hx)
-        output = output.data
-    elif sequence == "lengths":
-        output, state = layer(x, hx, lengths=torch.tensor(LENGTHS))
-    else:
-        output, state = layer(x, hx)
-    return output, state_parts(state)
-
-
-def forward_and_grads(layer, x, parts, sequence):
-    """Forward and backward on fresh leaves; returns the output, state and all gradients."""
-    x = x.clone().requires_grad_()
-    parts = tuple(p.clone().requires_grad_() for p in parts)
-    output, state = forward(layer, x, parts, sequence)
-    torch.manual_seed(11)
-    loss = sum((t * torch.randn_like(t)).sum() for t in (output, *state))
-    grads = torch.autograd.grad(loss, [x, *parts, *layer.parameters()])
-    return output, state, grads
 
 
 @pytest.mark.parametrize("sequence", SEQUENCES)
@@ -101,24 +65,25 @@ def test_fused_and_loop_agree_and_the_spy_sees_the_kernel(cls, kwargs, op, bidir
 
 @pytest.mark.parametrize("sequence", SEQUENCES)
 @pytest.mark.parametrize(
-    ("cls", "kwargs", "reason"),
-    [(rnnkit.LSTM, {"peephole": True}, "peephole"),
-     (rnnkit.LSTM, {"peephole": True, "proj_size": PROJ, "bidirectional": True}, "peephole"),
-     (rnnkit.GRU, {"reset_after": False}, "reset_after"),
-     (rnnkit.GRU, {"reset_after": False, "bidirectional": True}, "reset_after")],
+    ("cls", "kwargs", "reason", "backend"),
+    [(rnnkit.LSTM, {"peephole": True}, "peephole", "rnnkit"),
+     (rnnkit.LSTM, {"peephole": True, "proj_size": PROJ, "bidirectional": True}, "peephole",
+      "loop"),
+     (rnnkit.GRU, {"reset_after": False}, "reset_after", "rnnkit"),
+     (rnnkit.GRU, {"reset_after": False, "bidirectional": True}, "reset_after", "rnnkit")],
     ids=["lstm-peephole", "lstm-peephole-proj-bi", "gru-reset-before", "gru-reset-before-bi"])
-def test_configs_without_a_kernel_run_the_loop(cls, kwargs, reason, sequence):
+def test_configs_without_a_torch_kernel_never_call_one(cls, kwargs, reason, backend, sequence):
     torch.manual_seed(0)
     layer = cls(INPUT, HIDDEN, num_layers=2, dtype=torch.float64, **kwargs)
     assert layer.engine == "auto"
     assert reason in layer.fused_blocker()
-    assert layer.backend == "loop"
+    assert layer.backend.startswith(backend)
     x = torch.randn(TIME, 3, INPUT, dtype=torch.float64)
     parts = random_layer_state(layer)
     with torch.no_grad():
         assert fused_ops_in(lambda: forward(layer, x, parts, sequence)) == set()
     forward_and_grads(layer, x, parts, sequence)  # and with autograd on
-    assert layer.backend == "loop"
+    assert layer.backend.startswith(backend)
 
 
 @pytest.mark.parametrize(("cls", "kwargs", "op"),

@@ -25,28 +25,36 @@ def gru_parameter_shapes(
 
 
 def gru_step(
-    input_projection: Tensor, state: State, weights: Mapping[str, Tensor], *, reset_after: bool
+    input_projection: Tensor,
+    state: State,
+    weights: Mapping[str, Tensor],
+    *,
+    reset_after: bool,
+    recurrent_mask: Tensor | None = None,
 ) -> State:
     """One GRU step from ``W_ih x + b_ih`` (batch, 3 * hidden) and ``(h,)``.
 
-    Gate order is torch.nn's: reset, update, candidate.
+    Gate order is torch.nn's: reset, update, candidate. ``recurrent_mask`` (batch, hidden),
+    if given, multiplies ``h`` where it enters the recurrent products, not where the update
+    gate carries it over (Keras' recurrent dropout).
     """
     (h,) = state
+    h_in = h if recurrent_mask is None else h * recurrent_mask
     hidden = h.shape[1]
     x_r, x_z, x_n = input_projection.chunk(3, dim=1)
     weight_hh, bias_hh = weights["weight_hh"], weights.get("bias_hh")
     if reset_after:
-        h_r, h_z, h_n = F.linear(h, weight_hh, bias_hh).chunk(3, dim=1)
+        h_r, h_z, h_n = F.linear(h_in, weight_hh, bias_hh).chunk(3, dim=1)
         r = torch.sigmoid(x_r + h_r)
         z = torch.sigmoid(x_z + h_z)
         n = torch.tanh(x_n + r * h_n)
     else:
         bias_rz = None if bias_hh is None else bias_hh[: 2 * hidden]
         bias_n = None if bias_hh is None else bias_hh[2 * hidden :]
-        h_r, h_z = F.linear(h, weight_hh[: 2 * hidden], bias_rz).chunk(2, dim=1)
+        h_r, h_z = F.linear(h_in, weight_hh[: 2 * hidden], bias_rz).chunk(2, dim=1)
         r = torch.sigmoid(x_r + h_r)
         z = torch.sigmoid(x_z + h_z)
-        n = torch.tanh(x_n + F.linear(r * h, weight_hh[2 * hidden :], bias_n))
+        n = torch.tanh(x_n + F.linear(r * h_in, weight_hh[2 * hidden :], bias_n))
     return ((1 - z) * n + z * h,)
 
 

@@ -44,14 +44,22 @@ def lstm_parameter_shapes(
 
 
 def lstm_step(
-    input_projection: Tensor, state: State, weights: Mapping[str, Tensor], *, peephole: bool
+    input_projection: Tensor,
+    state: State,
+    weights: Mapping[str, Tensor],
+    *,
+    peephole: bool,
+    recurrent_mask: Tensor | None = None,
 ) -> State:
     """One LSTM step from ``W_ih x + b_ih`` (batch, 4 * hidden) and ``(h, c)``.
 
-    Gate order is torch.nn's: input, forget, cell candidate, output.
+    Gate order is torch.nn's: input, forget, cell candidate, output. ``recurrent_mask``
+    (batch, hidden), if given, multiplies ``h`` where it enters the recurrent product
+    (variational recurrent dropout).
     """
     h, c = state
-    gates = input_projection + F.linear(h, weights["weight_hh"], weights.get("bias_hh"))
+    h_in = h if recurrent_mask is None else h * recurrent_mask
+    gates = input_projection + F.linear(h_in, weights["weight_hh"], weights.get("bias_hh"))
     i, f, g, o = gates.chunk(4, dim=1)
     if peephole:
         i = i + weights["weight_ci"] * c

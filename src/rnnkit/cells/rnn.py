@@ -25,15 +25,22 @@ def rnn_parameter_shapes(
 
 
 def rnn_step(
-    input_projection: Tensor, state: State, weights: Mapping[str, Tensor], *, nonlinearity: str
+    input_projection: Tensor,
+    state: State,
+    weights: Mapping[str, Tensor],
+    *,
+    nonlinearity: str,
+    recurrent_mask: Tensor | None = None,
 ) -> State:
     """One step: h' = act(W_ih x + b_ih + W_hh h + b_hh).
 
     ``input_projection`` is ``W_ih x + b_ih`` of shape (batch, hidden), computed by the
     caller so that a layer can project every time step in one matrix product.
+    ``recurrent_mask`` (batch, hidden), if given, multiplies ``h`` before ``W_hh``.
     """
     (h,) = state
-    pre = input_projection + F.linear(h, weights["weight_hh"], weights.get("bias_hh"))
+    h_in = h if recurrent_mask is None else h * recurrent_mask
+    pre = input_projection + F.linear(h_in, weights["weight_hh"], weights.get("bias_hh"))
     return (torch.tanh(pre) if nonlinearity == "tanh" else torch.relu(pre),)
 
 

@@ -1,15 +1,19 @@
 """What rnnkit's stacked layers share: parameters under torch.nn's names, checks, dispatch.
 
 A layer keeps one parameter per torch.nn name (``weight_ih_l0``, ``bias_hh_l1_reverse``,
-``weight_hr_l0``) and runs either torch's fused kernel, when the configuration is one
-torch.nn has, or a loop over its cell's step function.
+``weight_hr_l0``) and runs on one of three paths: torch's fused kernel when the
+configuration is one torch.nn has (``torch-fused``), rnnkit's scan engine for the cells
+torch lacks (``rnnkit-fused`` with its C++ kernels, ``rnnkit-scan`` with torch-operator
+kernels), or a loop over the cell's step function (``loop``, the slow twin every fast path
+is checked against).
 """
 
 from __future__ import annotations
 
+import functools
 import numbers
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import torch
 from torch import Tensor, nn
@@ -18,9 +22,12 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from rnnkit.cells.base import State
 from rnnkit.cells.init import check_init, initialize_parameters
+from rnnkit.engine import BACKEND_NATIVE, native_kernel, native_unavailable_reason
+from rnnkit.engine.scan import ScanKernel, Tensors, scan
+from rnnkit.layers.dropout import ForwardDraws, check_dropout_probability, draw_dropout
 from rnnkit.layers.fused import FusedSettings, fused_packed, fused_padded
 from rnnkit.layers.recurrent import run_over_time
-from rnnkit.layers.sequences import reverse_padded
+from rnnkit.layers.sequences import reverse_padded, sorted_batch_sizes, step_mask
 from rnnkit.validation import (
     check_choice,
     check_input,
@@ -31,8 +38,9 @@ from rnnkit.validation import (
     shape_text,
 )
 
-ENGINES = ("auto", "loop")
+ENGINES = ("auto", "rnnkit", "loop")
 BACKEND_FUSED = "torch-fused"
+BACKEND_SCAN = "rnnkit-scan"
 BACKEND_LOOP = "loop"
 
 #: Gate blocks stacked in ``weight_ih`` per mode.
@@ -58,6 +66,8 @@ class RecurrentLayer(nn.Module):
         bidirectional: bool,
         *,
         proj_size: int = 0,
+        recurrent_dropout: float = 0.0,
+        weight_dropout: float = 0.0,
         init: str = "uniform",
         engine: str = "auto",
         device: torch.device | str | None = None,
@@ -65,6 +75,9 @@ class RecurrentLayer(nn.Module):
     ) -> None:
         super().__init__()
         owner = type(self).__name__
+        self.recurrent_dropout = check_dropout_probability(owner, "recurrent_dropout",
+                                                           recurrent_dropout)
+        self.weight_dropout = check_dropout_probability(owner, "weight_dropout", weight_dropout)
         self.mode = mode
         self.input_size = check_positive_int(owner, "input_size", input_size)
         self.hidden_size = check_positive_int(owner, "hidden_size", hidden_size)
@@ -93,9 +106,30 @@ class RecurrentLayer(nn.Module):
         """Base parameter names and shapes of one layer-direction's cell."""
         raise NotImplementedError
 
-    def step(self, input_projection: Tensor, state: State, weights: Mapping[str, Tensor]) -> State:
+    def step(
+        self,
+        input_projection: Tensor,
+        state: State,
+        weights: Mapping[str, Tensor],
+        recurrent_mask: Tensor | None = None,
+    ) -> State:
         """The cell's step function (see :mod:`rnnkit.cells`)."""
         raise NotImplementedError
+
+    def input_projection(self, sequence: Tensor, weights: Mapping[str, Tensor]) -> Tensor:
+        """What the step takes as input for every step: ``W_ih x + b_ih`` by default."""
+        return F.linear(sequence, weights["weight_ih"], weights.get("bias_ih"))
+
+    def scan_inputs(
+        self, sequence: Tensor, weights: Mapping[str, Tensor]
+    ) -> tuple[ScanKernel, Tensor, Tensors]:
+        """The engine's kernel, input projection and recurrent parameters (see
+        :mod:`rnnkit.engine.inputs`)."""
+        raise NotImplementedError
+
+    def cell_engine_blocker(self) -> str | None:
+        """Why this cell configuration has no rnnkit scan kernel, or None if it has one."""
+        return None
 
     def state_sizes(self) -> tuple[int, ...]:
         """Feature size of each state tensor: ``(h,)`` or ``(h, c)``."""
@@ -131,11 +165,12 @@ class RecurrentLayer(nn.Module):
         """Parameters grouped per layer and direction, as ``torch.nn.LSTM.all_weights``."""
         return [list(self.cell_weights(layer, d).values()) for layer, d in self._cells()]
 
-    def _flat_weights(self) -> list[Tensor]:
+    def _flat_weights(self, draws: ForwardDraws) -> list[Tensor]:
+        """The weights in torch's flat order, after this forward's DropConnect."""
         torch_names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
         flat = []
-        for layer, d in self._cells():
-            weights = self.cell_weights(layer, d)
+        for cell in self._cells():
+            weights = draws.weights[cell]
             flat.extend(weights[name] for name in torch_names if name in weights)
         return flat
 
@@ -152,19 +187,34 @@ class RecurrentLayer(nn.Module):
     # --- dispatch ----------------------------------------------------------------------
     def fused_blocker(self) -> str | None:
         """Why this layer would not run on torch's fused kernels, or None if it would."""
+        if self.engine != "auto":
+            return f"engine={self.engine!r} was requested"
+        if self.recurrent_dropout and self.training:
+            return ("recurrent_dropout masks h inside the recurrence, which torch's fused "
+                    "kernels cannot do")
+        return self.cell_fused_blocker()
+
+    def engine_blocker(self) -> str | None:
+        """Why this layer would not run on rnnkit's scan engine, or None if it would."""
         if self.engine == "loop":
             return "engine='loop' was requested"
-        return self.cell_fused_blocker()
+        return self.cell_engine_blocker()
+
+    def backend_for(self, device: torch.device | str | None = None) -> str:
+        """The path a forward on ``device`` (default: the parameters') takes now."""
+        if self.fused_blocker() is None:
+            return BACKEND_FUSED
+        if self.engine_blocker() is not None:
+            return BACKEND_LOOP
+        device = torch.device(device) if device is not None else self.weight_ih_l0.device
+        return BACKEND_NATIVE if native_unavailable_reason(device) is None else BACKEND_SCAN
 
     @property
     def backend(self) -> str:
-        """The path the last forward took: ``"torch-fused"`` or ``"loop"``.
-
-        Before the first forward, the path the configuration will take.
+        """The path the last forward took: ``"torch-fused"``, ``"rnnkit-fused"``,
+        ``"rnnkit-scan"`` or ``"loop"``. Before the first forward, the path it would take.
         """
-        if self._last_backend is not None:
-            return self._last_backend
-        return BACKEND_FUSED if self.fused_blocker() is None else BACKEND_LOOP
+        return self._last_backend or self.backend_for()
 
     def _settings(self) -> FusedSettings:
         return FusedSettings(self.mode, self.bias, self.num_layers, self.dropout, self.training,
@@ -208,48 +258,105 @@ class RecurrentLayer(nn.Module):
             output = output.transpose(0, 1)  # (batch, time, directions * output_size)
         return output, self._public_state(state)
 
+    def _draw(self, batch: int, like: Tensor) -> ForwardDraws:
+        return draw_dropout(
+            {cell: self.cell_weights(*cell) for cell in self._cells()}, batch, self.output_size,
+            recurrent=self.recurrent_dropout if self.training else 0.0,
+            weight=self.weight_dropout if self.training else 0.0, like=like,
+        )
+
     def _run(
         self, input: Tensor, state: State, lengths: Tensor | None
     ) -> tuple[Tensor, State]:
-        if self.fused_blocker() is None:
-            self._last_backend = BACKEND_FUSED
+        draws = self._draw(input.shape[1], input)
+        self._last_backend = backend = self.backend_for(input.device)
+        if backend == BACKEND_FUSED:
             if lengths is None:
-                return fused_padded(self._settings(), input, state, self._flat_weights())
+                return fused_padded(self._settings(), input, state, self._flat_weights(draws))
             packed = pack_padded_sequence(input, lengths, enforce_sorted=False)
-            output, state = self._fused_on_packed(packed, state)
+            output, state = self._fused_on_packed(packed, state, draws)
             padded, _ = pad_packed_sequence(output, total_length=input.shape[0])
             return padded, state
-        self._last_backend = BACKEND_LOOP
-        return self._run_loop(input, state, lengths)
+        if backend == BACKEND_LOOP:
+            return self._run_loop(input, state, lengths, draws)
+        return self._run_engine(input, state, lengths, draws)
 
     def _fused_on_packed(
-        self, packed: PackedSequence, state: State
+        self, packed: PackedSequence, state: State, draws: ForwardDraws
     ) -> tuple[PackedSequence, State]:
         """Fused kernel on packed data; ``state`` is in the caller's batch order."""
         if packed.sorted_indices is not None:
             state = tuple(s.index_select(1, packed.sorted_indices) for s in state)
         data, state = fused_packed(self._settings(), packed.data, packed.batch_sizes, state,
-                                   self._flat_weights())
+                                   self._flat_weights(draws))
         if packed.unsorted_indices is not None:
             state = tuple(s.index_select(1, packed.unsorted_indices) for s in state)
         return PackedSequence(data, packed.batch_sizes, packed.sorted_indices,
                               packed.unsorted_indices), state
 
     def _run_loop(
-        self, input: Tensor, state: State, lengths: Tensor | None
+        self, input: Tensor, state: State, lengths: Tensor | None, draws: ForwardDraws
     ) -> tuple[Tensor, State]:
         """The reference path: every layer and direction stepped in Python."""
         lengths = None if lengths is None else lengths.to(input.device)
+
+        def run_cell(sequence: Tensor, cell: tuple[int, int], cell_state: State
+                     ) -> tuple[Tensor, State]:
+            weights, mask = draws.weights[cell], draws.masks[cell]
+            step = self.step if mask is None else functools.partial(self.step,
+                                                                     recurrent_mask=mask)
+            projection = self.input_projection(sequence, weights)
+            return run_over_time(step, projection, cell_state, weights, lengths)
+
+        return self._run_stack(input, state, lengths, run_cell)
+
+    def _run_engine(
+        self, input: Tensor, state: State, lengths: Tensor | None, draws: ForwardDraws
+    ) -> tuple[Tensor, State]:
+        """rnnkit's scan engine; a ragged batch is sorted longest first, as cuDNN wants it."""
+        batch_sizes = order = None
+        if lengths is not None:
+            lengths = lengths.to(input.device)
+            order = torch.argsort(lengths, descending=True, stable=True)
+            input, lengths = input.index_select(1, order), lengths.index_select(0, order)
+            state = tuple(s.index_select(1, order) for s in state)
+            batch_sizes = sorted_batch_sizes(lengths, input.shape[0])
+        native = self.backend_for(input.device) == BACKEND_NATIVE
+
+        def run_cell(sequence: Tensor, cell: tuple[int, int], cell_state: State
+                     ) -> tuple[Tensor, State]:
+            kernel, xproj, params = self.scan_inputs(sequence, draws.weights[cell])
+            mask = draws.masks[cell]
+            if order is not None and mask is not None:
+                mask = mask.index_select(0, order)
+            output, final = scan(native_kernel(kernel) if native else kernel, xproj,
+                                 cell_state, params, mask, batch_sizes)
+            if lengths is not None:
+                output = output * step_mask(lengths, output.shape[0])
+            return output, final
+
+        output, state = self._run_stack(input, state, lengths, run_cell)
+        if order is None:
+            return output, state
+        inverse = torch.argsort(order)
+        return output.index_select(1, inverse), tuple(s.index_select(1, inverse) for s in state)
+
+    def _run_stack(
+        self,
+        input: Tensor,
+        state: State,
+        lengths: Tensor | None,
+        run_cell: Callable[[Tensor, tuple[int, int], State], tuple[Tensor, State]],
+    ) -> tuple[Tensor, State]:
+        """Layers and directions around ``run_cell``: reversal, concatenation, dropout."""
         layer_input, finals = input, []
         for layer in range(self.num_layers):
             outputs = []
             for direction in range(self.num_directions):
                 index = layer * self.num_directions + direction
-                weights = self.cell_weights(layer, direction)
                 sequence = layer_input if direction == 0 else reverse_padded(layer_input, lengths)
-                projection = F.linear(sequence, weights["weight_ih"], weights.get("bias_ih"))
-                output, final = run_over_time(self.step, projection,
-                                              tuple(s[index] for s in state), weights, lengths)
+                output, final = run_cell(sequence, (layer, direction),
+                                         tuple(s[index] for s in state))
                 outputs.append(output if direction == 0 else reverse_padded(output, lengths))
                 finals.append(final)
             layer_input = torch.cat(outputs, dim=2) if len(outputs) > 1 else outputs[0]
@@ -267,13 +374,13 @@ class RecurrentLayer(nn.Module):
         check_input(owner, packed.data, features=self.input_size, batched_dims=2,
                     dtype=reference.dtype, device=reference.device)
         state = self._prepare_state(hx, int(packed.batch_sizes[0]), True, packed.data)
-        if self.fused_blocker() is None:
+        if self.backend_for(packed.data.device) == BACKEND_FUSED:
             self._last_backend = BACKEND_FUSED
-            output, state = self._fused_on_packed(packed, state)
+            draws = self._draw(int(packed.batch_sizes[0]), packed.data)
+            output, state = self._fused_on_packed(packed, state, draws)
             return output, self._public_state(state)
-        self._last_backend = BACKEND_LOOP
         padded, lengths = pad_packed_sequence(packed)  # (time, batch, features), caller order
-        output, state = self._run_loop(padded, state, lengths)
+        output, state = self._run(padded, state, lengths)
         if packed.sorted_indices is not None:
             output = output.index_select(1, packed.sorted_indices)
             lengths = lengths[packed.sorted_indices.cpu()]
@@ -316,7 +423,8 @@ class RecurrentLayer(nn.Module):
     def extra_repr(self) -> str:
         text = f"{self.input_size}, {self.hidden_size}"
         defaults = {"num_layers": 1, "bias": True, "batch_first": False, "dropout": 0.0,
-                    "bidirectional": False, "proj_size": 0, "init": "uniform", "engine": "auto"}
+                    "bidirectional": False, "proj_size": 0, "recurrent_dropout": 0.0,
+                    "weight_dropout": 0.0, "init": "uniform", "engine": "auto"}
         for name, default in defaults.items():
             value = getattr(self, name)
             if value != default:

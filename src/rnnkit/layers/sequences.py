@@ -25,3 +25,14 @@ def reverse_padded(sequence: Tensor, lengths: Tensor | None) -> Tensor:
     mirrored = lengths.unsqueeze(0) - 1 - steps  # (time, batch)
     index = torch.where(steps < lengths.unsqueeze(0), mirrored, steps.expand_as(mirrored))
     return sequence.gather(0, index.unsqueeze(2).expand_as(sequence))
+
+
+def sorted_batch_sizes(sorted_lengths: Tensor, time: int) -> list[int]:
+    """Sequences still running at each step, for lengths sorted longest first.
+
+    Example:
+        >>> sorted_batch_sizes(torch.tensor([3, 3, 1]), 3)
+        [3, 2, 2]
+    """
+    steps = torch.arange(time, device=sorted_lengths.device).unsqueeze(1)  # (time, 1)
+    return (sorted_lengths.unsqueeze(0) > steps).sum(dim=1).tolist()
