@@ -78,6 +78,14 @@ class GRUKernel:
 
     def backward(self, grad_output, grad_state, saved, params, mask, batch_sizes):
         hs, acts, terms = saved
+        d_pre, d_rec, dh = self.backward_loop(grad_output, grad_state, hs, acts, terms, params,
+                                              mask, batch_sizes)
+        return d_pre, (dh,), self._param_grads(d_pre, d_rec, hs, terms, mask)
+
+    def backward_loop(self, grad_output, grad_state, hs, acts, terms, params, mask,
+                      batch_sizes):
+        """Walk time in reverse: gradients of the x-side pre-activations and (resetting
+        after) of the recurrent product for every step, and dL/dh_0."""
         time, batch, gates = acts.shape
         hidden = gates // 3
         ragged = batch_sizes is not None
@@ -104,7 +112,7 @@ class GRUKernel:
                 torch.cat((d_r, d_z, d_cand), dim=1, out=d_pre[t, :n])
                 d_h_in = d_pre[t, :n, : 2 * hidden].mm(weight[: 2 * hidden]).addcmul_(d_term, r)
             dh[:n] = dh_t * z + (d_h_in if mask is None else d_h_in * mask[:n])
-        return d_pre, (dh,), self._param_grads(d_pre, d_rec, hs, terms, mask)
+        return d_pre, d_rec, dh
 
     def _param_grads(self, d_pre, d_rec, hs, terms, mask):
         h_in = hs[:-1] if mask is None else hs[:-1] * mask

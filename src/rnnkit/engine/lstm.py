@@ -75,6 +75,12 @@ class LSTMKernel:
 
     def backward(self, grad_output, grad_state, saved, params, mask, batch_sizes):
         hs, cs, acts = saved
+        d_pre, dh, dc = self.backward_loop(grad_output, grad_state, cs, acts, params, mask,
+                                           batch_sizes)
+        return d_pre, (dh, dc), self.param_grads(d_pre, hs, cs, mask)
+
+    def backward_loop(self, grad_output, grad_state, cs, acts, params, mask, batch_sizes):
+        """Walk time in reverse: pre-activation gradients of every step, dL/dh_0, dL/dc_0."""
         time, batch, _ = acts.shape
         d_pre = buffer(acts, *acts.shape, ragged=batch_sizes is not None)
         dh, dc = (g.clone() for g in grad_state)
@@ -86,12 +92,16 @@ class LSTMKernel:
                                       d_pre[t, :n], params)
             dh_prev = d_pre[t, :n].mm(weight)
             dh[:n] = dh_prev if mask is None else dh_prev * mask[:n]
+        return d_pre, dh, dc
+
+    def param_grads(self, d_pre, hs, cs, mask):
+        """Gradients of ``params`` for all steps at once, after the loop."""
         h_in = hs[:-1] if mask is None else hs[:-1] * mask
         d_params = [summed_outer(d_pre, h_in)]
         if self.peephole:
             d_i, d_f, _, d_o = d_pre.chunk(4, dim=2)
             d_params += [summed(d_i * cs[:-1]), summed(d_f * cs[:-1]), summed(d_o * cs[1:])]
-        return d_pre, (dh, dc), tuple(d_params)
+        return tuple(d_params)
 
     def _gate_grads(self, dh, dc, a, c_prev, c, out, params):
         """Write the pre-activation gradients of one step into ``out``; return dL/dc_(t-1)."""

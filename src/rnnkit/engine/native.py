@@ -1,19 +1,127 @@
-"""rnnkit's C++ scan kernels: built on first use, cached, and optional."""
+"""rnnkit's C++ scan kernels (``csrc/scan.cpp``): built on first use, cached, optional.
+
+The extension is compiled with torch's own tooling (``torch.utils.cpp_extension.load``,
+which needs a C++ compiler and ninja) into torch's extension cache, once per machine and
+torch version. It holds the LSTM (with peepholes), GRU (both resets) and RNN loops for
+float32/float64 on CPU; everything else, and any machine where the build fails, uses the
+torch-operator kernels, which compute the same thing. ``RNNKIT_NATIVE=0`` turns it off.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import logging
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from types import ModuleType
+
 import torch
 
+from rnnkit.engine.gru import GRUKernel
+from rnnkit.engine.lstm import LSTMKernel
+from rnnkit.engine.rnn import RNNKernel
 from rnnkit.engine.scan import ScanKernel
 
 BACKEND_NATIVE = "rnnkit-fused"
+SOURCE = Path(__file__).parent / "csrc" / "scan.cpp"
+NATIVE_DTYPES = (torch.float32, torch.float64)
+# Release flags; -march=native is safe because the build happens on the machine that runs it.
+# -ffast-math lets GCC call glibc's vector exp/tanh (libmvec, within 4 ulp), hence -lm.
+CFLAGS = ["-O3", "-march=native", "-ffast-math"]
+LDFLAGS = ["-lm"]
+
+logger = logging.getLogger(__name__)
 
 
-def native_unavailable_reason(device: torch.device) -> str | None:
-    """Why the C++ kernels cannot run on ``device``, or None when they can."""
-    return "the C++ kernels are not built in this version"
+@functools.cache
+def _build() -> tuple[ModuleType | None, str | None]:
+    """Compile (or load the cached) extension; return it, or None and why not."""
+    if os.environ.get("RNNKIT_NATIVE", "1") == "0":
+        return None, "RNNKIT_NATIVE=0 turned the C++ kernels off"
+    if shutil.which(os.environ.get("CXX", "c++")) is None:
+        return None, "no C++ compiler was found to build the C++ kernels"
+    try:
+        from torch.utils.cpp_extension import load
+
+        module = load(name="rnnkit_scan", sources=[str(SOURCE)], extra_cflags=CFLAGS,
+                      extra_ldflags=LDFLAGS,
+                      verbose=False)
+    except (OSError, RuntimeError, ImportError, subprocess.CalledProcessError) as error:
+        logger.warning("rnnkit: building the C++ scan kernels failed, using the torch-operator "
+                       "kernels instead: %s", error)
+        return None, f"building the C++ kernels failed: {str(error).splitlines()[0][:200]}"
+    return module, None
+
+
+def native_unavailable_reason(device: torch.device, dtype: torch.dtype | None = None
+                              ) -> str | None:
+    """Why the C++ kernels cannot run here, or None when they can. Builds them on first ask."""
+    if device.type != "cpu":
+        return f"the C++ kernels are CPU-only and the layer is on {device.type}"
+    if dtype is not None and dtype not in NATIVE_DTYPES:
+        return f"the C++ kernels take float32 and float64, not {dtype}"
+    return _build()[1]
 
 
 def native_kernel(kernel: ScanKernel) -> ScanKernel:
-    """The C++ twin of ``kernel``."""
-    return kernel
+    """The C++ twin of ``kernel``, or ``kernel`` itself where there is none."""
+    twin = {LSTMKernel: NativeLSTMKernel, GRUKernel: NativeGRUKernel,
+            RNNKernel: NativeRNNKernel}.get(type(kernel))
+    if twin is None:
+        return kernel
+    return twin(**{field.name: getattr(kernel, field.name) for field in dataclasses.fields(kernel)})
+
+
+def _extension() -> ModuleType:
+    module, reason = _build()
+    if module is None:
+        raise RuntimeError(f"rnnkit's C++ kernels are unavailable: {reason}")
+    return module
+
+
+class NativeLSTMKernel(LSTMKernel):
+    """:class:`LSTMKernel` with both loops in C++."""
+
+    def forward(self, xproj, state, params, mask, batch_sizes):
+        hs, cs, acts = _extension().lstm_forward(
+            xproj.contiguous(), state[0], state[1], params[0], self._peepholes(params), mask,
+            batch_sizes or [])
+        return hs[1:], (hs[-1].clone(), cs[-1].clone()), (hs, cs, acts)
+
+    def backward_loop(self, grad_output, grad_state, cs, acts, params, mask, batch_sizes):
+        return _extension().lstm_backward(grad_output, grad_state[0], grad_state[1], cs, acts,
+                                          params[0], self._peepholes(params), mask,
+                                          batch_sizes or [])
+
+    def _peepholes(self, params):
+        return torch.cat(params[1:]) if self.peephole else None
+
+
+class NativeGRUKernel(GRUKernel):
+    """:class:`GRUKernel` with both loops in C++."""
+
+    def forward(self, xproj, state, params, mask, batch_sizes):
+        bias_n = params[1].contiguous() if self.reset_after else None
+        hs, acts, terms = _extension().gru_forward(xproj.contiguous(), state[0], params[0],
+                                                   bias_n, mask, batch_sizes or [])
+        return hs[1:], (hs[-1].clone(),), (hs, acts, terms)
+
+    def backward_loop(self, grad_output, grad_state, hs, acts, terms, params, mask,
+                      batch_sizes):
+        d_pre, d_rec, dh = _extension().gru_backward(
+            grad_output, grad_state[0], hs, acts, terms, params[0], self.reset_after, mask,
+            batch_sizes or [])
+        return d_pre, (d_rec if self.reset_after else None), dh
+
+
+class NativeRNNKernel(RNNKernel):
+    """:class:`RNNKernel` with the forward loop in C++ (its backward is three operators a
+    step, which the torch-operator loop already runs at the speed of the matrix product)."""
+
+    def forward(self, xproj, state, params, mask, batch_sizes):
+        (hs,) = _extension().rnn_forward(xproj.contiguous(), state[0], params[0],
+                                         self.nonlinearity == "relu", mask, batch_sizes or [])
+        return hs[1:], (hs[-1].clone(),), (hs,)

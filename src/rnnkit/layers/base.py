@@ -131,6 +131,16 @@ class RecurrentLayer(nn.Module):
         """Why this cell configuration has no rnnkit scan kernel, or None if it has one."""
         return None
 
+    def cell_native_blocker(self) -> str | None:
+        """Why this cell's scan kernel has no C++ twin, or None if it has one."""
+        return None
+
+    def native_blocker(self, device: torch.device | str | None = None) -> str | None:
+        """Why the scan would run on torch-operator kernels rather than C++ ones, or None."""
+        reference = self.weight_ih_l0
+        device = torch.device(device) if device is not None else reference.device
+        return native_unavailable_reason(device, reference.dtype) or self.cell_native_blocker()
+
     def state_sizes(self) -> tuple[int, ...]:
         """Feature size of each state tensor: ``(h,)`` or ``(h, c)``."""
         return (self.output_size,)
@@ -206,8 +216,7 @@ class RecurrentLayer(nn.Module):
             return BACKEND_FUSED
         if self.engine_blocker() is not None:
             return BACKEND_LOOP
-        device = torch.device(device) if device is not None else self.weight_ih_l0.device
-        return BACKEND_NATIVE if native_unavailable_reason(device) is None else BACKEND_SCAN
+        return BACKEND_NATIVE if self.native_blocker(device) is None else BACKEND_SCAN
 
     @property
     def backend(self) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from rnnkit.engine import native_unavailable_reason
 from rnnkit.layers.base import BACKEND_FUSED, BACKEND_LOOP, RecurrentLayer
 
 _FUSED_WHY = "torch has this configuration: its fused kernel runs (cuDNN on GPU)"
@@ -20,8 +19,7 @@ def explain_layer(layer: RecurrentLayer, device: torch.device | str | None = Non
     reason = layer.fused_blocker()
     if backend == BACKEND_LOOP:
         return f"{backend}: {reason}; no scan kernel either: {layer.engine_blocker()}"
-    device = torch.device(device) if device is not None else layer.weight_ih_l0.device
-    native_why = native_unavailable_reason(device)
+    native_why = layer.native_blocker(device)
     how = _NATIVE_WHY if native_why is None else f"rnnkit's scan in torch operators ({native_why})"
     return f"{backend}: {reason}; runs on {how}"
 

@@ -1,0 +1,371 @@
+// rnnkit's CPU scan kernels: the loop over time in C++, the recurrent product through
+// ATen (MKL/oneDNN), and each step's gate math fused into one pass over the active rows.
+//
+// Layout (time-major, batch sorted longest first): xproj (T, B, G*H); hs and cs hold the
+// state of every step, (T + 1, B, H), row 0 the initial state; acts (T, B, G*H) the
+// activated gates. batch_sizes[t] is the number of active rows at step t (empty: all).
+// The Python kernels in rnnkit/engine/{lstm,gru,rnn}.py are the same algorithms in torch
+// operators; tests hold the two to 1e-10 in float64.
+
+#include <torch/extension.h>
+#include <ATen/Parallel.h>
+
+#include <cmath>
+#include <vector>
+
+namespace {
+
+using at::Tensor;
+using OptTensor = c10::optional<Tensor>;
+
+int64_t active(const std::vector<int64_t>& batch_sizes, int64_t t, int64_t batch) {
+  return batch_sizes.empty() ? batch : batch_sizes[t];
+}
+
+template <typename T> inline T sigmoid(T x) { return T(1) / (T(1) + std::exp(-x)); }
+
+// Element loops over one row, each simple enough, with restrict-qualified pointers, for
+// the compiler to vectorize (glibc's libmvec supplies vector exp and tanh under -ffast-math).
+template <typename T> void sigmoid_inplace(T* __restrict__ x, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) x[j] = sigmoid(x[j]);
+}
+template <typename T> void tanh_inplace(T* __restrict__ x, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) x[j] = std::tanh(x[j]);
+}
+template <typename T> void tanh_of(T* __restrict__ out, const T* __restrict__ x, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) out[j] = std::tanh(x[j]);
+}
+// x += w * v (the peephole terms).
+template <typename T>
+void add_product(T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ v,
+                 int64_t n) {
+  for (int64_t j = 0; j < n; ++j) x[j] += w[j] * v[j];
+}
+// c = f * c_prev + i * g
+template <typename T>
+void lstm_cell(T* __restrict__ c, const T* __restrict__ f, const T* __restrict__ c_prev,
+               const T* __restrict__ i, const T* __restrict__ g, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) c[j] = f[j] * c_prev[j] + i[j] * g[j];
+}
+// h = o * tanh(c)
+template <typename T>
+void lstm_hidden(T* __restrict__ h, const T* __restrict__ o, const T* __restrict__ c,
+                 int64_t n) {
+  for (int64_t j = 0; j < n; ++j) h[j] = o[j] * std::tanh(c[j]);
+}
+
+// Rows [0, n) of a per-row kernel, split across torch's intra-op threads.
+template <typename F>
+void for_rows(int64_t n, int64_t width, const F& body) {
+  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(width, 1));
+  at::parallel_for(0, n, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) body(r);
+  });
+}
+
+// Rows of finished sequences keep their state from step t to t + 1.
+void carry_inactive(Tensor& states, int64_t t, int64_t n) {
+  if (n < states.size(1)) states[t + 1].narrow(0, n, states.size(1) - n).copy_(
+      states[t].narrow(0, n, states.size(1) - n));
+}
+
+Tensor recurrent_input(const Tensor& h, const OptTensor& mask, int64_t n) {
+  return mask.has_value() ? h * mask->narrow(0, 0, n) : h;
+}
+
+Tensor buffer(const Tensor& like, at::IntArrayRef shape, bool ragged) {
+  return ragged ? at::zeros(shape, like.options()) : at::empty(shape, like.options());
+}
+
+// ---------------------------------------------------------------- LSTM ----------------
+std::vector<Tensor> lstm_forward(const Tensor& xproj, const Tensor& h0, const Tensor& c0,
+                                 const Tensor& weight_hh, const OptTensor& peephole,
+                                 const OptTensor& mask, std::vector<int64_t> batch_sizes) {
+  const int64_t time = xproj.size(0), batch = xproj.size(1), H = xproj.size(2) / 4;
+  const bool ragged = !batch_sizes.empty();
+  Tensor hs = at::empty({time + 1, batch, H}, xproj.options());
+  Tensor cs = at::empty({time + 1, batch, H}, xproj.options());
+  Tensor acts = buffer(xproj, {time, batch, 4 * H}, ragged);
+  hs[0].copy_(h0);
+  cs[0].copy_(c0);
+  const Tensor weight_t = weight_hh.t();
+  for (int64_t t = 0; t < time; ++t) {
+    const int64_t n = active(batch_sizes, t, batch);
+    carry_inactive(hs, t, n);
+    carry_inactive(cs, t, n);
+    Tensor a = acts[t].narrow(0, 0, n);
+    at::addmm_out(a, xproj[t].narrow(0, 0, n), recurrent_input(hs[t].narrow(0, 0, n), mask, n),
+                  weight_t);
+    AT_DISPATCH_FLOATING_TYPES(xproj.scalar_type(), "lstm_forward", [&] {
+      scalar_t* A = a.data_ptr<scalar_t>();
+      const scalar_t* CP = cs[t].data_ptr<scalar_t>();
+      scalar_t* C = cs[t + 1].data_ptr<scalar_t>();
+      scalar_t* Hn = hs[t + 1].data_ptr<scalar_t>();
+      const scalar_t* P = peephole.has_value() ? peephole->data_ptr<scalar_t>() : nullptr;
+      for_rows(n, 4 * H, [&](int64_t r) {
+        scalar_t* ai = A + r * 4 * H; scalar_t* af = ai + H; scalar_t* ag = af + H;
+        scalar_t* ao = ag + H;
+        const scalar_t* cp = CP + r * H; scalar_t* c = C + r * H;
+        if (P) {
+          add_product(ai, P, cp, H);
+          add_product(af, P + H, cp, H);
+        }
+        sigmoid_inplace(ai, 2 * H);  // i and f, adjacent
+        tanh_inplace(ag, H);
+        lstm_cell(c, af, cp, ai, ag, H);
+        if (P) add_product(ao, P + 2 * H, c, H);
+        sigmoid_inplace(ao, H);
+        lstm_hidden(Hn + r * H, ao, c, H);
+      });
+    });
+  }
+  return {hs, cs, acts};
+}
+
+// One row of the LSTM backward: pre-activation gradients into d (4H) and dL/dc_(t-1) into
+// dc (which holds dL/dc_t on entry). p is the peephole vector (3H) or null.
+template <typename T, bool Peephole>
+void lstm_gate_grads(T* __restrict__ d, T* __restrict__ dc, const T* __restrict__ dh,
+                     const T* __restrict__ grad_out, const T* __restrict__ tanh_c,
+                     const T* __restrict__ a, const T* __restrict__ c_prev,
+                     const T* __restrict__ p, int64_t H) {
+  const T* ai = a; const T* af = a + H; const T* ag = a + 2 * H; const T* ao = a + 3 * H;
+  for (int64_t j = 0; j < H; ++j) {
+    const T grad_h = dh[j] + grad_out[j];
+    const T tc = tanh_c[j], o = ao[j], i = ai[j], f = af[j], g = ag[j];
+    const T d_o = grad_h * tc * o * (1 - o);
+    T d_c = dc[j] + grad_h * o * (1 - tc * tc);
+    if constexpr (Peephole) d_c += d_o * p[2 * H + j];
+    const T d_i = d_c * g * i * (1 - i);
+    const T d_f = d_c * c_prev[j] * f * (1 - f);
+    d[j] = d_i;
+    d[H + j] = d_f;
+    d[2 * H + j] = d_c * i * (1 - g * g);
+    d[3 * H + j] = d_o;
+    if constexpr (Peephole) {
+      dc[j] = d_c * f + d_i * p[j] + d_f * p[H + j];
+    } else {
+      dc[j] = d_c * f;
+    }
+  }
+}
+
+// Returns {d_pre (T, B, 4H), dh0, dc0}; dh and dc arrive holding the final-state gradients.
+std::vector<Tensor> lstm_backward(const Tensor& grad_output, Tensor dh, Tensor dc,
+                                  const Tensor& cs, const Tensor& acts, const Tensor& weight_hh,
+                                  const OptTensor& peephole, const OptTensor& mask,
+                                  std::vector<int64_t> batch_sizes) {
+  const int64_t time = acts.size(0), batch = acts.size(1), H = acts.size(2) / 4;
+  Tensor d_pre = buffer(acts, acts.sizes(), !batch_sizes.empty());
+  dh = dh.contiguous().clone();
+  dc = dc.contiguous().clone();
+  const Tensor go = grad_output.contiguous();
+  for (int64_t t = time - 1; t >= 0; --t) {
+    const int64_t n = active(batch_sizes, t, batch);
+    Tensor d = d_pre[t].narrow(0, 0, n);
+    AT_DISPATCH_FLOATING_TYPES(acts.scalar_type(), "lstm_backward", [&] {
+      const scalar_t* A = acts[t].data_ptr<scalar_t>();
+      const scalar_t* CP = cs[t].data_ptr<scalar_t>();
+      const scalar_t* C = cs[t + 1].data_ptr<scalar_t>();
+      const scalar_t* G = go[t].data_ptr<scalar_t>();
+      scalar_t* DH = dh.data_ptr<scalar_t>();
+      scalar_t* DC = dc.data_ptr<scalar_t>();
+      scalar_t* D = d.data_ptr<scalar_t>();
+      const scalar_t* P = peephole.has_value() ? peephole->data_ptr<scalar_t>() : nullptr;
+      at::parallel_for(0, n, std::max<int64_t>(1, 16384 / (4 * H)), [&](int64_t begin,
+                                                                         int64_t end) {
+        std::vector<scalar_t> tanh_c(H);
+        for (int64_t r = begin; r < end; ++r) {
+          tanh_of(tanh_c.data(), C + r * H, H);
+          auto grads = P ? lstm_gate_grads<scalar_t, true> : lstm_gate_grads<scalar_t, false>;
+          grads(D + r * 4 * H, DC + r * H, DH + r * H, G + r * H, tanh_c.data(),
+                A + r * 4 * H, CP + r * H, P, H);
+        }
+      });
+    });
+    Tensor dh_n = dh.narrow(0, 0, n);
+    if (mask.has_value()) {
+      dh_n.copy_(at::mm(d, weight_hh).mul_(mask->narrow(0, 0, n)));
+    } else {
+      at::mm_out(dh_n, d, weight_hh);
+    }
+  }
+  return {d_pre, dh, dc};
+}
+
+// ---------------------------------------------------------------- RNN -----------------
+std::vector<Tensor> rnn_forward(const Tensor& xproj, const Tensor& h0, const Tensor& weight_hh,
+                                bool relu, const OptTensor& mask,
+                                std::vector<int64_t> batch_sizes) {
+  const int64_t time = xproj.size(0), batch = xproj.size(1), H = xproj.size(2);
+  Tensor hs = at::empty({time + 1, batch, H}, xproj.options());
+  hs[0].copy_(h0);
+  const Tensor weight_t = weight_hh.t();
+  for (int64_t t = 0; t < time; ++t) {
+    const int64_t n = active(batch_sizes, t, batch);
+    carry_inactive(hs, t, n);
+    Tensor h = hs[t + 1].narrow(0, 0, n);
+    at::addmm_out(h, xproj[t].narrow(0, 0, n), recurrent_input(hs[t].narrow(0, 0, n), mask, n),
+                  weight_t);
+    relu ? h.relu_() : h.tanh_();
+  }
+  return {hs};
+}
+
+// ---------------------------------------------------------------- GRU -----------------
+// r, z, n of one row resetting after the product: a = [r | z | n] is written,
+// term = (W_hn h)_n + b_hn is saved for the backward.
+template <typename T>
+void gru_gates_after(T* __restrict__ a, T* __restrict__ term, const T* __restrict__ x,
+                     const T* __restrict__ rec, const T* __restrict__ bias_n, int64_t H) {
+  for (int64_t j = 0; j < 2 * H; ++j) a[j] = sigmoid(x[j] + rec[j]);
+  for (int64_t j = 0; j < H; ++j) term[j] = rec[2 * H + j] + bias_n[j];
+  for (int64_t j = 0; j < H; ++j) a[2 * H + j] = std::tanh(x[2 * H + j] + a[j] * term[j]);
+}
+
+// h' = n + z * (h - n)
+template <typename T>
+void gru_hidden(T* __restrict__ h_next, const T* __restrict__ n, const T* __restrict__ z,
+                const T* __restrict__ h, int64_t H) {
+  for (int64_t j = 0; j < H; ++j) h_next[j] = n[j] + z[j] * (h[j] - n[j]);
+}
+
+// One row of the GRU backward: d = [dr | dz | dn] (dr only when resetting after), dh
+// becomes the update gate's direct path z * dL/dh_t, and d_rec (or null) gets [dr | dz | dn*r].
+template <typename T, bool ResetAfter>
+void gru_gate_grads(T* __restrict__ d, T* __restrict__ d_rec, T* __restrict__ dh,
+                    const T* __restrict__ grad_out, const T* __restrict__ a,
+                    const T* __restrict__ term, const T* __restrict__ h, int64_t H) {
+  const T* ar = a; const T* az = a + H; const T* an = a + 2 * H;
+  for (int64_t j = 0; j < H; ++j) {
+    const T grad_h = dh[j] + grad_out[j];
+    const T z = az[j], c = an[j];
+    const T d_n = grad_h * (1 - z) * (1 - c * c);
+    d[H + j] = grad_h * (h[j] - c) * z * (1 - z);
+    d[2 * H + j] = d_n;
+    dh[j] = grad_h * z;
+    if constexpr (ResetAfter) {
+      const T r = ar[j];
+      const T d_r = d_n * term[j] * r * (1 - r);
+      d[j] = d_r;
+      d_rec[j] = d_r;
+      d_rec[H + j] = d[H + j];
+      d_rec[2 * H + j] = d_n * r;
+    }
+  }
+}
+// acts rows are [r | z | n]; terms hold what the reset gate multiplied: W_hn h + b_hn
+// (reset after) or r * h_in (reset before).
+std::vector<Tensor> gru_forward(const Tensor& xproj, const Tensor& h0, const Tensor& weight_hh,
+                                const OptTensor& bias_n, const OptTensor& mask,
+                                std::vector<int64_t> batch_sizes) {
+  const int64_t time = xproj.size(0), batch = xproj.size(1), H = xproj.size(2) / 3;
+  const bool ragged = !batch_sizes.empty(), reset_after = bias_n.has_value();
+  Tensor hs = at::empty({time + 1, batch, H}, xproj.options());
+  Tensor acts = buffer(xproj, {time, batch, 3 * H}, ragged);
+  Tensor terms = buffer(xproj, {time, batch, H}, ragged);
+  Tensor rec = at::empty({batch, 3 * H}, xproj.options());
+  hs[0].copy_(h0);
+  const Tensor w_rz_t = weight_hh.narrow(0, 0, 2 * H).t();
+  const Tensor w_n_t = weight_hh.narrow(0, 2 * H, H).t();
+  const Tensor weight_t = weight_hh.t();
+  for (int64_t t = 0; t < time; ++t) {
+    const int64_t n = active(batch_sizes, t, batch);
+    carry_inactive(hs, t, n);
+    const Tensor h_in = recurrent_input(hs[t].narrow(0, 0, n), mask, n);
+    Tensor a = acts[t].narrow(0, 0, n);
+    Tensor term = terms[t].narrow(0, 0, n);
+    const Tensor x = xproj[t].narrow(0, 0, n);
+    if (reset_after) {
+      Tensor rec_n = rec.narrow(0, 0, n);
+      at::mm_out(rec_n, h_in, weight_t);
+    } else {
+      Tensor a_rz = a.narrow(1, 0, 2 * H);
+      at::addmm_out(a_rz, x.narrow(1, 0, 2 * H), h_in, w_rz_t);
+      a_rz.sigmoid_();
+      at::mul_out(term, a.narrow(1, 0, H), h_in);
+      Tensor a_n = a.narrow(1, 2 * H, H);
+      at::addmm_out(a_n, x.narrow(1, 2 * H, H), term, w_n_t);
+    }
+    AT_DISPATCH_FLOATING_TYPES(xproj.scalar_type(), "gru_forward", [&] {
+      scalar_t* A = a.data_ptr<scalar_t>();
+      scalar_t* TM = term.data_ptr<scalar_t>();
+      const scalar_t* X = x.data_ptr<scalar_t>();
+      const scalar_t* R = rec.data_ptr<scalar_t>();
+      const scalar_t* B = reset_after ? bias_n->data_ptr<scalar_t>() : nullptr;
+      const scalar_t* HP = hs[t].data_ptr<scalar_t>();
+      scalar_t* HN = hs[t + 1].data_ptr<scalar_t>();
+      for_rows(n, 3 * H, [&](int64_t row) {
+        scalar_t* ar = A + row * 3 * H; scalar_t* az = ar + H; scalar_t* an = az + H;
+        const scalar_t* hp = HP + row * H; scalar_t* hn = HN + row * H;
+        if (B) {
+          gru_gates_after(ar, TM + row * H, X + row * 3 * H, R + row * 3 * H, B, H);
+        } else {
+          tanh_inplace(an, H);
+        }
+        gru_hidden(hn, an, az, hp, H);
+      });
+    });
+  }
+  return {hs, acts, terms};
+}
+
+// Returns {d_pre (T, B, 3H), d_rec (T, B, 3H) or empty, dh0}. d_rec, the gradient of the
+// recurrent product W_hh h_in + b_hh (reset after), differs from d_pre in the n block.
+std::vector<Tensor> gru_backward(const Tensor& grad_output, Tensor dh, const Tensor& hs,
+                                 const Tensor& acts, const Tensor& terms,
+                                 const Tensor& weight_hh, bool reset_after,
+                                 const OptTensor& mask, std::vector<int64_t> batch_sizes) {
+  const int64_t time = acts.size(0), batch = acts.size(1), H = acts.size(2) / 3;
+  const bool ragged = !batch_sizes.empty();
+  Tensor d_pre = buffer(acts, acts.sizes(), ragged);
+  Tensor d_rec = reset_after ? buffer(acts, acts.sizes(), ragged) : Tensor();
+  Tensor d_term = at::empty({batch, H}, acts.options());
+  dh = dh.contiguous().clone();
+  const Tensor go = grad_output.contiguous();
+  const Tensor w_rz = weight_hh.narrow(0, 0, 2 * H), w_n = weight_hh.narrow(0, 2 * H, H);
+  for (int64_t t = time - 1; t >= 0; --t) {
+    const int64_t n = active(batch_sizes, t, batch);
+    Tensor d = d_pre[t].narrow(0, 0, n);
+    Tensor dh_n = dh.narrow(0, 0, n);
+    AT_DISPATCH_FLOATING_TYPES(acts.scalar_type(), "gru_backward", [&] {
+      const scalar_t* A = acts[t].data_ptr<scalar_t>();
+      const scalar_t* TM = terms[t].data_ptr<scalar_t>();
+      const scalar_t* HP = hs[t].data_ptr<scalar_t>();
+      const scalar_t* G = go[t].data_ptr<scalar_t>();
+      scalar_t* DH = dh.data_ptr<scalar_t>();
+      scalar_t* D = d.data_ptr<scalar_t>();
+      scalar_t* DR = reset_after ? d_rec[t].data_ptr<scalar_t>() : nullptr;
+      for_rows(n, 3 * H, [&](int64_t row) {
+        auto grads = DR ? gru_gate_grads<scalar_t, true> : gru_gate_grads<scalar_t, false>;
+        grads(D + row * 3 * H, DR ? DR + row * 3 * H : nullptr, DH + row * H, G + row * H,
+              A + row * 3 * H, TM + row * H, HP + row * H, H);
+      });
+    });
+    Tensor through_products;
+    if (reset_after) {
+      through_products = at::mm(d_rec[t].narrow(0, 0, n), weight_hh);
+    } else {
+      Tensor dt = d_term.narrow(0, 0, n);
+      at::mm_out(dt, d.narrow(1, 2 * H, H), w_n);  // dL/d(r * h_in)
+      const Tensor h_in = recurrent_input(hs[t].narrow(0, 0, n), mask, n);
+      const Tensor r = acts[t].narrow(0, 0, n).narrow(1, 0, H);
+      Tensor d_r = d.narrow(1, 0, H);
+      d_r.copy_(at::sigmoid_backward(dt * h_in, r));
+      through_products = at::addmm(dt * r, d.narrow(1, 0, 2 * H), w_rz);
+    }
+    if (mask.has_value()) through_products.mul_(mask->narrow(0, 0, n));
+    dh_n.add_(through_products);
+  }
+  return {d_pre, reset_after ? d_rec : at::empty({0}, acts.options()), dh};
+}
+
+}  // namespace
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.def("lstm_forward", &lstm_forward, "LSTM scan forward");
+  m.def("lstm_backward", &lstm_backward, "LSTM scan backward loop");
+  m.def("rnn_forward", &rnn_forward, "Elman RNN scan forward");
+  m.def("gru_forward", &gru_forward, "GRU scan forward");
+  m.def("gru_backward", &gru_backward, "GRU scan backward loop");
+}
