@@ -89,7 +89,17 @@ def scan(
 ) -> tuple[Tensor, Tensors]:
     """Run ``kernel`` over time as one autograd node; returns ``(output, final_state)``.
 
-    Shapes as in :class:`ScanKernel`; the caller sorts the batch by length.
+    Shapes as in :class:`ScanKernel`; the caller sorts the batch by length. The output is
+    zero past each sequence's end, and the final state is each sequence's last real one.
     """
     output, *final = _Scan.apply(kernel, mask, batch_sizes, xproj, *state, *params)
+    if batch_sizes is not None:
+        output = output * _active_mask(batch_sizes, output)
     return output, tuple(final)
+
+
+def _active_mask(batch_sizes: list[int], like: Tensor) -> Tensor:
+    """(time, batch, 1), 1 where row b is still running at step t."""
+    sizes = torch.tensor(batch_sizes, device=like.device).unsqueeze(1)  # (time, 1)
+    rows = torch.arange(like.shape[1], device=like.device).unsqueeze(0)  # (1, batch)
+    return (rows < sizes).unsqueeze(2).to(like.dtype)

@@ -27,7 +27,7 @@ from rnnkit.engine.scan import ScanKernel, Tensors, scan
 from rnnkit.layers.dropout import ForwardDraws, check_dropout_probability, draw_dropout
 from rnnkit.layers.fused import FusedSettings, fused_packed, fused_padded
 from rnnkit.layers.recurrent import run_over_time
-from rnnkit.layers.sequences import reverse_padded, sorted_batch_sizes, step_mask
+from rnnkit.layers.sequences import reverse_padded, sorted_batch_sizes
 from rnnkit.validation import (
     check_choice,
     check_input,
@@ -338,11 +338,8 @@ class RecurrentLayer(nn.Module):
             mask = draws.masks[cell]
             if order is not None and mask is not None:
                 mask = mask.index_select(0, order)
-            output, final = scan(native_kernel(kernel) if native else kernel, xproj,
-                                 cell_state, params, mask, batch_sizes)
-            if lengths is not None:
-                output = output * step_mask(lengths, output.shape[0])
-            return output, final
+            return scan(native_kernel(kernel) if native else kernel, xproj, cell_state, params,
+                        mask, batch_sizes)
 
         output, state = self._run_stack(input, state, lengths, run_cell)
         if order is None:
