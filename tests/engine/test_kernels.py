@@ -60,8 +60,7 @@ def outputs_and_grads(kernel, inputs, mask, batch_sizes):
 
 
 KERNELS = [LSTMKernel(False), LSTMKernel(True), GRUKernel(True), GRUKernel(False),
-           RNNKernel("tanh"), RNNKernel("relu")]
-ALL_KERNELS = [*KERNELS, LayerNormLSTMKernel(), LayerNormGRUKernel()]
+           RNNKernel("tanh"), RNNKernel("relu"), LayerNormLSTMKernel(), LayerNormGRUKernel()]
 
 
 def kernel_id(kernel):
@@ -86,7 +85,7 @@ def test_cpp_kernel_equals_torch_operator_kernel(kernel, ragged, masked):
 
 
 @pytest.mark.parametrize("ragged", [False, True], ids=["full", "ragged"])
-@pytest.mark.parametrize("kernel", ALL_KERNELS, ids=kernel_id)
+@pytest.mark.parametrize("kernel", KERNELS, ids=kernel_id)
 def test_torch_operator_kernels_pass_gradcheck(kernel, ragged):
     xproj, state, params = kernel_inputs(kernel, hidden=2, batch=BATCH)
     mask = torch.tensor([[1.5, 0.0], [0.0, 1.5], [1.5, 1.5], [1.5, 0.0]], dtype=torch.float64)

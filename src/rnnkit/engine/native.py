@@ -1,10 +1,11 @@
-"""rnnkit's C++ scan kernels (``csrc/scan.cpp``): built on first use, cached, optional.
+"""rnnkit's C++ scan kernels (``csrc/``): built on first use, cached, optional.
 
 The extension is compiled with torch's own tooling (``torch.utils.cpp_extension.load``,
 which needs a C++ compiler and ninja) into torch's extension cache, once per machine and
-torch version. It holds the LSTM (with peepholes), GRU (both resets) and RNN loops for
-float32/float64 on CPU; everything else, and any machine where the build fails, uses the
-torch-operator kernels, which compute the same thing. ``RNNKIT_NATIVE=0`` turns it off.
+torch version. It holds the LSTM (with peepholes), GRU (both resets), RNN and
+layer-normalized LSTM and GRU loops for float32/float64 on CPU; other devices and dtypes,
+and any machine where the build fails, use the torch-operator kernels, which compute the
+same thing. ``RNNKIT_NATIVE=0`` turns it off.
 """
 
 from __future__ import annotations
@@ -20,13 +21,16 @@ from types import ModuleType
 
 import torch
 
+from rnnkit.engine.common import summed_outer
 from rnnkit.engine.gru import GRUKernel
+from rnnkit.engine.layernorm import LayerNormGRUKernel, LayerNormLSTMKernel
 from rnnkit.engine.lstm import LSTMKernel
 from rnnkit.engine.rnn import RNNKernel
 from rnnkit.engine.scan import ScanKernel
 
 BACKEND_NATIVE = "rnnkit-fused"
-SOURCE = Path(__file__).parent / "csrc" / "scan.cpp"
+SOURCES = [Path(__file__).parent / "csrc" / name
+           for name in ("module.cpp", "scan.cpp", "layernorm.cpp")]
 NATIVE_DTYPES = (torch.float32, torch.float64)
 # Release flags; -march=native is safe because the build happens on the machine that runs it.
 # -ffast-math lets GCC call glibc's vector exp/tanh (libmvec, within 4 ulp), hence -lm.
@@ -46,9 +50,8 @@ def _build() -> tuple[ModuleType | None, str | None]:
     try:
         from torch.utils.cpp_extension import load
 
-        module = load(name="rnnkit_scan", sources=[str(SOURCE)], extra_cflags=CFLAGS,
-                      extra_ldflags=LDFLAGS,
-                      verbose=False)
+        module = load(name="rnnkit_scan", sources=[str(source) for source in SOURCES],
+                      extra_cflags=CFLAGS, extra_ldflags=LDFLAGS, verbose=False)
     except (OSError, RuntimeError, ImportError, subprocess.CalledProcessError) as error:
         logger.warning("rnnkit: building the C++ scan kernels failed, using the torch-operator "
                        "kernels instead: %s", error)
@@ -69,7 +72,8 @@ def native_unavailable_reason(device: torch.device, dtype: torch.dtype | None = 
 def native_kernel(kernel: ScanKernel) -> ScanKernel:
     """The C++ twin of ``kernel``, or ``kernel`` itself where there is none."""
     twin = {LSTMKernel: NativeLSTMKernel, GRUKernel: NativeGRUKernel,
-            RNNKernel: NativeRNNKernel}.get(type(kernel))
+            RNNKernel: NativeRNNKernel, LayerNormLSTMKernel: NativeLayerNormLSTMKernel,
+            LayerNormGRUKernel: NativeLayerNormGRUKernel}.get(type(kernel))
     if twin is None:
         return kernel
     return twin(**{field.name: getattr(kernel, field.name) for field in dataclasses.fields(kernel)})
@@ -125,3 +129,52 @@ class NativeRNNKernel(RNNKernel):
         (hs,) = _extension().rnn_forward(xproj.contiguous(), state[0], params[0],
                                          self.nonlinearity == "relu", mask, batch_sizes or [])
         return hs[1:], (hs[-1].clone(),), (hs,)
+
+
+def _recurrent_inputs(hs, mask):
+    """``h`` of every step as the recurrent product saw it: (time, batch, hidden)."""
+    return hs[:-1] if mask is None else hs[:-1] * mask
+
+
+class NativeLayerNormLSTMKernel(LayerNormLSTMKernel):
+    """:class:`LayerNormLSTMKernel` with both loops in C++; it saves the normalized values
+    and 1/std instead of the raw products."""
+
+    def forward(self, xproj, state, params, mask, batch_sizes):
+        weight, gain_h, shift_h, gain_c, shift_c = params
+        hs, cs, acts, rec_hat, cell_hat, rstd = _extension().layer_norm_lstm_forward(
+            xproj.contiguous(), state[0], state[1], weight, torch.stack((gain_h, shift_h)),
+            torch.stack((gain_c, shift_c)), mask, batch_sizes or [])
+        return hs[1:], (hs[-1].clone(), cs[-1].clone()), (hs, cs, acts, rec_hat, cell_hat,
+                                                          rstd)
+
+    def backward(self, grad_output, grad_state, saved, params, mask, batch_sizes):
+        hs, cs, acts, rec_hat, cell_hat, rstd = saved
+        weight, gain_h, shift_h, gain_c, shift_c = params
+        d_pre, d_rec, dh, dc, d_norm_hh, d_norm_cell = _extension().layer_norm_lstm_backward(
+            grad_output, grad_state[0], grad_state[1], cs, acts, rec_hat, cell_hat, rstd,
+            weight, torch.stack((gain_h, shift_h)), torch.stack((gain_c, shift_c)), mask,
+            batch_sizes or [])
+        d_weight = summed_outer(d_rec, _recurrent_inputs(hs, mask))
+        return d_pre, (dh, dc), (d_weight, *d_norm_hh, *d_norm_cell)
+
+
+class NativeLayerNormGRUKernel(LayerNormGRUKernel):
+    """:class:`LayerNormGRUKernel` with both loops in C++."""
+
+    def forward(self, xproj, state, params, mask, batch_sizes):
+        weight, gain, shift, bias_n = params
+        hs, acts, terms, rec_hat, rstd = _extension().layer_norm_gru_forward(
+            xproj.contiguous(), state[0], weight, torch.stack((gain, shift)),
+            bias_n.contiguous(), mask, batch_sizes or [])
+        return hs[1:], (hs[-1].clone(),), (hs, acts, terms, rec_hat, rstd)
+
+    def backward(self, grad_output, grad_state, saved, params, mask, batch_sizes):
+        hs, acts, terms, rec_hat, rstd = saved
+        weight, gain, shift, _ = params
+        d_pre, d_rec, dh, (d_gain, d_shift) = _extension().layer_norm_gru_backward(
+            grad_output, grad_state[0], hs, acts, terms, rec_hat, rstd, weight,
+            torch.stack((gain, shift)), mask, batch_sizes or [])
+        hidden = hs.shape[-1]
+        d_weight = summed_outer(d_rec, _recurrent_inputs(hs, mask))
+        return d_pre, (dh,), (d_weight, d_gain, d_shift, d_shift[2 * hidden :])

@@ -131,15 +131,11 @@ class RecurrentLayer(nn.Module):
         """Why this cell configuration has no rnnkit scan kernel, or None if it has one."""
         return None
 
-    def cell_native_blocker(self) -> str | None:
-        """Why this cell's scan kernel has no C++ twin, or None if it has one."""
-        return None
-
     def native_blocker(self, device: torch.device | str | None = None) -> str | None:
         """Why the scan would run on torch-operator kernels rather than C++ ones, or None."""
         reference = self.weight_ih_l0
         device = torch.device(device) if device is not None else reference.device
-        return native_unavailable_reason(device, reference.dtype) or self.cell_native_blocker()
+        return native_unavailable_reason(device, reference.dtype)
 
     def state_sizes(self) -> tuple[int, ...]:
         """Feature size of each state tensor: ``(h,)`` or ``(h, c)``."""

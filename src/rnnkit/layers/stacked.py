@@ -23,7 +23,6 @@ from rnnkit.layers.base import RecurrentLayer
 from rnnkit.validation import check_choice, check_positive_int
 
 LAYER_NORM_BLOCKER = "layer_norm=True has no torch fused kernel"
-LAYER_NORM_NATIVE_BLOCKER = "layer_norm=True has no C++ kernel yet"
 
 _SHAPES_DOC = """
     Shapes (batch_first=False; with batch_first=True input and output swap their first two
@@ -200,9 +199,6 @@ class LSTM(RecurrentLayer):
             return LAYER_NORM_BLOCKER
         return "peephole=True has no torch fused kernel" if self.peephole else None
 
-    def cell_native_blocker(self) -> str | None:
-        return LAYER_NORM_NATIVE_BLOCKER if self.layer_norm else None
-
     def cell_engine_blocker(self) -> str | None:
         if self.proj_size:
             return "proj_size > 0 has no rnnkit scan kernel yet"
@@ -304,9 +300,6 @@ class GRU(RecurrentLayer):
         if self.layer_norm:
             return LAYER_NORM_BLOCKER
         return None if self.reset_after else "reset_after=False has no torch fused kernel"
-
-    def cell_native_blocker(self) -> str | None:
-        return LAYER_NORM_NATIVE_BLOCKER if self.layer_norm else None
 
     def post_init(self, weights: dict[str, Tensor]) -> None:
         reset_layer_norm(weights)

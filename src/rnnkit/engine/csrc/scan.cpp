@@ -1,5 +1,5 @@
 // rnnkit's CPU scan kernels: the loop over time in C++, the recurrent product through
-// ATen (MKL/oneDNN), and each step's gate math fused into one pass over the active rows.
+// ATen (MKL/oneDNN), and each step's gate math fused into vectorized passes over the rows.
 //
 // Layout (time-major, batch sorted longest first): xproj (T, B, G*H); hs and cs hold the
 // state of every step, (T + 1, B, H), row 0 the initial state; acts (T, B, G*H) the
@@ -7,134 +7,10 @@
 // The Python kernels in rnnkit/engine/{lstm,gru,rnn}.py are the same algorithms in torch
 // operators; tests hold the two to 1e-10 in float64.
 
-#include <torch/extension.h>
-#include <ATen/Parallel.h>
-#include <ATen/core/dispatch/Dispatcher.h>
+#include "kernels.h"
+#include "scan_common.h"
 
-#include <cmath>
-#include <vector>
-
-namespace {
-
-using at::Tensor;
-using OptTensor = c10::optional<Tensor>;
-
-int64_t active(const std::vector<int64_t>& batch_sizes, int64_t t, int64_t batch) {
-  return batch_sizes.empty() ? batch : batch_sizes[t];
-}
-
-template <typename T> inline T sigmoid(T x) { return T(1) / (T(1) + std::exp(-x)); }
-
-// Element loops over one row, each simple enough, with restrict-qualified pointers, for
-// the compiler to vectorize (glibc's libmvec supplies vector exp and tanh under -ffast-math).
-template <typename T> void sigmoid_inplace(T* __restrict__ x, int64_t n) {
-  for (int64_t j = 0; j < n; ++j) x[j] = sigmoid(x[j]);
-}
-template <typename T> void tanh_inplace(T* __restrict__ x, int64_t n) {
-  for (int64_t j = 0; j < n; ++j) x[j] = std::tanh(x[j]);
-}
-template <typename T> void tanh_of(T* __restrict__ out, const T* __restrict__ x, int64_t n) {
-  for (int64_t j = 0; j < n; ++j) out[j] = std::tanh(x[j]);
-}
-// x += w * v (the peephole terms).
-template <typename T>
-void add_product(T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ v,
-                 int64_t n) {
-  for (int64_t j = 0; j < n; ++j) x[j] += w[j] * v[j];
-}
-// c = f * c_prev + i * g
-template <typename T>
-void lstm_cell(T* __restrict__ c, const T* __restrict__ f, const T* __restrict__ c_prev,
-               const T* __restrict__ i, const T* __restrict__ g, int64_t n) {
-  for (int64_t j = 0; j < n; ++j) c[j] = f[j] * c_prev[j] + i[j] * g[j];
-}
-// h = o * tanh(c)
-template <typename T>
-void lstm_hidden(T* __restrict__ h, const T* __restrict__ o, const T* __restrict__ c,
-                 int64_t n) {
-  for (int64_t j = 0; j < n; ++j) h[j] = o[j] * std::tanh(c[j]);
-}
-
-// y = x @ W^T for many x with the same W (one per step). In float32 on a build with oneDNN
-// a large weight is reordered once into oneDNN's blocked layout (the operators torch's own
-// CPU compiler uses), which streams a W_hh too big for the cache from memory far better
-// than a plain GEMM does at a batch of a few dozen rows (measured: 1.7x at hidden 1024).
-// A small weight stays in cache and the plain GEMM, with less overhead, wins.
-constexpr int64_t kPackedWeightMinElements = int64_t(1) << 20;
-
-class RecurrentProduct {
- public:
-  RecurrentProduct(const Tensor& weight, int64_t batch) : weight_t_(weight.t()) {
-    if (weight.scalar_type() != at::kFloat || !weight.device().is_cpu() ||
-        weight.numel() < kPackedWeightMinElements) {
-      return;
-    }
-    auto& dispatcher = c10::Dispatcher::singleton();
-    auto reorder = dispatcher.findSchema({"mkldnn::_reorder_linear_weight", ""});
-    auto linear = dispatcher.findSchema({"mkldnn::_linear_pointwise", ""});
-    if (!reorder || !linear) return;
-    torch::jit::Stack stack{weight.contiguous(), batch};
-    reorder->callBoxed(&stack);
-    packed_ = stack[0].toTensor();
-    linear_ = linear;
-  }
-
-  // out = base + x @ W^T, or out = x @ W^T when base is undefined.
-  void into(Tensor out, const Tensor& base, const Tensor& x) const {
-    if (!linear_) {
-      if (base.defined()) {
-        at::addmm_out(out, base, x, weight_t_);
-      } else {
-        at::mm_out(out, x, weight_t_);
-      }
-      return;
-    }
-    c10::impl::GenericList scalars(c10::OptionalType::create(c10::NumberType::get()));
-    torch::jit::Stack stack{x.contiguous(), packed_, c10::IValue(), std::string("none"),
-                            std::move(scalars), c10::IValue()};
-    linear_->callBoxed(&stack);
-    const Tensor y = stack[0].toTensor();
-    if (base.defined()) {
-      at::add_out(out, base, y);
-    } else {
-      out.copy_(y);
-    }
-  }
-
-  Tensor operator()(const Tensor& x) const {
-    Tensor out = at::empty({x.size(0), weight_t_.size(1)}, x.options());
-    into(out, Tensor(), x);
-    return out;
-  }
-
- private:
-  Tensor weight_t_;
-  Tensor packed_;
-  c10::optional<c10::OperatorHandle> linear_;
-};
-
-// Rows [0, n) of a per-row kernel, split across torch's intra-op threads.
-template <typename F>
-void for_rows(int64_t n, int64_t width, const F& body) {
-  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(width, 1));
-  at::parallel_for(0, n, grain, [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r) body(r);
-  });
-}
-
-// Rows of finished sequences keep their state from step t to t + 1.
-void carry_inactive(Tensor& states, int64_t t, int64_t n) {
-  if (n < states.size(1)) states[t + 1].narrow(0, n, states.size(1) - n).copy_(
-      states[t].narrow(0, n, states.size(1) - n));
-}
-
-Tensor recurrent_input(const Tensor& h, const OptTensor& mask, int64_t n) {
-  return mask.has_value() ? h * mask->narrow(0, 0, n) : h;
-}
-
-Tensor buffer(const Tensor& like, at::IntArrayRef shape, bool ragged) {
-  return ragged ? at::zeros(shape, like.options()) : at::empty(shape, like.options());
-}
+namespace rnnkit {
 
 // ---------------------------------------------------------------- LSTM ----------------
 std::vector<Tensor> lstm_forward(const Tensor& xproj, const Tensor& h0, const Tensor& c0,
@@ -142,8 +18,8 @@ std::vector<Tensor> lstm_forward(const Tensor& xproj, const Tensor& h0, const Te
                                  const OptTensor& mask, std::vector<int64_t> batch_sizes) {
   const int64_t time = xproj.size(0), batch = xproj.size(1), H = xproj.size(2) / 4;
   const bool ragged = !batch_sizes.empty();
-  Tensor hs = at::empty({time + 1, batch, H}, xproj.options());
-  Tensor cs = at::empty({time + 1, batch, H}, xproj.options());
+  Tensor hs = buffer(xproj, {time + 1, batch, H}, false);
+  Tensor cs = buffer(xproj, {time + 1, batch, H}, false);
   Tensor acts = buffer(xproj, {time, batch, 4 * H}, ragged);
   hs[0].copy_(h0);
   cs[0].copy_(c0);
@@ -254,7 +130,7 @@ std::vector<Tensor> rnn_forward(const Tensor& xproj, const Tensor& h0, const Ten
                                 bool relu, const OptTensor& mask,
                                 std::vector<int64_t> batch_sizes) {
   const int64_t time = xproj.size(0), batch = xproj.size(1), H = xproj.size(2);
-  Tensor hs = at::empty({time + 1, batch, H}, xproj.options());
+  Tensor hs = buffer(xproj, {time + 1, batch, H}, false);
   hs[0].copy_(h0);
   const RecurrentProduct recurrent(weight_hh, batch);
   for (int64_t t = 0; t < time; ++t) {
@@ -278,37 +154,6 @@ void gru_gates_after(T* __restrict__ a, T* __restrict__ term, const T* __restric
   for (int64_t j = 0; j < H; ++j) a[2 * H + j] = std::tanh(x[2 * H + j] + a[j] * term[j]);
 }
 
-// h' = n + z * (h - n)
-template <typename T>
-void gru_hidden(T* __restrict__ h_next, const T* __restrict__ n, const T* __restrict__ z,
-                const T* __restrict__ h, int64_t H) {
-  for (int64_t j = 0; j < H; ++j) h_next[j] = n[j] + z[j] * (h[j] - n[j]);
-}
-
-// One row of the GRU backward: d = [dr | dz | dn] (dr only when resetting after), dh
-// becomes the update gate's direct path z * dL/dh_t, and d_rec (or null) gets [dr | dz | dn*r].
-template <typename T, bool ResetAfter>
-void gru_gate_grads(T* __restrict__ d, T* __restrict__ d_rec, T* __restrict__ dh,
-                    const T* __restrict__ grad_out, const T* __restrict__ a,
-                    const T* __restrict__ term, const T* __restrict__ h, int64_t H) {
-  const T* ar = a; const T* az = a + H; const T* an = a + 2 * H;
-  for (int64_t j = 0; j < H; ++j) {
-    const T grad_h = dh[j] + grad_out[j];
-    const T z = az[j], c = an[j];
-    const T d_n = grad_h * (1 - z) * (1 - c * c);
-    d[H + j] = grad_h * (h[j] - c) * z * (1 - z);
-    d[2 * H + j] = d_n;
-    dh[j] = grad_h * z;
-    if constexpr (ResetAfter) {
-      const T r = ar[j];
-      const T d_r = d_n * term[j] * r * (1 - r);
-      d[j] = d_r;
-      d_rec[j] = d_r;
-      d_rec[H + j] = d[H + j];
-      d_rec[2 * H + j] = d_n * r;
-    }
-  }
-}
 // acts rows are [r | z | n]; terms hold what the reset gate multiplied: W_hn h + b_hn
 // (reset after) or r * h_in (reset before).
 std::vector<Tensor> gru_forward(const Tensor& xproj, const Tensor& h0, const Tensor& weight_hh,
@@ -316,7 +161,7 @@ std::vector<Tensor> gru_forward(const Tensor& xproj, const Tensor& h0, const Ten
                                 std::vector<int64_t> batch_sizes) {
   const int64_t time = xproj.size(0), batch = xproj.size(1), H = xproj.size(2) / 3;
   const bool ragged = !batch_sizes.empty(), reset_after = bias_n.has_value();
-  Tensor hs = at::empty({time + 1, batch, H}, xproj.options());
+  Tensor hs = buffer(xproj, {time + 1, batch, H}, false);
   Tensor acts = buffer(xproj, {time, batch, 3 * H}, ragged);
   Tensor terms = buffer(xproj, {time, batch, H}, ragged);
   Tensor rec = at::empty({batch, 3 * H}, xproj.options());
@@ -417,12 +262,4 @@ std::vector<Tensor> gru_backward(const Tensor& grad_output, Tensor dh, const Ten
   return {d_pre, reset_after ? d_rec : at::empty({0}, acts.options()), dh};
 }
 
-}  // namespace
-
-PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.def("lstm_forward", &lstm_forward, "LSTM scan forward");
-  m.def("lstm_backward", &lstm_backward, "LSTM scan backward loop");
-  m.def("rnn_forward", &rnn_forward, "Elman RNN scan forward");
-  m.def("gru_forward", &gru_forward, "GRU scan forward");
-  m.def("gru_backward", &gru_backward, "GRU scan backward loop");
-}
+}  // namespace rnnkit

@@ -1,0 +1,54 @@
+// The scan kernels rnnkit's C++ extension exports (see scan.cpp and layernorm.cpp).
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <vector>
+
+namespace rnnkit {
+
+using OptionalTensor = c10::optional<at::Tensor>;
+
+std::vector<at::Tensor> lstm_forward(const at::Tensor& xproj, const at::Tensor& h0,
+                                     const at::Tensor& c0, const at::Tensor& weight_hh,
+                                     const OptionalTensor& peephole, const OptionalTensor& mask,
+                                     std::vector<int64_t> batch_sizes);
+std::vector<at::Tensor> lstm_backward(const at::Tensor& grad_output, at::Tensor dh,
+                                      at::Tensor dc, const at::Tensor& cs,
+                                      const at::Tensor& acts, const at::Tensor& weight_hh,
+                                      const OptionalTensor& peephole,
+                                      const OptionalTensor& mask,
+                                      std::vector<int64_t> batch_sizes);
+std::vector<at::Tensor> rnn_forward(const at::Tensor& xproj, const at::Tensor& h0,
+                                    const at::Tensor& weight_hh, bool relu,
+                                    const OptionalTensor& mask,
+                                    std::vector<int64_t> batch_sizes);
+std::vector<at::Tensor> gru_forward(const at::Tensor& xproj, const at::Tensor& h0,
+                                    const at::Tensor& weight_hh, const OptionalTensor& bias_n,
+                                    const OptionalTensor& mask,
+                                    std::vector<int64_t> batch_sizes);
+std::vector<at::Tensor> gru_backward(const at::Tensor& grad_output, at::Tensor dh,
+                                     const at::Tensor& hs, const at::Tensor& acts,
+                                     const at::Tensor& terms, const at::Tensor& weight_hh,
+                                     bool reset_after, const OptionalTensor& mask,
+                                     std::vector<int64_t> batch_sizes);
+std::vector<at::Tensor> layer_norm_lstm_forward(
+    const at::Tensor& xproj, const at::Tensor& h0, const at::Tensor& c0,
+    const at::Tensor& weight_hh, const at::Tensor& norm_hh, const at::Tensor& norm_cell,
+    const OptionalTensor& mask, std::vector<int64_t> batch_sizes);
+std::vector<at::Tensor> layer_norm_lstm_backward(
+    const at::Tensor& grad_output, at::Tensor dh, at::Tensor dc, const at::Tensor& cs,
+    const at::Tensor& acts, const at::Tensor& rec_hat, const at::Tensor& cell_hat,
+    const at::Tensor& rstd, const at::Tensor& weight_hh, const at::Tensor& norm_hh,
+    const at::Tensor& norm_cell, const OptionalTensor& mask, std::vector<int64_t> batch_sizes);
+std::vector<at::Tensor> layer_norm_gru_forward(
+    const at::Tensor& xproj, const at::Tensor& h0, const at::Tensor& weight_hh,
+    const at::Tensor& norm_hh, const at::Tensor& bias_n, const OptionalTensor& mask,
+    std::vector<int64_t> batch_sizes);
+std::vector<at::Tensor> layer_norm_gru_backward(
+    const at::Tensor& grad_output, at::Tensor dh, const at::Tensor& hs, const at::Tensor& acts,
+    const at::Tensor& terms, const at::Tensor& rec_hat, const at::Tensor& rstd,
+    const at::Tensor& weight_hh, const at::Tensor& norm_hh, const OptionalTensor& mask,
+    std::vector<int64_t> batch_sizes);
+
+}  // namespace rnnkit

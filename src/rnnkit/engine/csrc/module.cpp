@@ -1,0 +1,20 @@
+// The Python module of rnnkit's C++ scan kernels (built by rnnkit/engine/native.py).
+#include <torch/extension.h>
+
+#include "kernels.h"
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.def("lstm_forward", &rnnkit::lstm_forward, "LSTM scan forward");
+  m.def("lstm_backward", &rnnkit::lstm_backward, "LSTM scan backward loop");
+  m.def("rnn_forward", &rnnkit::rnn_forward, "Elman RNN scan forward");
+  m.def("gru_forward", &rnnkit::gru_forward, "GRU scan forward");
+  m.def("gru_backward", &rnnkit::gru_backward, "GRU scan backward loop");
+  m.def("layer_norm_lstm_forward", &rnnkit::layer_norm_lstm_forward,
+        "layer-normalized LSTM scan forward");
+  m.def("layer_norm_lstm_backward", &rnnkit::layer_norm_lstm_backward,
+        "layer-normalized LSTM scan backward loop");
+  m.def("layer_norm_gru_forward", &rnnkit::layer_norm_gru_forward,
+        "layer-normalized GRU scan forward");
+  m.def("layer_norm_gru_backward", &rnnkit::layer_norm_gru_backward,
+        "layer-normalized GRU scan backward loop");
+}
