@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import logging
 import os
+import platform
 import shutil
 import subprocess
 from pathlib import Path
@@ -40,6 +42,17 @@ LDFLAGS = ["-lm"]
 logger = logging.getLogger(__name__)
 
 
+def _extension_name() -> str:
+    """``rnnkit_scan_<cpu>``: -march=native code must not be loaded by a different CPU that
+    shares the same extension cache (a home directory on a cluster)."""
+    try:
+        flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines()
+                     if line.startswith("flags"))
+    except (OSError, StopIteration):
+        flags = platform.processor() or platform.machine()
+    return "rnnkit_scan_" + hashlib.sha256(flags.encode()).hexdigest()[:12]
+
+
 @functools.cache
 def _build() -> tuple[ModuleType | None, str | None]:
     """Compile (or load the cached) extension; return it, or None and why not."""
@@ -50,7 +63,7 @@ def _build() -> tuple[ModuleType | None, str | None]:
     try:
         from torch.utils.cpp_extension import load
 
-        module = load(name="rnnkit_scan", sources=[str(source) for source in SOURCES],
+        module = load(name=_extension_name(), sources=[str(source) for source in SOURCES],
                       extra_cflags=CFLAGS, extra_ldflags=LDFLAGS, verbose=False)
     except (OSError, RuntimeError, ImportError, subprocess.CalledProcessError) as error:
         logger.warning("rnnkit: building the C++ scan kernels failed, using the torch-operator "
