@@ -13,6 +13,8 @@ $(STAMP): pyproject.toml requirements/pinned.txt | $(BIN)/python
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements/pinned.txt
 	$(BIN)/pip install --quiet --no-deps -e .
+	@command -v c++ >/dev/null || echo "note: no C++ compiler found; rnnkit's C++ scan kernels" \
+		"fall back to torch operators (install one with: apt-get install g++)"
 	touch $@
 
 install: $(STAMP)

@@ -3,12 +3,14 @@
 For each hidden size and batch, one training step (forward + backward, sequence length
 100, input size = hidden size) of every model is timed side by side: the repeats are
 interleaved, so drift on a shared machine hits all models alike, and the table reports
-medians with the ratio to the torch.nn layer each variant extends. Achieved GFLOP/s (the
-matrix products of the step) stands next to a plain matrix product's rate measured in the
-same run. With --memory, each model's training step also runs in a fresh process and
-reports its peak resident memory above what the process held before the step (Linux's
-VmHWM after resetting it, so every byte the step touches counts, torch's allocator or
-oneDNN's), or torch's peak allocation (CUDA).
+medians with the ratio to the torch.nn layer each variant extends. The ratio is the median
+of per-repeat ratios (each model against its reference in the same repeat), which cancels
+most of the load drift of a shared machine. Achieved GFLOP/s (the matrix products of the
+step) stands next to a plain matrix product's rate measured in the same run. With
+--memory, each model's training step also runs in a fresh process and reports its peak
+resident memory above what the process held before the step (Linux's VmHWM after resetting
+it, so every byte the step touches counts, torch's allocator or oneDNN's), or torch's peak
+allocation (CUDA).
 
     python benchmarks/cells.py                       # the full grid of docs/performance.md
     python benchmarks/cells.py --hidden 256 --batch 32 --repeats 3 --memory
@@ -21,6 +23,7 @@ import argparse
 import ctypes
 import json
 import os
+import statistics
 import subprocess
 import sys
 from collections.abc import Callable
@@ -117,8 +120,9 @@ def matmul_gflops(hidden: int, batch: int, time: int, device: torch.device) -> f
     return 2 * batch * time * hidden * 4 * hidden / seconds / 1e9
 
 
-def interleaved(steps: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Median seconds per step, the models taking turns in every repeat."""
+def interleaved_samples(steps: dict[str, Callable[[], object]], repeats: int
+                        ) -> dict[str, list[float]]:
+    """Seconds of every repeat of every step, the models taking turns in each repeat."""
     import time as clock
 
     for step in steps.values():  # warm up (and build the C++ kernels once)
@@ -129,7 +133,20 @@ def interleaved(steps: dict[str, Callable[[], object]], repeats: int) -> dict[st
             start = clock.perf_counter()
             step()
             samples[name].append(clock.perf_counter() - start)
-    return {name: sorted(times)[len(times) // 2] for name, times in samples.items()}
+    return samples
+
+
+def interleaved(steps: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Median seconds per step, the models taking turns in every repeat."""
+    return {name: statistics.median(times)
+            for name, times in interleaved_samples(steps, repeats).items()}
+
+
+def paired_ratio(samples: dict[str, list[float]], name: str, reference: str) -> float:
+    """Median over repeats of (time of ``name`` / time of ``reference`` in the same repeat):
+    neighbours in time share the machine's load, so their ratio drifts less than either."""
+    return statistics.median(a / b for a, b in zip(samples[name], samples[reference],
+                                                    strict=True))
 
 
 def build(variant: Variant, hidden: int, device: torch.device) -> nn.Module:
@@ -194,11 +211,12 @@ def run_grid(args: argparse.Namespace, device: torch.device) -> None:
         for batch in args.batch:
             x = torch.randn(args.time, batch, hidden, device=device, requires_grad=True)
             models = {v.name: build(v, hidden, device) for v in variants}
-            seconds = interleaved({name: training_step(model, x)
-                                   for name, model in models.items()}, args.repeats)
+            samples = interleaved_samples({name: training_step(model, x)
+                                           for name, model in models.items()}, args.repeats)
+            seconds = {name: statistics.median(times) for name, times in samples.items()}
             peak = matmul_gflops(hidden, batch, args.time, device)
             print(f"\n## hidden {hidden}, batch {batch} (plain matmul: {peak:.0f} GFLOP/s)\n")
-            header = ["model", "backend", "ms", "x its torch.nn layer", "GFLOP/s",
+            header = ["model", "backend", "median ms", "x its torch.nn layer", "GFLOP/s",
                       "% of matmul"]
             if args.memory:
                 header += ["peak MiB", "x torch.nn memory"]
@@ -208,7 +226,7 @@ def run_grid(args: argparse.Namespace, device: torch.device) -> None:
                 backend = getattr(model, "backend", "torch-fused" if variant.name.startswith(
                     "nn.") else "python loop")
                 ms = seconds[variant.name] * 1e3
-                ratio = seconds[variant.name] / seconds[variant.reference]
+                ratio = paired_ratio(samples, variant.name, variant.reference)
                 gflops = step_gflop(variant.gates, hidden, batch, args.time) / seconds[
                     variant.name]
                 row = [variant.name, backend, f"{ms:.1f}", f"{ratio:.2f}", f"{gflops:.0f}",
