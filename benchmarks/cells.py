@@ -202,8 +202,35 @@ def reset_peak_resident() -> None:
     Path("/proc/self/clear_refs").write_text("5")
 
 
+def dispatch_overhead(device: torch.device, repeats: int = 300) -> None:
+    """What rnnkit adds around torch's kernel: a forward at a size where the kernel is tiny
+    (hidden 32, batch 4, time 10), rnnkit.LSTM/GRU against torch.nn's, in microseconds."""
+    x = torch.randn(10, 4, 32, device=device)
+    rows = []
+    for name, reference, ours in (("LSTM", nn.LSTM(32, 32), rnnkit.LSTM(32, 32)),
+                                  ("GRU", nn.GRU(32, 32), rnnkit.GRU(32, 32))):
+        reference, ours = reference.to(device), ours.to(device)
+
+        def forward(model: nn.Module) -> Callable[[], None]:
+            def run() -> None:
+                with torch.no_grad():
+                    model(x)
+                synchronize(device)
+            return run
+
+        samples = interleaved_samples({"torch.nn": forward(reference), "rnnkit": forward(ours)},
+                                      repeats)
+        torch_us = statistics.median(samples["torch.nn"]) * 1e6
+        ours_us = statistics.median(samples["rnnkit"]) * 1e6
+        rows.append([name, f"{torch_us:.0f}", f"{ours_us:.0f}", f"{ours_us - torch_us:.0f}"])
+    print(f"\n## dispatch overhead: forward at hidden 32, batch 4, time 10 "
+          f"(median of {repeats})\n")
+    print_table(["layer", "torch.nn µs", "rnnkit µs", "rnnkit adds µs"], rows)
+
+
 def run_grid(args: argparse.Namespace, device: torch.device) -> None:
     print(machine_line())
+    dispatch_overhead(device)
     print(f"# training step (forward + backward), time {args.time}, input = hidden, "
           f"median of {args.repeats} interleaved repeats; device {device}")
     variants = [BY_NAME[name] for name in args.variants] if args.variants else VARIANTS

@@ -63,3 +63,27 @@ def test_bad_config_values_are_named() -> None:
         ModelConfig(vocab_size=9, cell="lstm2")
     with pytest.raises(ValueError, match="peephole needs cell='lstm'"):
         ModelConfig(vocab_size=9, cell="gru", peephole=True)
+    with pytest.raises(ValueError, match="layer_norm needs cell='lstm' or 'gru'"):
+        ModelConfig(vocab_size=9, cell="rnn_tanh", layer_norm=True)
+    with pytest.raises(ValueError, match=r"recurrent_dropout in \[0, 1\), got 1.5"):
+        ModelConfig(vocab_size=9, recurrent_dropout=1.5)
+
+
+@pytest.mark.parametrize(("cell", "options"), [
+    ("lstm", {"layer_norm": True, "recurrent_dropout": 0.2, "weight_dropout": 0.3}),
+    ("gru", {"layer_norm": True, "weight_dropout": 0.3}),
+    ("rnn_relu", {"recurrent_dropout": 0.2}),
+])
+def test_regularized_recurrences_reach_the_layer_and_leave_eval_deterministic(cell, options):
+    model = LanguageModel(ModelConfig(vocab_size=9, cell=cell, embedding_size=4,
+                                      hidden_size=6, dropout=0.0, **options))
+    for name, value in options.items():
+        assert getattr(model.rnn, name) == value
+    tokens = torch.randint(0, 9, (2, 5))
+    model.train()
+    torch.manual_seed(0)
+    first = model(tokens)[0]
+    assert not torch.equal(first, model(tokens)[0])  # fresh masks every forward, no other dropout
+    first.sum().backward()
+    model.eval()
+    assert torch.equal(model(tokens)[0], model(tokens)[0])

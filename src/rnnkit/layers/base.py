@@ -22,6 +22,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from rnnkit.cells.base import State
 from rnnkit.cells.init import check_init, initialize_parameters
+from rnnkit.cells.layernorm import layer_norm_input_projection
 from rnnkit.engine import BACKEND_NATIVE, native_kernel, native_unavailable_reason
 from rnnkit.engine.scan import ScanKernel, Tensors, scan
 from rnnkit.layers.dropout import ForwardDraws, check_dropout_probability, draw_dropout
@@ -51,8 +52,11 @@ class RecurrentLayer(nn.Module):
     """Base of :class:`RNN`, :class:`LSTM` and :class:`GRU`: parameters, checks, dispatch.
 
     Subclasses define the cell: :meth:`cell_parameter_shapes`, :meth:`step`,
-    :meth:`state_sizes`, and what keeps them off the fused kernels.
+    :meth:`scan_inputs`, :meth:`state_sizes`, and what keeps them off the fused kernels.
     """
+
+    #: Layer-normalized cell (Ba et al. 2016); LSTM and GRU take it as an argument.
+    layer_norm: bool = False
 
     def __init__(
         self,
@@ -117,7 +121,10 @@ class RecurrentLayer(nn.Module):
         raise NotImplementedError
 
     def input_projection(self, sequence: Tensor, weights: Mapping[str, Tensor]) -> Tensor:
-        """What the step takes as input for every step: ``W_ih x + b_ih`` by default."""
+        """What the step takes as input for every step: ``W_ih x + b_ih``, or
+        ``LN(W_ih x) + b_ih`` for a layer-normalized cell."""
+        if self.layer_norm:
+            return layer_norm_input_projection(sequence, weights)
         return F.linear(sequence, weights["weight_ih"], weights.get("bias_ih"))
 
     def scan_inputs(

@@ -11,7 +11,6 @@ from rnnkit.cells.base import State
 from rnnkit.cells.gru import gru_parameter_shapes, gru_step
 from rnnkit.cells.layernorm import (
     layer_norm_gru_step,
-    layer_norm_input_projection,
     layer_norm_lstm_step,
     layer_norm_parameter_shapes,
     reset_layer_norm,
@@ -174,11 +173,6 @@ class LSTM(RecurrentLayer):
             shapes.update(layer_norm_parameter_shapes(4, self.hidden_size, cell_norm=True))
         return shapes
 
-    def input_projection(self, sequence: Tensor, weights: Mapping[str, Tensor]) -> Tensor:
-        if self.layer_norm:
-            return layer_norm_input_projection(sequence, weights)
-        return super().input_projection(sequence, weights)
-
     def step(self, input_projection: Tensor, state: State, weights: Mapping[str, Tensor],
              recurrent_mask: Tensor | None = None) -> State:
         if self.layer_norm:
@@ -278,11 +272,6 @@ class GRU(RecurrentLayer):
         if self.layer_norm:
             shapes.update(layer_norm_parameter_shapes(3, self.hidden_size, cell_norm=False))
         return shapes
-
-    def input_projection(self, sequence: Tensor, weights: Mapping[str, Tensor]) -> Tensor:
-        if self.layer_norm:
-            return layer_norm_input_projection(sequence, weights)
-        return super().input_projection(sequence, weights)
 
     def step(self, input_projection: Tensor, state: State, weights: Mapping[str, Tensor],
              recurrent_mask: Tensor | None = None) -> State:

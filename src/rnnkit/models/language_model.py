@@ -37,6 +37,9 @@ class ModelConfig:
     peephole: bool = False
     forget_bias: float = 1.0
     reset_after: bool = True
+    layer_norm: bool = False
+    recurrent_dropout: float = 0.0
+    weight_dropout: float = 0.0
     init: str = "uniform"
 
     def __post_init__(self) -> None:
@@ -51,6 +54,12 @@ class ModelConfig:
             raise ValueError(f"{owner}: proj_size needs cell='lstm', got cell={self.cell!r}")
         if self.peephole and self.cell != "lstm":
             raise ValueError(f"{owner}: peephole needs cell='lstm', got cell={self.cell!r}")
+        if self.layer_norm and self.cell not in ("lstm", "gru"):
+            raise ValueError(f"{owner}: layer_norm needs cell='lstm' or 'gru', "
+                             f"got cell={self.cell!r}")
+        for name in ("recurrent_dropout", "weight_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{owner} expected {name} in [0, 1), got {getattr(self, name)}")
 
     @property
     def input_size(self) -> int:
@@ -82,12 +91,16 @@ class OneHot(nn.Module):
 def build_recurrent_layer(config: ModelConfig) -> RecurrentLayer:
     """The rnnkit layer a :class:`ModelConfig` describes, batch-first."""
     common = dict(num_layers=config.num_layers, dropout=config.dropout if config.num_layers > 1
-                  else 0.0, batch_first=True, init=config.init)
+                  else 0.0, batch_first=True, init=config.init,
+                  recurrent_dropout=config.recurrent_dropout,
+                  weight_dropout=config.weight_dropout)
     if config.cell == "lstm":
         return LSTM(config.input_size, config.hidden_size, proj_size=config.proj_size,
-                    peephole=config.peephole, forget_bias=config.forget_bias, **common)
+                    peephole=config.peephole, layer_norm=config.layer_norm,
+                    forget_bias=config.forget_bias, **common)
     if config.cell == "gru":
-        return GRU(config.input_size, config.hidden_size, reset_after=config.reset_after, **common)
+        return GRU(config.input_size, config.hidden_size, reset_after=config.reset_after,
+                   layer_norm=config.layer_norm, **common)
     nonlinearity = config.cell.removeprefix("rnn_")
     return RNN(config.input_size, config.hidden_size, nonlinearity=nonlinearity, **common)
 
@@ -96,7 +109,9 @@ class LanguageModel(nn.Module):
     """Predicts the next token at every step: embedding → recurrent layer → decoder.
 
     Dropout (Zaremba et al. 2014) is applied to the embedded input, between recurrent
-    layers and to the recurrent output, never to the recurrent connections.
+    layers and to the recurrent output; inside the recurrence only when the config asks for
+    ``recurrent_dropout`` (variational, Gal & Ghahramani 2016) or ``weight_dropout``
+    (DropConnect on ``W_hh``, Merity et al. 2018).
     With ``tie_weights`` the decoder shares the embedding matrix (Press & Wolf 2017;
     Inan et al. 2017), which needs ``output_size == embedding_size``.
 
