@@ -62,7 +62,7 @@ void lstm_hidden(T* __restrict__ h, const T* __restrict__ o, const T* __restrict
 // y = x @ W^T for many x with the same W (one per step). In float32 on a build with oneDNN
 // a large weight is reordered once into oneDNN's blocked layout (the operators torch's own
 // CPU compiler uses), which streams a W_hh too big for the cache from memory far better
-// than a plain GEMM does at a batch of a few dozen rows (measured: 1.7x at hidden 1024).
+// than a plain GEMM does at a batch of a few dozen rows.
 // A small weight stays in cache and the plain GEMM, with less overhead, wins.
 constexpr int64_t kPackedWeightMinElements = int64_t(1) << 20;
 
@@ -138,8 +138,8 @@ inline Tensor recurrent_input(const Tensor& h, const OptTensor& mask, int64_t n)
 
 // A per-step buffer of the whole sequence. Large ones ask the kernel for transparent huge
 // pages before first touch: a training step fills several buffers of tens of MiB row by
-// row, and faulting them in 4 KiB pages cost up to a third of the step (measured on the
-// LayerNorm LSTM at hidden 256). Where the advice is not taken, nothing changes.
+// row, and faulting them in 4 KiB pages was a large part of a step (docs/performance.md).
+// Where the advice is not taken, nothing changes.
 inline Tensor buffer(const Tensor& like, at::IntArrayRef shape, bool ragged) {
   Tensor result = at::empty(shape, like.options());
 #ifdef __linux__
