@@ -15,6 +15,7 @@ allocation (CUDA).
     python benchmarks/cells.py                       # the full grid of docs/performance.md
     python benchmarks/cells.py --hidden 256 --batch 32 --repeats 3 --memory
     python benchmarks/cells.py --device cuda
+    python benchmarks/cells.py --no-native          # the engine without its C++ kernels
 """
 
 from __future__ import annotations
@@ -279,7 +280,11 @@ def main() -> None:
     parser.add_argument("--memory", action="store_true",
                         help="also measure each model's peak memory in a fresh process")
     parser.add_argument("--memory-of", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--no-native", action="store_true",
+                        help="run the scan engine on its torch-operator kernels (RNNKIT_NATIVE=0)")
     args = parser.parse_args()
+    if args.no_native:
+        os.environ["RNNKIT_NATIVE"] = "0"  # read when the engine first looks for its kernels
     device = torch.device(args.device)
     if args.memory_of:
         measure_own_peak(args.memory_of, args.hidden[0], args.batch[0], args.time, device)
