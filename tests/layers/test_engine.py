@@ -219,3 +219,19 @@ def test_layer_norm_gru_step_matches_numpy():
     tw = {k: torch.from_numpy(v) for k, v in w.items()}
     (h_t,) = layer_norm_gru_step(torch.from_numpy(xs), (torch.from_numpy(h),), tw)
     np.testing.assert_allclose(h_t.numpy(), expected, atol=1e-12)
+
+
+@pytest.mark.parametrize(("cls", "kwargs"), [pytest.param(*c[1:], id=c[0]) for c in ENGINE_CONFIGS])
+def test_a_nan_spreads_through_its_own_sequence_only(cls, kwargs):
+    """The C++ kernels are built with -ffast-math; a diverged input must still show as NaN
+    (trainers stop on a non-finite loss), and must not leak into other sequences."""
+    torch.manual_seed(0)
+    layer = cls(INPUT, HIDDEN, **kwargs)
+    x = torch.randn(TIME, 2, INPUT, requires_grad=True)
+    with torch.no_grad():
+        x[2, 0, 1] = float("nan")
+    output, _ = layer(x)
+    assert torch.isnan(output[2:, 0]).all()
+    assert torch.isfinite(output[:2, 0]).all() and torch.isfinite(output[:, 1]).all()
+    output[:, 1].sum().backward()
+    assert torch.isfinite(x.grad[:, 1]).all()
