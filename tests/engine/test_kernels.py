@@ -26,7 +26,7 @@ TIME, BATCH, HIDDEN = 5, 4, 3
 RAGGED = [4, 4, 3, 1, 1]
 
 
-def kernel_inputs(kernel, dtype=torch.float64, hidden=HIDDEN, batch=BATCH, seed=0):
+def kernel_inputs(kernel, dtype=torch.float64, hidden=HIDDEN, batch=BATCH, seed=0, time=TIME):
     """Random xproj, state and params for ``kernel`` (leaves that require grad)."""
     torch.manual_seed(seed)
     gates = {LSTMKernel: 4, LayerNormLSTMKernel: 4, GRUKernel: 3, LayerNormGRUKernel: 3,
@@ -42,7 +42,7 @@ def kernel_inputs(kernel, dtype=torch.float64, hidden=HIDDEN, batch=BATCH, seed=
         LayerNormGRUKernel: [(3 * hidden, hidden), (3 * hidden,), (3 * hidden,), (hidden,)],
     }[type(kernel)]
     leaf = lambda *shape: torch.randn(*shape, dtype=dtype).requires_grad_()  # noqa: E731
-    xproj = leaf(TIME, batch, gates * hidden)
+    xproj = leaf(time, batch, gates * hidden)
     state = tuple(leaf(batch, hidden) for _ in range(kernel.state_count))
     params = tuple(leaf(*shape) for shape in shapes)
     return xproj, state, params
@@ -80,6 +80,21 @@ def test_cpp_kernel_equals_torch_operator_kernel(kernel, ragged, masked):
     assert type(native) is not type(kernel)
     values_ops, grads_ops = outputs_and_grads(kernel, inputs, mask, batch_sizes)
     values_cpp, grads_cpp = outputs_and_grads(native, inputs, mask, batch_sizes)
+    for a, b in zip((*values_ops, *grads_ops), (*values_cpp, *grads_cpp), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-10, rtol=0)
+
+
+@needs_native
+@pytest.mark.parametrize("kernel", KERNELS, ids=kernel_id)
+def test_cpp_kernel_equals_torch_operator_kernel_over_a_long_ragged_sequence(kernel):
+    """70 steps of 4 rows: the C++ backward folds dW_hh 64 steps at a time at this batch,
+    so the fold runs twice, once over a partial chunk, with rows finishing inside each."""
+    time = 70
+    inputs = kernel_inputs(kernel, time=time)
+    batch_sizes = [4] * 20 + [3] * 30 + [2] * 15 + [1] * 5
+    mask = torch.bernoulli(torch.full((BATCH, HIDDEN), 0.6, dtype=torch.float64)) / 0.6
+    values_ops, grads_ops = outputs_and_grads(kernel, inputs, mask, batch_sizes)
+    values_cpp, grads_cpp = outputs_and_grads(native_kernel(kernel), inputs, mask, batch_sizes)
     for a, b in zip((*values_ops, *grads_ops), (*values_cpp, *grads_cpp), strict=True):
         torch.testing.assert_close(a, b, atol=1e-10, rtol=0)
 

@@ -23,7 +23,6 @@ from types import ModuleType
 
 import torch
 
-from rnnkit.engine.common import summed_outer
 from rnnkit.engine.gru import GRUKernel
 from rnnkit.engine.layernorm import LayerNormGRUKernel, LayerNormLSTMKernel
 from rnnkit.engine.lstm import LSTMKernel
@@ -144,14 +143,9 @@ class NativeRNNKernel(RNNKernel):
         return hs[1:], (hs[-1].clone(),), (hs,)
 
 
-def _recurrent_inputs(hs, mask):
-    """``h`` of every step as the recurrent product saw it: (time, batch, hidden)."""
-    return hs[:-1] if mask is None else hs[:-1] * mask
-
-
 class NativeLayerNormLSTMKernel(LayerNormLSTMKernel):
     """:class:`LayerNormLSTMKernel` with both loops in C++; it saves the normalized values
-    and 1/std instead of the raw products."""
+    and 1/std instead of the raw products and folds dW_hh a chunk of steps at a time."""
 
     def forward(self, xproj, state, params, mask, batch_sizes):
         weight, gain_h, shift_h, gain_c, shift_c = params
@@ -164,30 +158,30 @@ class NativeLayerNormLSTMKernel(LayerNormLSTMKernel):
     def backward(self, grad_output, grad_state, saved, params, mask, batch_sizes):
         hs, cs, acts, rec_hat, cell_hat, rstd = saved
         weight, gain_h, shift_h, gain_c, shift_c = params
-        d_pre, d_rec, dh, dc, d_norm_hh, d_norm_cell = _extension().layer_norm_lstm_backward(
-            grad_output, grad_state[0], grad_state[1], cs, acts, rec_hat, cell_hat, rstd,
+        d_pre, dh, dc, d_weight, d_norm_hh, d_norm_cell = _extension().layer_norm_lstm_backward(
+            grad_output, grad_state[0], grad_state[1], hs, cs, acts, rec_hat, cell_hat, rstd,
             weight, torch.stack((gain_h, shift_h)), torch.stack((gain_c, shift_c)), mask,
             batch_sizes or [])
-        d_weight = summed_outer(d_rec, _recurrent_inputs(hs, mask))
         return d_pre, (dh, dc), (d_weight, *d_norm_hh, *d_norm_cell)
 
 
 class NativeLayerNormGRUKernel(LayerNormGRUKernel):
-    """:class:`LayerNormGRUKernel` with both loops in C++."""
+    """:class:`LayerNormGRUKernel` with both loops in C++; it recomputes the candidate's
+    recurrent term in the backward and folds dW_hh in a chunk of steps at a time, so
+    neither needs a buffer for the whole sequence."""
 
     def forward(self, xproj, state, params, mask, batch_sizes):
         weight, gain, shift, bias_n = params
-        hs, acts, terms, rec_hat, rstd = _extension().layer_norm_gru_forward(
+        hs, acts, rec_hat, rstd = _extension().layer_norm_gru_forward(
             xproj.contiguous(), state[0], weight, torch.stack((gain, shift)),
             bias_n.contiguous(), mask, batch_sizes or [])
-        return hs[1:], (hs[-1].clone(),), (hs, acts, terms, rec_hat, rstd)
+        return hs[1:], (hs[-1].clone(),), (hs, acts, rec_hat, rstd)
 
     def backward(self, grad_output, grad_state, saved, params, mask, batch_sizes):
-        hs, acts, terms, rec_hat, rstd = saved
-        weight, gain, shift, _ = params
-        d_pre, d_rec, dh, (d_gain, d_shift) = _extension().layer_norm_gru_backward(
-            grad_output, grad_state[0], hs, acts, terms, rec_hat, rstd, weight,
-            torch.stack((gain, shift)), mask, batch_sizes or [])
+        hs, acts, rec_hat, rstd = saved
+        weight, gain, shift, bias_n = params
+        d_pre, dh, d_weight, (d_gain, d_shift) = _extension().layer_norm_gru_backward(
+            grad_output, grad_state[0], hs, acts, rec_hat, rstd, weight,
+            torch.stack((gain, shift)), bias_n.contiguous(), mask, batch_sizes or [])
         hidden = hs.shape[-1]
-        d_weight = summed_outer(d_rec, _recurrent_inputs(hs, mask))
         return d_pre, (dh,), (d_weight, d_gain, d_shift, d_shift[2 * hidden :])

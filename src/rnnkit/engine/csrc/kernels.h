@@ -37,7 +37,8 @@ std::vector<at::Tensor> layer_norm_lstm_forward(
     const at::Tensor& weight_hh, const at::Tensor& norm_hh, const at::Tensor& norm_cell,
     const OptionalTensor& mask, std::vector<int64_t> batch_sizes);
 std::vector<at::Tensor> layer_norm_lstm_backward(
-    const at::Tensor& grad_output, at::Tensor dh, at::Tensor dc, const at::Tensor& cs,
+    const at::Tensor& grad_output, at::Tensor dh, at::Tensor dc, const at::Tensor& states,
+    const at::Tensor& cs,
     const at::Tensor& acts, const at::Tensor& rec_hat, const at::Tensor& cell_hat,
     const at::Tensor& rstd, const at::Tensor& weight_hh, const at::Tensor& norm_hh,
     const at::Tensor& norm_cell, const OptionalTensor& mask, std::vector<int64_t> batch_sizes);
@@ -47,8 +48,8 @@ std::vector<at::Tensor> layer_norm_gru_forward(
     std::vector<int64_t> batch_sizes);
 std::vector<at::Tensor> layer_norm_gru_backward(
     const at::Tensor& grad_output, at::Tensor dh, const at::Tensor& hs, const at::Tensor& acts,
-    const at::Tensor& terms, const at::Tensor& rec_hat, const at::Tensor& rstd,
-    const at::Tensor& weight_hh, const at::Tensor& norm_hh, const OptionalTensor& mask,
+    const at::Tensor& rec_hat, const at::Tensor& rstd, const at::Tensor& weight_hh,
+    const at::Tensor& norm_hh, const at::Tensor& bias_n, const OptionalTensor& mask,
     std::vector<int64_t> batch_sizes);
 
 }  // namespace rnnkit

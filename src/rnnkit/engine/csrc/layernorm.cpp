@@ -174,11 +174,12 @@ std::vector<Tensor> layer_norm_lstm_forward(const Tensor& xproj, const Tensor& h
   return {hs, cs, acts, rec_hat, cell_hat, rstd};
 }
 
-// Returns {d_pre (T, B, 4H), d_rec (T, B, 4H), dh0, dc0, d_norm_hh (2, 4H), d_norm_cell
-// (2, H)}: the gradients of the gates' pre-activations, of the raw recurrent product, of
-// the initial state, and of the two normalizations' gains and shifts.
+// Returns {d_pre (T, B, 4H), dh0, dc0, d_weight_hh (4H, H), d_norm_hh (2, 4H), d_norm_cell
+// (2, H)}: the gradients of the gates' pre-activations, of the initial state, of W_hh, and
+// of the two normalizations' gains and shifts.
 std::vector<Tensor> layer_norm_lstm_backward(const Tensor& grad_output, Tensor dh, Tensor dc,
-                                             const Tensor& cs, const Tensor& acts,
+                                             const Tensor& states, const Tensor& cs,
+                                             const Tensor& acts,
                                              const Tensor& rec_hat, const Tensor& cell_hat,
                                              const Tensor& rstd, const Tensor& weight_hh,
                                              const Tensor& norm_hh, const Tensor& norm_cell,
@@ -187,7 +188,7 @@ std::vector<Tensor> layer_norm_lstm_backward(const Tensor& grad_output, Tensor d
   const int64_t time = acts.size(0), batch = acts.size(1), H = acts.size(2) / 4;
   const bool ragged = !batch_sizes.empty();
   Tensor d_pre = buffer(acts, acts.sizes(), ragged);
-  Tensor d_rec = buffer(acts, acts.sizes(), ragged);
+  ChunkedWeightGrad weight_grad(states, mask, 4 * H);
   Tensor accumulators = per_thread_accumulators(acts, 10 * H);  // gains, shifts: 4H, 4H, H, H
   dh = dh.contiguous().clone();
   dc = dc.contiguous().clone();
@@ -195,6 +196,7 @@ std::vector<Tensor> layer_norm_lstm_backward(const Tensor& grad_output, Tensor d
   const RecurrentProduct into_h(weight_hh.t(), batch);
   for (int64_t t = time - 1; t >= 0; --t) {
     const int64_t n = active(batch_sizes, t, batch);
+    Tensor d_rec = weight_grad.slot(t, n);
     AT_DISPATCH_FLOATING_TYPES(acts.scalar_type(), "layer_norm_lstm_backward", [&] {
       const scalar_t* A = acts[t].data_ptr<scalar_t>();
       const scalar_t* RH = rec_hat[t].data_ptr<scalar_t>();
@@ -207,7 +209,7 @@ std::vector<Tensor> layer_norm_lstm_backward(const Tensor& grad_output, Tensor d
       scalar_t* DH = dh.data_ptr<scalar_t>();
       scalar_t* DC = dc.data_ptr<scalar_t>();
       scalar_t* D = d_pre[t].data_ptr<scalar_t>();
-      scalar_t* DR = d_rec[t].data_ptr<scalar_t>();
+      scalar_t* DR = d_rec.data_ptr<scalar_t>();
       at::parallel_for(0, n, std::max<int64_t>(1, 16384 / (4 * H)), [&](int64_t begin,
                                                                          int64_t end) {
         std::vector<scalar_t> scratch(8 * H);
@@ -235,16 +237,18 @@ std::vector<Tensor> layer_norm_lstm_backward(const Tensor& grad_output, Tensor d
       });
     });
     Tensor dh_n = dh.narrow(0, 0, n);
-    into_h.into(dh_n, Tensor(), d_rec[t].narrow(0, 0, n));
+    into_h.into(dh_n, Tensor(), d_rec.narrow(0, 0, n));
     if (mask.has_value()) dh_n.mul_(mask->narrow(0, 0, n));
+    weight_grad.done(t);
   }
   const Tensor sums = accumulators.sum(0);
-  return {d_pre, d_rec, dh, dc, sums.narrow(0, 0, 8 * H).view({2, 4 * H}),
+  return {d_pre, dh, dc, weight_grad.result(), sums.narrow(0, 0, 8 * H).view({2, 4 * H}),
           sums.narrow(0, 8 * H, 2 * H).view({2, H})};
 }
 
-// Returns {hs, acts, terms, rec_hat (T, B, 3H), rstd (T, B, 1)}; norm_hh is [gain; shift]
-// (2, 3H) and bias_n the candidate's recurrent bias b_hn (H).
+// Returns {hs, acts, rec_hat (T, B, 3H), rstd (T, B, 1)}; norm_hh is [gain; shift] (2, 3H)
+// and bias_n the candidate's recurrent bias b_hn (H). The candidate's recurrent term
+// LN(W_hh h)_n + b_hn is recomputed in the backward rather than kept.
 std::vector<Tensor> layer_norm_gru_forward(const Tensor& xproj, const Tensor& h0,
                                            const Tensor& weight_hh, const Tensor& norm_hh,
                                            const Tensor& bias_n, const OptTensor& mask,
@@ -253,7 +257,6 @@ std::vector<Tensor> layer_norm_gru_forward(const Tensor& xproj, const Tensor& h0
   const bool ragged = !batch_sizes.empty();
   Tensor hs = buffer(xproj, {time + 1, batch, H}, false);
   Tensor acts = buffer(xproj, {time, batch, 3 * H}, ragged);
-  Tensor terms = buffer(xproj, {time, batch, H}, ragged);
   Tensor rec_hat = buffer(xproj, {time, batch, 3 * H}, ragged);
   Tensor rstd = buffer(xproj, {time, batch, 1}, ragged);
   hs[0].copy_(h0);
@@ -267,51 +270,56 @@ std::vector<Tensor> layer_norm_gru_forward(const Tensor& xproj, const Tensor& h0
       const scalar_t* X = xproj[t].data_ptr<scalar_t>();
       scalar_t* RH = rec_hat[t].data_ptr<scalar_t>();
       scalar_t* A = acts[t].data_ptr<scalar_t>();
-      scalar_t* TM = terms[t].data_ptr<scalar_t>();
       scalar_t* RS = rstd[t].data_ptr<scalar_t>();
       const scalar_t* HP = hs[t].data_ptr<scalar_t>();
       scalar_t* HN = hs[t + 1].data_ptr<scalar_t>();
       const scalar_t* GH = norm_hh.data_ptr<scalar_t>();
       const scalar_t* BN = bias_n.data_ptr<scalar_t>();
-      for_rows(n, 3 * H, [&](int64_t r) {
-        scalar_t* a = A + r * 3 * H;
-        const scalar_t* x = X + r * 3 * H;
-        scalar_t* x_hat = RH + r * 3 * H;
-        scalar_t* term = TM + r * H;
-        RS[r] = normalize_row(x_hat, 3 * H);
-        add_normalized(a, x, x_hat, GH, GH + 3 * H, 2 * H);
-        sigmoid_inplace(a, 2 * H);
-        add_normalized(term, BN, x_hat + 2 * H, GH + 2 * H, GH + 5 * H, H);
-        for (int64_t j = 0; j < H; ++j) a[2 * H + j] = std::tanh(x[2 * H + j] + a[j] * term[j]);
-        gru_hidden(HN + r * H, a + 2 * H, a + H, HP + r * H, H);
+      at::parallel_for(0, n, std::max<int64_t>(1, 16384 / (3 * H)), [&](int64_t begin,
+                                                                         int64_t end) {
+        std::vector<scalar_t> term(H);
+        for (int64_t r = begin; r < end; ++r) {
+          scalar_t* a = A + r * 3 * H;
+          const scalar_t* x = X + r * 3 * H;
+          scalar_t* x_hat = RH + r * 3 * H;
+          RS[r] = normalize_row(x_hat, 3 * H);
+          add_normalized(a, x, x_hat, GH, GH + 3 * H, 2 * H);
+          sigmoid_inplace(a, 2 * H);
+          add_normalized(term.data(), BN, x_hat + 2 * H, GH + 2 * H, GH + 5 * H, H);
+          for (int64_t j = 0; j < H; ++j) {
+            a[2 * H + j] = std::tanh(x[2 * H + j] + a[j] * term[j]);
+          }
+          gru_hidden(HN + r * H, a + 2 * H, a + H, HP + r * H, H);
+        }
       });
     });
   }
-  return {hs, acts, terms, rec_hat, rstd};
+  return {hs, acts, rec_hat, rstd};
 }
 
-// Returns {d_pre (T, B, 3H), d_rec (T, B, 3H), dh0, d_norm_hh (2, 3H)}: gradients of the
-// x-side pre-activations, of the raw recurrent product, of the initial state, and of the
-// normalization's gain and shift (the shift's n block is also b_hn's gradient).
+// Returns {d_pre (T, B, 3H), dh0, d_weight_hh (3H, H), d_norm_hh (2, 3H)}: gradients of
+// the x-side pre-activations, of the initial state, of W_hh, and of the normalization's
+// gain and shift (the shift's n block is also b_hn's gradient).
 std::vector<Tensor> layer_norm_gru_backward(const Tensor& grad_output, Tensor dh,
                                             const Tensor& hs, const Tensor& acts,
-                                            const Tensor& terms, const Tensor& rec_hat,
-                                            const Tensor& rstd, const Tensor& weight_hh,
-                                            const Tensor& norm_hh, const OptTensor& mask,
+                                            const Tensor& rec_hat, const Tensor& rstd,
+                                            const Tensor& weight_hh, const Tensor& norm_hh,
+                                            const Tensor& bias_n, const OptTensor& mask,
                                             std::vector<int64_t> batch_sizes) {
   const int64_t time = acts.size(0), batch = acts.size(1), H = acts.size(2) / 3;
   const bool ragged = !batch_sizes.empty();
   Tensor d_pre = buffer(acts, acts.sizes(), ragged);
-  Tensor d_rec = buffer(acts, acts.sizes(), ragged);
+  ChunkedWeightGrad weight_grad(hs, mask, 3 * H);
   Tensor accumulators = per_thread_accumulators(acts, 6 * H);
   dh = dh.contiguous().clone();
   const Tensor go = grad_output.contiguous();
   const RecurrentProduct into_h(weight_hh.t(), batch);
   for (int64_t t = time - 1; t >= 0; --t) {
     const int64_t n = active(batch_sizes, t, batch);
+    Tensor d_rec = weight_grad.slot(t, n);
     AT_DISPATCH_FLOATING_TYPES(acts.scalar_type(), "layer_norm_gru_backward", [&] {
       const scalar_t* A = acts[t].data_ptr<scalar_t>();
-      const scalar_t* TM = terms[t].data_ptr<scalar_t>();
+      const scalar_t* BN = bias_n.data_ptr<scalar_t>();
       const scalar_t* RH = rec_hat[t].data_ptr<scalar_t>();
       const scalar_t* RS = rstd[t].data_ptr<scalar_t>();
       const scalar_t* HP = hs[t].data_ptr<scalar_t>();
@@ -319,27 +327,31 @@ std::vector<Tensor> layer_norm_gru_backward(const Tensor& grad_output, Tensor dh
       const scalar_t* GH = norm_hh.data_ptr<scalar_t>();
       scalar_t* DH = dh.data_ptr<scalar_t>();
       scalar_t* D = d_pre[t].data_ptr<scalar_t>();
-      scalar_t* DR = d_rec[t].data_ptr<scalar_t>();
+      scalar_t* DR = d_rec.data_ptr<scalar_t>();
       at::parallel_for(0, n, std::max<int64_t>(1, 16384 / (3 * H)), [&](int64_t begin,
                                                                          int64_t end) {
-        std::vector<scalar_t> scratch(6 * H);
+        std::vector<scalar_t> scratch(7 * H);
         scalar_t* d_norm = scratch.data();
         scalar_t* scaled = d_norm + 3 * H;
+        scalar_t* term = scaled + 3 * H;
         scalar_t* acc = accumulators[at::get_thread_num()].data_ptr<scalar_t>();
         for (int64_t r = begin; r < end; ++r) {
+          const scalar_t* x_hat = RH + r * 3 * H;
+          add_normalized(term, BN, x_hat + 2 * H, GH + 2 * H, GH + 5 * H, H);
           gru_gate_grads<scalar_t, true>(D + r * 3 * H, d_norm, DH + r * H, G + r * H,
-                                         A + r * 3 * H, TM + r * H, HP + r * H, H);
+                                         A + r * 3 * H, term, HP + r * H, H);
           accumulate_norm_grads(acc, acc + 3 * H, d_norm, RH + r * 3 * H, 3 * H);
           scale(scaled, d_norm, GH, 3 * H);
           normalize_row_backward(DR + r * 3 * H, scaled, RH + r * 3 * H, RS[r], 3 * H);
         }
       });
     });
-    Tensor through_product = into_h(d_rec[t].narrow(0, 0, n));
+    Tensor through_product = into_h(d_rec.narrow(0, 0, n));
     if (mask.has_value()) through_product.mul_(mask->narrow(0, 0, n));
     dh.narrow(0, 0, n).add_(through_product);
+    weight_grad.done(t);
   }
-  return {d_pre, d_rec, dh, accumulators.sum(0).view({2, 3 * H})};
+  return {d_pre, dh, weight_grad.result(), accumulators.sum(0).view({2, 3 * H})};
 }
 
 }  // namespace rnnkit

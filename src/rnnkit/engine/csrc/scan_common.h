@@ -117,6 +117,47 @@ class RecurrentProduct {
   c10::optional<c10::OperatorHandle> linear_;
 };
 
+// dW = sum_t d_t^T @ h_in_t accumulated during a backward loop a chunk of steps at a time:
+// the loop writes each step's d into a slot of a small ring of buffers, and every `chunk`
+// steps one matrix product of chunk * batch rows folds them into dW. The products stay
+// large enough to run at full speed while the per-step gradients never need a buffer for
+// the whole sequence.
+class ChunkedWeightGrad {
+ public:
+  // hs: (T + 1, B, H), the states whose first T steps fed the recurrent product.
+  ChunkedWeightGrad(const Tensor& hs, const OptTensor& mask, int64_t out_features)
+      : hs_(hs), mask_(mask), time_(hs.size(0) - 1), batch_(hs.size(1)),
+        chunk_(std::max<int64_t>(1, std::min<int64_t>(time_, (256 + batch_ - 1) / batch_))),
+        ring_(at::empty({chunk_, batch_, out_features}, hs.options())),
+        grad_(at::zeros({out_features, hs.size(2)}, hs.options())) {}
+
+  // The (batch, out) slot for step t; rows past the n active ones are zeroed.
+  Tensor slot(int64_t t, int64_t n) {
+    Tensor slot = ring_[t % chunk_];
+    if (n < batch_) slot.narrow(0, n, batch_ - n).zero_();
+    return slot;
+  }
+
+  // Call after step t's slot is written (t counting down); folds a finished chunk into dW.
+  void done(int64_t t) {
+    if (t % chunk_ != 0) return;
+    const int64_t end = std::min(t + chunk_, time_), steps = end - t;
+    Tensor h_in = hs_.narrow(0, t, steps);
+    if (mask_.has_value()) h_in = h_in * *mask_;
+    const int64_t out = ring_.size(2);
+    grad_.addmm_(ring_.narrow(0, 0, steps).reshape({steps * batch_, out}).t(),
+                 h_in.reshape({steps * batch_, hs_.size(2)}));
+  }
+
+  const Tensor& result() const { return grad_; }
+
+ private:
+  Tensor hs_;
+  OptTensor mask_;
+  int64_t time_, batch_, chunk_;
+  Tensor ring_, grad_;
+};
+
 // Rows [0, n) of a per-row kernel, split across torch's intra-op threads.
 template <typename F>
 void for_rows(int64_t n, int64_t width, const F& body) {
