@@ -587,3 +587,13 @@ def forward_and_grads(layer, x, parts, sequence):
     loss = sum((t * torch.randn_like(t)).sum() for t in (output, *state))
     grads = torch.autograd.grad(loss, [x, *parts, *layer.parameters()])
     return output, state, grads
+
+
+def assert_runs_agree(first: tuple, second: tuple, atol: float = 1e-10) -> None:
+    """Two ``forward_and_grads`` results: same output, final state and every gradient."""
+    (out_a, state_a, grads_a), (out_b, state_b, grads_b) = first, second
+    assert_close(out_a, out_b, atol, "output")
+    for a, b in zip(state_a, state_b, strict=True):
+        assert_close(a, b, atol, "final state")
+    for index, (a, b) in enumerate(zip(grads_a, grads_b, strict=True)):
+        assert_close(a, b, atol, f"gradient {index}")

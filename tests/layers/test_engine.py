@@ -18,6 +18,7 @@ from contract import (
     SEQUENCES,
     TIME,
     assert_close,
+    assert_runs_agree,
     forward_and_grads,
     fused_ops_in,
     random_layer_state,
@@ -69,14 +70,9 @@ def agree(fast, slow, sequence, seed=5):
     x = torch.randn(TIME, 3, INPUT, dtype=torch.float64)
     parts = random_layer_state(fast)
     torch.manual_seed(seed)
-    out_f, state_f, grads_f = forward_and_grads(fast, x, parts, sequence)
+    fast_run = forward_and_grads(fast, x, parts, sequence)
     torch.manual_seed(seed)
-    out_s, state_s, grads_s = forward_and_grads(slow, x, parts, sequence)
-    assert_close(out_f, out_s, 1e-10, "output")
-    for a, b in zip(state_f, state_s, strict=True):
-        assert_close(a, b, 1e-10, "final state")
-    for index, (a, b) in enumerate(zip(grads_f, grads_s, strict=True)):
-        assert_close(a, b, 1e-10, f"gradient {index}")
+    assert_runs_agree(fast_run, forward_and_grads(slow, x, parts, sequence))
 
 
 @pytest.mark.parametrize("sequence", SEQUENCES)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
+
+# The derivative of an activation from its output, as one fused operator each.
+sigmoid_backward = torch.ops.aten.sigmoid_backward
+tanh_backward = torch.ops.aten.tanh_backward
 
 
 def active_rows(batch_sizes: list[int] | None, t: int, batch: int) -> int:

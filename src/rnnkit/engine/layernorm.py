@@ -22,12 +22,12 @@ from rnnkit.engine.common import (
     carry_inactive,
     output_grad,
     recurrent_input,
+    sigmoid_backward,
     summed,
     summed_outer,
+    tanh_backward,
 )
 
-sigmoid_backward = torch.ops.aten.sigmoid_backward
-tanh_backward = torch.ops.aten.tanh_backward
 LAYER_NORM_EPS = 1e-5
 
 

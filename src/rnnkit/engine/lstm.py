@@ -19,13 +19,12 @@ from rnnkit.engine.common import (
     carry_inactive,
     output_grad,
     recurrent_input,
+    sigmoid_backward,
     summed,
     summed_outer,
+    tanh_backward,
 )
 from rnnkit.engine.scan import Tensors
-
-sigmoid_backward = torch.ops.aten.sigmoid_backward
-tanh_backward = torch.ops.aten.tanh_backward
 
 
 @dataclass(frozen=True)
