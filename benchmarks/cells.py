@@ -30,9 +30,10 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from time import perf_counter
 
 import torch
-from common import machine_line, print_table
+from common import machine_line, median_seconds, print_table
 from torch import Tensor, nn
 
 import rnnkit
@@ -117,30 +118,22 @@ def matmul_gflops(hidden: int, batch: int, time: int, device: torch.device) -> f
     """A plain (batch * time, hidden) @ (hidden, 4 * hidden) product's rate, the roofline here."""
     a = torch.randn(batch * time, hidden, device=device)
     b = torch.randn(hidden, 4 * hidden, device=device)
-    seconds = interleaved({"mm": lambda: (a @ b, synchronize(device))}, repeats=5)["mm"]
+    seconds = median_seconds(lambda: (a @ b, synchronize(device)), repeats=5)
     return 2 * batch * time * hidden * 4 * hidden / seconds / 1e9
 
 
 def interleaved_samples(steps: dict[str, Callable[[], object]], repeats: int
                         ) -> dict[str, list[float]]:
     """Seconds of every repeat of every step, the models taking turns in each repeat."""
-    import time as clock
-
     for step in steps.values():  # warm up (and build the C++ kernels once)
         step()
     samples: dict[str, list[float]] = {name: [] for name in steps}
     for _ in range(repeats):
         for name, step in steps.items():
-            start = clock.perf_counter()
+            start = perf_counter()
             step()
-            samples[name].append(clock.perf_counter() - start)
+            samples[name].append(perf_counter() - start)
     return samples
-
-
-def interleaved(steps: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Median seconds per step, the models taking turns in every repeat."""
-    return {name: statistics.median(times)
-            for name, times in interleaved_samples(steps, repeats).items()}
 
 
 def paired_ratio(samples: dict[str, list[float]], name: str, reference: str) -> float:

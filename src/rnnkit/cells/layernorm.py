@@ -57,11 +57,28 @@ def _norm(x: Tensor, weights: Mapping[str, Tensor], prefix: str) -> Tensor:
                         LAYER_NORM_EPS)
 
 
-def layer_norm_input_projection(sequence: Tensor, weights: Mapping[str, Tensor]) -> Tensor:
-    """``LN(W_ih x) + b_ih`` for every step: (time, batch, input) -> (time, batch, gates * H)."""
-    projection = _norm(F.linear(sequence, weights["weight_ih"]), weights, "ln_ih")
-    bias = weights.get("bias_ih")
-    return projection if bias is None else projection + bias
+def layer_norm_input_projection(
+    sequence: Tensor, weights: Mapping[str, Tensor], bias: Tensor | None = None
+) -> Tensor:
+    """``LN(W_ih x) + bias`` for every step: (time, batch, input) -> (time, batch, gates * H).
+
+    ``bias`` defaults to ``b_ih`` (absent without biases); it is folded into the
+    normalization's shift, so the projection is two operators.
+    """
+    if bias is None:
+        bias = weights.get("bias_ih")
+    shift = weights["ln_ih_bias"] if bias is None else weights["ln_ih_bias"] + bias
+    projection = F.linear(sequence, weights["weight_ih"])
+    return F.layer_norm(projection, (projection.shape[-1],), weights["ln_ih_weight"], shift,
+                        LAYER_NORM_EPS)
+
+
+def _normalized_recurrent(h: Tensor, weights: Mapping[str, Tensor],
+                          recurrent_mask: Tensor | None) -> Tensor:
+    """``LN(W_hh h_in) + b_hh``, with ``h_in`` the state after recurrent dropout."""
+    h_in = h if recurrent_mask is None else h * recurrent_mask
+    recurrent = _norm(F.linear(h_in, weights["weight_hh"]), weights, "ln_hh")
+    return recurrent + weights["bias_hh"] if "bias_hh" in weights else recurrent
 
 
 def layer_norm_lstm_step(
@@ -73,10 +90,7 @@ def layer_norm_lstm_step(
 ) -> State:
     """One layer-normalized LSTM step from ``LN(W_ih x) + b_ih`` (batch, 4 * hidden)."""
     h, c = state
-    h_in = h if recurrent_mask is None else h * recurrent_mask
-    gates = input_projection + _norm(F.linear(h_in, weights["weight_hh"]), weights, "ln_hh")
-    if "bias_hh" in weights:
-        gates = gates + weights["bias_hh"]
+    gates = input_projection + _normalized_recurrent(h, weights, recurrent_mask)
     i, f, g, o = gates.chunk(4, dim=1)
     c_next = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
     h_next = torch.sigmoid(o) * torch.tanh(_norm(c_next, weights, "ln_cell"))
@@ -92,10 +106,7 @@ def layer_norm_gru_step(
 ) -> State:
     """One layer-normalized GRU step from ``LN(W_ih x) + b_ih`` (batch, 3 * hidden)."""
     (h,) = state
-    h_in = h if recurrent_mask is None else h * recurrent_mask
-    recurrent = _norm(F.linear(h_in, weights["weight_hh"]), weights, "ln_hh")
-    if "bias_hh" in weights:
-        recurrent = recurrent + weights["bias_hh"]
+    recurrent = _normalized_recurrent(h, weights, recurrent_mask)
     x_r, x_z, x_n = input_projection.chunk(3, dim=1)
     a_r, a_z, a_n = recurrent.chunk(3, dim=1)
     r = torch.sigmoid(x_r + a_r)

@@ -31,6 +31,12 @@ def recurrent_input(h: Tensor, mask: Tensor | None, n: int) -> Tensor:
     return h if mask is None else h * mask[:n]
 
 
+def recurrent_inputs(hs: Tensor, mask: Tensor | None) -> Tensor:
+    """``h`` of every step as the recurrent products saw it: (time + 1, batch, hidden)
+    states -> (time, batch, hidden), recurrent dropout applied."""
+    return recurrent_input(hs[:-1], mask, hs.shape[1])
+
+
 def summed_outer(grads: Tensor, inputs: Tensor) -> Tensor:
     """``sum_t grads_t^T @ inputs_t`` as one matrix product.
 

@@ -19,6 +19,7 @@ from rnnkit.engine.common import (
     carry_inactive,
     output_grad,
     recurrent_input,
+    recurrent_inputs,
     sigmoid_backward,
     summed,
     summed_outer,
@@ -43,11 +44,11 @@ class GRUKernel:
         acts = buffer(xproj, time, batch, gates, ragged=ragged)
         reset_terms = buffer(xproj, time, batch, hidden, ragged=ragged)
         hs[0] = state[0]
+        step = self._step_after if self.reset_after else self._step_before
         for t in range(time):
             n = active_rows(batch_sizes, t, batch)
             carry_inactive(hs, t, n)
             h_in = recurrent_input(hs[t, :n], mask, n)
-            step = self._step_after if self.reset_after else self._step_before
             step(xproj[t, :n], hs[t, :n], h_in, acts[t, :n], reset_terms[t, :n], hs[t + 1, :n],
                  params)
         return hs[1:], (hs[time].clone(),), (hs, acts, reset_terms)
@@ -114,11 +115,10 @@ class GRUKernel:
         return d_pre, d_rec, dh
 
     def _param_grads(self, d_pre, d_rec, hs, terms, mask):
-        h_in = hs[:-1] if mask is None else hs[:-1] * mask
-        if self.reset_after:
-            hidden = hs.shape[-1]
-            return summed_outer(d_rec, h_in), summed(d_rec[..., 2 * hidden :])
+        h_in = recurrent_inputs(hs, mask)
         hidden = hs.shape[-1]
+        if self.reset_after:
+            return summed_outer(d_rec, h_in), summed(d_rec[..., 2 * hidden :])
         d_weight = torch.cat((summed_outer(d_pre[..., : 2 * hidden], h_in),
                               summed_outer(d_pre[..., 2 * hidden :], terms)))
         return (d_weight,)

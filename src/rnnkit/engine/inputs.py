@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from rnnkit.cells.layernorm import LAYER_NORM_EPS
+from rnnkit.cells.layernorm import layer_norm_input_projection
 from rnnkit.engine.gru import GRUKernel
 from rnnkit.engine.layernorm import LayerNormGRUKernel, LayerNormLSTMKernel
 from rnnkit.engine.lstm import LSTMKernel
@@ -41,18 +41,6 @@ def _candidate_bias(weights: Mapping[str, Tensor], hidden: int, like: Tensor) ->
     return like.new_zeros(hidden)
 
 
-def _layer_norm_projection(sequence: Tensor, weights: Mapping[str, Tensor],
-                           outside_bias: Tensor | None) -> Tensor:
-    """``LN(W_ih x) + b_ih + outside_bias`` with all the additions folded into the
-    normalization's shift, so the whole projection is two operators."""
-    shift = weights["ln_ih_bias"]
-    if "bias_ih" in weights:
-        shift = shift + weights["bias_ih"] + outside_bias
-    projection = F.linear(sequence, weights["weight_ih"])
-    return F.layer_norm(projection, (projection.shape[-1],), weights["ln_ih_weight"], shift,
-                        LAYER_NORM_EPS)
-
-
 def rnn_scan_inputs(sequence: Tensor, weights: Mapping[str, Tensor], nonlinearity: str
                     ) -> ScanInputs:
     """Kernel, projection and parameters of an Elman RNN layer-direction."""
@@ -66,7 +54,8 @@ def lstm_scan_inputs(sequence: Tensor, weights: Mapping[str, Tensor], *, peephol
     """Kernel, projection and parameters of an LSTM layer-direction."""
     hidden = weights["weight_hh"].shape[1]
     if layer_norm:
-        xproj = _layer_norm_projection(sequence, weights, weights.get("bias_hh"))
+        xproj = layer_norm_input_projection(sequence, weights,
+                                            _folded_bias(weights, hidden, keep_last=False))
         params = tuple(weights[name] for name in ("weight_hh", "ln_hh_weight", "ln_hh_bias",
                                                    "ln_cell_weight", "ln_cell_bias"))
         return LayerNormLSTMKernel(), xproj, params
@@ -83,10 +72,8 @@ def gru_scan_inputs(sequence: Tensor, weights: Mapping[str, Tensor], *, reset_af
     weight = weights["weight_hh"]
     hidden = weight.shape[1]
     if layer_norm:
-        outside = None
-        if "bias_hh" in weights:
-            outside = torch.cat((weights["bias_hh"][:-hidden], weight.new_zeros(hidden)))
-        xproj = _layer_norm_projection(sequence, weights, outside)
+        xproj = layer_norm_input_projection(sequence, weights,
+                                            _folded_bias(weights, hidden, keep_last=True))
         params = (weight, weights["ln_hh_weight"], weights["ln_hh_bias"],
                   _candidate_bias(weights, hidden, weight))
         return LayerNormGRUKernel(), xproj, params

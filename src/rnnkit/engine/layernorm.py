@@ -16,19 +16,19 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
+from rnnkit.cells.layernorm import LAYER_NORM_EPS
 from rnnkit.engine.common import (
     active_rows,
     buffer,
     carry_inactive,
     output_grad,
     recurrent_input,
+    recurrent_inputs,
     sigmoid_backward,
     summed,
     summed_outer,
     tanh_backward,
 )
-
-LAYER_NORM_EPS = 1e-5
 
 
 def normalize(x: Tensor, gain: Tensor, shift: Tensor, mean: Tensor, rstd: Tensor) -> Tensor:
@@ -122,7 +122,7 @@ class LayerNormLSTMKernel:
                                               stats[1, t, :n], gain_h)
             dh_prev = d_rec[t, :n].mm(weight)
             dh[:n] = dh_prev if mask is None else dh_prev * mask[:n]
-        h_in = hs[:-1] if mask is None else hs[:-1] * mask
+        h_in = recurrent_inputs(hs, mask)
         rec_hat = normalized(recurrent, stats[0], stats[1])
         cell_hat = normalized(cs[1:], stats[2], stats[3])
         d_params = (summed_outer(d_rec, h_in), summed(d_pre * rec_hat), summed(d_pre),
@@ -188,7 +188,7 @@ class LayerNormGRUKernel:
                                               stats[1, t, :n], gain)
             d_h_in = d_rec[t, :n].mm(weight)
             dh[:n] = dh_t * z + (d_h_in if mask is None else d_h_in * mask[:n])
-        h_in = hs[:-1] if mask is None else hs[:-1] * mask
+        h_in = recurrent_inputs(hs, mask)
         hidden = hs.shape[-1]
         rec_hat = normalized(recurrent, stats[0], stats[1])
         d_params = (summed_outer(d_rec, h_in), summed(d_norm * rec_hat), summed(d_norm),

@@ -19,6 +19,7 @@ from rnnkit.engine.common import (
     carry_inactive,
     output_grad,
     recurrent_input,
+    recurrent_inputs,
     sigmoid_backward,
     summed,
     summed_outer,
@@ -95,7 +96,7 @@ class LSTMKernel:
 
     def param_grads(self, d_pre, hs, cs, mask):
         """Gradients of ``params`` for all steps at once, after the loop."""
-        h_in = hs[:-1] if mask is None else hs[:-1] * mask
+        h_in = recurrent_inputs(hs, mask)
         d_params = [summed_outer(d_pre, h_in)]
         if self.peephole:
             d_i, d_f, _, d_o = d_pre.chunk(4, dim=2)

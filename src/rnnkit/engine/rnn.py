@@ -13,7 +13,9 @@ from rnnkit.engine.common import (
     carry_inactive,
     output_grad,
     recurrent_input,
+    recurrent_inputs,
     summed_outer,
+    tanh_backward,
 )
 
 
@@ -49,10 +51,10 @@ class RNNKernel:
             dh_t = output_grad(grad_output, dh, t, n)
             h = hs[t + 1, :n]
             if self.nonlinearity == "tanh":
-                d_pre[t, :n] = torch.ops.aten.tanh_backward(dh_t, h)
+                d_pre[t, :n] = tanh_backward(dh_t, h)
             else:
                 d_pre[t, :n] = torch.ops.aten.threshold_backward(dh_t, h, 0)
             dh_prev = d_pre[t, :n].mm(params[0])
             dh[:n] = dh_prev if mask is None else dh_prev * mask[:n]
-        h_in = hs[:-1] if mask is None else hs[:-1] * mask
+        h_in = recurrent_inputs(hs, mask)
         return d_pre, (dh,), (summed_outer(d_pre, h_in),)

@@ -291,7 +291,7 @@ class RecurrentLayer(nn.Module):
             return padded, state
         if backend == BACKEND_LOOP:
             return self._run_loop(input, state, lengths, draws)
-        return self._run_engine(input, state, lengths, draws)
+        return self._run_engine(input, state, lengths, draws, native=backend == BACKEND_NATIVE)
 
     def _fused_on_packed(
         self, packed: PackedSequence, state: State, draws: ForwardDraws
@@ -323,7 +323,8 @@ class RecurrentLayer(nn.Module):
         return self._run_stack(input, state, lengths, run_cell)
 
     def _run_engine(
-        self, input: Tensor, state: State, lengths: Tensor | None, draws: ForwardDraws
+        self, input: Tensor, state: State, lengths: Tensor | None, draws: ForwardDraws,
+        *, native: bool,
     ) -> tuple[Tensor, State]:
         """rnnkit's scan engine; a ragged batch is sorted longest first, as cuDNN wants it."""
         batch_sizes = order = None
@@ -333,7 +334,6 @@ class RecurrentLayer(nn.Module):
             input, lengths = input.index_select(1, order), lengths.index_select(0, order)
             state = tuple(s.index_select(1, order) for s in state)
             batch_sizes = sorted_batch_sizes(lengths, input.shape[0])
-        native = self.backend_for(input.device) == BACKEND_NATIVE
 
         def run_cell(sequence: Tensor, cell: tuple[int, int], cell_state: State
                      ) -> tuple[Tensor, State]:
