@@ -4,7 +4,12 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint install clean
+.PHONY: demo test lint install clean music music-tools
+
+# Debian packages for `rnnkit music`: abc2midi (ABC -> MIDI), timidity with the FreePats
+# patches (MIDI -> WAV). Installed with apt-get, through sudo when not root.
+MUSIC_PACKAGES := abcmidi timidity freepats
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +27,17 @@ install: $(STAMP)
 lint: install
 	$(BIN)/ruff check .
 
-test: install lint
+music-tools:
+	@if command -v abc2midi >/dev/null && command -v timidity >/dev/null \
+		&& [ -f /etc/timidity/freepats.cfg ]; then \
+		echo "music tools: abc2midi and timidity (FreePats) are installed"; \
+	else \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			$(MUSIC_PACKAGES); \
+	fi
+
+test: install lint music-tools
 	$(BIN)/python -m pytest -q -n 2 --doctest-modules src tests
 
 # The main job: fetch Shakespeare (once, verified), train a small character LSTM for about
@@ -31,6 +46,14 @@ demo: install
 	$(BIN)/rnnkit data fetch shakespeare
 	$(BIN)/rnnkit train --config configs/shakespeare_char.toml
 	$(BIN)/rnnkit sample --checkpoint runs/shakespeare_char --prime "HAMLET." --length 400 --temperature 0.8 --seed 1
+
+# Music generation (docs/music.md): train the small Irish-tune model (about 6 minutes on
+# 2 CPU cores), then write 10 tunes as ABC, MIDI, WAV and piano rolls, with a summary.
+music: install music-tools
+	$(BIN)/rnnkit data fetch irish_abc
+	$(BIN)/rnnkit music train --config configs/irish_folk_small.toml
+	$(BIN)/rnnkit music generate --checkpoint runs/irish_folk_small --n 10 --seed 0 \
+		--out runs/irish_folk_small/tunes
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,4 +1,5 @@
-"""The ``rnnkit`` command: ``train``, ``eval``, ``sample``, ``data``, ``diagnose``, ``task``.
+"""The ``rnnkit`` command: ``train``, ``eval``, ``sample``, ``data``, ``diagnose``, ``task``,
+``music``.
 
 Training flags are generated from the config dataclasses (``--hidden-size`` sets
 ``[model] hidden_size``), so every option is also settable from a TOML file, and the
@@ -16,6 +17,7 @@ import typing
 from dataclasses import fields
 from typing import Any
 
+from rnnkit.music.commands import add_music_commands
 from rnnkit.training.config import SECTIONS, RunConfig, apply_overrides, load_config_file
 
 NOT_FLAGS = {"vocab_size"}  # filled in from the data, never set by hand
@@ -45,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data(commands)
     _add_diagnose(commands)
     _add_task(commands)
+    add_music_commands(commands, add_training_flags)
     return parser
 
 
@@ -52,14 +55,19 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_train(commands: Any) -> None:
     train = commands.add_parser("train", help="train a language model",
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    train.add_argument("--config", help="TOML file with [data], [model], [train] tables")
+    add_training_flags(train)
+    train.set_defaults(handler=run_train)
+
+
+def add_training_flags(parser: argparse.ArgumentParser) -> None:
+    """``--config`` and one flag per field of the config dataclasses."""
+    parser.add_argument("--config", help="TOML file with [data], [model], [train] tables")
     for section, cls in SECTIONS.items():
-        group = train.add_argument_group(f"[{section}]")
+        group = parser.add_argument_group(f"[{section}]")
         hints = typing.get_type_hints(cls)
         for field in fields(cls):
             if field.name not in NOT_FLAGS:
                 _add_field_flag(group, section, field.name, hints[field.name], field.default)
-    train.set_defaults(handler=run_train)
 
 
 def _add_field_flag(group: Any, section: str, name: str, hint: Any, default: Any) -> None:
@@ -92,9 +100,10 @@ def _parser_for(base: type, optional: bool) -> Any:
     return parse
 
 
-def config_from_args(args: argparse.Namespace) -> RunConfig:
-    """Defaults, then ``--config``, then explicit flags."""
-    config = load_config_file(args.config) if args.config else RunConfig()
+def config_from_args(args: argparse.Namespace, base: RunConfig | None = None) -> RunConfig:
+    """Defaults (``base``), then ``--config``, then explicit flags."""
+    base = base or RunConfig()
+    config = load_config_file(args.config, base) if args.config else base
     sections: dict[str, dict[str, Any]] = {}
     for dest, value in vars(args).items():
         section, _, name = dest.partition(".")
@@ -105,10 +114,10 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     return apply_overrides(config, sections)
 
 
-def run_train(args: argparse.Namespace) -> int:
+def run_train(args: argparse.Namespace, config: RunConfig | None = None) -> int:
     from rnnkit.training.trainer import train
 
-    result = train(config_from_args(args))
+    result = train(config or config_from_args(args))
     print(json.dumps({"stop_reason": result.stop_reason, "steps": result.steps,
                       "val_loss": round(result.val_loss, 4),
                       "val_perplexity": round(result.val_perplexity, 3),

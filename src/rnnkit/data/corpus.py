@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from rnnkit.data.abc_tunes import split_abc_text
 from rnnkit.data.registry import load_splits
 from rnnkit.data.text import load_text_file, split_text
 from rnnkit.data.vocab import Vocabulary
@@ -27,11 +28,12 @@ def load_corpus(config: Any, vocab_dict: dict | None = None) -> Corpus:
     """Read the text a :class:`~rnnkit.training.config.DataConfig` names and encode it.
 
     A user file (``text_file``) or a registered data set without its own splits is split
-    into the first ``1 - valid_fraction`` for training and the rest for validation. The
+    into the first ``1 - valid_fraction`` for training and the rest for validation, or, with
+    ``format = "abc"``, into whole tunes drawn at random (seeded by ``split_seed``). The
     vocabulary is built from the training text (character level: from the whole text, so
     that validation never meets an unseen character), unless ``vocab_dict`` gives one.
     """
-    texts, source = _read_texts(config)
+    texts, source = read_texts(config)
     if vocab_dict is not None:
         vocab = Vocabulary.from_dict(vocab_dict)
     else:
@@ -42,17 +44,24 @@ def load_corpus(config: Any, vocab_dict: dict | None = None) -> Corpus:
     return Corpus(vocab, splits, source)
 
 
-def _read_texts(config: Any) -> tuple[dict[str, str], dict[str, Any]]:
+def read_texts(config: Any) -> tuple[dict[str, str], dict[str, Any]]:
+    """The split texts a data configuration names, and a description of their source."""
     if config.text_file:
         text = load_text_file(config.text_file)
         source = {"name": str(config.text_file),
                   "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
-        return split_text(text, config.valid_fraction), source
+        return _split(text, config), source
     if not config.dataset:
         raise ValueError("no data: set dataset (see `rnnkit data list`) or text_file")
     texts = load_splits(config.dataset)
     source = {"name": config.dataset}
     if "valid" not in texts:
         (whole,) = texts.values()
-        texts = split_text(whole, config.valid_fraction)
+        texts = _split(whole, config)
     return texts, source
+
+
+def _split(text: str, config: Any) -> dict[str, str]:
+    if config.format == "abc":
+        return split_abc_text(text, config.valid_fraction, config.split_seed)
+    return split_text(text, config.valid_fraction)

@@ -28,6 +28,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 LEVELS = ("char", "word")
+FORMATS = ("text", "abc")
 DEFAULT_MAX_STEPS = 1000  # the bound of a run that names none
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "step", "plateau", "cosine")
@@ -36,16 +37,25 @@ DEVICES = ("auto", "cpu", "cuda")
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Where the text comes from and how it becomes tokens."""
+    """Where the text comes from and how it becomes tokens.
+
+    A text without its own splits is split into training and validation parts: ``format =
+    "text"`` takes the last ``valid_fraction`` of it; ``format = "abc"`` reads it as ABC
+    tunes and puts whole tunes, drawn with ``split_seed``, into each part
+    (:func:`rnnkit.data.abc_tunes.split_abc_text`).
+    """
 
     dataset: str | None = "shakespeare"
     text_file: str | None = None
     level: str = "char"
     max_vocab: int | None = None
     valid_fraction: float = 0.1
+    format: str = "text"
+    split_seed: int = 0
 
     def __post_init__(self) -> None:
         check_choice("DataConfig", "level", self.level, LEVELS)
+        check_choice("DataConfig", "format", self.format, FORMATS)
         if not 0.0 < self.valid_fraction < 1.0:
             raise ValueError(f"DataConfig expected valid_fraction in (0, 1), "
                              f"got {self.valid_fraction}")

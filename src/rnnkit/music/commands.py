@@ -1,0 +1,145 @@
+"""``rnnkit music``: ``train`` on ABC tunes, ``generate`` tunes, ``play`` an ABC file."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from rnnkit.data.abc_tunes import split_tunes
+from rnnkit.data.text import load_text_file
+
+LOG = logging.getLogger(__name__)
+# `rnnkit music train` starts from these; --config and flags come on top.
+MUSIC_DEFAULTS = {"data": {"dataset": "irish_abc", "format": "abc"},
+                  "train": {"out_dir": "runs/music"}}
+
+
+def add_music_commands(commands: Any, add_training_flags: Any) -> None:
+    """Register ``music train|generate|play`` on the top-level subparsers."""
+    music = commands.add_parser("music", help="train on ABC tunes, generate and play tunes")
+    actions = music.add_subparsers(dest="action", required=True)
+    train = actions.add_parser("train", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                               help="train a character model on ABC tunes (default: the "
+                                    "Irish tunes of the course lab, split by tune)")
+    add_training_flags(train)
+    train.set_defaults(handler=run_music_train)
+    _add_generate(actions)
+    _add_play(actions)
+
+
+def _add_generate(actions: Any) -> None:
+    generate = actions.add_parser("generate", help="write tunes as .abc, .mid, .wav and PNG",
+                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    generate.add_argument("--checkpoint", required=True, help="directory a training run wrote")
+    generate.add_argument("--tag", default="latest", help="which checkpoint: latest or best")
+    generate.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    generate.add_argument("--n", type=int, default=10, help="how many tunes")
+    generate.add_argument("--out", required=True, help="directory for the tunes")
+    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--temperature", type=float, default=1.0)
+    generate.add_argument("--top-k", type=int, default=None)
+    generate.add_argument("--top-p", type=float, default=None)
+    generate.add_argument("--max-length", type=int, default=1500,
+                          help="characters; a tune still going by then is unfinished")
+    generate.add_argument("--key", help="ask for a key, e.g. D, Em, 'A dorian'")
+    generate.add_argument("--meter", help="ask for a meter, e.g. 6/8, C")
+    generate.add_argument("--no-midi", dest="midi", action="store_false",
+                          help="write .abc only (no abc2midi needed)")
+    generate.add_argument("--no-audio", dest="audio", action="store_false",
+                          help="skip the .wav files")
+    generate.add_argument("--no-progress", dest="progress", action="store_false")
+    generate.set_defaults(handler=run_music_generate)
+
+
+def _add_play(actions: Any) -> None:
+    play = actions.add_parser("play", help="convert an ABC tune to MIDI and WAV")
+    play.add_argument("file", help="an .abc file")
+    play.add_argument("--tune", type=int, default=1, help="which tune of the file (from 1)")
+    play.add_argument("--out", help="the .wav to write (default: FILE with .wav); the .mid "
+                                    "goes beside it")
+    play.set_defaults(handler=run_music_play)
+
+
+def run_music_train(args: argparse.Namespace) -> int:
+    from rnnkit.cli import config_from_args, run_train
+    from rnnkit.training.config import RunConfig
+
+    return run_train(args, config_from_args(args, RunConfig.from_dict(MUSIC_DEFAULTS)))
+
+
+def run_music_generate(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
+    from rnnkit.data.corpus import read_texts
+    from rnnkit.inference import load_language_model
+    from rnnkit.music.convert import ABC2MIDI, find_converter, synthesizer_available
+    from rnnkit.music.render import render_tune, summarize, writable_directory, write_summary
+    from rnnkit.music.tunes import HeaderSpellings, SamplingSettings, TuneRequest, generate_tunes
+
+    if args.n < 1:
+        raise ValueError(f"--n must be at least 1, got {args.n}")
+    request = TuneRequest(args.key, args.meter)
+    settings = SamplingSettings(args.temperature, args.top_k, args.top_p, args.max_length)
+    folder = writable_directory(args.out)
+    if args.midi:
+        find_converter(ABC2MIDI)  # fail before sampling, not after
+    audio = args.midi and args.audio and synthesizer_available()
+    if args.midi and args.audio and not audio:
+        LOG.warning("timidity is not installed: writing MIDI without WAV "
+                    "(`make music-tools` installs it)")
+    loaded = load_language_model(args.checkpoint, tag=args.tag, device=args.device)
+    spellings = None if request.empty else HeaderSpellings(
+        read_texts(loaded.config.data)[0]["train"])
+    tunes, records = [], []
+    stream = generate_tunes(loaded.model, loaded.vocab, args.n, seed=args.seed,
+                            settings=settings, request=request, spellings=spellings)
+    for tune in tqdm(stream, total=args.n, unit="tune", disable=not args.progress):
+        tunes.append(tune)
+        records.append(render_tune(tune, folder, midi=args.midi, audio=audio))
+    run_settings = {"checkpoint": str(args.checkpoint), "tag": args.tag, "seed": args.seed,
+                    "temperature": args.temperature, "top_k": args.top_k,
+                    "top_p": args.top_p, "max_length": args.max_length}
+    summary = summarize(tunes, records, settings=run_settings, request=request)
+    path = write_summary(folder, summary)
+    print(json.dumps({key: summary[key] for key in ("generated", "valid", "valid_rate",
+                                                    "failures")} | {"summary": str(path)}))
+    return 0
+
+
+def run_music_play(args: argparse.Namespace) -> int:
+    from rnnkit.music.convert import abc_to_midi, midi_to_wav, synthesizer_available
+    from rnnkit.music.validate import check_tune
+
+    source = Path(args.file)
+    tune = _chosen_tune(source, args.tune)
+    check = check_tune(tune)
+    if {"header", "syntax", "empty"} & set(check.categories):
+        raise ValueError(f"{source}: tune {args.tune} is not valid ABC: "
+                         + "; ".join(check.problems))
+    wav_path = Path(args.out) if args.out else source.with_suffix(".wav")
+    with tempfile.TemporaryDirectory() as scratch:  # abc2midi reads one tune from a file
+        single = Path(scratch) / "tune.abc"
+        single.write_text(tune + "\n", encoding="utf-8")
+        midi_path = abc_to_midi(single, wav_path.with_suffix(".mid"))
+    if not synthesizer_available():
+        print(f"wrote {midi_path} (MIDI only: timidity is not installed, so no WAV; "
+              f"`make music-tools` installs it)")
+        return 0
+    print(f"wrote {midi_to_wav(midi_path, wav_path)} and {midi_path}")
+    return 0
+
+
+def _chosen_tune(source: Path, number: int) -> str:
+    text = load_text_file(source)
+    try:
+        tunes = split_tunes(text)
+    except ValueError as error:
+        raise ValueError(f"{source} is not an ABC file: {error}") from None
+    if not 1 <= number <= len(tunes):
+        raise ValueError(f"{source} holds {len(tunes)} tune(s); --tune {number} is not "
+                         f"among them")
+    return tunes[number - 1]
