@@ -20,7 +20,7 @@ from typing import Any
 from rnnkit.music.commands import add_music_commands
 from rnnkit.training.config import SECTIONS, RunConfig, apply_overrides, load_config_file
 
-NOT_FLAGS = {"vocab_size"}  # filled in from the data, never set by hand
+NOT_FLAGS = {"vocab_size", "condition_sizes"}  # filled in from the data, never set by hand
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,7 +35,17 @@ def test_iterate_windows_starts_where_asked() -> None:
 def test_bad_requests_are_named() -> None:
     with pytest.raises(ValueError, match="at least 2 tokens per stream"):
         make_streams(torch.arange(5), 4)
-    with pytest.raises(ValueError, match="1-D token ids, got shape \\(2, 3\\)"):
-        make_streams(torch.zeros(2, 3, dtype=torch.long), 1)
+    with pytest.raises(ValueError, match="\\(tokens, features\\), got shape \\(2, 3, 1\\)"):
+        make_streams(torch.zeros(2, 3, 1, dtype=torch.long), 1)
     with pytest.raises(IndexError, match="window index 4 is out of range for 3 windows"):
         get_window(make_streams(torch.arange(10), 1), 4, 3)
+
+
+def test_per_token_features_are_cut_with_their_tokens() -> None:
+    ids = torch.stack([torch.arange(12), 100 + torch.arange(12)], dim=1)  # (tokens, 2)
+    streams = make_streams(ids, 3)
+    assert streams.shape == (3, 4, 2)
+    assert torch.equal(streams[..., 0], make_streams(torch.arange(12), 3))
+    inputs, targets = get_window(streams, 0, 2)
+    assert inputs.shape == targets.shape == (3, 2, 2)
+    assert torch.equal(targets[..., 1] - 100, targets[..., 0])

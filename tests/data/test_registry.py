@@ -126,7 +126,8 @@ def plays_spec(web: FakeWeb, name: str = "plays", text_sha: str | None = None) -
 # --- the registered data sets ------------------------------------------------------------------
 def test_list_datasets_sorted_with_pinned_sources() -> None:
     specs = list_datasets()
-    assert [spec.name for spec in specs] == ["digits", "irish_abc", "ptb", "shakespeare"]
+    assert [spec.name for spec in specs] == ["digits", "irish_abc", "oneills_abc", "ptb",
+                                             "shakespeare"]
     by_name = {spec.name: spec for spec in specs}
     for spec in specs:
         assert spec.description and spec.licence

@@ -87,3 +87,33 @@ def test_regularized_recurrences_reach_the_layer_and_leave_eval_deterministic(ce
     first.sum().backward()
     model.eval()
     assert torch.equal(model(tokens)[0], model(tokens)[0])
+
+
+def test_conditions_are_fed_at_every_step() -> None:
+    from rnnkit.models.language_model import WithConditions
+
+    torch.manual_seed(0)
+    model = LanguageModel(ModelConfig(vocab_size=11, hidden_size=12, embedding_size=6,
+                                      num_layers=1, dropout=0.0, condition_sizes=(3, 4),
+                                      condition_size=5))
+    assert model.rnn.input_size == 6 + 2 * 5
+    tokens = torch.randint(0, 11, (2, 7))
+    conditions = torch.tensor([2, 1]).expand(2, 7, 2)
+    inputs = torch.cat([tokens.unsqueeze(-1), conditions], dim=-1)  # (batch, time, 3)
+    logits, _ = model(inputs)
+    assert logits.shape == (2, 7, 11)
+    other = torch.cat([tokens.unsqueeze(-1), torch.tensor([0, 3]).expand(2, 7, 2)], dim=-1)
+    assert not torch.allclose(model(other)[0], logits)  # the conditions change the output
+    fixed, _ = WithConditions(model, torch.tensor([2, 1]))(tokens)
+    assert torch.equal(fixed, logits)
+    with pytest.raises(ValueError, match=r"\(batch, time, 3\) int64 tensor, got shape \(2, 7\)"):
+        model(tokens)
+    with pytest.raises(ValueError, match=r"class id in \[0, 4\), got 4"):
+        WithConditions(model, torch.tensor([0, 4]))
+
+
+def test_condition_sizes_survive_json() -> None:
+    config = ModelConfig(condition_sizes=[3, 4])  # as read back from config.json
+    assert config.condition_sizes == (3, 4)
+    with pytest.raises(ValueError, match="condition_sizes"):
+        ModelConfig(condition_sizes=(3, 0))

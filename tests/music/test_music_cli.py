@@ -123,3 +123,45 @@ def test_play_names_a_missing_file_and_tune(tmp_path: Path, capsys) -> None:
     (tmp_path / "one.abc").write_text(TUNE, encoding="utf-8")
     assert main(["music", "play", str(tmp_path / "one.abc"), "--tune", "3"]) == 1
     assert "holds 1 tune(s); --tune 3" in capsys.readouterr().err
+
+
+REEL = "X:2\nT:Test Reel\nM:C|\nL:1/8\nK:G Major\nB|GABc dBGB|cBAG A4:|\n"
+
+
+@pytest.fixture(scope="module")
+def conditional(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A conditional model of two tunes: a jig in D (6/8) and a reel in G (C|)."""
+    folder = tmp_path_factory.mktemp("conditional")
+    tunes = folder / "tunes.abc"
+    tunes.write_text("\n".join([TUNE, REEL] * 20), encoding="utf-8")
+    status = main(["music", "train", "--text-file", str(tunes), "--condition", "key_meter",
+                   "--out-dir", str(folder / "run"), "--hidden-size", "64",
+                   "--embedding-size", "16", "--num-layers", "1", "--batch-size", "8",
+                   "--seq-len", "64", "--lr", "0.01", "--max-steps", "200",
+                   "--eval-every", "200", "--no-progress", "--no-tensorboard",
+                   "--sample-length", "5"])
+    assert status == 0
+    return folder / "run"
+
+
+@pytest.mark.parametrize(("key", "meter", "phrase"), [("D", "6/8", "A|dfa agf|"),
+                                                      ("G", "C|", "B|GABc dBGB|")])
+def test_conditioning_vector_picks_the_tune(conditional: Path, tmp_path: Path, key: str,
+                                            meter: str, phrase: str) -> None:
+    assert generate(conditional, tmp_path / "out", "--key", key, "--meter", meter,
+                    "--no-midi") == 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["settings"]["condition"] == "vector"
+    assert summary["respect"]["header"] >= 0.75  # the model writes the asked header itself
+    bodies = [(tmp_path / "out" / t["abc"]).read_text() for t in summary["tunes"]]
+    assert sum(phrase in body for body in bodies) >= 3  # and plays the matching tune
+
+
+def test_conditioning_method_must_fit_the_model(conditional: Path, trained: Path,
+                                                tmp_path: Path, capsys) -> None:
+    assert generate(conditional, tmp_path / "a", "--key", "D", "--condition", "header",
+                    "--no-midi") == 1
+    assert "needs its conditioning vector" in capsys.readouterr().err
+    assert generate(trained, tmp_path / "b", "--key", "D", "--condition", "vector",
+                    "--no-midi") == 1
+    assert "has no conditioning vector" in capsys.readouterr().err

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from rnnkit.data.abc_tunes import split_tunes
-from rnnkit.music.validate import check_tune, normalize_key, normalize_meter
+from rnnkit.data.abc_tunes import normalize_key, normalize_meter, split_tunes
+from rnnkit.music.validate import check_tune
 
 IRISH = Path(__file__).parents[1] / "fixtures" / "irish.abc"
 GOOD = """X:1

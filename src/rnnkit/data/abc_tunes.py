@@ -18,6 +18,14 @@ from dataclasses import dataclass
 TUNE_START = re.compile(r"^X:", re.MULTILINE)
 FIELD_LINE = re.compile(r"^([A-Za-z]):(.*)$")
 TUNE_SEPARATOR = "\n\n"
+MODES = {
+    "": "major", "maj": "major", "major": "major", "ion": "major", "ionian": "major",
+    "m": "minor", "min": "minor", "minor": "minor", "aeo": "minor", "aeolian": "minor",
+    "dor": "dorian", "dorian": "dorian", "mix": "mixolydian", "mixolydian": "mixolydian",
+    "phr": "phrygian", "phrygian": "phrygian", "lyd": "lydian", "lydian": "lydian",
+    "loc": "locrian", "locrian": "locrian",
+}
+KEY = re.compile(r"^([A-G][#b]?)\s*([A-Za-z]*)((?:\s+(?:[_^=][A-Ga-g]|\w+=\S+))*)\s*$")
 
 
 @dataclass(frozen=True)
@@ -108,3 +116,28 @@ def split_abc_text(
     valid = set(order[:valid_count])
     return {"train": join_tunes([t for i, t in enumerate(tunes) if i not in valid]),
             "valid": join_tunes([t for i, t in enumerate(tunes) if i in valid])}
+
+
+def normalize_key(value: str) -> str:
+    """``"D"``, ``"Dmaj"``, ``"D Major"`` → ``"D major"``; ``"Ador"`` → ``"A dorian"``.
+
+    Raises ``ValueError`` if ``value`` is not a key this module knows.
+
+    >>> normalize_key("Em"), normalize_key("A Dorian"), normalize_key("F#mix")
+    ('E minor', 'A dorian', 'F# mixolydian')
+    """
+    text = value.strip()
+    if text.lower() == "none":
+        return "none"
+    match = KEY.match(text)
+    mode = match.group(2).lower() if match else None
+    if match is None or mode not in MODES:
+        raise ValueError(f"key {text!r} is not a tonic A-G with an optional mode "
+                         f"(e.g. D, Em, A Dorian, G Mixolydian)")
+    return f"{match.group(1)} {MODES[mode]}"
+
+
+def normalize_meter(value: str) -> str:
+    """``"C"`` → ``"4/4"``, ``"C|"`` → ``"2/2"``, others as written (stripped)."""
+    text = value.strip()
+    return {"C": "4/4", "C|": "2/2"}.get(text, text)

@@ -9,6 +9,10 @@ Shapes:
     ids:     (tokens,)
     streams: (batch, tokens // batch)
     window:  inputs (batch, time), targets (batch, time), targets one step ahead
+
+Ids may carry per-token features (a conditional model's condition ids):
+``(tokens, features)`` gives streams ``(batch, tokens // batch, features)`` and windows
+``(batch, time, features)``, cut the same way.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from rnnkit.validation import check_positive_int
 
 
 def make_streams(ids: Tensor, batch_size: int) -> Tensor:
-    """Cut 1-D token ids into ``batch_size`` contiguous rows, dropping the remainder.
+    """Cut token ids into ``batch_size`` contiguous rows, dropping the remainder.
 
     >>> import torch
     >>> make_streams(torch.arange(10), 3)
@@ -30,15 +34,17 @@ def make_streams(ids: Tensor, batch_size: int) -> Tensor:
             [6, 7, 8]])
     """
     check_positive_int("make_streams", "batch_size", batch_size)
-    if ids.dim() != 1:
-        raise ValueError(f"make_streams expected 1-D token ids, got shape {tuple(ids.shape)}")
-    length = ids.numel() // batch_size
+    if ids.dim() not in (1, 2):
+        raise ValueError(f"make_streams expected token ids of shape (tokens,) or (tokens, "
+                         f"features), got shape {tuple(ids.shape)}")
+    tokens = ids.shape[0]
+    length = tokens // batch_size
     if length < 2:
         raise ValueError(
-            f"make_streams needs at least 2 tokens per stream, but {ids.numel()} tokens in "
+            f"make_streams needs at least 2 tokens per stream, but {tokens} tokens in "
             f"{batch_size} streams give {length}; use a longer text or a smaller batch size"
         )
-    return ids[: length * batch_size].view(batch_size, length)
+    return ids[: length * batch_size].view(batch_size, length, *ids.shape[1:])
 
 
 def num_windows(streams: Tensor, seq_len: int) -> int:

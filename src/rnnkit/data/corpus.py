@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from rnnkit.data.abc_conditions import ConditionVocabulary, condition_ids
 from rnnkit.data.abc_tunes import split_abc_text
 from rnnkit.data.registry import load_splits
 from rnnkit.data.text import load_text_file, split_text
@@ -17,11 +18,17 @@ from rnnkit.data.vocab import Vocabulary
 
 @dataclass(frozen=True)
 class Corpus:
-    """Token ids per split (1-D int64 tensors) and the vocabulary that made them."""
+    """Token ids per split and the vocabulary that made them.
+
+    Splits are ``(tokens,)`` int64 tensors, or ``(tokens, 1 + conditions)`` when the data
+    attaches condition ids to every token; ``condition_sizes`` then holds the number of
+    classes of each condition.
+    """
 
     vocab: Vocabulary
     splits: dict[str, Tensor]
     source: dict[str, Any] = field(default_factory=dict)
+    condition_sizes: tuple[int, ...] = ()
 
 
 def load_corpus(config: Any, vocab_dict: dict | None = None) -> Corpus:
@@ -41,7 +48,17 @@ def load_corpus(config: Any, vocab_dict: dict | None = None) -> Corpus:
         vocab = Vocabulary.build(basis, level=config.level, max_size=config.max_vocab)
     splits = {name: torch.tensor(vocab.encode(text), dtype=torch.long)
               for name, text in texts.items()}
+    if config.condition == "key_meter":
+        return _with_key_and_meter(vocab, splits, texts, source)
     return Corpus(vocab, splits, source)
+
+
+def _with_key_and_meter(vocab: Vocabulary, splits: dict[str, Tensor], texts: dict[str, str],
+                        source: dict[str, Any]) -> Corpus:
+    conditions = ConditionVocabulary.build(texts["train"])
+    joined = {name: torch.cat([ids.unsqueeze(1), condition_ids(texts[name], conditions)], 1)
+              for name, ids in splits.items()}  # (tokens, 3): token, key id, meter id
+    return Corpus(vocab, joined, source, condition_sizes=conditions.sizes)
 
 
 def read_texts(config: Any) -> tuple[dict[str, str], dict[str, Any]]:

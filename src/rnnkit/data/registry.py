@@ -747,6 +747,18 @@ register(DatasetSpec(
 ))
 
 register(DatasetSpec(
+    name="oneills_abc",
+    description="O'Neill's Music of Ireland (1850): 2,009 Irish tunes in ABC, from music21's "
+                "corpus",
+    licence="music21 corpus: public domain or used by permission; fetched at run time",
+    source=PackageSource("music21", "10.5.1", "music21-10.5.1-py3-none-any.whl",
+                         "dc3309498c4c95cebdf8d4f20c868deb6b63bce1d929cad4f51a7ccc982987b1"),
+    extract=ConcatMembers("music21/corpus/oneills1850/*.abc", separator="\n\n", min_count=39),
+    files=(CachedFile(WHOLE, "9bbe5a26aca8750937d1c9324a4699420cb8208d693426bc463f125a3cbbae1c",
+                      781983),),
+))
+
+register(DatasetSpec(
     name="digits",
     description="1,797 handwritten digits as 8x8 images, 17 gray levels (UCI optdigits test "
                 "set, as scikit-learn ships it): one CSV row per image, 64 pixels then label",

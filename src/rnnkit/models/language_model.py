@@ -22,7 +22,10 @@ EMBEDDING_INIT_RANGE = 0.1
 class ModelConfig:
     """Shape of a :class:`LanguageModel`; saved as JSON next to its weights.
 
-    ``vocab_size`` is filled in from the data's vocabulary when a run starts.
+    ``vocab_size`` is filled in from the data's vocabulary when a run starts, and so is
+    ``condition_sizes`` when the data attaches conditions to every token (the number of
+    classes of each, e.g. the keys and meters of ABC tunes); each condition class is
+    embedded in ``condition_size`` features and fed with the token at every step.
     """
 
     vocab_size: int = 0
@@ -41,9 +44,15 @@ class ModelConfig:
     recurrent_dropout: float = 0.0
     weight_dropout: float = 0.0
     init: str = "uniform"
+    condition_sizes: tuple[int, ...] = ()
+    condition_size: int = 16
 
     def __post_init__(self) -> None:
         owner = "ModelConfig"
+        object.__setattr__(self, "condition_sizes", tuple(self.condition_sizes))  # JSON: list
+        for size in self.condition_sizes:
+            check_positive_int(owner, "condition_sizes entries", size)
+        check_positive_int(owner, "condition_size", self.condition_size)
         check_choice(owner, "cell", self.cell, CELLS)
         check_choice(owner, "embedding", self.embedding, EMBEDDINGS)
         for name in ("embedding_size", "hidden_size", "num_layers"):
@@ -63,8 +72,10 @@ class ModelConfig:
 
     @property
     def input_size(self) -> int:
-        """Features fed to the recurrent layer: the embedding size, or the vocabulary size."""
-        return self.vocab_size if self.embedding == "one-hot" else self.embedding_size
+        """Features fed to the recurrent layer: the token's embedding (or one-hot vector),
+        then one ``condition_size`` embedding per condition."""
+        token = self.vocab_size if self.embedding == "one-hot" else self.embedding_size
+        return token + len(self.condition_sizes) * self.condition_size
 
     @property
     def output_size(self) -> int:
@@ -115,8 +126,12 @@ class LanguageModel(nn.Module):
     With ``tie_weights`` the decoder shares the embedding matrix (Press & Wolf 2017;
     Inan et al. 2017), which needs ``output_size == embedding_size``.
 
+    With ``condition_sizes`` (a conditional language model), every input step carries the
+    token and its condition ids, ``(batch, time, 1 + conditions)``; each condition is
+    embedded and joined to the token's embedding, at every step.
+
     Shapes:
-        tokens: (batch, time) token ids
+        tokens: (batch, time) token ids, or (batch, time, 1 + conditions) with conditions
         logits: (batch, time, vocab)
         state:  the recurrent layer's state, (layers, batch, hidden) or a tuple (h, c)
 
@@ -135,6 +150,8 @@ class LanguageModel(nn.Module):
             self.embedding: nn.Module = OneHot(config.vocab_size)
         else:
             self.embedding = nn.Embedding(config.vocab_size, config.embedding_size)
+        self.condition_embeddings = nn.ModuleList(
+            nn.Embedding(size, config.condition_size) for size in config.condition_sizes)
         self.rnn = build_recurrent_layer(config)
         self.decoder = nn.Linear(config.output_size, config.vocab_size)
         self._init_embedding_and_decoder()
@@ -165,13 +182,60 @@ class LanguageModel(nn.Module):
         self, tokens: Tensor, state: RecurrentState | None = None
     ) -> tuple[Tensor, RecurrentState]:
         """Logits for the next token at every step, and the state after the last step."""
-        if tokens.dim() != 2 or tokens.dtype != torch.long:
-            raise ValueError("LanguageModel expected tokens as a (batch, time) int64 tensor, got "
-                             f"shape {tuple(tokens.shape)} and dtype {tokens.dtype}")
-        embedded = F.dropout(self.embedding(tokens), self.config.dropout, self.training)
+        embedded = F.dropout(self._embed(tokens), self.config.dropout, self.training)
         output, state = self.rnn(embedded, state)  # (batch, time, output_size)
         output = F.dropout(output, self.config.dropout, self.training)
         return self.decoder(output), state
+
+    def _embed(self, tokens: Tensor) -> Tensor:
+        _check_tokens(self.config, tokens)
+        if not self.condition_embeddings:
+            return self.embedding(tokens)
+        parts = [self.embedding(tokens[..., 0])]
+        for index, embedding in enumerate(self.condition_embeddings, start=1):
+            parts.append(embedding(tokens[..., index]))
+        return torch.cat(parts, dim=-1)  # (batch, time, input_size)
+
+
+class WithConditions(nn.Module):
+    """A conditional :class:`LanguageModel` with its conditions fixed, used as a plain one.
+
+    Every step gets the same condition ids, so sampling code that calls
+    ``model(tokens, state)`` drives a conditional model unchanged.
+
+    Shapes:
+        conditions: (conditions,) int64 class ids
+        tokens:     (batch, time) token ids; logits and state as the wrapped model's
+    """
+
+    def __init__(self, model: LanguageModel, conditions: Tensor) -> None:
+        super().__init__()
+        if conditions.dim() != 1 or conditions.numel() != len(model.config.condition_sizes):
+            raise ValueError(f"WithConditions expected {len(model.config.condition_sizes)} "
+                             f"condition ids, got shape {tuple(conditions.shape)}")
+        for index, (value, size) in enumerate(zip(conditions.tolist(),
+                                                  model.config.condition_sizes, strict=True)):
+            if not 0 <= value < size:
+                raise ValueError(f"condition {index} must be a class id in [0, {size}), "
+                                 f"got {value}")
+        self.model = model
+        self.register_buffer("conditions", conditions.to(torch.long), persistent=False)
+
+    def forward(self, tokens: Tensor, state: RecurrentState | None = None
+                ) -> tuple[Tensor, RecurrentState]:
+        """Logits and state of the wrapped model, with the fixed conditions at every step."""
+        conditions = self.conditions.to(tokens.device).expand(*tokens.shape, -1)
+        return self.model(torch.cat([tokens.unsqueeze(-1), conditions], dim=-1), state)
+
+
+def _check_tokens(config: ModelConfig, tokens: Tensor) -> None:
+    conditions = len(config.condition_sizes)
+    expected = "(batch, time)" if not conditions else f"(batch, time, {1 + conditions})"
+    wanted_dim = 3 if conditions else 2
+    if tokens.dim() != wanted_dim or tokens.dtype != torch.long or (
+            conditions and tokens.shape[-1] != 1 + conditions):
+        raise ValueError(f"LanguageModel expected tokens as a {expected} int64 tensor, got "
+                         f"shape {tuple(tokens.shape)} and dtype {tokens.dtype}")
 
 
 def detach_state(state: RecurrentState | None) -> RecurrentState | None:

@@ -47,6 +47,10 @@ def _add_generate(actions: Any) -> None:
                           help="characters; a tune still going by then is unfinished")
     generate.add_argument("--key", help="ask for a key, e.g. D, Em, 'A dorian'")
     generate.add_argument("--meter", help="ask for a meter, e.g. 6/8, C")
+    generate.add_argument("--condition", default="auto", choices=("auto", "header", "vector"),
+                          help="how a key/meter request is met: header priming, or the "
+                               "conditioning vector of a model trained with condition = "
+                               "'key_meter' (auto: vector for such a model)")
     generate.add_argument("--no-midi", dest="midi", action="store_false",
                           help="write .abc only (no abc2midi needed)")
     generate.add_argument("--no-audio", dest="audio", action="store_false",
@@ -74,6 +78,7 @@ def run_music_train(args: argparse.Namespace) -> int:
 def run_music_generate(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
+    from rnnkit.data.abc_conditions import ConditionVocabulary
     from rnnkit.data.corpus import read_texts
     from rnnkit.inference import load_language_model
     from rnnkit.music.convert import ABC2MIDI, find_converter, synthesizer_available
@@ -92,22 +97,39 @@ def run_music_generate(args: argparse.Namespace) -> int:
         LOG.warning("timidity is not installed: writing MIDI without WAV "
                     "(`make music-tools` installs it)")
     loaded = load_language_model(args.checkpoint, tag=args.tag, device=args.device)
-    spellings = None if request.empty else HeaderSpellings(
-        read_texts(loaded.config.data)[0]["train"])
+    method = _conditioning_method(args.condition, loaded.config.model.condition_sizes)
+    spellings, conditions = None, None
+    if method == "vector":
+        conditions = ConditionVocabulary.build(read_texts(loaded.config.data)[0]["train"])
+    elif not request.empty:
+        spellings = HeaderSpellings(read_texts(loaded.config.data)[0]["train"])
     tunes, records = [], []
     stream = generate_tunes(loaded.model, loaded.vocab, args.n, seed=args.seed,
-                            settings=settings, request=request, spellings=spellings)
+                            settings=settings, request=request, spellings=spellings,
+                            conditions=conditions)
     for tune in tqdm(stream, total=args.n, unit="tune", disable=not args.progress):
         tunes.append(tune)
         records.append(render_tune(tune, folder, midi=args.midi, audio=audio))
     run_settings = {"checkpoint": str(args.checkpoint), "tag": args.tag, "seed": args.seed,
                     "temperature": args.temperature, "top_k": args.top_k,
-                    "top_p": args.top_p, "max_length": args.max_length}
+                    "top_p": args.top_p, "max_length": args.max_length,
+                    "condition": method}
     summary = summarize(tunes, records, settings=run_settings, request=request)
     path = write_summary(folder, summary)
     print(json.dumps({key: summary[key] for key in ("generated", "valid", "valid_rate",
                                                     "failures")} | {"summary": str(path)}))
     return 0
+
+
+def _conditioning_method(choice: str, condition_sizes: tuple[int, ...]) -> str:
+    if choice == "vector" and not condition_sizes:
+        raise ValueError("--condition vector needs a model trained with condition = "
+                         "'key_meter'; this checkpoint has no conditioning vector (use "
+                         "--condition header)")
+    if choice == "header" and condition_sizes:
+        raise ValueError("this checkpoint is a conditional model: it needs its conditioning "
+                         "vector (--condition vector), it cannot run without one")
+    return "vector" if condition_sizes else "header"
 
 
 def run_music_play(args: argparse.Namespace) -> int:

@@ -2,12 +2,18 @@
 
 A tune starts from the prime ``X:`` and is sampled until it ends the way tunes end in the
 training text, with a blank line (``stop_at="\\n\\n"``), or until ``max_length``
-characters, when it counts as unfinished. A request for a key and/or meter is met by
-**header priming**: the header is sampled line by line, and when the model begins the
-``M:`` or ``K:`` line, that line is replaced by the requested one, written the way the
-training tunes spell it (``K:D Major`` in the lab's file, ``K:D`` in O'Neill's); the body
-is then sampled after the forced header. A requested field the model never reaches is
-written just before its ``K:`` line.
+characters, when it counts as unfinished. A request for a key and/or meter is met in one
+of two ways:
+
+- ``"header"`` (**header priming**, any model): the header is sampled line by line, and
+  when the model begins the ``M:`` or ``K:`` line, that line is replaced by the requested
+  one, written the way the training tunes spell it (``K:D Major`` in the lab's file,
+  ``K:D`` in O'Neill's); the body is then sampled after the forced header. A requested
+  field the model never reaches is written just before its ``K:`` line.
+- ``"vector"`` (**conditioning vector**, a model trained with ``condition = "key_meter"``):
+  the requested key and meter classes are fed with every character
+  (:class:`rnnkit.models.language_model.WithConditions`) and the model writes the whole
+  tune, header included, by itself. An unrequested field gets the class ``<other>``.
 """
 
 from __future__ import annotations
@@ -17,12 +23,21 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import torch
 from torch import nn
 
-from rnnkit.data.abc_tunes import TUNE_SEPARATOR, parse_header, split_tunes
+from rnnkit.data.abc_conditions import ConditionVocabulary
+from rnnkit.data.abc_tunes import (
+    TUNE_SEPARATOR,
+    normalize_key,
+    normalize_meter,
+    parse_header,
+    split_tunes,
+)
 from rnnkit.generate import Vocabulary, sample_text
+from rnnkit.models.language_model import WithConditions
 from rnnkit.music.notation import parse_meter
-from rnnkit.music.validate import TuneCheck, check_tune, normalize_key, normalize_meter
+from rnnkit.music.validate import TuneCheck, check_tune
 
 TUNE_PRIME = "X:"
 MAX_TUNE_LENGTH = 1500  # characters; the longest tune of the lab's file has 1,060
@@ -120,24 +135,41 @@ def generate_tunes(
     settings: SamplingSettings | None = None,
     request: TuneRequest | None = None,
     spellings: HeaderSpellings | None = None,
+    conditions: ConditionVocabulary | None = None,
 ) -> Iterator[GeneratedTune]:
     """Yield ``count`` tunes; tune ``i`` is drawn with seed ``seed * 1_000_003 + i``.
 
-    A non-empty ``request`` needs ``spellings`` (from the training text).
+    A request is met by header priming when ``spellings`` (from the training text) are
+    given, and through the conditioning vector when ``conditions`` (the model's classes,
+    from the training text) are given instead.
     """
     settings = settings or SamplingSettings()
     request = request or TuneRequest()
-    if not request.empty and spellings is None:
-        raise ValueError("a key or meter request needs the training tunes' header spellings")
+    if conditions is not None:
+        model = _conditioned(model, conditions, request)
+    elif not request.empty and spellings is None:
+        raise ValueError("a key or meter request needs the training tunes' header spellings "
+                         "(header priming) or the model's condition classes (vector)")
     for index in range(count):
         sampler = _Sampler(model, vocab, settings, seed * 1_000_003 + index)
-        if request.empty:
+        if request.empty or conditions is not None:
             text = sampler.continue_until(TUNE_PRIME, TUNE_SEPARATOR, settings.max_length)
         else:
             text = _primed_tune(sampler, request, spellings, settings.max_length)
         finished = text.endswith(TUNE_SEPARATOR)
         tune = text.strip()
         yield GeneratedTune(index, tune, finished, check_tune(tune))
+
+
+def _conditioned(model: nn.Module, conditions: ConditionVocabulary,
+                 request: TuneRequest) -> WithConditions:
+    sizes = tuple(getattr(getattr(model, "config", None), "condition_sizes", ()))
+    if sizes != conditions.sizes:
+        raise ValueError(f"the conditioning vector needs a model trained with condition = "
+                         f"'key_meter' on the same tunes: its condition classes are {sizes}, "
+                         f"the training tunes give {conditions.sizes}")
+    ids = torch.tensor(conditions.request_ids(request.key, request.meter), dtype=torch.long)
+    return WithConditions(model, ids)
 
 
 class _Sampler:

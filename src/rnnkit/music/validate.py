@@ -21,11 +21,10 @@ A tune is **valid** when all of these hold:
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from rnnkit.data.abc_tunes import parse_header
+from rnnkit.data.abc_tunes import normalize_key, normalize_meter, parse_header
 from rnnkit.music.notation import (
     AbcSyntaxError,
     Bar,
@@ -38,16 +37,6 @@ from rnnkit.music.notation import (
 
 REQUIRED_FIELDS = ("X", "T", "M", "L", "K")
 MAX_IRREGULAR_FRACTION = 0.1
-MODES = {
-    "": "major", "maj": "major", "major": "major", "ion": "major", "ionian": "major",
-    "m": "minor", "min": "minor", "minor": "minor", "aeo": "minor", "aeolian": "minor",
-    "dor": "dorian", "dorian": "dorian", "mix": "mixolydian", "mixolydian": "mixolydian",
-    "phr": "phrygian", "phrygian": "phrygian", "lyd": "lydian", "lydian": "lydian",
-    "loc": "locrian", "locrian": "locrian",
-}
-KEY = re.compile(r"^([A-G][#b]?)\s*([A-Za-z]*)((?:\s+(?:[_^=][A-Ga-g]|\w+=\S+))*)\s*$")
-
-
 @dataclass(frozen=True)
 class TuneCheck:
     """The verdict on one tune: ``valid``, and every reason it is not.
@@ -67,31 +56,6 @@ class TuneCheck:
     irregular_bars: int = 0
     final_note: str | None = None
     categories: tuple[str, ...] = field(default=())
-
-
-def normalize_key(value: str) -> str:
-    """``"D"``, ``"Dmaj"``, ``"D Major"`` → ``"D major"``; ``"Ador"`` → ``"A dorian"``.
-
-    Raises ``ValueError`` if ``value`` is not a key this module knows.
-
-    >>> normalize_key("Em"), normalize_key("A Dorian"), normalize_key("F#mix")
-    ('E minor', 'A dorian', 'F# mixolydian')
-    """
-    text = value.strip()
-    if text.lower() == "none":
-        return "none"
-    match = KEY.match(text)
-    mode = match.group(2).lower() if match else None
-    if match is None or mode not in MODES:
-        raise ValueError(f"key {text!r} is not a tonic A-G with an optional mode "
-                         f"(e.g. D, Em, A Dorian, G Mixolydian)")
-    return f"{match.group(1)} {MODES[mode]}"
-
-
-def normalize_meter(value: str) -> str:
-    """``"C"`` → ``"4/4"``, ``"C|"`` → ``"2/2"``, others as written (stripped)."""
-    text = value.strip()
-    return {"C": "4/4", "C|": "2/2"}.get(text, text)
 
 
 def check_tune(tune: str, max_irregular: int | None = None) -> TuneCheck:

@@ -29,6 +29,7 @@ else:  # pragma: no cover - Python 3.10
 
 LEVELS = ("char", "word")
 FORMATS = ("text", "abc")
+CONDITIONS = ("key_meter",)
 DEFAULT_MAX_STEPS = 1000  # the bound of a run that names none
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "step", "plateau", "cosine")
@@ -42,7 +43,9 @@ class DataConfig:
     A text without its own splits is split into training and validation parts: ``format =
     "text"`` takes the last ``valid_fraction`` of it; ``format = "abc"`` reads it as ABC
     tunes and puts whole tunes, drawn with ``split_seed``, into each part
-    (:func:`rnnkit.data.abc_tunes.split_abc_text`).
+    (:func:`rnnkit.data.abc_tunes.split_abc_text`). ``condition = "key_meter"`` (ABC only)
+    gives every character its tune's key and meter class, for a conditional model
+    (:mod:`rnnkit.data.abc_conditions`).
     """
 
     dataset: str | None = "shakespeare"
@@ -52,10 +55,17 @@ class DataConfig:
     valid_fraction: float = 0.1
     format: str = "text"
     split_seed: int = 0
+    condition: str | None = None
 
     def __post_init__(self) -> None:
         check_choice("DataConfig", "level", self.level, LEVELS)
         check_choice("DataConfig", "format", self.format, FORMATS)
+        if self.condition is not None:
+            check_choice("DataConfig", "condition", self.condition, CONDITIONS)
+            if self.format != "abc" or self.level != "char":
+                raise ValueError(f"DataConfig: condition={self.condition!r} needs "
+                                 f"format='abc' and level='char', got format={self.format!r} "
+                                 f"and level={self.level!r}")
         if not 0.0 < self.valid_fraction < 1.0:
             raise ValueError(f"DataConfig expected valid_fraction in (0, 1), "
                              f"got {self.valid_fraction}")

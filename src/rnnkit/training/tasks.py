@@ -13,14 +13,24 @@ from rnnkit.data.batching import get_window, make_streams, num_windows
 from rnnkit.models.language_model import detach_state
 
 
+def target_tokens(targets: Tensor) -> Tensor:
+    """The token ids of a window's targets, (batch, time), without any condition ids."""
+    return targets[..., 0] if targets.dim() == 3 else targets
+
+
 class LanguageModelingTask:
-    """Next-token prediction scored by cross-entropy in nats per token."""
+    """Next-token prediction scored by cross-entropy in nats per token.
+
+    Targets are ``(batch, time)`` token ids, or ``(batch, time, 1 + conditions)`` when the
+    data carries condition ids with each token (only the token is predicted).
+    """
 
     name = "language-model"
 
     def loss(self, logits: Tensor, targets: Tensor) -> Tensor:
-        """Mean cross-entropy. logits (batch, time, vocab), targets (batch, time)."""
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+        """Mean cross-entropy. logits (batch, time, vocab), targets (batch, time[, ...])."""
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]),
+                               target_tokens(targets).reshape(-1))
 
     @torch.no_grad()
     def evaluate_stateful(
@@ -31,7 +41,7 @@ class LanguageModelingTask:
         The text is laid out as ``batch_size`` parallel streams (as in training), and each
         stream's state runs from its first token to its last.
         """
-        streams = make_streams(ids, min(batch_size, max(1, (ids.numel() - 1) // 2)))
+        streams = make_streams(ids, min(batch_size, max(1, (ids.shape[0] - 1) // 2)))
         streams = streams.to(_device_of(model))
         total, count, state = 0.0, 0, None
         was_training = model.training
@@ -40,7 +50,7 @@ class LanguageModelingTask:
             inputs, targets = get_window(streams, index, seq_len)
             logits, state = model(inputs, detach_state(state))
             total += float(self._summed_loss(logits, targets))
-            count += targets.numel()
+            count += target_tokens(targets).numel()
         model.train(was_training)
         return total / count
 
@@ -54,13 +64,14 @@ class LanguageModelingTask:
         kinds of model can be compared on equal terms.
         """
         device = _device_of(model)
-        count_windows = (ids.numel() - 1) // window
+        count_windows = (ids.shape[0] - 1) // window
         if count_windows < 1:
-            raise ValueError(f"evaluation text has {ids.numel()} tokens, fewer than one "
+            raise ValueError(f"evaluation text has {ids.shape[0]} tokens, fewer than one "
                              f"window of {window} + 1")
         usable = ids[: count_windows * window + 1]
-        inputs_all = usable[:-1].view(count_windows, window)  # (windows, time)
-        targets_all = usable[1:].reshape(count_windows, window)
+        features = usable.shape[1:]
+        inputs_all = usable[:-1].view(count_windows, window, *features)  # (windows, time)
+        targets_all = usable[1:].reshape(count_windows, window, *features)
         total = 0.0
         was_training = model.training
         model.eval()
@@ -70,12 +81,12 @@ class LanguageModelingTask:
             logits, _ = model(inputs)
             total += float(self._summed_loss(logits, targets))
         model.train(was_training)
-        return total / targets_all.numel()
+        return total / target_tokens(targets_all).numel()
 
     @staticmethod
     def _summed_loss(logits: Tensor, targets: Tensor) -> Tensor:
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
-                               reduction="sum")
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]),
+                               target_tokens(targets).reshape(-1), reduction="sum")
 
 
 def _device_of(model: nn.Module) -> torch.device:

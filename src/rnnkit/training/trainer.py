@@ -22,7 +22,12 @@ from torch import Tensor, nn
 
 from rnnkit.data.batching import get_window, make_streams, num_windows
 from rnnkit.data.corpus import Corpus, load_corpus
-from rnnkit.models.language_model import LanguageModel, RecurrentState, detach_state
+from rnnkit.models.language_model import (
+    LanguageModel,
+    RecurrentState,
+    WithConditions,
+    detach_state,
+)
 from rnnkit.training.checkpoint import (
     load_checkpoint,
     model_state_for_saving,
@@ -40,7 +45,7 @@ from rnnkit.training.state import (
     optimizer_state_to_safe,
     restore_rng_state,
 )
-from rnnkit.training.tasks import LanguageModelingTask
+from rnnkit.training.tasks import LanguageModelingTask, target_tokens
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +134,8 @@ def prepare_run(config: RunConfig) -> Run:
     resume_from = load_checkpoint(settings.out_dir) if settings.resume else None
     corpus = load_corpus(config.data, vocab_dict=None if resume_from is None
                          else resume_from.vocab)
-    config = replace(config, model=replace(config.model, vocab_size=len(corpus.vocab)))
+    config = replace(config, model=replace(config.model, vocab_size=len(corpus.vocab),
+                                           condition_sizes=corpus.condition_sizes))
     model = LanguageModel(config.model).to(device)
     optimizer = build_optimizer(model, settings)
     streams = make_streams(corpus.splits["train"], settings.batch_size).to(device)
@@ -157,9 +163,10 @@ def training_loop(run: Run, records: RunRecords) -> str:
         run.schedule.after_step()
         step_seconds = time.perf_counter() - step_start
         progress.step, progress.window = progress.step + 1, progress.window + 1
-        progress.tokens += targets.numel()
+        tokens = target_tokens(targets).numel()
+        progress.tokens += tokens
         progress.elapsed_s += step_seconds
-        interval_tokens += targets.numel()
+        interval_tokens += tokens
         interval_seconds += step_seconds
         records.advance()
         if progress.step % settings.log_every == 0:
@@ -208,7 +215,7 @@ def scheduled_validation(run: Run, records: RunRecords) -> None:
     max_tokens = run.config.train.eval_max_tokens
     report = validate(run, max_tokens=max_tokens)
     progress = run.progress
-    whole = max_tokens is None or max_tokens >= run.corpus.splits["valid"].numel()
+    whole = max_tokens is None or max_tokens >= run.corpus.splits["valid"].shape[0]
     records.log_validation(_validation_row(progress, report),
                            "whole split" if whole else f"first {max_tokens:,} tokens")
     run.schedule.after_validation(report["loss"])
@@ -353,7 +360,11 @@ def sample_after_training(run: Run) -> str:
     from rnnkit.generate import sample_text
 
     length = run.config.train.sample_length
-    prime = run.corpus.vocab.decode(run.corpus.splits["valid"][:1].tolist())
-    text = sample_text(run.model, run.corpus.vocab, prime, length,
+    valid = run.corpus.splits["valid"]  # (tokens,) or (tokens, 1 + conditions)
+    first = valid[:1] if valid.dim() == 1 else valid[:1, 0]
+    prime = run.corpus.vocab.decode(first.tolist())
+    # A conditional model writes its sample under the first validation token's conditions.
+    model = run.model if valid.dim() == 1 else WithConditions(run.model, valid[0, 1:])
+    text = sample_text(model, run.corpus.vocab, prime, length,
                        temperature=0.8, seed=run.config.train.seed)
     return f"--- sample ({length} tokens, temperature 0.8) ---\n{text}\n---"
