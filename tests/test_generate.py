@@ -154,6 +154,13 @@ def test_stop_at_ends_after_its_first_occurrence(model, vocab):
     stop = generated[5:7]
     end = generated.find(stop) + len(stop)
     assert sample_text(model, vocab, "ab", 80, seed=2, stop_at=stop) == "ab" + generated[:end]
+    later = generated[20:23]
+    stops = (later, stop) if later not in generated[:end] else (stop,)
+    assert sample_text(model, vocab, "ab", 80, seed=2, stop_at=stops) == "ab" + generated[:end]
+    first = generated[1:3]
+    cut = generated.find(first) + len(first)
+    assert sample_text(model, vocab, "ab", 80, seed=2, stop_at=(stop, first)) == \
+        "ab" + generated[:min(cut, end)]
 
 
 def test_length_zero_returns_the_prime(model, vocab):
@@ -227,6 +234,7 @@ def test_unknown_prime_characters_are_named(model, vocab):
     ({"length": -1}, "length.*>= 0.*got -1"),
     ({"length": 2.0}, "length.*integer.*got 2.0"),
     ({"length": 3, "stop_at": ""}, "stop_at.*non-empty.*got ''"),
+    ({"length": 3, "stop_at": ("a", "")}, "stop_at.*tuple of them"),
 ])
 def test_invalid_length_and_stop(arguments, words, model, vocab):
     with pytest.raises(ValueError, match=words):

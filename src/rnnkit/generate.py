@@ -151,20 +151,24 @@ def sample_text(
     top_p: float | None = None,
     seed: int | None = None,
     device: str | torch.device | None = None,
-    stop_at: str | None = None,
+    stop_at: str | tuple[str, ...] | None = None,
 ) -> str:
     """``prime`` followed by up to ``length`` sampled tokens, as text.
 
     The prime is encoded strictly, so characters the vocabulary lacks raise its
     ``ValueError``. Draws come from a private ``torch.Generator`` seeded with ``seed``
     (unpredictable if ``None``): the global RNG is left untouched, and the same seed gives
-    the same text on the same device. With ``stop_at``, generation ends as soon as the
-    generated part contains it, and the text ends just after its first occurrence.
+    the same text on the same device. With ``stop_at`` (a string, or a tuple of strings),
+    generation ends as soon as the generated part contains one of them, and the text ends
+    just after the first such occurrence.
     Trap: with ``stop_at`` the generated text is decoded after every token.
     """
     options = SamplingOptions(temperature, top_k, top_p)
-    if stop_at is not None and (not isinstance(stop_at, str) or not stop_at):
-        raise ValueError(f"expected stop_at to be None or a non-empty string, got {stop_at!r}")
+    stops = (stop_at,) if isinstance(stop_at, str) else stop_at
+    if stops is not None and (not isinstance(stops, tuple) or not stops or not all(
+            isinstance(stop, str) and stop for stop in stops)):
+        raise ValueError(f"expected stop_at to be None, a non-empty string or a tuple of "
+                         f"them, got {stop_at!r}")
     prime_ids = _encode_prime(vocab, prime)
     _check_request(prime_ids, length)
     device = _model_device(model) if device is None else torch.device(device)
@@ -175,7 +179,7 @@ def sample_text(
         generator.manual_seed(seed)
     with _inference_mode(model):
         stream = _token_stream(model, prime_ids, length, options, generator, device)
-        return prime + _generated_text(vocab, prime_ids, stream, stop_at)
+        return prime + _generated_text(vocab, prime_ids, stream, stops)
 
 
 def _encode_prime(vocab: Vocabulary, prime: str) -> list[int]:
@@ -223,17 +227,18 @@ def _token_stream(
 
 
 def _generated_text(
-    vocab: Vocabulary, prime_ids: list[int], stream: Iterator[int], stop_at: str | None
+    vocab: Vocabulary, prime_ids: list[int], stream: Iterator[int],
+    stops: tuple[str, ...] | None,
 ) -> str:
     prefix = vocab.decode(prime_ids)
     generated: list[int] = []
     for token in stream:
         generated.append(token)
-        if stop_at is not None:
+        if stops is not None:
             text = _continuation(vocab, prime_ids, prefix, generated)
-            end = text.find(stop_at)
-            if end >= 0:
-                return text[:end + len(stop_at)]
+            ends = [found + len(stop) for stop in stops if (found := text.find(stop)) >= 0]
+            if ends:
+                return text[:min(ends)]
     return _continuation(vocab, prime_ids, prefix, generated)
 
 

@@ -44,7 +44,7 @@ def test_text_not_in_joined_form_is_refused() -> None:
 def test_requests_for_untrained_classes_are_named() -> None:
     vocabulary = ConditionVocabulary.build(join_tunes([JIG] * 5), min_count=5)
     assert vocabulary.request_ids("D major", None) == (1, 0)
-    with pytest.raises(ValueError, match="not trained on key 'G major'.*D major"):
+    with pytest.raises(ValueError, match=r"not trained on key 'G major'.*D major"):
         vocabulary.request_ids("G major", "6/8")
     with pytest.raises(ValueError, match="not trained on meter '3/4'"):
         vocabulary.request_ids(None, "3/4")

@@ -90,3 +90,21 @@ def test_a_request_needs_spellings(model_and_vocab) -> None:
     model, vocab = model_and_vocab
     with pytest.raises(ValueError, match="header spellings"):
         next(generate_tunes(model, vocab, 1, request=TuneRequest(key="D")))
+
+
+def test_a_tune_running_into_the_next_ends_there(monkeypatch, model_and_vocab) -> None:
+    model, vocab = model_and_vocab
+    written = {"X:": "X:1\nT:A\nM:6/8\nL:1/8\nK:D Major\nA|dfa agf|d3 d2:|\nX:"}
+
+    class Scripted:
+        def __init__(self, *args) -> None:
+            pass
+
+        def continue_until(self, text, stop_at, length):
+            assert stop_at == tunes.TUNE_ENDS
+            return written[text]
+
+    monkeypatch.setattr(tunes, "_Sampler", Scripted)
+    (tune,) = generate_tunes(model, vocab, 1)
+    assert tune.finished and tune.valid
+    assert tune.text == "X:1\nT:A\nM:6/8\nL:1/8\nK:D Major\nA|dfa agf|d3 d2:|"

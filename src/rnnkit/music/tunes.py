@@ -1,9 +1,9 @@
 """Writing whole tunes with a character model: free, or asked for a key and a meter.
 
 A tune starts from the prime ``X:`` and is sampled until it ends the way tunes end in the
-training text, with a blank line (``stop_at="\\n\\n"``), or until ``max_length``
-characters, when it counts as unfinished. A request for a key and/or meter is met in one
-of two ways:
+training text, with a blank line, or runs into a next tune's ``X:`` line (which is cut
+off), or until ``max_length`` characters, when it counts as unfinished. A request for a
+key and/or meter is met in one of two ways:
 
 - ``"header"`` (**header priming**, any model): the header is sampled line by line, and
   when the model begins the ``M:`` or ``K:`` line, that line is replaced by the requested
@@ -40,7 +40,9 @@ from rnnkit.music.notation import parse_meter
 from rnnkit.music.validate import TuneCheck, check_tune
 
 TUNE_PRIME = "X:"
-MAX_TUNE_LENGTH = 1500  # characters; the longest tune of the lab's file has 1,060
+NEXT_TUNE = "\nX:"  # a tune that runs into the next one without a blank line ends there too
+TUNE_ENDS = (TUNE_SEPARATOR, NEXT_TUNE)
+MAX_TUNE_LENGTH = 1500  # characters; the longest tune of the lab's file has 603
 HEADER_LINES_MAX = 12  # header lines sampled before giving up on reaching K:
 LINE_LENGTH_MAX = 200
 
@@ -153,11 +155,11 @@ def generate_tunes(
     for index in range(count):
         sampler = _Sampler(model, vocab, settings, seed * 1_000_003 + index)
         if request.empty or conditions is not None:
-            text = sampler.continue_until(TUNE_PRIME, TUNE_SEPARATOR, settings.max_length)
+            text = sampler.continue_until(TUNE_PRIME, TUNE_ENDS, settings.max_length)
         else:
             text = _primed_tune(sampler, request, spellings, settings.max_length)
-        finished = text.endswith(TUNE_SEPARATOR)
-        tune = text.strip()
+        finished = text.endswith(TUNE_ENDS)
+        tune = text.removesuffix(NEXT_TUNE[1:]).strip()
         yield GeneratedTune(index, tune, finished, check_tune(tune))
 
 
@@ -180,7 +182,7 @@ class _Sampler:
         self.model, self.vocab, self.settings, self.seed = model, vocab, settings, seed
         self.calls = 0
 
-    def continue_until(self, text: str, stop_at: str, length: int) -> str:
+    def continue_until(self, text: str, stop_at: str | tuple[str, ...], length: int) -> str:
         """``text`` continued until ``stop_at`` is written or ``length`` characters more."""
         self.calls += 1
         return sample_text(self.model, self.vocab, text, length, stop_at=stop_at,
@@ -206,7 +208,7 @@ def _primed_tune(sampler: _Sampler, request: TuneRequest, spellings: HeaderSpell
         key_line = forced.pop("K", text[line_start:].rstrip("\n"))
         unwritten = "".join(line + "\n" for line in forced.values())
         text = text[:line_start] + unwritten + key_line + "\n"
-        return sampler.continue_until(text, TUNE_SEPARATOR, max(1, max_length - len(text)))
+        return sampler.continue_until(text, TUNE_ENDS, max(1, max_length - len(text)))
     return text  # no K: line within HEADER_LINES_MAX lines: an unfinished tune
 
 
