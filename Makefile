@@ -47,7 +47,7 @@ demo: install
 	$(BIN)/rnnkit train --config configs/shakespeare_char.toml
 	$(BIN)/rnnkit sample --checkpoint runs/shakespeare_char --prime "HAMLET." --length 400 --temperature 0.8 --seed 1
 
-# Music generation (docs/music.md): train the small Irish-tune model (about 6 minutes on
+# Music generation (docs/music.md): train the small Irish-tune model (about 3.5 minutes on
 # 2 CPU cores), then write 10 tunes as ABC, MIDI, WAV and piano rolls, with a summary.
 music: install music-tools
 	$(BIN)/rnnkit data fetch irish_abc

@@ -25,6 +25,14 @@ def test_a_named_bound_replaces_the_default_step_bound(tmp_path: Path, bound: di
     assert getattr(config.train, key) == value
 
 
+def test_a_bound_in_a_file_replaces_the_default_over_any_base(tmp_path: Path) -> None:
+    path = tmp_path / "run.toml"
+    path.write_text("[train]\nmax_time = 6.0\n", encoding="utf-8")
+    base = RunConfig.from_dict({"data": {"dataset": "irish_abc"}, "train": {"out_dir": "x"}})
+    config = load_config_file(path, base)
+    assert (config.train.max_steps, config.train.max_time) == (None, 6.0)
+
+
 def test_flags_add_a_bound_to_the_files_bounds(tmp_path: Path) -> None:
     path = tmp_path / "run.toml"
     path.write_text("[train]\nmax_time = 2.0\n", encoding="utf-8")

@@ -182,9 +182,13 @@ def _without_default_bound(current: TrainConfig, values: dict[str, Any]) -> dict
     """The default ``max_steps`` only applies when nothing names a bound.
 
     Without this, a file that says ``max_time = 2`` would also stop at the default step
-    count, whichever came first.
+    count, whichever came first. Only the bounds are compared: a base that differs from the
+    defaults elsewhere (``rnnkit music train`` starts from its own data and folder) still
+    holds the default bound.
     """
-    if current != TrainConfig(max_steps=DEFAULT_MAX_STEPS) or not set(values) & set(BOUNDS):
+    default_bounds = (DEFAULT_MAX_STEPS, None, None)
+    if tuple(getattr(current, name) for name in BOUNDS) != default_bounds or not (
+            set(values) & set(BOUNDS)):
         return values
     return {**dict.fromkeys(BOUNDS), **values}
 
