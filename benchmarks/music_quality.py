@@ -1,12 +1,13 @@
 """How good are the tunes a checkpoint writes? Validity, reasons, copies, and key/meter requests.
 
 For each checkpoint: its training time and validation loss (from the run's log.csv), then
-``rnnkit music generate`` with ``--n`` tunes unconditioned and once per ``--request``
-(``KEY:METER``, e.g. ``D:6/8``), and a table of what came out. A request's "chance" column
-is how often the unconditioned tunes happen to be in that key and meter anyway.
+``rnnkit music generate`` with ``--n`` tunes unconditioned at each ``--temperatures``, and
+once per ``--request`` (``KEY:METER``, e.g. ``D:6/8``) at ``--request-temperature``, and a
+table of what came out. A request's "chance" column is how often the unconditioned tunes at
+that temperature happen to be in that key and meter anyway.
 
     python benchmarks/music_quality.py --checkpoint runs/irish_folk_small runs/irish_folk \\
-        --n 100 --seed 0 --request D:6/8 --request "A dorian:C|"
+        --n 100 --seed 0 --temperatures 1.0 0.8 0.6 --request D:6/8 --request "A dorian:4/4"
 """
 
 from __future__ import annotations
@@ -36,33 +37,43 @@ def main() -> int:
         train_bodies = {body(tune) for tune in split_tunes(read_texts(loaded.config.data)[0]
                                                            ["train"])}
         out = Path(checkpoint) / f"tunes_{args.tag}"
-        free, seconds = generate(checkpoint, out / "free", args)
-        copies = sum(body((out / "free" / t["abc"]).read_text()) in train_bodies
-                     for t in free["tunes"])
         params = sum(p.numel() for p in loaded.model.parameters())
-        rows.append([checkpoint, args.tag, f"{params / 1e6:.2f} M",
-                     f"{training['minutes']:.1f}", training["steps"],
-                     f"{training['best_val']:.3f}", f"{training['last_val']:.3f}",
-                     free["generated"], f"{100 * free['valid_rate']:.0f}%",
-                     format_failures(free["failures"]), copies, f"{seconds:.0f}"])
+        free_at = {}
+        for temperature in args.temperatures:
+            folder = out / f"free_t{temperature}"
+            free, seconds = generate(checkpoint, folder, args, temperature)
+            free_at[temperature] = free
+            copies = sum(body((folder / t["abc"]).read_text()) in train_bodies
+                         for t in free["tunes"])
+            rows.append([checkpoint, args.tag, f"{params / 1e6:.2f} M",
+                         f"{training['minutes']:.1f}", training["steps"],
+                         f"{training['best_val']:.3f}", f"{training['last_val']:.3f}",
+                         temperature, free["generated"], f"{100 * free['valid_rate']:.0f}%",
+                         format_failures(free["failures"]), copies, f"{seconds:.0f}"])
+        free = free_at.get(args.request_temperature) or generate(
+            checkpoint, out / f"free_t{args.request_temperature}", args,
+            args.request_temperature)[0]
         for request in args.request:
             key, meter = request.split(":", 1)
-            asked, _ = generate(checkpoint, out / safe_name(request), args, key, meter)
+            asked, _ = generate(checkpoint, out / safe_name(request), args,
+                                args.request_temperature, key, meter)
             chance = sum(t["key"] == asked["respect"]["request"]["key"]
                          and t["meter"] == asked["respect"]["request"]["meter"]
                          for t in free["tunes"]) / len(free["tunes"])
             report = asked["respect"]
-            request_rows.append([checkpoint, request, f"{100 * asked['valid_rate']:.0f}%",
+            request_rows.append([checkpoint, request, asked["settings"]["condition"],
+                                 f"{100 * asked['valid_rate']:.0f}%",
                                  f"{100 * report['header']:.0f}%",
                                  f"{100 * report['respected']:.0f}%",
                                  f"{100 * report.get('ends_on_tonic', 0):.0f}%",
                                  f"{100 * chance:.0f}%"])
     print_table(["checkpoint", "tag", "parameters", "training min", "steps", "best val loss",
-                 "final val loss", "tunes", "valid", "failures", "copies of a training tune",
-                 "generation s"], rows)
+                 "final val loss", "temperature", "tunes", "valid", "failures",
+                 "copies of a training tune", "generation s"], rows)
     if request_rows:
         print()
-        print_table(["checkpoint", "request (header priming)", "valid", "header as asked",
+        print(f"Requests at temperature {args.request_temperature}:")
+        print_table(["checkpoint", "request", "method", "valid", "header as asked",
                      "valid and as asked", "ends on the tonic",
                      "chance (unconditioned tunes in that key and meter)"], request_rows)
     return 0
@@ -74,16 +85,17 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--tag", default="latest")
     parser.add_argument("--n", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--temperatures", type=float, nargs="+", default=[1.0, 0.8])
+    parser.add_argument("--request-temperature", type=float, default=0.8)
     parser.add_argument("--request", action="append", default=[],
                         help="KEY:METER to ask for, e.g. D:6/8 (repeatable)")
     return parser.parse_args()
 
 
-def generate(checkpoint: str, out: Path, args: argparse.Namespace, key: str | None = None,
-             meter: str | None = None) -> tuple[dict, float]:
+def generate(checkpoint: str, out: Path, args: argparse.Namespace, temperature: float,
+             key: str | None = None, meter: str | None = None) -> tuple[dict, float]:
     command = ["music", "generate", "--checkpoint", checkpoint, "--tag", args.tag, "--n",
-               str(args.n), "--seed", str(args.seed), "--temperature", str(args.temperature),
+               str(args.n), "--seed", str(args.seed), "--temperature", str(temperature),
                "--out", str(out), "--no-audio", "--no-progress", "--device", "cpu"]
     command += ["--key", key, "--meter", meter] if key else []
     start = time.perf_counter()

@@ -136,7 +136,7 @@ def sample_tokens(
     options = SamplingOptions(temperature, top_k, top_p)
     _check_request(prime_ids, length)
     device = _model_device(model) if device is None else torch.device(device)
-    with _inference_mode(model):
+    with inference_mode(model):
         return list(_token_stream(model, prime_ids, length, options, generator, device))
 
 
@@ -177,7 +177,7 @@ def sample_text(
         generator.seed()
     else:
         generator.manual_seed(seed)
-    with _inference_mode(model):
+    with inference_mode(model):
         stream = _token_stream(model, prime_ids, length, options, generator, device)
         return prime + _generated_text(vocab, prime_ids, stream, stops)
 
@@ -251,7 +251,7 @@ def _continuation(
 
 
 @contextmanager
-def _inference_mode(model: nn.Module) -> Iterator[None]:
+def inference_mode(model: nn.Module) -> Iterator[None]:
     """Eval mode and no gradients; the model's training flag is restored on exit."""
     was_training = model.training
     model.eval()

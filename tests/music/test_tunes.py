@@ -13,16 +13,21 @@ TRAINING = ("X:1\nT:One\nM:6/8\nL:1/8\nK:D Major\nA|dfa agf|d3 d2:|\n\n"
             "X:3\nT:Three\nM:6/8\nL:1/8\nK:Dmaj\nd|fed cBA|d3 d2:|\n\n")
 
 
-class ScriptedSampler:
-    """Stands in for the model: each call writes the next scripted line, whatever came."""
+class ScriptedStream:
+    """Stands in for the model's stream: each ``sample`` writes the next scripted piece."""
 
-    def __init__(self, lines: list[str], body: str) -> None:
-        self.lines, self.body = list(lines), body
+    def __init__(self, pieces: list[str]) -> None:
+        self.pieces, self.text = list(pieces), ""
 
-    def continue_until(self, text: str, stop_at: str, length: int) -> str:
-        if stop_at == "\n":
-            return text + self.lines.pop(0) + "\n"
-        return text + self.body
+    def sample(self, stops: tuple[str, ...], limit: int) -> str:
+        piece = self.pieces.pop(0)
+        assert len(piece) <= limit
+        self.text += piece
+        return piece
+
+    def feed(self, text: str) -> str:
+        self.text += text
+        return text
 
 
 def test_requests_are_normalized_and_checked() -> None:
@@ -43,25 +48,27 @@ def test_spellings_follow_the_training_text() -> None:
         spellings.key_line("G major")
 
 
-def test_header_priming_replaces_the_fields_the_model_writes() -> None:
-    sampler = ScriptedSampler(["1", "T:Sampled", "Z:id", "M:3/4", "L:1/8", "K:G Major"],
-                              body="ga|b2 a2 g2|\n\n")
-    text = tunes._primed_tune(sampler, TuneRequest(key="D", meter="6/8"),
-                              HeaderSpellings(TRAINING), max_length=500)
-    assert text == "X:1\nT:Sampled\nZ:id\nM:6/8\nL:1/8\nK:D Major\nga|b2 a2 g2|\n\n"
+def test_header_priming_finishes_the_lines_the_model_begins() -> None:
+    spellings = HeaderSpellings(TRAINING)
+    forced = tunes._forced_lines(TuneRequest(key="D", meter="6/8"), spellings)
+    stream = ScriptedStream(["T:", "Sampled\n", "Z:", "id\n", "M:", "L:", "1/8\n", "K:"])
+    header = tunes._forced_header(stream, forced)
+    assert header == "T:Sampled\nZ:id\nM:6/8\nL:1/8\nK:D Major\n"
+    assert stream.text == header  # the model read the forced lines too
 
 
-def test_header_priming_inserts_a_meter_the_model_skipped() -> None:
-    sampler = ScriptedSampler(["7", "T:No meter", "K:A"], body="abc|\n\n")
-    text = tunes._primed_tune(sampler, TuneRequest(meter="C|"), HeaderSpellings(TRAINING),
-                              max_length=500)
-    assert text == "X:7\nT:No meter\nM:C|\nK:A\nabc|\n\n"
+def test_a_field_the_model_never_begins_is_not_invented() -> None:
+    forced = tunes._forced_lines(TuneRequest(meter="C|"), HeaderSpellings(TRAINING))
+    stream = ScriptedStream(["T:", "No meter\n", "K:", "A\n"])
+    header = tunes._forced_header(stream, forced)
+    assert header == "T:No meter\nK:A\n"
 
 
 def test_a_header_that_never_ends_is_unfinished() -> None:
-    sampler = ScriptedSampler(["1"] + ["T:again"] * tunes.HEADER_LINES_MAX, body="")
-    text = tunes._primed_tune(sampler, TuneRequest(key="D"), HeaderSpellings(TRAINING), 500)
-    assert "K:" not in text
+    forced = tunes._forced_lines(TuneRequest(key="D"), HeaderSpellings(TRAINING))
+    stream = ScriptedStream(["T:", "again\n"] * tunes.HEADER_LINES_MAX)
+    assert tunes._forced_header(stream, forced) is None
+    assert tunes._forced_header(ScriptedStream(["T:", "x\n", "\n"]), forced) is None
 
 
 @pytest.fixture
@@ -92,19 +99,16 @@ def test_a_request_needs_spellings(model_and_vocab) -> None:
         next(generate_tunes(model, vocab, 1, request=TuneRequest(key="D")))
 
 
-def test_a_tune_running_into_the_next_ends_there(monkeypatch, model_and_vocab) -> None:
+def test_tunes_follow_a_warm_up_tune_and_end_cleanly(monkeypatch, model_and_vocab) -> None:
     model, vocab = model_and_vocab
-    written = {"X:": "X:1\nT:A\nM:6/8\nL:1/8\nK:D Major\nA|dfa agf|d3 d2:|\nX:"}
-
-    class Scripted:
-        def __init__(self, *args) -> None:
-            pass
-
-        def continue_until(self, text, stop_at, length):
-            assert stop_at == tunes.TUNE_ENDS
-            return written[text]
-
-    monkeypatch.setattr(tunes, "_Sampler", Scripted)
-    (tune,) = generate_tunes(model, vocab, 1)
-    assert tune.finished and tune.valid
-    assert tune.text == "X:1\nT:A\nM:6/8\nL:1/8\nK:D Major\nA|dfa agf|d3 d2:|"
+    pieces = ["1\n", "T:warm-up\nK:D\nabc|\n\n",                     # thrown away
+              "2\n", "T:A\nM:6/8\nL:1/8\nK:D Major\nA|dfa agf|d3 d2:|\nX:",  # runs on
+              "3\n", "T:B\nM:6/8\nL:1/8\nK:D\nA|dfa agf|d3"]           # never ends
+    scripted = ScriptedStream(pieces)
+    monkeypatch.setattr(tunes, "_Stream", lambda *args: scripted)
+    first, second = generate_tunes(model, vocab, 2, settings=SamplingSettings(max_length=60))
+    assert first.finished and first.valid
+    assert first.text == "X:2\nT:A\nM:6/8\nL:1/8\nK:D Major\nA|dfa agf|d3 d2:|"
+    assert not second.finished and not second.valid
+    assert scripted.text.startswith("X:1\nT:warm-up")
+    assert "d3 d2:|\nX:3\n" in scripted.text  # the next tune went on from the X: written

@@ -1,15 +1,16 @@
 """Writing whole tunes with a character model: free, or asked for a key and a meter.
 
-A tune starts from the prime ``X:`` and is sampled until it ends the way tunes end in the
-training text, with a blank line, or runs into a next tune's ``X:`` line (which is cut
-off), or until ``max_length`` characters, when it counts as unfinished. A request for a
-key and/or meter is met in one of two ways:
+Tunes are written one after another in one stream, with the state carried, as the model
+was trained (a first, warm-up tune is thrown away). Each starts at ``X:`` and is sampled
+until it ends the way tunes end in the training text, with a blank line, or runs into a
+next tune's ``X:`` line (which is cut off), or until ``max_length`` characters, when it
+counts as unfinished. A request for a key and/or meter is met in one of two ways:
 
-- ``"header"`` (**header priming**, any model): the header is sampled line by line, and
-  when the model begins the ``M:`` or ``K:`` line, that line is replaced by the requested
-  one, written the way the training tunes spell it (``K:D Major`` in the lab's file,
-  ``K:D`` in O'Neill's); the body is then sampled after the forced header. A requested
-  field the model never reaches is written just before its ``K:`` line.
+- ``"header"`` (**header priming**, any model): the model starts every header line, and
+  when it begins the ``M:`` or ``K:`` line, the rest of that line is the requested one,
+  written the way the training tunes spell it (``K:D Major`` in the lab's file, ``K:D``
+  in O'Neill's) and read by the model; the body is then sampled after it. A field the
+  model never begins is not added for it: the tune then does not respect the request.
 - ``"vector"`` (**conditioning vector**, a model trained with ``condition = "key_meter"``):
   the requested key and meter classes are fed with every character
   (:class:`rnnkit.models.language_model.WithConditions`) and the model writes the whole
@@ -24,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from rnnkit.data.abc_conditions import ConditionVocabulary
 from rnnkit.data.abc_tunes import (
@@ -34,7 +35,7 @@ from rnnkit.data.abc_tunes import (
     parse_header,
     split_tunes,
 )
-from rnnkit.generate import Vocabulary, sample_text
+from rnnkit.generate import Vocabulary, filter_logits, inference_mode
 from rnnkit.models.language_model import WithConditions
 from rnnkit.music.notation import parse_meter
 from rnnkit.music.validate import TuneCheck, check_tune
@@ -139,11 +140,14 @@ def generate_tunes(
     spellings: HeaderSpellings | None = None,
     conditions: ConditionVocabulary | None = None,
 ) -> Iterator[GeneratedTune]:
-    """Yield ``count`` tunes; tune ``i`` is drawn with seed ``seed * 1_000_003 + i``.
+    """Yield ``count`` tunes written one after another in one stream, seeded by ``seed``.
 
-    A request is met by header priming when ``spellings`` (from the training text) are
-    given, and through the conditioning vector when ``conditions`` (the model's classes,
-    from the training text) are given instead.
+    The model was trained with its state carried from tune to tune, so it writes a tune's
+    header best with a state that has just finished a tune: a first, warm-up tune is
+    sampled from ``X:`` and thrown away, and each kept tune starts where the previous one
+    ended (the lab cuts its tunes out of one long sample the same way). A request is met by
+    header priming when ``spellings`` (from the training text) are given, and through the
+    conditioning vector when ``conditions`` (the model's classes) are given instead.
     """
     settings = settings or SamplingSettings()
     request = request or TuneRequest()
@@ -152,15 +156,15 @@ def generate_tunes(
     elif not request.empty and spellings is None:
         raise ValueError("a key or meter request needs the training tunes' header spellings "
                          "(header priming) or the model's condition classes (vector)")
-    for index in range(count):
-        sampler = _Sampler(model, vocab, settings, seed * 1_000_003 + index)
-        if request.empty or conditions is not None:
-            text = sampler.continue_until(TUNE_PRIME, TUNE_ENDS, settings.max_length)
-        else:
-            text = _primed_tune(sampler, request, spellings, settings.max_length)
-        finished = text.endswith(TUNE_ENDS)
-        tune = text.removesuffix(NEXT_TUNE[1:]).strip()
-        yield GeneratedTune(index, tune, finished, check_tune(tune))
+    forced = {} if conditions is not None else _forced_lines(request, spellings)
+    with inference_mode(model):
+        stream = _Stream(model, vocab, settings, seed)
+        _next_tune(stream, {}, settings.max_length)  # the warm-up tune
+        for index in range(count):
+            text = _next_tune(stream, forced, settings.max_length)
+            finished = text.endswith(TUNE_ENDS)
+            tune = text.removesuffix(NEXT_TUNE[1:]).strip()
+            yield GeneratedTune(index, tune, finished, check_tune(tune))
 
 
 def _conditioned(model: nn.Module, conditions: ConditionVocabulary,
@@ -174,42 +178,83 @@ def _conditioned(model: nn.Module, conditions: ConditionVocabulary,
     return WithConditions(model, ids)
 
 
-class _Sampler:
-    """Continues a text with the model, each call drawing from its own derived seed."""
+class _Stream:
+    """One continuous text the model reads (``feed``) or writes (``sample``), state carried.
+
+    The caller holds the model in eval mode without gradients.
+    """
 
     def __init__(self, model: nn.Module, vocab: Vocabulary, settings: SamplingSettings,
                  seed: int) -> None:
-        self.model, self.vocab, self.settings, self.seed = model, vocab, settings, seed
-        self.calls = 0
+        self.model, self.vocab, self.settings = model, vocab, settings
+        self.device = next(model.parameters()).device
+        self.generator = torch.Generator(device=self.device).manual_seed(seed)
+        self.state, self.logits = None, None
+        self.text = ""  # everything fed or sampled so far
 
-    def continue_until(self, text: str, stop_at: str | tuple[str, ...], length: int) -> str:
-        """``text`` continued until ``stop_at`` is written or ``length`` characters more."""
-        self.calls += 1
-        return sample_text(self.model, self.vocab, text, length, stop_at=stop_at,
-                           temperature=self.settings.temperature, top_k=self.settings.top_k,
-                           top_p=self.settings.top_p, seed=self.seed * 64 + self.calls)
+    def feed(self, text: str) -> str:
+        """Read ``text`` (unknown characters: the vocabulary's ``ValueError``)."""
+        ids = self.vocab.encode(text, strict=True)
+        self._advance(torch.tensor([ids], dtype=torch.long, device=self.device))
+        self.text += text
+        return text
+
+    def sample(self, stops: tuple[str, ...], limit: int) -> str:
+        """Write until the text ends with one of ``stops`` or ``limit`` characters more."""
+        start = len(self.text)
+        for _ in range(limit):
+            scores = filter_logits(self.logits, temperature=self.settings.temperature,
+                                   top_k=self.settings.top_k, top_p=self.settings.top_p)
+            token = torch.multinomial(torch.softmax(scores, dim=-1), 1,
+                                      generator=self.generator)  # (1, 1)
+            self._advance(token)
+            self.text += self.vocab.decode([int(token)])
+            if self.text.endswith(stops):
+                break
+        return self.text[start:]
+
+    def _advance(self, tokens: Tensor) -> None:
+        logits, self.state = self.model(tokens, self.state)
+        self.logits = logits[:, -1]  # (1, vocab)
 
 
-def _primed_tune(sampler: _Sampler, request: TuneRequest, spellings: HeaderSpellings,
-                 max_length: int) -> str:
-    forced = _forced_lines(request, spellings)  # {"M": "M:6/8", "K": "K:D Major"}
-    text = sampler.continue_until(TUNE_PRIME, "\n", LINE_LENGTH_MAX)  # the X: line
+def _next_tune(stream: _Stream, forced: dict[str, str], max_length: int) -> str:
+    """The next tune of the stream, from ``X:`` to its end, with ``forced`` header lines."""
+    if not stream.text.endswith(TUNE_PRIME):
+        if stream.text and not stream.text.endswith(TUNE_ENDS):
+            stream.feed(TUNE_SEPARATOR)  # after an unfinished tune: start cleanly
+        stream.feed(TUNE_PRIME)
+    text = TUNE_PRIME + stream.sample(("\n",), min(LINE_LENGTH_MAX, max_length))  # X: line
+    if not text.endswith("\n"):
+        return text  # unfinished
+    if forced:
+        header = _forced_header(stream, dict(forced))
+        if header is None:
+            return text  # the header did not end: an unfinished tune
+        text += header
+    return text + stream.sample(TUNE_ENDS, max(1, max_length - len(text)))
+
+
+def _forced_header(stream: _Stream, forced: dict[str, str]) -> str | None:
+    """Header lines after X:, with each forced field's line written for the model.
+
+    The model starts every line; when it begins a forced field (``M:`` or ``K:``) the rest
+    of the line is the requested one. Returns ``None`` if no ``K:`` line came.
+    """
+    header = ""
     for _ in range(HEADER_LINES_MAX):
-        if not text.endswith("\n"):
-            return text  # a header line that never ended: an unfinished tune
-        line_start = len(text)
-        text = sampler.continue_until(text, "\n", LINE_LENGTH_MAX)
-        letter, colon = text[line_start:line_start + 1], text[line_start + 1:line_start + 2]
-        if colon != ":" or letter not in ("K", *forced):
-            continue
-        if letter != "K":
-            text = text[:line_start] + forced.pop(letter) + "\n"
-            continue
-        key_line = forced.pop("K", text[line_start:].rstrip("\n"))
-        unwritten = "".join(line + "\n" for line in forced.values())
-        text = text[:line_start] + unwritten + key_line + "\n"
-        return sampler.continue_until(text, TUNE_ENDS, max(1, max_length - len(text)))
-    return text  # no K: line within HEADER_LINES_MAX lines: an unfinished tune
+        start = stream.sample(("\n",), 2)  # the field letter and its colon
+        letter = start[:1]
+        if start.endswith("\n"):
+            return None  # a blank line inside the header
+        if letter in forced and start == letter + ":":
+            line = start + stream.feed(forced.pop(letter)[2:] + "\n")
+        else:
+            line = start + stream.sample(("\n",), LINE_LENGTH_MAX)
+        header += line
+        if start == "K:":
+            return header
+    return None
 
 
 def _forced_lines(request: TuneRequest, spellings: HeaderSpellings) -> dict[str, str]:
