@@ -1,0 +1,1 @@
+"""Music from ABC notation: reading tune bodies, validating, converting, sampling tunes."""

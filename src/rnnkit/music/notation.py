@@ -31,6 +31,8 @@ TUPLET = re.compile(r"\((\d+)(?::(\d*))?(?::(\d*))?")
 DECORATION = re.compile(r"!([^!\s]+)!|\+([^+\s]+)\+")
 INLINE_FIELD = re.compile(r"\[([A-Za-z]):([^\]]*)\]")
 METER = re.compile(r"^(\d+(?:\+\d+)*)/(\d+)$")
+# Spans that take no time, skipped whole: opening character -> (closing one, what it is).
+ENCLOSED = {'"': ('"', "chord symbol or annotation"), "{": ("}", "grace notes")}
 SKIPPED = set(" \t\\`y-()~.HLMOPSTuvRJ")
 DEFAULT_UNIT = Fraction(1, 8)
 # How many notes of a tuplet (p) fill the time of how many (q): ABC 2.1, section 4.13.
@@ -306,17 +308,12 @@ def _read_broken_rhythm(reader: _Reader, line: str, position: int) -> int | None
 
 def _read_skipped(reader: _Reader, line: str, position: int) -> int | None:
     char = line[position]
-    if char == '"':
-        close = line.find('"', position + 1)
+    if char in ENCLOSED:
+        closer, what = ENCLOSED[char]
+        close = line.find(closer, position + 1)
         if close < 0:
-            raise AbcSyntaxError(f"line {reader.line}, column {position + 1}: chord symbol or "
-                                 f"annotation '\"' is never closed in {line.strip()!r}")
-        return close + 1
-    if char == "{":
-        close = line.find("}", position + 1)
-        if close < 0:
-            raise AbcSyntaxError(f"line {reader.line}, column {position + 1}: grace notes "
-                                 f"'{{' are never closed in {line.strip()!r}")
+            raise AbcSyntaxError(f"line {reader.line}, column {position + 1}: {what} "
+                                 f"{char!r} is never closed in {line.strip()!r}")
         return close + 1
     decoration = DECORATION.match(line, position)
     if decoration is not None:
