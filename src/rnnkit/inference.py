@@ -56,6 +56,7 @@ def sample(
     from rnnkit.generate import sample_text
 
     loaded = load_language_model(checkpoint, tag=tag, device=device)
+    _refuse_conditional(loaded, "sample from it with `rnnkit music generate --key K --meter M`")
     return sample_text(loaded.model, loaded.vocab, prime, length, temperature=temperature,
                        top_k=top_k, top_p=top_p, seed=seed)
 
@@ -73,6 +74,7 @@ def evaluate_checkpoint(
     """Loss in nats per token two ways (stateful and fixed windows), bits and perplexity."""
     loaded = load_language_model(checkpoint, tag=tag, device=device)
     if text_file is not None:
+        _refuse_conditional(loaded, "score it on its own data (without --text-file)")
         ids = torch.tensor(loaded.vocab.encode(load_text_file(text_file)), dtype=torch.long)
         source = str(text_file)
     else:
@@ -91,3 +93,10 @@ def evaluate_checkpoint(
     return {"text": source, "tokens": int(ids.numel()), "unit": unit,
             "loss": stateful, "bits_per_" + unit: report["stateful_bits_per_token"],
             "perplexity": report["stateful_perplexity"], **report}
+
+
+def _refuse_conditional(loaded: LoadedModel, instead: str) -> None:
+    if loaded.config.model.condition_sizes:
+        raise ValueError(f"this checkpoint is a conditional model (condition = "
+                         f"{loaded.config.data.condition!r}): it needs condition ids with "
+                         f"every token; {instead}")

@@ -165,3 +165,10 @@ def test_conditioning_method_must_fit_the_model(conditional: Path, trained: Path
     assert generate(trained, tmp_path / "b", "--key", "D", "--condition", "vector",
                     "--no-midi") == 1
     assert "has no conditioning vector" in capsys.readouterr().err
+
+
+def test_plain_sampling_refuses_a_conditional_model(conditional: Path, capsys) -> None:
+    assert main(["sample", "--checkpoint", str(conditional), "--length", "5"]) == 1
+    assert "conditional model" in capsys.readouterr().err
+    assert main(["eval", "--checkpoint", str(conditional), "--window", "32",
+                 "--json"]) == 0  # on its own data it is scored with its conditions
