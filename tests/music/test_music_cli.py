@@ -45,6 +45,9 @@ def test_generate_writes_every_file_and_a_true_summary(trained: Path, tmp_path: 
     assert generate(trained, tmp_path / "out") == 0
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["generated"] == 4 == len(summary["tunes"])
+    assert summary["audio"] == ("WAV written with timidity" if shutil.which("timidity") else
+                                "no WAV: timidity is not installed (MIDI only); "
+                                "`make music-tools` installs it")
     rechecked = [check_tune((tmp_path / "out" / t["abc"]).read_text()).valid and t["finished"]
                  for t in summary["tunes"]]
     assert summary["valid"] == sum(rechecked) >= 3  # the learned jig comes back
@@ -59,6 +62,7 @@ def test_key_and_meter_request_is_reported(trained: Path, tmp_path: Path) -> Non
                     "--no-midi") == 0
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["respect"]["request"] == {"key": "D major", "meter": "6/8"}
+    assert summary["audio"] == "no MIDI or WAV (--no-midi)"
     assert summary["respect"]["header"] == 1.0
     assert "M:6/8\nL:1/8\nK:D Major\n" in (tmp_path / "out" / "tune_001.abc").read_text()
 

@@ -79,12 +79,10 @@ def run_music_train(args: argparse.Namespace) -> int:
 def run_music_generate(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
-    from rnnkit.data.abc_conditions import ConditionVocabulary
-    from rnnkit.data.corpus import read_texts
     from rnnkit.inference import load_language_model
     from rnnkit.music.convert import ABC2MIDI, find_converter, synthesizer_available
     from rnnkit.music.render import render_tune, summarize, writable_directory, write_summary
-    from rnnkit.music.tunes import HeaderSpellings, SamplingSettings, TuneRequest, generate_tunes
+    from rnnkit.music.tunes import SamplingSettings, TuneRequest, generate_tunes
 
     if args.n < 1:
         raise ValueError(f"--n must be at least 1, got {args.n}")
@@ -99,11 +97,7 @@ def run_music_generate(args: argparse.Namespace) -> int:
                     "(`make music-tools` installs it)")
     loaded = load_language_model(args.checkpoint, tag=args.tag, device=args.device)
     method = _conditioning_method(args.condition, loaded.config.model.condition_sizes)
-    spellings, conditions = None, None
-    if method == "vector":
-        conditions = ConditionVocabulary.build(read_texts(loaded.config.data)[0]["train"])
-    elif not request.empty:
-        spellings = HeaderSpellings(read_texts(loaded.config.data)[0]["train"])
+    spellings, conditions = _request_helpers(loaded.config.data, method, request)
     tunes, records = [], []
     stream = generate_tunes(loaded.model, loaded.vocab, args.n, seed=args.seed,
                             settings=settings, request=request, spellings=spellings,
@@ -115,11 +109,35 @@ def run_music_generate(args: argparse.Namespace) -> int:
                     "temperature": args.temperature, "top_k": args.top_k,
                     "top_p": args.top_p, "max_length": args.max_length,
                     "condition": method}
-    summary = summarize(tunes, records, settings=run_settings, request=request)
+    summary = summarize(tunes, records, settings=run_settings, request=request,
+                        audio=_audio_note(args.midi, args.audio, audio))
     path = write_summary(folder, summary)
     print(json.dumps({key: summary[key] for key in ("generated", "valid", "valid_rate",
                                                     "failures")} | {"summary": str(path)}))
     return 0
+
+
+def _request_helpers(data_config: Any, method: str, request: Any) -> tuple[Any, Any]:
+    """What a request needs from the training tunes: header spellings or condition classes."""
+    from rnnkit.data.abc_conditions import ConditionVocabulary
+    from rnnkit.data.corpus import read_texts
+    from rnnkit.music.tunes import HeaderSpellings
+
+    if method == "vector":
+        return None, ConditionVocabulary.build(read_texts(data_config)[0]["train"])
+    if request.empty:
+        return None, None
+    return HeaderSpellings(read_texts(data_config)[0]["train"]), None
+
+
+def _audio_note(midi: bool, audio_wanted: bool, audio: bool) -> str:
+    if not midi:
+        return "no MIDI or WAV (--no-midi)"
+    if audio:
+        return "WAV written with timidity"
+    if not audio_wanted:
+        return "no WAV (--no-audio)"
+    return "no WAV: timidity is not installed (MIDI only); `make music-tools` installs it"
 
 
 def _conditioning_method(choice: str, condition_sizes: tuple[int, ...]) -> str:

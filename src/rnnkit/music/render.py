@@ -21,7 +21,6 @@ from rnnkit.music.convert import (
     abc_to_midi,
     midi_to_wav,
     read_midi_notes,
-    synthesizer_available,
 )
 from rnnkit.music.pianoroll import plot_piano_roll
 from rnnkit.music.tunes import GeneratedTune, TuneRequest
@@ -105,8 +104,8 @@ def respect(tunes: list[GeneratedTune], request: TuneRequest) -> dict[str, Any]:
 
 
 def summarize(tunes: list[GeneratedTune], records: list[dict[str, Any]], *,
-              settings: dict[str, Any], request: TuneRequest) -> dict[str, Any]:
-    """The ``summary.json`` document."""
+              settings: dict[str, Any], request: TuneRequest, audio: str = "") -> dict[str, Any]:
+    """The ``summary.json`` document; ``audio`` says whether WAV files were made, or why not."""
     valid = sum(tune.valid for tune in tunes)
     summary: dict[str, Any] = {
         "generated": len(tunes), "valid": valid,
@@ -115,8 +114,7 @@ def summarize(tunes: list[GeneratedTune], records: list[dict[str, Any]], *,
         "keys": dict(Counter(t.check.key for t in tunes).most_common()),
         "meters": dict(Counter(t.check.meter for t in tunes).most_common()),
         "settings": settings,
-        "audio": "wav written with timidity" if synthesizer_available() else
-                 "no wav: timidity is not installed (MIDI only); `make music-tools`",
+        "audio": audio,
         "tunes": records}
     if not request.empty:
         summary["respect"] = respect(tunes, request)
