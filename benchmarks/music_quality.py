@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -49,7 +50,8 @@ def main() -> int:
                          f"{training['minutes']:.1f}", training["steps"],
                          f"{training['best_val']:.3f}", f"{training['last_val']:.3f}",
                          temperature, free["generated"], f"{100 * free['valid_rate']:.0f}%",
-                         format_failures(free["failures"]), copies, f"{seconds:.0f}"])
+                         format_failures(free["failures"]), copies,
+                         "-" if math.isnan(seconds) else f"{seconds:.0f}"])
         free = free_at.get(args.request_temperature) or generate(
             checkpoint, out / f"free_t{args.request_temperature}", args,
             args.request_temperature)[0]
@@ -89,6 +91,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--request-temperature", type=float, default=0.8)
     parser.add_argument("--request", action="append", default=[],
                         help="KEY:METER to ask for, e.g. D:6/8 (repeatable)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="read a setting's summary.json where an earlier run of this "
+                             "script wrote one, instead of generating again (its time "
+                             "column then shows '-')")
     return parser.parse_args()
 
 
@@ -98,6 +104,9 @@ def generate(checkpoint: str, out: Path, args: argparse.Namespace, temperature: 
                str(args.n), "--seed", str(args.seed), "--temperature", str(temperature),
                "--out", str(out), "--no-audio", "--no-progress", "--device", "cpu"]
     command += ["--key", key, "--meter", meter] if key else []
+    summary_path = out / "summary.json"
+    if args.reuse and summary_path.is_file():
+        return json.loads(summary_path.read_text(encoding="utf-8")), float("nan")
     start = time.perf_counter()
     if rnnkit_main(command) != 0:
         raise SystemExit(f"rnnkit {' '.join(command)} failed")

@@ -78,6 +78,11 @@ def test_tolerance_allows_one_irregular_bar_in_a_short_tune() -> None:
     assert not check_tune(one_long, max_irregular=0).valid
 
 
+def test_a_multi_bar_rest_is_regular() -> None:
+    check = check_tune(GOOD.replace("A|dfa agf|", "A|Z4|dfa agf|"), max_irregular=0)
+    assert check.valid and check.bars == 9
+
+
 def test_pickups_and_their_complements_are_regular() -> None:
     check = check_tune(GOOD)
     assert check.bars == 8 and check.irregular_bars == 0  # "A|", "d3-d2:|", "|:B|", "a3 a2||"

@@ -9,7 +9,8 @@ A tune is **valid** when all of these hold:
 2. Body: it parses (:func:`rnnkit.music.notation.read_body`) and holds at least one bar
    with a note in it.
 3. Meter, with a tolerance: every bar is compared with the measure exactly (rational
-   arithmetic). A bar *longer* than the measure is irregular anywhere. A *shorter* bar is
+   arithmetic). A bar *longer* than the measure is irregular anywhere, except a multi-bar
+   rest (``Z4``), which lasts whole measures by design. A *shorter* bar is
    allowed where a section begins or ends (the first bar of the tune or after a repeat
    sign, double bar or ending marker, and the last bar before one or at the end): those
    are pickups and their complements. At most ``max_irregular`` bars (default
@@ -84,9 +85,15 @@ def check_tune(tune: str, max_irregular: int | None = None) -> TuneCheck:
 
 def irregular_bars(bars: list[Bar]) -> list[Bar]:
     """The bars that break the meter rules (see the module docstring)."""
-    return [bar for bar in bars if bar.measure is not None and (
-        bar.duration > bar.measure
-        or (bar.duration < bar.measure and not (bar.opens_section or bar.closes_section)))]
+    return [bar for bar in bars if bar.measure is not None and not _whole_bars_of_rest(bar)
+            and (bar.duration > bar.measure
+                 or (bar.duration < bar.measure
+                     and not (bar.opens_section or bar.closes_section)))]
+
+
+def _whole_bars_of_rest(bar: Bar) -> bool:
+    """A multi-bar rest (``Z4``) lasts a whole number of measures by design."""
+    return bar.rests_only and (bar.duration / bar.measure).denominator == 1
 
 
 def _check_header(header, problems: list[tuple[str, str]]) -> tuple:
