@@ -41,7 +41,7 @@ def main() -> int:
         params = sum(p.numel() for p in loaded.model.parameters())
         free_at = {}
         for temperature in args.temperatures:
-            folder = out / f"free_t{temperature}"
+            folder = out / f"free_t{temperature}{nucleus_suffix(args)}"
             free, seconds = generate(checkpoint, folder, args, temperature)
             free_at[temperature] = free
             copies = sum(body((folder / t["abc"]).read_text()) in train_bodies
@@ -49,7 +49,9 @@ def main() -> int:
             rows.append([checkpoint, args.tag, f"{params / 1e6:.2f} M",
                          f"{training['minutes']:.1f}", training["steps"],
                          f"{training['best_val']:.3f}", f"{training['last_val']:.3f}",
-                         temperature, free["generated"], f"{100 * free['valid_rate']:.0f}%",
+                         temperature if args.top_p is None else
+                         f"{temperature}, top-p {args.top_p}", free["generated"],
+                         f"{100 * free['valid_rate']:.0f}%",
                          format_failures(free["failures"]), copies,
                          "-" if math.isnan(seconds) else f"{seconds:.0f}"])
         free = free_at.get(args.request_temperature) or generate(
@@ -89,6 +91,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--temperatures", type=float, nargs="+", default=[1.0, 0.8])
     parser.add_argument("--request-temperature", type=float, default=0.8)
+    parser.add_argument("--top-p", type=float, default=None,
+                        help="nucleus sampling for every setting (folders get a _pP suffix)")
     parser.add_argument("--request", action="append", default=[],
                         help="KEY:METER to ask for, e.g. D:6/8 (repeatable)")
     parser.add_argument("--reuse", action="store_true",
@@ -104,6 +108,8 @@ def generate(checkpoint: str, out: Path, args: argparse.Namespace, temperature: 
                str(args.n), "--seed", str(args.seed), "--temperature", str(temperature),
                "--out", str(out), "--no-audio", "--no-progress", "--device", "cpu"]
     command += ["--key", key, "--meter", meter] if key else []
+    # Always explicit: 1.0 turns nucleus sampling off whatever the command's default is.
+    command += ["--top-p", str(1.0 if args.top_p is None else args.top_p)]
     summary_path = out / "summary.json"
     if args.reuse and summary_path.is_file():
         return json.loads(summary_path.read_text(encoding="utf-8")), float("nan")
@@ -131,6 +137,10 @@ def body(tune: str) -> str:
 
 def format_failures(failures: dict[str, int]) -> str:
     return ", ".join(f"{reason} {count}" for reason, count in failures.items()) or "none"
+
+
+def nucleus_suffix(args: argparse.Namespace) -> str:
+    return "" if args.top_p is None else f"_p{args.top_p}"
 
 
 def safe_name(request: str) -> str:
