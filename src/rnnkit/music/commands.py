@@ -44,8 +44,8 @@ def _add_generate(actions: Any) -> None:
                           help="0.8 keeps most tunes valid (docs/music.md); the lab uses 1.0")
     generate.add_argument("--top-k", type=int, default=None)
     generate.add_argument("--top-p", type=float, default=0.95,
-                          help="nucleus sampling; with temperature 0.8 it keeps 94%% of the "
-                               "small model's tunes valid (docs/music.md); 1.0 turns it off")
+                          help="nucleus sampling; with temperature 0.8 it keeps 92-94%% of "
+                               "the tunes valid (docs/music.md); 1.0 turns it off")
     generate.add_argument("--max-length", type=int, default=1500,
                           help="characters; a tune still going by then is unfinished")
     generate.add_argument("--key", help="ask for a key, e.g. D, Em, 'A dorian'")
