@@ -135,7 +135,7 @@ def sample_tokens(
     """
     options = SamplingOptions(temperature, top_k, top_p)
     _check_request(prime_ids, length)
-    device = _model_device(model) if device is None else torch.device(device)
+    device = model_device(model) if device is None else torch.device(device)
     with inference_mode(model):
         return list(_token_stream(model, prime_ids, length, options, generator, device))
 
@@ -171,7 +171,7 @@ def sample_text(
                          f"them, got {stop_at!r}")
     prime_ids = _encode_prime(vocab, prime)
     _check_request(prime_ids, length)
-    device = _model_device(model) if device is None else torch.device(device)
+    device = model_device(model) if device is None else torch.device(device)
     generator = torch.Generator(device=device)
     if seed is None:
         generator.seed()
@@ -218,12 +218,18 @@ def _token_stream(
     tokens = torch.tensor([list(prime_ids)], dtype=torch.long, device=device)  # (1, time)
     logits, state = model(tokens, None)
     for position in range(length):
-        probabilities = torch.softmax(_filter(logits[:, -1], options), dim=-1)  # (1, vocab)
-        token = int(torch.multinomial(probabilities, 1, generator=generator))
+        token = draw_token(logits[:, -1], options, generator)
         yield token
         if position + 1 < length:
             next_input = torch.tensor([[token]], dtype=torch.long, device=device)  # (1, 1)
             logits, state = model(next_input, state)
+
+
+def draw_token(logits: Tensor, options: SamplingOptions,
+               generator: torch.Generator | None = None) -> int:
+    """One token id drawn from ``logits`` of shape (1, vocab) under ``options``."""
+    probabilities = torch.softmax(_filter(logits, options), dim=-1)  # (1, vocab)
+    return int(torch.multinomial(probabilities, 1, generator=generator))
 
 
 def _generated_text(
@@ -262,7 +268,8 @@ def inference_mode(model: nn.Module) -> Iterator[None]:
         model.train(was_training)
 
 
-def _model_device(model: nn.Module) -> torch.device:
+def model_device(model: nn.Module) -> torch.device:
+    """The device of the model's first parameter or buffer (CPU if it has none)."""
     first = next(itertools.chain(model.parameters(), model.buffers()), None)
     return torch.device("cpu") if first is None else first.device
 

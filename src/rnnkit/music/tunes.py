@@ -35,7 +35,13 @@ from rnnkit.data.abc_tunes import (
     parse_header,
     split_tunes,
 )
-from rnnkit.generate import Vocabulary, filter_logits, inference_mode
+from rnnkit.generate import (
+    SamplingOptions,
+    Vocabulary,
+    draw_token,
+    inference_mode,
+    model_device,
+)
 from rnnkit.models.language_model import WithConditions
 from rnnkit.music.notation import parse_meter
 from rnnkit.music.validate import TuneCheck, check_tune
@@ -186,8 +192,9 @@ class _Stream:
 
     def __init__(self, model: nn.Module, vocab: Vocabulary, settings: SamplingSettings,
                  seed: int) -> None:
-        self.model, self.vocab, self.settings = model, vocab, settings
-        self.device = next(model.parameters()).device
+        self.model, self.vocab = model, vocab
+        self.options = SamplingOptions(settings.temperature, settings.top_k, settings.top_p)
+        self.device = model_device(model)
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
         self.state, self.logits = None, None
         self.text = ""  # everything fed or sampled so far
@@ -203,12 +210,9 @@ class _Stream:
         """Write until the text ends with one of ``stops`` or ``limit`` characters more."""
         start = len(self.text)
         for _ in range(limit):
-            scores = filter_logits(self.logits, temperature=self.settings.temperature,
-                                   top_k=self.settings.top_k, top_p=self.settings.top_p)
-            token = torch.multinomial(torch.softmax(scores, dim=-1), 1,
-                                      generator=self.generator)  # (1, 1)
-            self._advance(token)
-            self.text += self.vocab.decode([int(token)])
+            token = draw_token(self.logits, self.options, self.generator)
+            self._advance(torch.tensor([[token]], dtype=torch.long, device=self.device))
+            self.text += self.vocab.decode([token])
             if self.text.endswith(stops):
                 break
         return self.text[start:]
