@@ -15,7 +15,7 @@ Durations are :class:`fractions.Fraction` of a whole note, so a bar of 6/8 lasts
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 from rnnkit.data.abc_tunes import FIELD_LINE
@@ -98,9 +98,7 @@ def parse_meter(text: str) -> Fraction | None:
     (Fraction(3, 4), Fraction(1, 1), None)
     """
     value = text.strip()
-    if value == "C":
-        return Fraction(1)
-    if value == "C|":
+    if value in ("C", "C|"):  # common time 4/4 and cut time 2/2 both last a whole note
         return Fraction(1)
     if value.lower() == "none":
         return None
@@ -227,9 +225,7 @@ def _close_bar(reader: _Reader, closes_section: bool) -> None:
                                rests_only=not reader.bar_has_sound))
         reader.section_open = False
     elif closes_section and reader.bars:
-        previous = reader.bars[-1]
-        reader.bars[-1] = Bar(previous.duration, previous.measure, previous.line,
-                              previous.opens_section, True, previous.rests_only)
+        reader.bars[-1] = replace(reader.bars[-1], closes_section=True)
     reader.bar_duration, reader.bar_has_sound, reader.bar_is_open = Fraction(0), False, False
 
 
@@ -240,8 +236,8 @@ def _read_bracket(reader: _Reader, line: str, position: int) -> int | None:
     if inline is not None:
         _apply_field(reader, *inline.groups())
         return inline.end()
-    ending = ENDING.match(line, position)
-    if ending is not None and line[position + 1:position + 2].isdigit():
+    ending = ENDING.match(line, position)  # "[1", "[2,3": needs a digit after "["
+    if ending is not None:
         _close_bar(reader, closes_section=True)
         reader.section_open = True
         return ending.end()
