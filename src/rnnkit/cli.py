@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import subprocess
 import sys
 import types
 import typing
@@ -26,7 +28,9 @@ NOT_FLAGS = {"vocab_size", "condition_sizes"}  # filled in from the data, never 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``rnnkit`` command; returns the exit status."""
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    args.argv = argv
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         return args.handler(args)
@@ -55,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_train(commands: Any) -> None:
     train = commands.add_parser("train", help="train a language model",
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    train.add_argument("--nproc", type=int, default=1, metavar="N",
+                       help="train with N processes on this machine, launched with torchrun "
+                            "(data parallel; batch_size is shared out over them)")
     add_training_flags(train)
     train.set_defaults(handler=run_train)
 
@@ -115,15 +122,47 @@ def config_from_args(args: argparse.Namespace, base: RunConfig | None = None) ->
 
 
 def run_train(args: argparse.Namespace, config: RunConfig | None = None) -> int:
+    from rnnkit.training.distributed import launched_by_torchrun
     from rnnkit.training.trainer import train
 
+    nproc = getattr(args, "nproc", 1)
+    if nproc < 1:
+        raise ValueError(f"--nproc expected a number of processes >= 1, got {nproc}")
+    if nproc > 1 and not launched_by_torchrun():
+        return launch_with_torchrun(nproc, args.argv)
     result = train(config or config_from_args(args))
+    if not _is_main_process():
+        return 0
     print(json.dumps({"stop_reason": result.stop_reason, "steps": result.steps,
                       "val_loss": round(result.val_loss, 4),
                       "val_perplexity": round(result.val_perplexity, 3),
                       "val_bits_per_token": round(result.val_bits_per_token, 4),
                       "checkpoint": result.checkpoint}))
     return 0
+
+
+def launch_with_torchrun(nproc: int, argv: list[str]) -> int:
+    """Run this same command under ``torchrun --standalone`` with ``nproc`` processes."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               f"--nproc_per_node={nproc}", "-m", "rnnkit", *_without_nproc(argv)]
+    print("launching: " + " ".join(command[1:]), file=sys.stderr)
+    return subprocess.call(command)
+
+
+def _without_nproc(argv: list[str]) -> list[str]:
+    kept, skip = [], False
+    for item in argv:
+        if skip:
+            skip = False
+        elif item == "--nproc":
+            skip = True
+        elif not item.startswith("--nproc="):
+            kept.append(item)
+    return kept
+
+
+def _is_main_process() -> bool:
+    return os.environ.get("RANK", "0") == "0"
 
 
 # --- eval and sample ------------------------------------------------------------------------

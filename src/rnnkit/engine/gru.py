@@ -59,21 +59,22 @@ class GRUKernel:
         hidden = h.shape[1]
         recurrent = h_in.mm(weight.t())  # (n, 3 * hidden)
         torch.add(recurrent[:, 2 * hidden :], bias_n, out=term)
-        torch.add(x[:, : 2 * hidden], recurrent[:, : 2 * hidden], out=a[:, : 2 * hidden])
-        a[:, : 2 * hidden].sigmoid_()
+        # Column slices are not contiguous; writing through copy_ rather than out= keeps the
+        # step traceable by torch.compile (Dynamo refuses non-contiguous out= tensors).
+        a[:, : 2 * hidden].copy_(torch.sigmoid(x[:, : 2 * hidden] + recurrent[:, : 2 * hidden]))
         r, z, cand = a.chunk(3, dim=1)
-        torch.addcmul(x[:, 2 * hidden :], r, term, out=cand).tanh_()
+        cand.copy_(torch.addcmul(x[:, 2 * hidden :], r, term).tanh_())
         torch.lerp(cand, h, z, out=h_next)
 
     @staticmethod
     def _step_before(x, h, h_in, a, term, h_next, params):
         (weight,) = params
         hidden = h.shape[1]
-        torch.addmm(x[:, : 2 * hidden], h_in, weight[: 2 * hidden].t(), out=a[:, : 2 * hidden])
-        a[:, : 2 * hidden].sigmoid_()
+        a[:, : 2 * hidden].copy_(torch.addmm(x[:, : 2 * hidden], h_in,
+                                             weight[: 2 * hidden].t()).sigmoid_())
         r, z, cand = a.chunk(3, dim=1)
         torch.mul(r, h_in, out=term)
-        torch.addmm(x[:, 2 * hidden :], term, weight[2 * hidden :].t(), out=cand).tanh_()
+        cand.copy_(torch.addmm(x[:, 2 * hidden :], term, weight[2 * hidden :].t()).tanh_())
         torch.lerp(cand, h, z, out=h_next)
 
     def backward(self, grad_output, grad_state, saved, params, mask, batch_sizes):

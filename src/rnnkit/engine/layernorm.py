@@ -159,10 +159,11 @@ class LayerNormGRUKernel:
             torch.mm(recurrent_input(hs[t, :n], mask, n), weight_t, out=recurrent[t, :n])
             rec = normalize(recurrent[t, :n], gain, shift, stats[0, t, :n], stats[1, t, :n])
             x, a = xproj[t, :n], acts[t, :n]
-            torch.add(x[:, : 2 * hidden], rec[:, : 2 * hidden], out=a[:, : 2 * hidden]).sigmoid_()
+            # Gate columns are not contiguous: copy_ rather than out= (torch.compile-safe).
+            a[:, : 2 * hidden].copy_(torch.sigmoid(x[:, : 2 * hidden] + rec[:, : 2 * hidden]))
             r, z, cand = a.chunk(3, dim=1)
             torch.add(rec[:, 2 * hidden :], bias_n, out=terms[t, :n])
-            torch.addcmul(x[:, 2 * hidden :], r, terms[t, :n], out=cand).tanh_()
+            cand.copy_(torch.addcmul(x[:, 2 * hidden :], r, terms[t, :n]).tanh_())
             torch.lerp(cand, hs[t, :n], z, out=hs[t + 1, :n])
         return hs[1:], (hs[time].clone(),), (hs, recurrent, acts, terms, stats)
 

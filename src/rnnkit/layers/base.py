@@ -219,6 +219,10 @@ class RecurrentLayer(nn.Module):
             return BACKEND_FUSED
         if self.engine_blocker() is not None:
             return BACKEND_LOOP
+        if torch.compiler.is_compiling():
+            # Dynamo cannot trace into the C++ extension; the torch-operator kernels compute
+            # the same recurrence and compile into the graph without a break.
+            return BACKEND_SCAN
         return BACKEND_NATIVE if self.native_blocker(device) is None else BACKEND_SCAN
 
     @property
@@ -289,6 +293,18 @@ class RecurrentLayer(nn.Module):
             output, state = self._fused_on_packed(packed, state, draws)
             padded, _ = pad_packed_sequence(output, total_length=input.shape[0])
             return padded, state
+        device_type = input.device.type
+        if torch.is_autocast_enabled(device_type):
+            # rnnkit's own kernels run in the parameters' precision (see
+            # rnnkit.training.precision): autocast would hand them mixed dtypes.
+            with torch.autocast(device_type, enabled=False):
+                return self._run_unfused(backend, input, state, lengths, draws)
+        return self._run_unfused(backend, input, state, lengths, draws)
+
+    def _run_unfused(
+        self, backend: str, input: Tensor, state: State, lengths: Tensor | None,
+        draws: ForwardDraws,
+    ) -> tuple[Tensor, State]:
         if backend == BACKEND_LOOP:
             return self._run_loop(input, state, lengths, draws)
         return self._run_engine(input, state, lengths, draws, native=backend == BACKEND_NATIVE)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from rnnkit.models.language_model import ModelConfig
+from rnnkit.training.precision import PRECISIONS
 from rnnkit.validation import check_choice
 
 if sys.version_info >= (3, 11):
@@ -80,7 +81,12 @@ class TrainConfig:
     validated (stateful, on the first ``eval_max_tokens`` validation tokens if set) and
     checkpointed; the end of a run validates on the whole split. ``explode_factor``: a
     window loss above ``explode_factor * ln(vocab)`` (or a non-finite loss or gradient)
-    stops the run before the update reaches the weights. ``decay_steps``: the step at which
+    stops the run before the update reaches the weights. ``precision``: ``"fp32"``, or
+    ``"bf16"``/``"fp16"`` mixed precision (:mod:`rnnkit.training.precision`). ``compile``:
+    train through ``torch.compile`` with ``compile_backend`` (evaluation and generation stay
+    eager). Under torchrun,
+    ``batch_size`` is the number of streams over all processes
+    (:mod:`rnnkit.training.distributed`). ``decay_steps``: the step at which
     the cosine schedule reaches ``min_lr`` (default: the run's bound in steps); set it when a
     run is split into parts with ``resume`` so that every part follows the same curve.
     """
@@ -118,9 +124,13 @@ class TrainConfig:
     threads: int | None = None
     progress: bool = True
     tensorboard: bool = True
+    precision: str = "fp32"
+    compile: bool = False
+    compile_backend: str = "inductor"
 
     def __post_init__(self) -> None:
         owner = "TrainConfig"
+        check_choice(owner, "precision", self.precision, PRECISIONS)
         check_choice(owner, "optimizer", self.optimizer, OPTIMIZERS)
         check_choice(owner, "schedule", self.schedule, SCHEDULES)
         check_choice(owner, "device", self.device, DEVICES)

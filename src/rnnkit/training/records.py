@@ -83,6 +83,26 @@ class RunRecords:
         plot_learning_curve(self.csv_path, self.out_dir / "learning_curve.png")
 
 
+class QuietRecords:
+    """:class:`RunRecords`' interface that records nothing: the other ranks of a
+    distributed run, where rank 0 alone writes the log and draws the progress bar."""
+
+    def log_train(self, row: dict[str, Any]) -> None:
+        """Ignore a training row."""
+
+    def advance(self, steps: int = 1) -> None:
+        """Ignore progress."""
+
+    def log_validation(self, row: dict[str, Any], scope: str) -> None:
+        """Ignore a validation row."""
+
+    def write(self, text: str) -> None:
+        """Ignore a line."""
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
 def _tensorboard_writer(directory: Path) -> Any:
     try:
         from torch.utils.tensorboard import SummaryWriter

@@ -42,16 +42,7 @@ class LanguageModelingTask:
         stream's state runs from its first token to its last.
         """
         streams = make_streams(ids, min(batch_size, max(1, (ids.shape[0] - 1) // 2)))
-        streams = streams.to(_device_of(model))
-        total, count, state = 0.0, 0, None
-        was_training = model.training
-        model.eval()
-        for index in range(num_windows(streams, seq_len)):
-            inputs, targets = get_window(streams, index, seq_len)
-            logits, state = model(inputs, detach_state(state))
-            total += float(self._summed_loss(logits, targets))
-            count += target_tokens(targets).numel()
-        model.train(was_training)
+        total, count = stateful_loss_sums(model, streams, seq_len)
         return total / count
 
     @torch.no_grad()
@@ -85,8 +76,31 @@ class LanguageModelingTask:
 
     @staticmethod
     def _summed_loss(logits: Tensor, targets: Tensor) -> Tensor:
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]),
-                               target_tokens(targets).reshape(-1), reduction="sum")
+        return _summed_cross_entropy(logits, targets)
+
+
+@torch.no_grad()
+def stateful_loss_sums(model: nn.Module, streams: Tensor, seq_len: int) -> tuple[float, int]:
+    """Summed cross-entropy and target count over ``streams`` (batch, steps[, features]),
+    each row's state carried from its first window to its last. No rows: ``(0.0, 0)``."""
+    if streams.shape[0] == 0:
+        return 0.0, 0
+    streams = streams.to(_device_of(model))
+    total, count, state = 0.0, 0, None
+    was_training = model.training
+    model.eval()
+    for index in range(num_windows(streams, seq_len)):
+        inputs, targets = get_window(streams, index, seq_len)
+        logits, state = model(inputs, detach_state(state))
+        total += float(_summed_cross_entropy(logits, targets))
+        count += target_tokens(targets).numel()
+    model.train(was_training)
+    return total, count
+
+
+def _summed_cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(),
+                           target_tokens(targets).reshape(-1), reduction="sum")
 
 
 def _device_of(model: nn.Module) -> torch.device:

@@ -4,6 +4,10 @@ The loop reads like the algorithm: window → detach state → forward → loss 
 clip → step → log. Everything a resumed run needs (optimizer, schedule, RNG, data position,
 carried hidden state) is saved with each checkpoint, so N steps in one go and N/2 + resume
 N/2 end with identical parameters on CPU.
+
+Under ``torchrun`` the same loop runs in every process on its share of the streams
+(:mod:`rnnkit.training.distributed`); rank 0 alone writes checkpoints, logs and progress,
+and every decision (stop, divergence, best checkpoint) is taken from figures all ranks share.
 """
 
 from __future__ import annotations
@@ -12,13 +16,14 @@ import logging
 import math
 import random
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 
 from rnnkit.data.batching import get_window, make_streams, num_windows
 from rnnkit.data.corpus import Corpus, load_corpus
@@ -36,8 +41,15 @@ from rnnkit.training.checkpoint import (
 )
 from rnnkit.training.clipping import clip_gradients
 from rnnkit.training.config import RunConfig, TrainConfig
+from rnnkit.training.distributed import (
+    Distributed,
+    check_divides,
+    start_distributed,
+    stop_distributed,
+)
 from rnnkit.training.metrics import loss_report
-from rnnkit.training.records import RunRecords
+from rnnkit.training.precision import MixedPrecision, carried_state
+from rnnkit.training.records import QuietRecords, RunRecords
 from rnnkit.training.schedule import LearningRateSchedule
 from rnnkit.training.state import (
     capture_rng_state,
@@ -45,7 +57,7 @@ from rnnkit.training.state import (
     optimizer_state_to_safe,
     restore_rng_state,
 )
-from rnnkit.training.tasks import LanguageModelingTask, target_tokens
+from rnnkit.training.tasks import LanguageModelingTask, stateful_loss_sums, target_tokens
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +103,16 @@ class Run:
     model: LanguageModel
     optimizer: torch.optim.Optimizer
     schedule: LearningRateSchedule
-    streams: Tensor  # (batch, steps) training token streams on the device
+    streams: Tensor  # (batch / processes, steps): this process's training streams
     progress: Progress
+    precision: MixedPrecision
+    distributed: Distributed = field(default_factory=Distributed)
+    trained: nn.Module | None = None  # what the step calls: the model, wrapped by DDP/compile
     hidden: RecurrentState | None = None
+
+    def __post_init__(self) -> None:
+        if self.trained is None:
+            self.trained = self.model
 
 
 def train(config: RunConfig) -> TrainResult:
@@ -103,19 +122,21 @@ def train(config: RunConfig) -> TrainResult:
     good checkpoint stays in ``config.train.out_dir``.
     """
     run = prepare_run(config)
-    settings = run.config.train
-    out_dir = Path(settings.out_dir)
-    records = RunRecords(out_dir, total_steps=_total_steps(run), start_step=run.progress.step,
-                         progress=settings.progress, tensorboard=settings.tensorboard,
-                         max_time_s=None if settings.max_time is None else settings.max_time * 60)
     try:
-        stop_reason = training_loop(run, records)
-        report = validate(run)
-        records.log_validation(_validation_row(run.progress, report), "whole split, final")
-        save_run(run, "latest")
-        records.write(sample_after_training(run))
+        records = _records_for(run)
+        try:
+            stop_reason = training_loop(run, records)
+            report = validate(run)
+            records.log_validation(_validation_row(run.progress, report), "whole split, final")
+            save_run(run, "latest")
+            if run.distributed.is_main:
+                records.write(sample_after_training(run))
+        finally:
+            records.close()
+        run.distributed.barrier()  # leave the group together: rank 0 may still be sampling
     finally:
-        records.close()
+        stop_distributed(run.distributed)
+    out_dir = Path(run.config.train.out_dir)
     return TrainResult(
         steps=run.progress.step, epochs=run.progress.epoch, tokens=run.progress.tokens,
         elapsed_s=run.progress.elapsed_s, stop_reason=stop_reason, val_loss=report["loss"],
@@ -125,27 +146,71 @@ def train(config: RunConfig) -> TrainResult:
 
 
 def prepare_run(config: RunConfig) -> Run:
-    """Seed, load the data, build model, optimizer and schedule; restore them on resume."""
+    """Seed, load the data, build model, optimizer and schedule; restore them on resume.
+
+    Under torchrun this also joins the process group, takes this rank's streams and wraps
+    the model in ``DistributedDataParallel``.
+    """
     settings = config.train
     if settings.threads:
         torch.set_num_threads(settings.threads)
     seed_everything(settings.seed)
-    device = resolve_device(settings.device)
+    distributed, device = start_distributed(resolve_device(settings.device))
+    try:
+        check_divides("batch_size", settings.batch_size, distributed)
+        precision = MixedPrecision(settings.precision, device)
+    except ValueError:
+        stop_distributed(distributed)
+        raise
     resume_from = load_checkpoint(settings.out_dir) if settings.resume else None
     corpus = load_corpus(config.data, vocab_dict=None if resume_from is None
                          else resume_from.vocab)
     config = replace(config, model=replace(config.model, vocab_size=len(corpus.vocab),
                                            condition_sizes=corpus.condition_sizes))
     model = LanguageModel(config.model).to(device)
+    if distributed.rank:
+        seed_everything(settings.seed + distributed.rank)  # own dropout masks per rank
     optimizer = build_optimizer(model, settings)
-    streams = make_streams(corpus.splits["train"], settings.batch_size).to(device)
+    streams = make_streams(corpus.splits["train"], settings.batch_size)
+    streams = streams[distributed.row_slice(settings.batch_size)].to(device)
     per_epoch = num_windows(streams, settings.seq_len)
     schedule = LearningRateSchedule(optimizer, settings, per_epoch,
                                     _planned_steps(settings, per_epoch))
-    run = Run(config, corpus, model, optimizer, schedule, streams, Progress())
+    run = Run(config, corpus, model, optimizer, schedule, streams, Progress(), precision,
+              distributed, trained=_trained_module(model, distributed, settings))
     if resume_from is not None:
         restore_run(run, resume_from)
     return run
+
+
+def _trained_module(model: nn.Module, distributed: Distributed,
+                    settings: TrainConfig) -> nn.Module:
+    """The module the training step calls: DDP around the model when several processes
+    train, then ``torch.compile`` when asked (compiling the DDP module lets Dynamo split
+    the graph at DDP's gradient buckets)."""
+    trained = model
+    if distributed.enabled:
+        device = next(model.parameters()).device
+        trained = DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
+    if not settings.compile:
+        return trained
+    backends = torch._dynamo.list_backends(exclude_tags=())
+    if settings.compile_backend not in backends:
+        raise ValueError(f"compile_backend={settings.compile_backend!r} is not a torch.compile "
+                         f"backend; known: {', '.join(sorted(backends))}")
+    return torch.compile(trained, backend=settings.compile_backend)
+
+
+def _records_for(run: Run) -> RunRecords | QuietRecords:
+    """Rank 0's progress bar, CSV log and TensorBoard; nothing on the other ranks."""
+    settings = run.config.train
+    if not run.distributed.is_main:
+        return QuietRecords()
+    return RunRecords(Path(settings.out_dir), total_steps=_total_steps(run),
+                      start_step=run.progress.step, progress=settings.progress,
+                      tensorboard=settings.tensorboard,
+                      max_time_s=None if settings.max_time is None else settings.max_time * 60)
 
 
 def training_loop(run: Run, records: RunRecords) -> str:
@@ -162,8 +227,10 @@ def training_loop(run: Run, records: RunRecords) -> str:
         loss, grad_norm = train_step(run, task, inputs, targets)
         run.schedule.after_step()
         step_seconds = time.perf_counter() - step_start
+        # Every rank must see the same clock, or max_time stops them at different steps.
+        loss, step_seconds = run.distributed.mean([loss, step_seconds], run.streams.device)
         progress.step, progress.window = progress.step + 1, progress.window + 1
-        tokens = target_tokens(targets).numel()
+        tokens = target_tokens(targets).numel() * run.distributed.world_size
         progress.tokens += tokens
         progress.elapsed_s += step_seconds
         interval_tokens += tokens
@@ -180,25 +247,31 @@ def training_loop(run: Run, records: RunRecords) -> str:
 def train_step(
     run: Run, task: LanguageModelingTask, inputs: Tensor, targets: Tensor
 ) -> tuple[float, float]:
-    """One truncated-BPTT window; returns the loss and the gradient norm before clipping."""
+    """One truncated-BPTT window; returns this rank's loss and the gradient norm before
+    clipping (the same on every rank: DDP has averaged the gradients by then)."""
     settings = run.config.train
     run.model.train()
-    logits, run.hidden = run.model(inputs, detach_state(run.hidden))
-    loss = task.loss(logits, targets)
+    with run.precision.autocast():
+        logits, hidden = run.trained(inputs, detach_state(run.hidden))
+        loss = task.loss(logits, targets)
+    run.hidden = carried_state(hidden, next(run.model.parameters()).dtype)
     run.optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    run.precision.backward(loss)
+    run.precision.unscale(run.optimizer)
     grad_norm, _ = clip_gradients(run.model.parameters(), clip_norm=settings.clip_norm,
                                   clip_value=settings.clip_value)
     loss_value = float(loss.detach())
     check_finite(run, loss_value, grad_norm)
-    run.optimizer.step()
+    run.precision.step(run.optimizer)
     return loss_value, grad_norm
 
 
 def check_finite(run: Run, loss: float, grad_norm: float) -> None:
     """Stop before a bad update reaches the weights; name the last good checkpoint."""
     threshold = run.config.train.explode_factor * math.log(run.config.model.vocab_size)
-    if math.isfinite(loss) and math.isfinite(grad_norm) and loss < threshold:
+    # Under fp16 an overflowing gradient is routine: the scaler skips the step.
+    finite_gradient = math.isfinite(grad_norm) or run.precision.tolerates_overflow
+    if math.isfinite(loss) and finite_gradient and loss < threshold:
         return
     step = run.progress.step + 1
     out_dir = Path(run.config.train.out_dir)
@@ -230,13 +303,19 @@ def scheduled_validation(run: Run, records: RunRecords) -> None:
 
 
 def validate(run: Run, max_tokens: int | None = None) -> dict[str, float]:
-    """Stateful validation loss (over the first ``max_tokens`` if given), perplexity, bits."""
+    """Stateful validation loss (over the first ``max_tokens`` if given), perplexity, bits.
+
+    The validation streams are shared out over the ranks (round robin) and the summed
+    losses added up, so every rank gets the same figure.
+    """
     settings = run.config.train
     ids = run.corpus.splits["valid"]
-    loss = LanguageModelingTask().evaluate_stateful(
-        run.model, ids if max_tokens is None else ids[:max_tokens],
-        batch_size=settings.eval_batch_size, seq_len=settings.eval_window)
-    return loss_report(loss)
+    ids = ids if max_tokens is None else ids[:max_tokens]
+    streams = make_streams(ids, min(settings.eval_batch_size, max(1, (ids.shape[0] - 1) // 2)))
+    rank, world = run.distributed.rank, run.distributed.world_size
+    total, count = stateful_loss_sums(run.model, streams[rank::world], settings.eval_window)
+    total, count = run.distributed.sum([total, count], run.streams.device)
+    return loss_report(total / count)
 
 
 def build_optimizer(model: nn.Module, settings: TrainConfig) -> torch.optim.Optimizer:
@@ -268,15 +347,28 @@ def resolve_device(name: str) -> torch.device:
 
 # --- checkpoints -----------------------------------------------------------------------
 def save_run(run: Run, tag: str) -> None:
-    """Write model, config, vocabulary and everything needed to resume."""
+    """Write model, config, vocabulary and everything needed to resume.
+
+    Under torchrun every rank takes part (the carried state and the RNG states are gathered
+    from all of them) and rank 0 writes; the replicas' weights and optimizer states are
+    identical, so rank 0's stand for all.
+    """
+    hidden = _gathered_hidden(run)
+    rng_states = run.distributed.gather_objects(capture_rng_state())
+    if not run.distributed.is_main:
+        return
     tensors, aliases = model_state_for_saving(run.model)
     optimizer_tensors, optimizer_meta = optimizer_state_to_safe(run.optimizer.state_dict())
-    rng_tensors, rng_meta = capture_rng_state()
+    rng_tensors, rng_meta = rng_states[0]
     trainer_tensors = {f"optimizer.{k}": v for k, v in optimizer_tensors.items()}
     trainer_tensors.update({f"rng.{k}": v for k, v in rng_tensors.items()})
-    trainer_tensors.update(_hidden_tensors(run.hidden))
+    for rank, (rank_tensors, _) in enumerate(rng_states[1:], start=1):
+        trainer_tensors.update({f"rng_rank{rank}.{k}": v for k, v in rank_tensors.items()})
+    trainer_tensors.update(_hidden_tensors(hidden))
     trainer_state = {"progress": asdict(run.progress), "optimizer": optimizer_meta,
-                     "rng": rng_meta, "schedule": run.schedule.state_dict(),
+                     "rng": rng_meta, "rng_ranks": [meta for _, meta in rng_states[1:]],
+                     "schedule": run.schedule.state_dict(),
+                     "precision": run.precision.state_dict(),
                      "model_aliases": aliases, "data_source": run.corpus.source}
     save_checkpoint(Path(run.config.train.out_dir), model_state=tensors,
                     config=run.config.to_dict(), vocab=run.corpus.vocab.to_dict(),
@@ -293,9 +385,44 @@ def restore_run(run: Run, checkpoint: Any) -> None:
     run.optimizer.load_state_dict(optimizer_state_from_safe(optimizer_tensors,
                                                             state["optimizer"]))
     run.schedule.load_state_dict(state["schedule"])
+    run.precision.load_state_dict(state.get("precision", {}))
     run.progress = Progress(**state["progress"])
-    run.hidden = _hidden_from_tensors(_with_prefix(tensors, "hidden."), device)
-    restore_rng_state(_with_prefix(tensors, "rng."), state["rng"])
+    hidden = _hidden_from_tensors(_with_prefix(tensors, "hidden."), device)
+    run.hidden = _rank_rows(run, hidden)
+    _restore_rank_rng(run, tensors, state)
+
+
+def _gathered_hidden(run: Run) -> RecurrentState | None:
+    """The carried state of every stream, all ranks' rows joined (batch is dim 1)."""
+    if run.hidden is None or not run.distributed.enabled:
+        return run.hidden
+    parts = run.hidden if isinstance(run.hidden, tuple) else (run.hidden,)
+    joined = tuple(run.distributed.gather_rows(part, dim=1) for part in parts)
+    return joined if len(joined) > 1 else joined[0]
+
+
+def _rank_rows(run: Run, hidden: RecurrentState | None) -> RecurrentState | None:
+    """This rank's rows of a saved whole-batch state."""
+    if hidden is None:
+        return None
+    rows = run.distributed.row_slice(run.config.train.batch_size)
+    parts = tuple(part[:, rows] for part in (hidden if isinstance(hidden, tuple) else (hidden,)))
+    return parts if len(parts) > 1 else parts[0]
+
+
+def _restore_rank_rng(run: Run, tensors: dict[str, Tensor], state: dict[str, Any]) -> None:
+    """Each rank takes back its own generators; a rank the checkpoint did not have (more
+    processes than the saving run) starts from the run's seed plus its rank."""
+    rank = run.distributed.rank
+    if rank == 0:
+        restore_rng_state(_with_prefix(tensors, "rng."), state["rng"])
+        return
+    metas = state.get("rng_ranks", [])
+    if rank <= len(metas):
+        restore_rng_state(_with_prefix(tensors, f"rng_rank{rank}."), metas[rank - 1])
+        return
+    log.warning("checkpoint has no RNG state for rank %d; seeding it afresh", rank)
+    seed_everything(run.config.train.seed + rank)
 
 
 def _hidden_tensors(hidden: RecurrentState | None) -> dict[str, Tensor]:

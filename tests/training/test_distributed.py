@@ -1,0 +1,156 @@
+"""Data-parallel training with torchrun: 2 gloo processes on CPU against one process."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from rnnkit.models import ModelConfig
+from rnnkit.training.checkpoint import load_checkpoint
+from rnnkit.training.config import DataConfig, RunConfig, TrainConfig
+from rnnkit.training.distributed import Distributed, check_divides
+from rnnkit.training.records import QuietRecords
+from rnnkit.training.trainer import prepare_run, training_loop
+
+WORKER = Path(__file__).with_name("ddp_worker.py")
+
+
+@pytest.fixture
+def text_file(tmp_path: Path) -> Path:
+    rng = random.Random(0)
+    words = ["the ", "cat ", "sat ", "on ", "a ", "mat.\n", "dog ", "ran "]
+    path = tmp_path / "tiny.txt"
+    path.write_text("".join(rng.choice(words) for _ in range(1500)), encoding="utf-8")
+    return path
+
+
+def small_config(text_file: Path, out_dir: Path, **train_values) -> RunConfig:
+    settings = dict(batch_size=4, seq_len=16, max_steps=5, lr=3e-3, eval_every=3,
+                    eval_batch_size=4, eval_window=32, sample_length=10, seed=11,
+                    out_dir=str(out_dir), progress=False, tensorboard=False)
+    settings.update(train_values)
+    return RunConfig(data=DataConfig(dataset=None, text_file=str(text_file)),
+                     model=ModelConfig(embedding_size=8, hidden_size=16, num_layers=2,
+                                       dropout=0.0),
+                     train=TrainConfig(**settings))
+
+
+def torchrun(nproc: int, *arguments: str, cwd: Path) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               f"--nproc_per_node={nproc}", *arguments]
+    return subprocess.run(command, cwd=cwd, env=environment, capture_output=True, text=True,
+                          timeout=300)
+
+
+def single_process_weights(config: RunConfig) -> dict[str, torch.Tensor]:
+    run = prepare_run(config)
+    training_loop(run, QuietRecords())
+    return {name: value.detach().clone() for name, value in run.model.state_dict().items()}
+
+
+@pytest.mark.parametrize("model_options", [{}, {"peephole": True}], ids=["fused", "scan"])
+def test_two_gloo_processes_equal_one_process_on_the_combined_batch(
+        text_file: Path, tmp_path: Path, model_options: dict) -> None:
+    config = small_config(text_file, tmp_path / "run")
+    config = replace(config, model=replace(config.model, **model_options))
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(config.to_dict()), encoding="utf-8")
+    result = torchrun(2, str(WORKER), str(config_path), str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rank0 = load_file(tmp_path / "rank0.safetensors")
+    rank1 = load_file(tmp_path / "rank1.safetensors")
+    reference = single_process_weights(replace(config, train=replace(
+        config.train, out_dir=str(tmp_path / "single"))))
+    for name, value in reference.items():
+        assert torch.equal(rank0[name], rank1[name]), f"ranks differ in {name}"
+        torch.testing.assert_close(rank0[name], value, rtol=0, atol=1e-6, msg=name)
+    # The run moved the weights: equality is not the trivial one of untouched parameters.
+    assert not torch.equal(reference["decoder.weight"],
+                           prepare_run(config).model.state_dict()["decoder.weight"])
+
+
+def rnnkit_train(nproc: int, text_file: Path, out_dir: Path, cwd: Path,
+                 *flags: str) -> subprocess.CompletedProcess:
+    arguments = ["--text-file", str(text_file), "--batch-size", "4", "--seq-len", "16",
+                 "--hidden-size", "16", "--embedding-size", "8", "--num-layers", "2",
+                 "--dropout", "0", "--eval-every", "2", "--eval-batch-size", "4",
+                 "--eval-window", "32", "--sample-length", "10", "--seed", "5",
+                 "--out-dir", str(out_dir), "--no-progress", "--no-tensorboard", *flags]
+    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "rnnkit", "train", "--nproc", str(nproc),
+                           *arguments], cwd=cwd, env=environment, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_resume_under_ddp_continues_exactly(text_file: Path, tmp_path: Path) -> None:
+    """4 steps in one go equal 2 + resume 2, both with 2 processes; the carried state and
+    the step count come back, and only rank 0 wrote (one log, one set of checkpoints)."""
+    whole = rnnkit_train(2, text_file, tmp_path / "whole", tmp_path, "--max-steps", "4")
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    first = rnnkit_train(2, text_file, tmp_path / "split", tmp_path, "--max-steps", "2")
+    assert first.returncode == 0, first.stderr[-3000:]
+    second = rnnkit_train(2, text_file, tmp_path / "split", tmp_path, "--max-steps", "4",
+                          "--resume")
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert whole.stdout.count('"stop_reason"') == 1  # the result line comes from rank 0 only
+    expected = load_checkpoint(tmp_path / "whole")
+    resumed = load_checkpoint(tmp_path / "split")
+    assert resumed.trainer_state["progress"]["step"] == 4
+    for name, value in expected.model_state.items():
+        torch.testing.assert_close(resumed.model_state[name], value, rtol=0, atol=0, msg=name)
+    hidden = expected.trainer_tensors["hidden.0"]
+    assert hidden.shape[1] == 4  # the whole batch's carried state, gathered from both ranks
+
+
+def test_a_two_process_checkpoint_resumes_in_one_process(text_file: Path,
+                                                         tmp_path: Path) -> None:
+    """The saved carried state holds every stream, so the world size may change on resume."""
+    run = rnnkit_train(2, text_file, tmp_path / "ddp", tmp_path, "--max-steps", "2")
+    assert run.returncode == 0, run.stderr[-3000:]
+    two = rnnkit_train(2, text_file, tmp_path / "two", tmp_path, "--max-steps", "4")
+    assert two.returncode == 0, two.stderr[-3000:]
+    resumed = rnnkit_train(1, text_file, tmp_path / "ddp", tmp_path, "--max-steps", "4",
+                           "--resume")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    expected = load_checkpoint(tmp_path / "two").model_state
+    for name, value in load_checkpoint(tmp_path / "ddp").model_state.items():
+        torch.testing.assert_close(value, expected[name], rtol=0, atol=1e-6, msg=name)
+
+
+def test_a_world_size_that_does_not_divide_the_batch_is_refused(text_file: Path,
+                                                                tmp_path: Path) -> None:
+    result = rnnkit_train(2, text_file, tmp_path / "bad", tmp_path, "--max-steps", "2",
+                          "--batch-size", "5")
+    assert result.returncode != 0
+    assert "batch_size=5 does not divide over 2 processes" in result.stderr
+
+
+def test_check_divides_names_the_batch_and_the_world() -> None:
+    check_divides("batch_size", 8, Distributed(rank=1, world_size=4))
+    with pytest.raises(ValueError, match="batch_size=6 does not divide over 4 processes"):
+        check_divides("batch_size", 6, Distributed(rank=0, world_size=4))
+
+
+def test_each_rank_takes_its_contiguous_block_of_streams() -> None:
+    blocks = [Distributed(rank, 3).row_slice(12) for rank in range(3)]
+    assert blocks == [slice(0, 4), slice(4, 8), slice(8, 12)]
+    assert Distributed().row_slice(5) == slice(0, 5)
+
+
+def test_alone_the_collectives_return_their_input() -> None:
+    alone = Distributed()
+    assert not alone.enabled and alone.is_main
+    assert alone.mean([1.0, 3.0], torch.device("cpu")) == [1.0, 3.0]
+    tensor = torch.arange(6.0).view(2, 3)
+    assert alone.gather_rows(tensor, dim=1) is tensor
+    assert alone.gather_objects({"a": 1}) == [{"a": 1}]

@@ -1,0 +1,137 @@
+"""Mixed precision: bf16 autocast on CPU, the fp32 carried state, and refused combinations."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+import torch
+
+from rnnkit import GRU, LSTM
+from rnnkit.models import ModelConfig
+from rnnkit.training.config import DataConfig, RunConfig, TrainConfig
+from rnnkit.training.precision import MixedPrecision, carried_state, check_precision_supported
+from rnnkit.training.records import QuietRecords
+from rnnkit.training.trainer import prepare_run, train, training_loop
+
+
+@pytest.fixture
+def text_file(tmp_path: Path) -> Path:
+    rng = random.Random(1)
+    words = ["the ", "cat ", "sat ", "on ", "a ", "mat.\n", "dog ", "ran "]
+    path = tmp_path / "tiny.txt"
+    path.write_text("".join(rng.choice(words) for _ in range(1200)), encoding="utf-8")
+    return path
+
+
+def config_for(text_file: Path, out_dir: Path, **train_values) -> RunConfig:
+    settings = dict(batch_size=4, seq_len=16, max_steps=6, lr=3e-3, eval_every=3,
+                    eval_batch_size=2, eval_window=32, sample_length=10, seed=2,
+                    out_dir=str(out_dir), progress=False, tensorboard=False)
+    settings.update(train_values)
+    return RunConfig(data=DataConfig(dataset=None, text_file=str(text_file)),
+                     model=ModelConfig(embedding_size=8, hidden_size=32, num_layers=2,
+                                       dropout=0.0),
+                     train=TrainConfig(**settings))
+
+
+def test_fp16_on_cpu_is_refused_with_the_reason() -> None:
+    with pytest.raises(ValueError, match="precision='fp16' is not supported on cpu"):
+        check_precision_supported("fp16", torch.device("cpu"))
+    check_precision_supported("bf16", torch.device("cpu"))
+    check_precision_supported("fp32", torch.device("cpu"))
+
+
+def test_a_run_asking_for_fp16_on_cpu_stops_before_training(text_file: Path,
+                                                            tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="use precision='bf16' on CPU"):
+        prepare_run(config_for(text_file, tmp_path, precision="fp16", device="cpu"))
+
+
+def test_an_unknown_precision_is_named() -> None:
+    with pytest.raises(ValueError, match="precision to be one of 'fp32', 'bf16', 'fp16'"):
+        TrainConfig(max_steps=1, precision="int8")
+
+
+def test_bf16_training_keeps_weights_and_carried_state_in_float32(text_file: Path,
+                                                                 tmp_path: Path) -> None:
+    run = prepare_run(config_for(text_file, tmp_path, precision="bf16", device="cpu"))
+    before = run.model.decoder.weight.detach().clone()
+    training_loop(run, QuietRecords())
+    assert all(p.dtype == torch.float32 for p in run.model.parameters())
+    assert all(part.dtype == torch.float32 for part in run.hidden)
+    assert not torch.equal(before, run.model.decoder.weight)
+
+
+def test_bf16_learns_as_fp32_does(text_file: Path, tmp_path: Path) -> None:
+    """Same seed and steps: bf16's validation loss lands within 2% of fp32's, and both
+    improve on the untrained model's."""
+    settings = dict(max_steps=40, eval_every=40, device="cpu")
+    fp32 = train(config_for(text_file, tmp_path / "fp32", **settings))
+    bf16 = train(config_for(text_file, tmp_path / "bf16", precision="bf16", **settings))
+    assert bf16.val_loss == pytest.approx(fp32.val_loss, rel=0.02)
+    assert bf16.val_loss != fp32.val_loss  # autocast really ran in bf16
+    assert fp32.val_loss < 2.5  # ln(vocab of 17) = 2.83 before training
+
+
+def test_bf16_resume_is_exact(text_file: Path, tmp_path: Path) -> None:
+    whole = config_for(text_file, tmp_path / "whole", precision="bf16", device="cpu")
+    train(whole)
+    part = config_for(text_file, tmp_path / "part", precision="bf16", device="cpu",
+                      max_steps=3)
+    train(part)
+    train(config_for(text_file, tmp_path / "part", precision="bf16", device="cpu",
+                     resume=True))
+    from rnnkit.training.checkpoint import load_checkpoint
+
+    expected = load_checkpoint(tmp_path / "whole").model_state
+    for name, value in load_checkpoint(tmp_path / "part").model_state.items():
+        assert torch.equal(value, expected[name]), name
+
+
+def test_fused_layer_runs_in_bf16_under_autocast() -> None:
+    torch.manual_seed(0)
+    layer = LSTM(8, 16, num_layers=2, batch_first=True)
+    inputs = torch.randn(3, 12, 8)
+    reference, _ = layer(inputs)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        output, (h_n, _) = layer(inputs)
+    assert layer.backend == "torch-fused" and output.dtype == torch.bfloat16
+    assert h_n.dtype == torch.bfloat16  # as torch.nn.LSTM under autocast
+    torch.testing.assert_close(output.float(), reference, rtol=0, atol=3e-2)
+
+
+@pytest.mark.parametrize("layer", [LSTM(8, 16, peephole=True, batch_first=True),
+                                   GRU(8, 16, reset_after=False, batch_first=True)],
+                         ids=["lstm-peephole", "gru-reset-before"])
+def test_rnnkit_kernels_run_in_float32_under_autocast(layer) -> None:
+    inputs = torch.randn(3, 12, 8)
+    reference, _ = layer(inputs)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        output, _ = layer(inputs)
+    assert output.dtype == torch.float32
+    torch.testing.assert_close(output, reference, rtol=0, atol=0)
+
+
+def test_carried_state_comes_back_in_the_parameter_dtype() -> None:
+    h, c = torch.ones(1, 2, 3, dtype=torch.bfloat16), torch.ones(1, 2, 3, dtype=torch.bfloat16)
+    assert [part.dtype for part in carried_state((h, c), torch.float32)] == [torch.float32] * 2
+    assert carried_state(h, torch.float32).dtype == torch.float32
+    assert carried_state(None, torch.float32) is None
+
+
+def test_fp32_and_bf16_have_no_scaler_state() -> None:
+    for name in ("fp32", "bf16"):
+        precision = MixedPrecision(name, torch.device("cpu"))
+        assert precision.state_dict() == {} and not precision.tolerates_overflow
+    assert MixedPrecision("bf16", torch.device("cpu")).enabled
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="fp16 needs a CUDA device")
+def test_fp16_scaler_state_round_trips_on_cuda() -> None:
+    precision = MixedPrecision("fp16", torch.device("cuda"))
+    precision.scaler.update(new_scale=1024.0)
+    restored = MixedPrecision("fp16", torch.device("cuda"))
+    restored.load_state_dict(precision.state_dict())
+    assert restored.scaler.get_scale() == 1024.0
