@@ -1,5 +1,5 @@
 """The ``rnnkit`` command: ``train``, ``eval``, ``sample``, ``data``, ``diagnose``, ``task``,
-``music``.
+``music``, ``export``.
 
 Training flags are generated from the config dataclasses (``--hidden-size`` sets
 ``[model] hidden_size``), so every option is also settable from a TOML file, and the
@@ -19,6 +19,7 @@ import typing
 from dataclasses import fields
 from typing import Any
 
+from rnnkit.export.commands import add_export_command
 from rnnkit.music.commands import add_music_commands
 from rnnkit.training.config import SECTIONS, RunConfig, apply_overrides, load_config_file
 
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_diagnose(commands)
     _add_task(commands)
     add_music_commands(commands, add_training_flags)
+    add_export_command(commands)
     return parser
 
 

@@ -131,9 +131,10 @@ class LanguageModel(nn.Module):
     embedded and joined to the token's embedding, at every step.
 
     Shapes:
-        tokens: (batch, time) token ids, or (batch, time, 1 + conditions) with conditions
-        logits: (batch, time, vocab)
-        state:  the recurrent layer's state, (layers, batch, hidden) or a tuple (h, c)
+        tokens:  (batch, time) token ids, or (batch, time, 1 + conditions) with conditions
+        lengths: (batch,) optional, real steps per row
+        logits:  (batch, time, vocab)
+        state:   the recurrent layer's state, (layers, batch, hidden) or a tuple (h, c)
 
     Example:
         >>> model = LanguageModel(ModelConfig(vocab_size=30, hidden_size=16, embedding_size=8))
@@ -179,11 +180,17 @@ class LanguageModel(nn.Module):
         self.decoder.weight = self.embedding.weight
 
     def forward(
-        self, tokens: Tensor, state: RecurrentState | None = None
+        self, tokens: Tensor, state: RecurrentState | None = None,
+        lengths: Tensor | None = None,
     ) -> tuple[Tensor, RecurrentState]:
-        """Logits for the next token at every step, and the state after the last step."""
+        """Logits for the next token at every step, and the state after the last step.
+
+        ``lengths`` (batch,): the real steps of each row of a padded batch; the state
+        returned is each row's at its last real step (logits past it are the decoder's
+        bias and mean nothing).
+        """
         embedded = F.dropout(self._embed(tokens), self.config.dropout, self.training)
-        output, state = self.rnn(embedded, state)  # (batch, time, output_size)
+        output, state = self.rnn(embedded, state, lengths=lengths)  # (batch, time, output)
         output = F.dropout(output, self.config.dropout, self.training)
         return self.decoder(output), state
 
