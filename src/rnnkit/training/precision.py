@@ -7,12 +7,13 @@ float32. ``fp16`` has five fewer exponent bits than float32, so small gradients 
 its gradients are scaled with ``torch.amp.GradScaler`` (a step whose gradients overflow is
 skipped and the scale lowered), and the scale is saved with every checkpoint.
 
-The recurrent state that truncated BPTT carries from one window to the next is kept in
-float32: torch's fused LSTM returns ``(h, c)`` in the autocast type, and rounding the cell
-state to 8 mantissa bits (bf16) at every window boundary would add an error that
-accumulates over the whole text, which a float32 carry avoids at no cost. rnnkit's own
-scan kernels (peephole, layer norm, reset-before GRU) turn autocast off and run in float32
-(:meth:`rnnkit.layers.RecurrentLayer.forward`).
+The recurrent state that truncated BPTT carries from one window to the next is stored in
+float32 (the parameters' dtype): the next window's layer checks that its state matches its
+input, and rnnkit's own scan kernels (peephole, layer norm, reset-before GRU), which turn
+autocast off and compute in float32 (:meth:`rnnkit.layers.RecurrentLayer.forward`), carry
+it from window to window without rounding. torch's fused kernels under autocast return
+``(h, c)`` already rounded to bf16/fp16, once per window; benchmarks/carried_state_precision.py
+measures what that rounding costs (docs/scaling.md).
 
 Supported: ``bf16`` on CPU and on CUDA devices with bfloat16 support; ``fp16`` on CUDA
 only (torch's CPU LSTM kernel, oneDNN, has no float16 path).

@@ -157,11 +157,16 @@ def prepare_run(config: RunConfig) -> Run:
     seed_everything(settings.seed)
     distributed, device = start_distributed(resolve_device(settings.device))
     try:
-        check_divides("batch_size", settings.batch_size, distributed)
-        precision = MixedPrecision(settings.precision, device)
-    except ValueError:
+        return _build_run(config, distributed, device)
+    except BaseException:
         stop_distributed(distributed)
         raise
+
+
+def _build_run(config: RunConfig, distributed: Distributed, device: torch.device) -> Run:
+    settings = config.train
+    check_divides("batch_size", settings.batch_size, distributed)
+    precision = MixedPrecision(settings.precision, device)
     resume_from = load_checkpoint(settings.out_dir) if settings.resume else None
     corpus = load_corpus(config.data, vocab_dict=None if resume_from is None
                          else resume_from.vocab)
