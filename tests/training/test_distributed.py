@@ -58,10 +58,13 @@ def single_process_weights(config: RunConfig) -> dict[str, torch.Tensor]:
     return {name: value.detach().clone() for name, value in run.model.state_dict().items()}
 
 
-@pytest.mark.parametrize("model_options", [{}, {"peephole": True}], ids=["fused", "scan"])
+@pytest.mark.parametrize(("model_options", "train_options"), [
+    ({}, {}), ({"peephole": True}, {}),
+    ({"peephole": True}, {"compile": True, "compile_backend": "aot_eager"}),
+], ids=["fused", "scan", "scan-compiled"])
 def test_two_gloo_processes_equal_one_process_on_the_combined_batch(
-        text_file: Path, tmp_path: Path, model_options: dict) -> None:
-    config = small_config(text_file, tmp_path / "run")
+        text_file: Path, tmp_path: Path, model_options: dict, train_options: dict) -> None:
+    config = small_config(text_file, tmp_path / "run", **train_options)
     config = replace(config, model=replace(config.model, **model_options))
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(config.to_dict()), encoding="utf-8")
@@ -70,7 +73,7 @@ def test_two_gloo_processes_equal_one_process_on_the_combined_batch(
     rank0 = load_file(tmp_path / "rank0.safetensors")
     rank1 = load_file(tmp_path / "rank1.safetensors")
     reference = single_process_weights(replace(config, train=replace(
-        config.train, out_dir=str(tmp_path / "single"))))
+        config.train, out_dir=str(tmp_path / "single"), compile=False)))
     for name, value in reference.items():
         assert torch.equal(rank0[name], rank1[name]), f"ranks differ in {name}"
         torch.testing.assert_close(rank0[name], value, rtol=0, atol=1e-6, msg=name)

@@ -128,10 +128,42 @@ def test_fp32_and_bf16_have_no_scaler_state() -> None:
     assert MixedPrecision("bf16", torch.device("cpu")).enabled
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="fp16 needs a CUDA device")
-def test_fp16_scaler_state_round_trips_on_cuda() -> None:
-    precision = MixedPrecision("fp16", torch.device("cuda"))
-    precision.scaler.update(new_scale=1024.0)
-    restored = MixedPrecision("fp16", torch.device("cuda"))
+def scaled_step(precision: MixedPrecision, model: torch.nn.Linear,
+                optimizer: torch.optim.Optimizer, gradient_value: float) -> bool:
+    """One step whose gradient is ``gradient_value`` everywhere (inf to overflow)."""
+    optimizer.zero_grad()
+    precision.backward((model.weight.sum() + model.bias.sum()) * 0.0)  # makes the .grad
+    for parameter in model.parameters():
+        parameter.grad.fill_(gradient_value)
+    precision.unscale(optimizer)
+    return precision.step(optimizer)
+
+
+def test_fp16_scaler_skips_an_overflowing_step_and_keeps_its_scale_in_state() -> None:
+    """The scaler's bookkeeping is device-independent, so it is tested on CPU (fp16
+    autocast itself needs CUDA)."""
+    precision = MixedPrecision("fp16", torch.device("cpu"))
+    model = torch.nn.Linear(2, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    start_scale = precision.scaler.get_scale()
+    before = model.weight.detach().clone()
+    assert not scaled_step(precision, model, optimizer, float("inf"))
+    assert torch.equal(model.weight, before)  # the overflowing step was skipped
+    assert precision.scaler.get_scale() == start_scale / 2
+    assert precision.tolerates_overflow
+    assert scaled_step(precision, model, optimizer, 1.0 * precision.scaler.get_scale())
+    torch.testing.assert_close(model.weight, before - 0.1)  # unscaled gradient of 1
+    restored = MixedPrecision("fp16", torch.device("cpu"))
     restored.load_state_dict(precision.state_dict())
-    assert restored.scaler.get_scale() == 1024.0
+    assert restored.state_dict() == precision.state_dict() != {}
+
+
+def test_fp16_run_ignores_an_overflow_but_not_a_bad_loss(text_file: Path,
+                                                         tmp_path: Path) -> None:
+    from rnnkit.training.trainer import TrainingDivergedError, check_finite
+
+    run = prepare_run(config_for(text_file, tmp_path, device="cpu"))
+    run.precision = MixedPrecision("fp16", torch.device("cpu"))
+    check_finite(run, 2.0, float("inf"))  # a skipped step, not a divergence
+    with pytest.raises(TrainingDivergedError, match="loss nan"):
+        check_finite(run, float("nan"), float("inf"))

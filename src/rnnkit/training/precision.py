@@ -59,7 +59,8 @@ class MixedPrecision:
     """
 
     def __init__(self, precision: str, device: torch.device) -> None:
-        check_precision_supported(precision, device)
+        # Whether the device supports it is check_precision_supported's job (the trainer
+        # calls it first); the scaler itself works on any device.
         self.precision = precision
         self.device_type = device.type
         self.scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")

@@ -48,7 +48,11 @@ from rnnkit.training.distributed import (
     stop_distributed,
 )
 from rnnkit.training.metrics import loss_report
-from rnnkit.training.precision import MixedPrecision, carried_state
+from rnnkit.training.precision import (
+    MixedPrecision,
+    carried_state,
+    check_precision_supported,
+)
 from rnnkit.training.records import QuietRecords, RunRecords
 from rnnkit.training.schedule import LearningRateSchedule
 from rnnkit.training.state import (
@@ -166,6 +170,7 @@ def prepare_run(config: RunConfig) -> Run:
 def _build_run(config: RunConfig, distributed: Distributed, device: torch.device) -> Run:
     settings = config.train
     check_divides("batch_size", settings.batch_size, distributed)
+    check_precision_supported(settings.precision, device)
     precision = MixedPrecision(settings.precision, device)
     resume_from = load_checkpoint(settings.out_dir) if settings.resume else None
     corpus = load_corpus(config.data, vocab_dict=None if resume_from is None
