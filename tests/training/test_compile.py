@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import pytest
@@ -54,13 +53,6 @@ def test_compiled_layer_takes_the_torch_operator_scan() -> None:
     assert layer.backend == "rnnkit-scan"
 
 
-@pytest.fixture
-def text_file(tmp_path: Path) -> Path:
-    rng = random.Random(0)
-    words = ["the ", "cat ", "sat ", "on ", "a ", "mat.\n", "dog ", "ran "]
-    path = tmp_path / "tiny.txt"
-    path.write_text("".join(rng.choice(words) for _ in range(800)), encoding="utf-8")
-    return path
 
 
 def trained_parameters(text_file: Path, out_dir: Path, model_options: dict,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import subprocess
 import sys
 from dataclasses import replace
@@ -24,13 +23,6 @@ from rnnkit.training.trainer import prepare_run, training_loop
 WORKER = Path(__file__).with_name("ddp_worker.py")
 
 
-@pytest.fixture
-def text_file(tmp_path: Path) -> Path:
-    rng = random.Random(0)
-    words = ["the ", "cat ", "sat ", "on ", "a ", "mat.\n", "dog ", "ran "]
-    path = tmp_path / "tiny.txt"
-    path.write_text("".join(rng.choice(words) for _ in range(1500)), encoding="utf-8")
-    return path
 
 
 def small_config(text_file: Path, out_dir: Path, **train_values) -> RunConfig:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import pytest
@@ -14,15 +13,6 @@ from rnnkit.training.config import DataConfig, RunConfig, TrainConfig
 from rnnkit.training.precision import MixedPrecision, carried_state, check_precision_supported
 from rnnkit.training.records import QuietRecords
 from rnnkit.training.trainer import prepare_run, train, training_loop
-
-
-@pytest.fixture
-def text_file(tmp_path: Path) -> Path:
-    rng = random.Random(1)
-    words = ["the ", "cat ", "sat ", "on ", "a ", "mat.\n", "dog ", "ran "]
-    path = tmp_path / "tiny.txt"
-    path.write_text("".join(rng.choice(words) for _ in range(1200)), encoding="utf-8")
-    return path
 
 
 def config_for(text_file: Path, out_dir: Path, **train_values) -> RunConfig:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import pytest
@@ -14,15 +13,6 @@ from rnnkit.training.checkpoint import load_checkpoint
 from rnnkit.training.config import DataConfig, RunConfig, TrainConfig
 from rnnkit.training.tasks import LanguageModelingTask
 from rnnkit.training.trainer import TrainingDivergedError, prepare_run, train
-
-
-@pytest.fixture
-def text_file(tmp_path: Path) -> Path:
-    rng = random.Random(0)
-    words = ["the ", "cat ", "sat ", "on ", "a ", "mat.\n", "dog ", "ran "]
-    path = tmp_path / "tiny.txt"
-    path.write_text("".join(rng.choice(words) for _ in range(1500)), encoding="utf-8")
-    return path
 
 
 def tiny_config(text_file: Path, out_dir: Path, **train_values) -> RunConfig:

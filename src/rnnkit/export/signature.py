@@ -45,38 +45,59 @@ def state_names(layer: RecurrentLayer) -> tuple[list[str], list[str]]:
     return ["h_0"], ["h_n"]
 
 
-class ExportedLayer(nn.Module):
+class _FlatSignature(nn.Module):
+    """What both wrapped forms share: ``inner(first, hx, lengths=lengths)`` with the state
+    passed flat and returned flat."""
+
+    inner: nn.Module
+
+    @property
+    def recurrent(self) -> RecurrentLayer:
+        """The recurrent layer inside."""
+        raise NotImplementedError
+
+    def forward(self, first: Tensor, lengths: Tensor, *state: Tensor) -> tuple[Tensor, ...]:
+        hx = state[0] if len(state) == 1 else (state[0], state[1])
+        output, final = self.inner(first, hx, lengths=lengths)
+        return (output, *(final if isinstance(final, tuple) else (final,)))
+
+    def _with_lengths_and_state(self, first: Tensor, lengths: list[int],
+                                generator: torch.Generator) -> tuple[Tensor, ...]:
+        layer = self.recurrent
+        stacked = layer.num_layers * layer.num_directions
+        batch = len(lengths)
+        state = [torch.randn(stacked, batch, size, generator=generator) * 0.5
+                 for size in layer.state_sizes()]
+        return (first, torch.tensor(lengths), *state)
+
+
+class ExportedLayer(_FlatSignature):
     """A recurrent layer behind the flat export signature (see the module docstring)."""
 
     def __init__(self, layer: RecurrentLayer) -> None:
         super().__init__()
-        self.layer = layer
+        self.inner = layer
 
     @property
     def recurrent(self) -> RecurrentLayer:
-        return self.layer
+        return self.inner
 
     def input_names(self) -> list[str]:
-        return ["input", "lengths", *state_names(self.layer)[0]]
+        return ["input", "lengths", *state_names(self.inner)[0]]
 
     def output_names(self) -> list[str]:
-        return ["output", *state_names(self.layer)[1]]
-
-    def forward(self, input: Tensor, lengths: Tensor, *state: Tensor) -> tuple[Tensor, ...]:
-        hx = state[0] if len(state) == 1 else (state[0], state[1])
-        output, final = self.layer(input, hx, lengths=lengths)
-        return (output, *(final if isinstance(final, tuple) else (final,)))
+        return ["output", *state_names(self.inner)[1]]
 
     def example_inputs(self, batch: int, time: int, lengths: list[int],
                        generator: torch.Generator) -> tuple[Tensor, ...]:
         """Random inputs of the signature's shapes (lengths as given)."""
-        layer = self.layer
+        layer = self.inner
         shape = (batch, time) if layer.batch_first else (time, batch)
         data = torch.randn(*shape, layer.input_size, generator=generator)
-        return (data, torch.tensor(lengths), *_random_state(layer, batch, generator))
+        return self._with_lengths_and_state(data, lengths, generator)
 
 
-class ExportedLanguageModel(nn.Module):
+class ExportedLanguageModel(_FlatSignature):
     """A :class:`LanguageModel` behind the flat export signature (see the module docstring).
 
     Conditional models (``condition_sizes``) are not exportable yet.
@@ -87,29 +108,28 @@ class ExportedLanguageModel(nn.Module):
         if model.config.condition_sizes:
             raise ValueError("exporting a conditional language model (condition_sizes="
                              f"{model.config.condition_sizes}) is not supported yet")
-        self.model = model
+        self.inner = model
+
+    @property
+    def model(self) -> LanguageModel:
+        return self.inner
 
     @property
     def recurrent(self) -> RecurrentLayer:
-        return self.model.rnn
+        return self.inner.rnn
 
     def input_names(self) -> list[str]:
-        return ["tokens", "lengths", *state_names(self.model.rnn)[0]]
+        return ["tokens", "lengths", *state_names(self.recurrent)[0]]
 
     def output_names(self) -> list[str]:
-        return ["logits", *state_names(self.model.rnn)[1]]
-
-    def forward(self, tokens: Tensor, lengths: Tensor, *state: Tensor) -> tuple[Tensor, ...]:
-        hx = state[0] if len(state) == 1 else (state[0], state[1])
-        logits, final = self.model(tokens, hx, lengths=lengths)
-        return (logits, *(final if isinstance(final, tuple) else (final,)))
+        return ["logits", *state_names(self.recurrent)[1]]
 
     def example_inputs(self, batch: int, time: int, lengths: list[int],
                        generator: torch.Generator) -> tuple[Tensor, ...]:
         """Random tokens and states of the signature's shapes (lengths as given)."""
-        tokens = torch.randint(0, self.model.config.vocab_size, (batch, time),
+        tokens = torch.randint(0, self.inner.config.vocab_size, (batch, time),
                                generator=generator)
-        return (tokens, torch.tensor(lengths), *_random_state(self.model.rnn, batch, generator))
+        return self._with_lengths_and_state(tokens, lengths, generator)
 
 
 Exported = ExportedLayer | ExportedLanguageModel
@@ -125,10 +145,3 @@ def exported_form(module: nn.Module) -> Exported:
         return ExportedLayer(module)
     raise TypeError(f"export takes a rnnkit RNN/LSTM/GRU layer or LanguageModel, got "
                     f"{type(module).__name__}")
-
-
-def _random_state(layer: RecurrentLayer, batch: int,
-                  generator: torch.Generator) -> list[Tensor]:
-    stacked = layer.num_layers * layer.num_directions
-    return [torch.randn(stacked, batch, size, generator=generator) * 0.5
-            for size in layer.state_sizes()]
