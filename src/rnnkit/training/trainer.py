@@ -65,6 +65,8 @@ from rnnkit.training.tasks import LanguageModelingTask, stateful_loss_sums, targ
 
 log = logging.getLogger(__name__)
 
+Records = RunRecords | QuietRecords  # rank 0 records; the other ranks stay quiet
+
 
 class TrainingDivergedError(RuntimeError):
     """Raised when the loss or the gradient stops being finite (or explodes)."""
@@ -212,7 +214,7 @@ def _trained_module(model: nn.Module, distributed: Distributed,
     return torch.compile(trained, backend=settings.compile_backend)
 
 
-def _records_for(run: Run) -> RunRecords | QuietRecords:
+def _records_for(run: Run) -> Records:
     """Rank 0's progress bar, CSV log and TensorBoard; nothing on the other ranks."""
     settings = run.config.train
     if not run.distributed.is_main:
@@ -223,7 +225,7 @@ def _records_for(run: Run) -> RunRecords | QuietRecords:
                       max_time_s=None if settings.max_time is None else settings.max_time * 60)
 
 
-def training_loop(run: Run, records: RunRecords) -> str:
+def training_loop(run: Run, records: Records) -> str:
     """Train until a bound is reached; returns why it stopped."""
     settings, progress, task = run.config.train, run.progress, LanguageModelingTask()
     per_epoch = num_windows(run.streams, settings.seq_len)
@@ -293,7 +295,7 @@ def check_finite(run: Run, loss: float, grad_norm: float) -> None:
     )
 
 
-def scheduled_validation(run: Run, records: RunRecords) -> None:
+def scheduled_validation(run: Run, records: Records) -> None:
     """Validate, feed the schedule and early stopping, checkpoint latest (and best)."""
     max_tokens = run.config.train.eval_max_tokens
     report = validate(run, max_tokens=max_tokens)
@@ -416,7 +418,8 @@ def _rank_rows(run: Run, hidden: RecurrentState | None) -> RecurrentState | None
     if hidden is None:
         return None
     rows = run.distributed.row_slice(run.config.train.batch_size)
-    parts = tuple(part[:, rows] for part in (hidden if isinstance(hidden, tuple) else (hidden,)))
+    parts = tuple(part[:, rows].contiguous()
+                  for part in (hidden if isinstance(hidden, tuple) else (hidden,)))
     return parts if len(parts) > 1 else parts[0]
 
 
