@@ -1,5 +1,5 @@
 """The ``rnnkit`` command: ``train``, ``eval``, ``sample``, ``data``, ``diagnose``, ``task``,
-``music``, ``export``.
+``music``, ``export``, ``g2p``, ``translate``.
 
 Training flags are generated from the config dataclasses (``--hidden-size`` sets
 ``[model] hidden_size``), so every option is also settable from a TOML file, and the
@@ -21,6 +21,7 @@ from typing import Any
 
 from rnnkit.export.commands import add_export_command
 from rnnkit.music.commands import add_music_commands
+from rnnkit.seq2seq_commands import add_seq2seq_commands
 from rnnkit.training.config import SECTIONS, RunConfig, apply_overrides, load_config_file
 
 NOT_FLAGS = {"vocab_size", "condition_sizes"}  # filled in from the data, never set by hand
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_task(commands)
     add_music_commands(commands, add_training_flags)
     add_export_command(commands)
+    add_seq2seq_commands(commands)
     return parser
 
 
@@ -72,11 +74,27 @@ def add_training_flags(parser: argparse.ArgumentParser) -> None:
     """``--config`` and one flag per field of the config dataclasses."""
     parser.add_argument("--config", help="TOML file with [data], [model], [train] tables")
     for section, cls in SECTIONS.items():
-        group = parser.add_argument_group(f"[{section}]")
-        hints = typing.get_type_hints(cls)
-        for field in fields(cls):
-            if field.name not in NOT_FLAGS:
-                _add_field_flag(group, section, field.name, hints[field.name], field.default)
+        add_dataclass_flags(parser, section, cls)
+
+
+def add_dataclass_flags(parser: argparse.ArgumentParser, section: str, cls: type,
+                        skip: set[str] = NOT_FLAGS) -> None:
+    """One ``--field-name`` flag per field of ``cls``, stored as ``"<section>.<field>"``."""
+    group = parser.add_argument_group(f"[{section}]")
+    hints = typing.get_type_hints(cls)
+    for field in fields(cls):
+        if field.name not in skip:
+            _add_field_flag(group, section, field.name, hints[field.name], field.default)
+
+
+def section_values(args: argparse.Namespace, section: str) -> dict[str, Any]:
+    """The flags of ``section`` that were given on the command line."""
+    values = {}
+    for dest, value in vars(args).items():
+        prefix, _, name = dest.partition(".")
+        if prefix == section and name:
+            values[name] = value
+    return values
 
 
 def _add_field_flag(group: Any, section: str, name: str, hint: Any, default: Any) -> None:

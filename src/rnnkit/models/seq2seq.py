@@ -46,8 +46,8 @@ ATTENTIONS = ("none", *SCORES)
 class Seq2SeqConfig:
     """Shape of a :class:`Seq2Seq`; saved as JSON next to its weights.
 
-    The special ids follow :class:`rnnkit.data.vocab.Vocabulary`'s convention for
-    sequence pairs: padding 0, begin 1, end 2.
+    The vocabulary sizes are filled in from the data when a run starts; the special ids
+    are :mod:`rnnkit.data.pairs`' (padding 0, begin 1, end 2).
     """
 
     source_vocab_size: int = 0
@@ -66,8 +66,7 @@ class Seq2SeqConfig:
 
     def __post_init__(self) -> None:
         owner = "Seq2SeqConfig"
-        for name in ("source_vocab_size", "target_vocab_size", "embedding_size",
-                     "hidden_size", "num_layers"):
+        for name in ("embedding_size", "hidden_size", "num_layers"):
             check_positive_int(owner, name, getattr(self, name))
         check_choice(owner, "cell", self.cell, CELLS)
         check_choice(owner, "attention", self.attention, ATTENTIONS)
@@ -133,6 +132,8 @@ class Seq2Seq(nn.Module):
 
     def __init__(self, config: Seq2SeqConfig) -> None:
         super().__init__()
+        check_positive_int("Seq2Seq", "source_vocab_size", config.source_vocab_size)
+        check_positive_int("Seq2Seq", "target_vocab_size", config.target_vocab_size)
         self.config = config
         hidden, directions = config.hidden_size, 2 if config.bidirectional else 1
         self.source_embedding = nn.Embedding(config.source_vocab_size, config.embedding_size,

@@ -1,0 +1,75 @@
+"""Tables and the error-against-length plot of finished G2P runs (`rnnkit g2p train`).
+
+    python experiments/g2p_report.py runs/g2p_additive runs/g2p_none \
+        --plot docs/figures/g2p_error_by_length.png
+
+Prints, per run, the parameters, training time and epochs, and the test word and phoneme
+error rates (greedy and beam); then word error rate by word length, the bottleneck made
+visible: without attention the error grows faster with the length of the word.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rnnkit.plotting import pyplot, save_figure
+from rnnkit.training.checkpoint import load_checkpoint
+
+LENGTH_GROUPS = ((1, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 40))
+
+
+def grouped(rows: list[dict], low: int, high: int) -> tuple[int, float]:
+    """Words and word error rate of the words with ``low <= length <= high``."""
+    chosen = [row for row in rows if low <= row["length"] <= high]
+    words = sum(row["words"] for row in chosen)
+    wrong = sum(row["word_error_rate"] * row["words"] for row in chosen)
+    return words, wrong / max(words, 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+")
+    parser.add_argument("--plot")
+    args = parser.parse_args()
+    runs = {}
+    for run in args.runs:
+        results = json.loads((Path(run) / "results.json").read_text(encoding="utf-8"))
+        attention = load_checkpoint(run, tag="best").config["model"]["attention"]
+        runs[attention] = results
+    print("| attention | parameters | training min | epochs | test WER greedy | PER greedy "
+          "| test WER beam 5 | PER beam 5 |")
+    print("|---|---|---|---|---|---|---|---|")
+    for attention, r in runs.items():
+        greedy, beam = r["test_greedy"], r["test_beam"]
+        print(f"| {attention} | {r['parameters']:,} | {r['trained_s'] / 60:.1f} | "
+              f"{len(r['history'])} | {greedy['word_error_rate']:.2%} | "
+              f"{greedy['phoneme_error_rate']:.2%} | {beam['word_error_rate']:.2%} | "
+              f"{beam['phoneme_error_rate']:.2%} |")
+    print()
+    header = " | ".join(f"{low}-{high}" if high < 40 else f"{low}+"
+                        for low, high in LENGTH_GROUPS)
+    print(f"| greedy test WER by word length | {header} |")
+    print("|---|" + "---|" * len(LENGTH_GROUPS))
+    for attention, r in runs.items():
+        cells = [grouped(r["test_by_length"], low, high) for low, high in LENGTH_GROUPS]
+        print(f"| {attention} | " + " | ".join(f"{wer:.1%} ({n:,})" for n, wer in cells) + " |")
+    if args.plot:
+        plt = pyplot()
+        figure, axis = plt.subplots(figsize=(6.4, 4.0))
+        for attention, r in runs.items():
+            rows = [row for row in r["test_by_length"] if row["words"] >= 20]
+            axis.plot([row["length"] for row in rows],
+                      [row["word_error_rate"] for row in rows], marker="o", label=attention)
+        axis.set_xlabel("word length (letters; lengths with at least 20 test words)")
+        axis.set_ylabel("test word error rate (greedy)")
+        axis.set_title("G2P on CMUdict: error against source length")
+        axis.legend(title="attention")
+        axis.grid(alpha=0.3)
+        figure.tight_layout()
+        print(save_figure(figure, args.plot))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""The G2P loop end to end on a tiny dictionary, and the translate command's errors."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from rnnkit.cli import main
+from rnnkit.models.seq2seq import Seq2SeqConfig
+from rnnkit.training.g2p import G2PConfig, load_g2p_data, train_g2p
+
+WORDS = {"cat": "K AE1 T", "cap": "K AE1 P", "tap": "T AE1 P", "pat": "P AE1 T",
+         "at": "AE1 T", "apt": "AE1 P T", "tat": "T AE1 T", "pact": "P AE1 K T",
+         "tact": "T AE1 K T", "cab": "K AE1 B", "tab": "T AE1 B", "bat": "B AE1 T",
+         "bap": "B AE1 P", "act": "AE1 K T", "back": "B AE1 K", "pack": "P AE1 K"}
+TEXT = "".join(f"{word} {phonemes}\n" for word, phonemes in WORDS.items()) + "cat(2) K AA1 T\n"
+
+
+def tiny_config(out_dir: Path, **values) -> G2PConfig:
+    settings = dict(epochs=2, batch_size=4, eval_words=10, valid_fraction=0.125,
+                    test_fraction=0.125, out_dir=str(out_dir), progress=False, device="cpu")
+    settings.update(values)
+    return G2PConfig(**settings)
+
+
+def test_split_and_symbol_tables() -> None:
+    data = load_g2p_data(tiny_config(Path("unused")), TEXT)
+    assert [len(data.splits[n]) for n in ("train", "valid", "test")] == [12, 2, 2]
+    assert set(data.letters.symbols[3:]) == set("abcktp")
+    pairs = data.pairs("train")
+    assert len(pairs) == sum(len(p) for p in data.splits["train"].values())
+
+
+@pytest.mark.parametrize("attention", ["none", "dot"])
+def test_training_writes_results_and_checkpoints(tmp_path: Path, attention: str) -> None:
+    results = train_g2p(tiny_config(tmp_path),
+                        Seq2SeqConfig(hidden_size=16, embedding_size=8, attention=attention),
+                        text=TEXT)
+    assert [row["epoch"] for row in results["history"]] == [1, 2]
+    for key in ("test_greedy", "test_beam"):
+        assert 0.0 <= results[key]["word_error_rate"] <= 1.0
+    assert sum(row["words"] for row in results["test_by_length"]) == 2
+    saved = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
+    assert saved["split_words"] == {"valid": 2, "test": 2, "train": 12}
+    assert (tmp_path / "best.json").exists() and (tmp_path / "latest.json").exists()
+
+
+def test_the_loop_learns_the_training_words(tmp_path: Path) -> None:
+    """Thirty epochs on twelve words: the greedy output of the training words is right for
+    most of them (the loop really trains)."""
+    from rnnkit.training.g2p import evaluate_words
+
+    config = tiny_config(tmp_path, epochs=30, lr=1e-2)
+    train_g2p(config, Seq2SeqConfig(hidden_size=32, embedding_size=16, dropout=0.0),
+              text=TEXT)
+    from rnnkit.training.g2p import load_g2p_model
+
+    model, _, _ = load_g2p_model(tmp_path, tag="latest")
+    rates = evaluate_words(model, load_g2p_data(config, TEXT), "train", config)
+    assert rates["word_error_rate"] <= 0.25
+
+
+def test_translate_reads_words_and_names_bad_lines(tmp_path: Path, monkeypatch,
+                                                   capsys) -> None:
+    train_g2p(tiny_config(tmp_path, epochs=1),
+              Seq2SeqConfig(hidden_size=16, embedding_size=8), text=TEXT)
+    monkeypatch.setattr("sys.stdin", io.StringIO("cat\nTAP\n"))
+    assert main(["translate", "--checkpoint", str(tmp_path), "--beam", "3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split("\t")[0] for line in lines] == ["cat", "tap"]
+    monkeypatch.setattr("sys.stdin", io.StringIO("cat\n\n"))
+    assert main(["translate", "--checkpoint", str(tmp_path)]) == 1
+    assert "line 2 is empty" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO("cat\ncaz\n"))
+    assert main(["translate", "--checkpoint", str(tmp_path)]) == 1
+    assert "unknown symbol 'z' at position 2 of line 2 'caz'" in capsys.readouterr().err
+
+
+def test_attention_maps_are_drawn_and_refused_without_attention(tmp_path: Path) -> None:
+    from rnnkit.training.g2p import attention_weights, load_g2p_model
+
+    train_g2p(tiny_config(tmp_path / "a", epochs=1),
+              Seq2SeqConfig(hidden_size=16, embedding_size=8, attention="general"), text=TEXT)
+    assert main(["g2p", "attention", "--checkpoint", str(tmp_path / "a"), "--words", "cat",
+                 "pact", "--out", str(tmp_path / "maps.png")]) == 0
+    assert (tmp_path / "maps.png").read_bytes()[:4] == b"\x89PNG"
+    model, letters, phonemes = load_g2p_model(tmp_path / "a")
+    output, weights = attention_weights(model, letters, phonemes, "pact")
+    assert weights.shape == (len(output) + 1, 4)
+    train_g2p(tiny_config(tmp_path / "n", epochs=1),
+              Seq2SeqConfig(hidden_size=16, embedding_size=8, attention="none"), text=TEXT)
+    model, letters, phonemes = load_g2p_model(tmp_path / "n")
+    with pytest.raises(ValueError, match="no attention weights to show"):
+        attention_weights(model, letters, phonemes, "cat")
