@@ -1,6 +1,6 @@
 """Tables and the error-against-length plot of finished G2P runs (`rnnkit g2p train`).
 
-    python experiments/g2p_report.py runs/g2p_additive runs/g2p_none \
+    python experiments/g2p_report.py runs/g2p_additive runs/g2p_dot runs/g2p_none \
         --plot docs/figures/g2p_error_by_length.png
 
 Prints, per run, the parameters, training time and epochs, and the test word and phoneme

@@ -103,3 +103,12 @@ def test_sampling_is_reproducible_and_checks_temperature() -> None:
         sample_decode(model, SOURCE, LENGTHS, 8, temperature=0.0)
     with pytest.raises(ValueError, match="beam_width to be at least 1"):
         beam_search(model, SOURCE, LENGTHS, 8, beam_width=0)
+
+
+def test_decoding_runs_without_dropout_and_gives_back_the_training_mode() -> None:
+    model = model_for(4)
+    expected = greedy_decode(model, SOURCE, LENGTHS, 8)
+    model.train()
+    assert greedy_decode(model, SOURCE, LENGTHS, 8) == expected  # dropout was off
+    assert beam_search(model, SOURCE, LENGTHS, 8, beam_width=1) == expected
+    assert model.training

@@ -10,6 +10,9 @@ favours short outputs; 1: the mean per token). With width 1 it is greedy decodin
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 from torch import Tensor
 
@@ -17,8 +20,18 @@ from rnnkit.models.seq2seq import Seq2Seq
 from rnnkit.validation import check_positive_int
 
 
-def _start(model: Seq2Seq, source: Tensor, source_lengths: Tensor):
+@contextlib.contextmanager
+def _evaluating(model: Seq2Seq) -> Iterator[None]:
+    """Eval mode (no dropout) for the decoding, then the caller's mode back."""
+    was_training = model.training
     model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
+def _start(model: Seq2Seq, source: Tensor, source_lengths: Tensor):
     memory, state = model.encode(source, source_lengths)
     tokens = torch.full((source.shape[0],), model.config.bos_id, dtype=torch.long,
                         device=source.device)
@@ -57,17 +70,18 @@ def sample_decode(model: Seq2Seq, source: Tensor, source_lengths: Tensor, max_le
 
 def _decode(model, source, source_lengths, max_length, choose) -> list[list[int]]:
     check_positive_int("decode", "max_length", max_length)
-    memory, state, tokens = _start(model, source, source_lengths)
-    eos = model.config.eos_id
-    finished = torch.zeros_like(tokens, dtype=torch.bool)
-    chosen = []
-    for _ in range(max_length):
-        logits, state, _ = model.decode_step(tokens, state, memory)
-        tokens = torch.where(finished, eos, choose(logits))
-        chosen.append(tokens)
-        finished |= tokens == eos
-        if bool(finished.all()):
-            break
+    with _evaluating(model):
+        memory, state, tokens = _start(model, source, source_lengths)
+        eos = model.config.eos_id
+        finished = torch.zeros_like(tokens, dtype=torch.bool)
+        chosen = []
+        for _ in range(max_length):
+            logits, state, _ = model.decode_step(tokens, state, memory)
+            tokens = torch.where(finished, eos, choose(logits))
+            chosen.append(tokens)
+            finished |= tokens == eos
+            if bool(finished.all()):
+                break
     return _trim(torch.stack(chosen, dim=1), eos)
 
 
@@ -77,6 +91,13 @@ def beam_search(model: Seq2Seq, source: Tensor, source_lengths: Tensor, max_leng
     """The best of ``beam_width`` hypotheses per row (see the module docstring)."""
     check_positive_int("beam_search", "max_length", max_length)
     check_positive_int("beam_search", "beam_width", beam_width)
+    with _evaluating(model):
+        return _beam_search(model, source, source_lengths, max_length, beam_width,
+                            length_penalty)
+
+
+def _beam_search(model: Seq2Seq, source: Tensor, source_lengths: Tensor, max_length: int,
+                 beam_width: int, length_penalty: float) -> list[list[int]]:
     batch, width, eos = source.shape[0], beam_width, model.config.eos_id
     rows = torch.arange(batch, device=source.device).repeat_interleave(width)
     memory, state, tokens = _start(model, source.index_select(0, rows),

@@ -79,6 +79,8 @@ def run_g2p_attention(args: argparse.Namespace) -> int:
 
 
 def run_translate(args: argparse.Namespace) -> int:
+    import torch
+
     from rnnkit.decode import beam_search, greedy_decode
 
     model, letters, phonemes = _load(args.checkpoint)
@@ -86,12 +88,7 @@ def run_translate(args: argparse.Namespace) -> int:
         word = line.strip().lower()
         if not word:
             raise ValueError(f"line {number} is empty: give one word per line")
-        try:
-            ids = letters.encode(word, f"line {number}")
-        except ValueError as error:
-            raise ValueError(str(error)) from None
-        import torch
-
+        ids = letters.encode(word, f"line {number}")
         source, lengths = torch.tensor([ids]), torch.tensor([len(ids)])
         if args.beam > 1:
             output = beam_search(model, source, lengths, 32, beam_width=args.beam)[0]

@@ -228,5 +228,5 @@ class Seq2Seq(nn.Module):
         if teacher_forcing >= 1.0:
             return truth
         own = logits.argmax(dim=1)
-        draw = torch.rand(truth.shape[0], generator=generator, device=truth.device)
+        draw = torch.rand(truth.shape[0], generator=generator).to(truth.device)
         return torch.where(draw < teacher_forcing, truth, own)
