@@ -95,3 +95,17 @@ def test_attention_maps_are_drawn_and_refused_without_attention(tmp_path: Path) 
     model, letters, phonemes = load_g2p_model(tmp_path / "n")
     with pytest.raises(ValueError, match="no attention weights to show"):
         attention_weights(model, letters, phonemes, "cat")
+
+
+def test_a_limited_evaluation_spans_the_whole_word_list(tmp_path: Path, monkeypatch) -> None:
+    from rnnkit.training import g2p
+
+    data = load_g2p_data(tiny_config(tmp_path), TEXT)
+    seen: list[list[str]] = []
+    monkeypatch.setattr(g2p, "decode_words",
+                        lambda model, data, words, config, beam_width=1:
+                        seen.append(words) or [["AE1"]] * len(words))
+    g2p.evaluate_words(None, data, "train", tiny_config(tmp_path), limit=4)
+    everything = list(data.splits["train"])
+    assert len(seen[0]) == 4 and seen[0][0] == everything[0]
+    assert seen[0][-1] == everything[9]  # every third of twelve words, not the first four

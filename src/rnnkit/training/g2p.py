@@ -182,8 +182,11 @@ def decode_words(model: Seq2Seq, data: G2PData, words: list[str], config: G2PCon
 
 def evaluate_words(model: Seq2Seq, data: G2PData, split: str, config: G2PConfig,
                    limit: int | None = None, beam_width: int = 1) -> dict[str, float]:
-    """Word and phoneme error rates on (the first ``limit`` words of) a split."""
-    words = list(data.splits[split])[:limit]
+    """Word and phoneme error rates on a split, or on ``limit`` of its words taken at
+    even steps through the (alphabetical) word list."""
+    words = list(data.splits[split])
+    if limit is not None and limit < len(words):
+        words = words[::len(words) // limit][:limit]
     hypotheses = decode_words(model, data, words, config, beam_width)
     return error_rates(hypotheses, [data.splits[split][w] for w in words])
 
