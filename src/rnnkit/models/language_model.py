@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -245,10 +246,17 @@ def _check_tokens(config: ModelConfig, tokens: Tensor) -> None:
                          f"shape {tuple(tokens.shape)} and dtype {tokens.dtype}")
 
 
-def detach_state(state: RecurrentState | None) -> RecurrentState | None:
-    """Cut the graph behind a carried state, so backpropagation stops at the window edge."""
+def map_state(state: RecurrentState | None,
+              function: Callable[[Tensor], Tensor]) -> RecurrentState | None:
+    """``function`` applied to every tensor of a state (a tensor, or a tuple ``(h, c)``);
+    ``None`` (no state yet) stays ``None``."""
     if state is None:
         return None
     if isinstance(state, tuple):
-        return tuple(s.detach() for s in state)  # type: ignore[return-value]
-    return state.detach()
+        return tuple(function(part) for part in state)  # type: ignore[return-value]
+    return function(state)
+
+
+def detach_state(state: RecurrentState | None) -> RecurrentState | None:
+    """Cut the graph behind a carried state, so backpropagation stops at the window edge."""
+    return map_state(state, Tensor.detach)

@@ -28,6 +28,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from rnnkit.models.language_model import map_state
+
 PRECISIONS = ("fp32", "bf16", "fp16")
 AUTOCAST_TYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -120,8 +122,4 @@ class MixedPrecision:
 
 def carried_state(state: Tensor | tuple[Tensor, ...] | None, dtype: torch.dtype) -> Any:
     """The carried recurrent state in the model's parameter ``dtype`` (see module docs)."""
-    if state is None:
-        return None
-    if isinstance(state, tuple):
-        return tuple(part.to(dtype) for part in state)
-    return state.to(dtype)
+    return map_state(state, lambda part: part.to(dtype))

@@ -32,6 +32,7 @@ from rnnkit.models.language_model import (
     RecurrentState,
     WithConditions,
     detach_state,
+    map_state,
 )
 from rnnkit.training.checkpoint import (
     load_checkpoint,
@@ -406,21 +407,15 @@ def restore_run(run: Run, checkpoint: Any) -> None:
 
 def _gathered_hidden(run: Run) -> RecurrentState | None:
     """The carried state of every stream, all ranks' rows joined (batch is dim 1)."""
-    if run.hidden is None or not run.distributed.enabled:
+    if not run.distributed.enabled:
         return run.hidden
-    parts = run.hidden if isinstance(run.hidden, tuple) else (run.hidden,)
-    joined = tuple(run.distributed.gather_rows(part, dim=1) for part in parts)
-    return joined if len(joined) > 1 else joined[0]
+    return map_state(run.hidden, lambda part: run.distributed.gather_rows(part, dim=1))
 
 
 def _rank_rows(run: Run, hidden: RecurrentState | None) -> RecurrentState | None:
     """This rank's rows of a saved whole-batch state."""
-    if hidden is None:
-        return None
     rows = run.distributed.row_slice(run.config.train.batch_size)
-    parts = tuple(part[:, rows].contiguous()
-                  for part in (hidden if isinstance(hidden, tuple) else (hidden,)))
-    return parts if len(parts) > 1 else parts[0]
+    return map_state(hidden, lambda part: part[:, rows].contiguous())
 
 
 def _restore_rank_rng(run: Run, tensors: dict[str, Tensor], state: dict[str, Any]) -> None:
