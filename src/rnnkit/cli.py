@@ -131,11 +131,8 @@ def config_from_args(args: argparse.Namespace, base: RunConfig | None = None) ->
     """Defaults (``base``), then ``--config``, then explicit flags."""
     base = base or RunConfig()
     config = load_config_file(args.config, base) if args.config else base
-    sections: dict[str, dict[str, Any]] = {}
-    for dest, value in vars(args).items():
-        section, _, name = dest.partition(".")
-        if name and section in SECTIONS:
-            sections.setdefault(section, {})[name] = value
+    sections = {section: values for section in SECTIONS
+                if (values := section_values(args, section))}
     if "text_file" in sections.get("data", {}):
         sections["data"].setdefault("dataset", None)
     return apply_overrides(config, sections)

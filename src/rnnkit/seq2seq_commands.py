@@ -60,11 +60,11 @@ def run_g2p_train(args: argparse.Namespace) -> int:
 
 def run_g2p_eval(args: argparse.Namespace) -> int:
     from rnnkit.training.checkpoint import load_checkpoint
-    from rnnkit.training.g2p import evaluate_words, load_g2p_data
+    from rnnkit.training.g2p import evaluate_words, g2p_model_from, load_g2p_data
 
     saved = load_checkpoint(args.checkpoint, tag="best")
     config = G2PConfig(**saved.config["g2p"])
-    model, _, _ = _load(args.checkpoint)
+    model, _, _ = g2p_model_from(saved)
     data = load_g2p_data(config)
     print(json.dumps(evaluate_words(model, data, args.split, config, beam_width=args.beam)))
     return 0
@@ -79,22 +79,16 @@ def run_g2p_attention(args: argparse.Namespace) -> int:
 
 
 def run_translate(args: argparse.Namespace) -> int:
-    import torch
-
-    from rnnkit.decode import beam_search, greedy_decode
+    from rnnkit.training.g2p import pronounce
 
     model, letters, phonemes = _load(args.checkpoint)
     for number, line in enumerate(sys.stdin, start=1):
         word = line.strip().lower()
         if not word:
             raise ValueError(f"line {number} is empty: give one word per line")
-        ids = letters.encode(word, f"line {number}")
-        source, lengths = torch.tensor([ids]), torch.tensor([len(ids)])
-        if args.beam > 1:
-            output = beam_search(model, source, lengths, 32, beam_width=args.beam)[0]
-        else:
-            output = greedy_decode(model, source, lengths, 32)[0]
-        print(f"{word}\t{' '.join(phonemes.decode(output))}", flush=True)
+        letters.encode(word, f"line {number}")  # names the line of an unknown character
+        output = pronounce(model, letters, phonemes, [word], 32, beam_width=max(args.beam, 1))[0]
+        print(f"{word}\t{' '.join(output)}", flush=True)
     return 0
 
 

@@ -14,7 +14,6 @@ This loop is written for sequence pairs alone; the language-model trainer
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -32,7 +31,7 @@ from rnnkit.data.pairs import PAD_ID, SymbolTable, bucketed_batches, pad_batch
 from rnnkit.data.registry import load_splits
 from rnnkit.decode import beam_search, greedy_decode
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
-from rnnkit.training.checkpoint import load_checkpoint, save_checkpoint
+from rnnkit.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from rnnkit.training.clipping import clip_gradients
 from rnnkit.training.sequence_metrics import error_rates
 from rnnkit.training.trainer import resolve_device, seed_everything
@@ -163,21 +162,27 @@ def _train_epoch(model: Seq2Seq, optimizer: torch.optim.Optimizer, pairs, config
 
 
 @torch.no_grad()
-def decode_words(model: Seq2Seq, data: G2PData, words: list[str], config: G2PConfig,
-                 beam_width: int = 1) -> list[list[str]]:
-    """Pronunciations of ``words`` (greedy with width 1, else beam search)."""
+def pronounce(model: Seq2Seq, letters: SymbolTable, phonemes: SymbolTable, words: list[str],
+              max_output: int, beam_width: int = 1) -> list[list[str]]:
+    """Pronunciations of ``words`` (greedy with width 1, else beam search), 256 at a time."""
     device = next(model.parameters()).device
     results: list[list[str]] = []
     for start in range(0, len(words), 256):
         chunk = words[start:start + 256]
-        batch = pad_batch([(data.letters.encode(w, "word"), [0]) for w in chunk]).to(device)
+        batch = pad_batch([(letters.encode(w, "word"), [0]) for w in chunk]).to(device)
         if beam_width == 1:
-            ids = greedy_decode(model, batch.source, batch.source_lengths, config.max_output)
+            ids = greedy_decode(model, batch.source, batch.source_lengths, max_output)
         else:
-            ids = beam_search(model, batch.source, batch.source_lengths, config.max_output,
+            ids = beam_search(model, batch.source, batch.source_lengths, max_output,
                               beam_width=beam_width)
-        results.extend(data.phonemes.decode(row) for row in ids)
+        results.extend(phonemes.decode(row) for row in ids)
     return results
+
+
+def decode_words(model: Seq2Seq, data: G2PData, words: list[str], config: G2PConfig,
+                 beam_width: int = 1) -> list[list[str]]:
+    """:func:`pronounce` with a run's symbol tables and output bound."""
+    return pronounce(model, data.letters, data.phonemes, words, config.max_output, beam_width)
 
 
 def evaluate_words(model: Seq2Seq, data: G2PData, split: str, config: G2PConfig,
@@ -214,13 +219,17 @@ def _save(model: Seq2Seq, data: G2PData, config: G2PConfig, history: list[dict],
                     config={"model": asdict(model.config), "g2p": asdict(config)},
                     vocab={"letters": data.letters.to_dict(),
                            "phonemes": data.phonemes.to_dict()},
-                    trainer_state={"history": json.loads(json.dumps(history))}, tag=tag)
+                    trainer_state={"history": history}, tag=tag)
 
 
 def load_g2p_model(checkpoint: str | Path, tag: str = "best"
                    ) -> tuple[Seq2Seq, SymbolTable, SymbolTable]:
     """The model and the letter and phoneme tables of a G2P checkpoint (no pickle)."""
-    saved = load_checkpoint(checkpoint, tag=tag)
+    return g2p_model_from(load_checkpoint(checkpoint, tag=tag))
+
+
+def g2p_model_from(saved: Checkpoint) -> tuple[Seq2Seq, SymbolTable, SymbolTable]:
+    """:func:`load_g2p_model` for a checkpoint already loaded."""
     model = Seq2Seq(Seq2SeqConfig(**saved.config["model"]))
     model.load_state_dict(saved.model_state)
     return (model.eval(), SymbolTable.from_dict(saved.vocab["letters"]),

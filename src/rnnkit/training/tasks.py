@@ -41,8 +41,7 @@ class LanguageModelingTask:
         The text is laid out as ``batch_size`` parallel streams (as in training), and each
         stream's state runs from its first token to its last.
         """
-        streams = make_streams(ids, min(batch_size, max(1, (ids.shape[0] - 1) // 2)))
-        total, count = stateful_loss_sums(model, streams, seq_len)
+        total, count = stateful_loss_sums(model, evaluation_streams(ids, batch_size), seq_len)
         return total / count
 
     @torch.no_grad()
@@ -77,6 +76,12 @@ class LanguageModelingTask:
     @staticmethod
     def _summed_loss(logits: Tensor, targets: Tensor) -> Tensor:
         return _summed_cross_entropy(logits, targets)
+
+
+def evaluation_streams(ids: Tensor, batch_size: int) -> Tensor:
+    """``ids`` as up to ``batch_size`` parallel streams, fewer for a text too short to give
+    every stream two tokens."""
+    return make_streams(ids, min(batch_size, max(1, (ids.shape[0] - 1) // 2)))
 
 
 @torch.no_grad()

@@ -62,7 +62,12 @@ from rnnkit.training.state import (
     optimizer_state_to_safe,
     restore_rng_state,
 )
-from rnnkit.training.tasks import LanguageModelingTask, stateful_loss_sums, target_tokens
+from rnnkit.training.tasks import (
+    LanguageModelingTask,
+    evaluation_streams,
+    stateful_loss_sums,
+    target_tokens,
+)
 
 log = logging.getLogger(__name__)
 
@@ -324,7 +329,7 @@ def validate(run: Run, max_tokens: int | None = None) -> dict[str, float]:
     settings = run.config.train
     ids = run.corpus.splits["valid"]
     ids = ids if max_tokens is None else ids[:max_tokens]
-    streams = make_streams(ids, min(settings.eval_batch_size, max(1, (ids.shape[0] - 1) // 2)))
+    streams = evaluation_streams(ids, settings.eval_batch_size)
     rank, world = run.distributed.rank, run.distributed.world_size
     total, count = stateful_loss_sums(run.model, streams[rank::world], settings.eval_window)
     total, count = run.distributed.sum([total, count], run.streams.device)
