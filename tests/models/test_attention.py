@@ -70,3 +70,27 @@ def test_bad_arguments_are_named() -> None:
     attention = Attention("general", query_size=4, key_size=4)
     with pytest.raises(ValueError, match=r"mask of shape \(2, 5\) \(batch, source\)"):
         attention(torch.randn(2, 4), torch.randn(2, 5, 4), torch.ones(2, 4, dtype=torch.bool))
+
+
+@pytest.mark.parametrize("score", ["additive", "dot", "general"])
+def test_many_queries_at_once_equal_one_at_a_time(score: str) -> None:
+    torch.manual_seed(2)
+    attention = Attention(score, query_size=6, key_size=6).double()
+    queries = torch.randn(3, 4, 6, dtype=torch.float64)
+    keys = torch.randn(3, 5, 6, dtype=torch.float64)
+    mask = torch.arange(5).unsqueeze(0) < torch.tensor([5, 2, 4]).unsqueeze(1)
+    context, weights = attention(queries, keys, mask)
+    assert context.shape == (3, 4, 6) and weights.shape == (3, 4, 5)
+    for step in range(4):
+        step_context, step_weights = attention(queries[:, step], keys, mask)
+        torch.testing.assert_close(context[:, step], step_context, rtol=0, atol=1e-14)
+        torch.testing.assert_close(weights[:, step], step_weights, rtol=0, atol=1e-14)
+
+
+def test_query_and_key_shapes_are_checked() -> None:
+    attention = Attention("general", query_size=4, key_size=6)
+    mask = torch.ones(2, 5, dtype=torch.bool)
+    with pytest.raises(ValueError, match=r"query of shape \(batch=2, 4\)"):
+        attention(torch.randn(2, 3), torch.randn(2, 5, 6), mask)
+    with pytest.raises(ValueError, match=r"keys of shape \(batch, source, 6\)"):
+        attention(torch.randn(2, 4), torch.randn(2, 5, 5), mask)

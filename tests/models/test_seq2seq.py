@@ -110,3 +110,33 @@ def test_bad_inputs_are_named() -> None:
         model(source, lengths, target[:2])
     with pytest.raises(ValueError, match="attention to be one of 'none', 'additive'"):
         Seq2SeqConfig(source_vocab_size=3, target_vocab_size=3, attention="luong")
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("attention", ATTENTIONS)
+def test_the_one_call_decoder_equals_stepping(attention: str, cell: str) -> None:
+    """Without input feeding, full teacher forcing runs the decoder over the whole target
+    in one call; forward and backward must match stepping with the truth."""
+    model = model_for(attention, cell, num_layers=2, input_feeding=False).double()
+    source, lengths, target = padded_batch()
+    output = model(source, lengths, target)
+    memory, state = model.encode(source, lengths)
+    stepped, weights = [], []
+    for step in range(target.shape[1]):
+        logits, state, step_weights = model.decode_step(target[:, step], state, memory)
+        stepped.append(logits)
+        weights.append(step_weights)
+    stepped = torch.stack(stepped, dim=1)
+    torch.testing.assert_close(output.logits, stepped, rtol=0, atol=1e-12)
+    if attention != "none":
+        torch.testing.assert_close(output.attention, torch.stack(weights, dim=1),
+                                   rtol=0, atol=1e-12)
+    together = torch.autograd.grad(output.logits.square().sum(), list(model.parameters()),
+                                   allow_unused=True)
+    one_by_one = torch.autograd.grad(stepped.square().sum(), list(model.parameters()),
+                                     allow_unused=True)
+    for fast, slow in zip(together, one_by_one, strict=True):
+        if fast is None:
+            assert slow is None
+        else:
+            torch.testing.assert_close(fast, slow, rtol=1e-9, atol=1e-12)

@@ -109,3 +109,33 @@ def test_a_limited_evaluation_spans_the_whole_word_list(tmp_path: Path, monkeypa
     everything = list(data.splits["train"])
     assert len(seen[0]) == 4 and seen[0][0] == everything[0]
     assert seen[0][-1] == everything[9]  # every third of twelve words, not the first four
+
+
+def test_stress_stripping_merges_pronunciations_that_differ_only_in_stress() -> None:
+    from rnnkit.training.g2p import strip_stress
+
+    entries = {"read": [("R", "IY1", "D"), ("R", "EH1", "D")],
+               "an": [("AE1", "N"), ("AH0", "N"), ("AE0", "N")]}
+    assert strip_stress(entries) == {"read": [("R", "IY", "D"), ("R", "EH", "D")],
+                                     "an": [("AE", "N"), ("AH", "N")]}
+    data = load_g2p_data(tiny_config(Path("unused"), strip_stress=True), TEXT)
+    assert not any(symbol[-1].isdigit() for symbol in data.phonemes.symbols)
+
+
+def test_the_rate_decays_when_validation_stops_improving(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"lr_decay in \(0, 1\]"):
+        tiny_config(tmp_path, lr_decay=0.0)
+    config = tiny_config(tmp_path, epochs=6, lr=1e-2, lr_decay=0.5)
+    history = train_g2p(config, Seq2SeqConfig(hidden_size=8, embedding_size=4),
+                        text=TEXT)["history"]
+    rates = [row["lr"] for row in history]
+    assert rates[-1] < rates[0]
+    best, stale, expected = float("inf"), 0, 1e-2
+    for row, lr in zip(history, rates, strict=True):
+        assert lr == pytest.approx(expected)  # the rate the epoch trained with
+        if row["word_error_rate"] < best:
+            best, stale = row["word_error_rate"], 0
+        else:
+            stale += 1
+            if stale > 1:
+                expected, stale = expected / 2, 0

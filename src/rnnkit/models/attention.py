@@ -32,12 +32,14 @@ class Attention(nn.Module):
         key_size: features of each encoder output.
         attention_size: hidden size of the additive score (ignored by the others).
 
-    Shapes:
-        query:   (batch, query_size)
+    Shapes (one query per row, as a decoder step asks; or ``steps`` queries per row, as a
+    teacher-forced decoder without input feeding asks all at once):
+        query:   (batch, query_size) or (batch, steps, query_size)
         keys:    (batch, source, key_size)
         mask:    (batch, source) bool, True at valid (not padded) positions
-        context: (batch, key_size)
-        weights: (batch, source), 0 where ``mask`` is False, rows summing to 1
+        context: (batch, key_size) or (batch, steps, key_size)
+        weights: (batch, source) or (batch, steps, source), 0 where ``mask`` is False,
+                 summing to 1 over ``source``
 
     Example:
         >>> attention = Attention("general", query_size=4, key_size=6)
@@ -65,23 +67,38 @@ class Attention(nn.Module):
             self.key_projection = nn.Linear(key_size, query_size, bias=False)
 
     def scores(self, query: Tensor, keys: Tensor) -> Tensor:
-        """Unnormalized scores (batch, source)."""
+        """Unnormalized scores (batch, steps, source) for queries (batch, steps, query)."""
         if self.score == "additive":
-            hidden = torch.tanh(self.query_projection(query).unsqueeze(1)
-                                + self.key_projection(keys))  # (batch, source, size)
-            return self.energy(hidden).squeeze(2)
+            hidden = torch.tanh(self.query_projection(query).unsqueeze(2)
+                                + self.key_projection(keys).unsqueeze(1))
+            return self.energy(hidden).squeeze(3)  # hidden: (batch, steps, source, size)
         projected = keys if self.score == "dot" else self.key_projection(keys)
-        return torch.bmm(projected, query.unsqueeze(2)).squeeze(2)
+        return torch.bmm(query, projected.transpose(1, 2))
 
     def forward(self, query: Tensor, keys: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
         """Context vectors and attention weights; see the class docstring for shapes."""
+        self._check(query, keys, mask)
+        one_step = query.dim() == 2
+        queries = query.unsqueeze(1) if one_step else query  # (batch, steps, query)
+        scores = self.scores(queries, keys).masked_fill(~mask.unsqueeze(1), float("-inf"))
+        weights = torch.softmax(scores, dim=2)  # (batch, steps, source)
+        context = torch.bmm(weights, keys)  # (batch, steps, key_size)
+        if one_step:
+            return context.squeeze(1), weights.squeeze(1)
+        return context, weights
+
+    def _check(self, query: Tensor, keys: Tensor, mask: Tensor) -> None:
+        if keys.dim() != 3 or keys.shape[2] != self.key_size:
+            raise ValueError(f"Attention expected keys of shape (batch, source, "
+                             f"{self.key_size}), got {tuple(keys.shape)}")
+        if query.dim() not in (2, 3) or query.shape[0] != keys.shape[0] \
+                or query.shape[-1] != self.query_size:
+            raise ValueError(f"Attention expected a query of shape (batch={keys.shape[0]}, "
+                             f"{self.query_size}) or (batch={keys.shape[0]}, steps, "
+                             f"{self.query_size}), got {tuple(query.shape)}")
         if mask.shape != keys.shape[:2]:
             raise ValueError(f"Attention expected a mask of shape {tuple(keys.shape[:2])} "
                              f"(batch, source), got {tuple(mask.shape)}")
-        scores = self.scores(query, keys).masked_fill(~mask, float("-inf"))
-        weights = torch.softmax(scores, dim=1)
-        context = torch.bmm(weights.unsqueeze(1), keys).squeeze(1)  # (batch, key_size)
-        return context, weights
 
     def extra_repr(self) -> str:
         return f"{self.score}, query_size={self.query_size}, key_size={self.key_size}"

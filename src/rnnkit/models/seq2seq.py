@@ -17,6 +17,10 @@ rnnkit layer of any cell, stepped one target token at a time:
 
 Teacher forcing feeds the true previous token; ``teacher_forcing < 1`` feeds the model's
 own previous prediction instead with probability ``1 - teacher_forcing``, per row and step.
+Under full teacher forcing and without input feeding no step waits for the one before's
+attention, so :meth:`Seq2Seq.forward` runs the decoder over the whole target as one layer
+call (the fused kernels) and attends for all steps at once; with input feeding, or with
+the model's own tokens fed back, it steps.
 
 Shapes (batch first throughout):
     source:         (batch, source) int64, padded with ``pad_id``
@@ -210,6 +214,8 @@ class Seq2Seq(nn.Module):
             raise ValueError(f"Seq2Seq expected target_input of shape (batch={source.shape[0]}, "
                              f"target), got {tuple(target_input.shape)}")
         memory, state = self.encode(source, source_lengths)
+        if teacher_forcing >= 1.0 and not (self.has_attention and self.config.input_feeding):
+            return self._decode_teacher_forced(target_input, state, memory)
         logits, weights = [], []
         tokens = target_input[:, 0]
         for step in range(target_input.shape[1]):
@@ -221,6 +227,20 @@ class Seq2Seq(nn.Module):
                                           teacher_forcing, generator)
         attention = torch.stack(weights, dim=1) if self.has_attention else None
         return Seq2SeqOutput(torch.stack(logits, dim=1), attention)
+
+    def _decode_teacher_forced(self, target_input: Tensor, state: DecoderState,
+                               memory: EncodedSource) -> Seq2SeqOutput:
+        """All target steps in one decoder call; the same numbers as stepping."""
+        embedded = F.dropout(self.target_embedding(target_input), self.config.dropout,
+                             self.training)
+        recurrent = state.recurrent if len(state.recurrent) > 1 else state.recurrent[0]
+        output, _ = self.decoder(embedded, recurrent)  # (batch, target, hidden)
+        weights = None
+        if self.has_attention:
+            context, weights = self.attention(output, memory.keys, memory.mask)
+            output = torch.tanh(self.attentional(torch.cat([context, output], dim=2)))
+        logits = self.output(F.dropout(output, self.config.dropout, self.training))
+        return Seq2SeqOutput(logits, weights)
 
     @staticmethod
     def _next_input(truth: Tensor, logits: Tensor, teacher_forcing: float,

@@ -44,10 +44,12 @@ class G2PConfig:
     """Data split and optimization of a G2P run (the model is a :class:`Seq2SeqConfig`)."""
 
     split_seed: int = 0
+    strip_stress: bool = False  # the 39-phoneme set of most published G2P results
     valid_fraction: float = 0.05
     test_fraction: float = 0.05
     batch_size: int = 64
     lr: float = 2e-3
+    lr_decay: float = 1.0  # times the rate when validation WER has not improved for 2 epochs
     clip_norm: float = 5.0
     epochs: int = 10
     max_time: float | None = None  # minutes of training, evaluation excluded
@@ -60,6 +62,11 @@ class G2PConfig:
     progress: bool = True
     device: str = "auto"
     threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.lr_decay <= 1.0:
+            raise ValueError(f"G2PConfig expected lr_decay in (0, 1] (1 keeps the rate), "
+                             f"got {self.lr_decay}")
 
 
 @dataclass
@@ -79,12 +86,25 @@ class G2PData:
 def load_g2p_data(config: G2PConfig, text: str | None = None) -> G2PData:
     """Read and split the CMU dictionary (``text`` replaces the registry's copy)."""
     entries = parse_cmudict(text if text is not None else load_splits("cmudict")["text"])
+    if config.strip_stress:
+        entries = strip_stress(entries)
     splits = split_words(entries, valid_fraction=config.valid_fraction,
                          test_fraction=config.test_fraction, seed=config.split_seed)
     train = splits["train"]
     letters = SymbolTable.build(entries)  # every letter, so no held-out word is unknown
     phonemes = SymbolTable.build(pron for prons in train.values() for pron in prons)
     return G2PData(splits, letters, phonemes)
+
+
+def strip_stress(entries: Pronunciations) -> Pronunciations:
+    """The pronunciations without their stress digits (``AH0`` -> ``AH``), duplicates that
+    this makes (``AH0``/``AH1`` variants) kept once."""
+    stripped: Pronunciations = {}
+    for word, prons in entries.items():
+        unique = dict.fromkeys(tuple(phoneme.rstrip("012") for phoneme in pron)
+                               for pron in prons)
+        stripped[word] = list(unique)
+    return stripped
 
 
 def train_g2p(config: G2PConfig, model_config: Seq2SeqConfig,
@@ -101,6 +121,9 @@ def train_g2p(config: G2PConfig, model_config: Seq2SeqConfig,
                                     "target_vocab_size": len(data.phonemes)})
     model = Seq2Seq(model_config).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    schedule = (torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=config.lr_decay,
+                                                           patience=1)
+                if config.lr_decay < 1.0 else None)
     train_pairs = data.pairs("train")
     out_dir = Path(config.out_dir)
     history, best_wer, trained_s = [], math.inf, 0.0
@@ -111,9 +134,12 @@ def train_g2p(config: G2PConfig, model_config: Seq2SeqConfig,
                                else config.max_time * 60 - trained_s)
         trained_s += seconds
         rates = evaluate_words(model, data, "valid", config, limit=config.eval_words)
-        history.append({"epoch": epoch + 1, "trained_s": round(trained_s, 1), **rates})
+        history.append({"epoch": epoch + 1, "trained_s": round(trained_s, 1),
+                        "lr": optimizer.param_groups[0]["lr"], **rates})
         log.info("epoch %d: validation WER %.4f, PER %.4f (%.0f s of training)", epoch + 1,
                  rates["word_error_rate"], rates["phoneme_error_rate"], trained_s)
+        if schedule is not None:
+            schedule.step(rates["word_error_rate"])
         _save(model, data, config, history, out_dir, "latest")
         if rates["word_error_rate"] < best_wer:
             best_wer = rates["word_error_rate"]
