@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from rnnkit.data.corpus import load_corpus
 from rnnkit.data.text import load_text_file
 from rnnkit.data.vocab import Vocabulary
-from rnnkit.models.language_model import LanguageModel
+from rnnkit.models.factory import build_language_model
 from rnnkit.training.checkpoint import load_checkpoint, restore_model_state
 from rnnkit.training.config import RunConfig
 from rnnkit.training.metrics import loss_report
@@ -22,7 +23,7 @@ from rnnkit.training.trainer import resolve_device
 class LoadedModel:
     """A model in eval mode with the vocabulary and run configuration it was trained with."""
 
-    model: LanguageModel
+    model: nn.Module  # a LanguageModel or TransformerLanguageModel
     vocab: Vocabulary
     config: RunConfig
 
@@ -33,7 +34,7 @@ def load_language_model(
     """Rebuild a :class:`LanguageModel` from a checkpoint directory (no pickle involved)."""
     saved = load_checkpoint(checkpoint, tag=tag)
     config = RunConfig.from_dict(saved.config)
-    model = LanguageModel(config.model)
+    model = build_language_model(config.model)
     aliases = (saved.trainer_state or {}).get("model_aliases", {})
     restore_model_state(model, saved.model_state, aliases)
     model.to(resolve_device(device)).eval()

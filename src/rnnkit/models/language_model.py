@@ -14,6 +14,7 @@ from rnnkit.validation import check_choice, check_positive_int
 
 CELLS = ("lstm", "gru", "rnn_tanh", "rnn_relu")
 EMBEDDINGS = ("learned", "one-hot")
+ARCHITECTURES = ("rnn", "transformer")
 
 RecurrentState = Tensor | tuple[Tensor, Tensor]
 EMBEDDING_INIT_RANGE = 0.1
@@ -23,6 +24,10 @@ EMBEDDING_INIT_RANGE = 0.1
 class ModelConfig:
     """Shape of a :class:`LanguageModel`; saved as JSON next to its weights.
 
+    ``architecture``: ``"rnn"`` (a :class:`LanguageModel` of ``cell``) or
+    ``"transformer"`` (:class:`~rnnkit.models.transformer_lm.TransformerLanguageModel`:
+    ``hidden_size`` wide, ``num_layers`` deep, ``num_heads`` heads over ``context``
+    positions; the recurrent options do not apply to it).
     ``vocab_size`` is filled in from the data's vocabulary when a run starts, and so is
     ``condition_sizes`` when the data attaches conditions to every token (the number of
     classes of each, e.g. the keys and meters of ABC tunes); each condition class is
@@ -30,6 +35,7 @@ class ModelConfig:
     """
 
     vocab_size: int = 0
+    architecture: str = "rnn"
     cell: str = "lstm"
     embedding: str = "learned"
     embedding_size: int = 128
@@ -47,9 +53,17 @@ class ModelConfig:
     init: str = "uniform"
     condition_sizes: tuple[int, ...] = ()
     condition_size: int = 16
+    num_heads: int = 4
+    context: int = 256
 
     def __post_init__(self) -> None:
         owner = "ModelConfig"
+        check_choice(owner, "architecture", self.architecture, ARCHITECTURES)
+        check_positive_int(owner, "num_heads", self.num_heads)
+        check_positive_int(owner, "context", self.context)
+        if self.architecture == "transformer" and self.hidden_size % self.num_heads:
+            raise ValueError(f"{owner}: a Transformer's hidden_size must divide into "
+                             f"num_heads={self.num_heads} heads, got {self.hidden_size}")
         object.__setattr__(self, "condition_sizes", tuple(self.condition_sizes))  # JSON: list
         for size in self.condition_sizes:
             check_positive_int(owner, "condition_sizes entries", size)

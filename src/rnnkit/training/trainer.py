@@ -27,8 +27,8 @@ from torch.nn.parallel import DistributedDataParallel
 
 from rnnkit.data.batching import get_window, make_streams, num_windows
 from rnnkit.data.corpus import Corpus, load_corpus
+from rnnkit.models.factory import build_language_model
 from rnnkit.models.language_model import (
-    LanguageModel,
     RecurrentState,
     WithConditions,
     detach_state,
@@ -112,7 +112,7 @@ class Run:
 
     config: RunConfig
     corpus: Corpus
-    model: LanguageModel
+    model: nn.Module  # a LanguageModel or TransformerLanguageModel
     optimizer: torch.optim.Optimizer
     schedule: LearningRateSchedule
     streams: Tensor  # (batch / processes, steps): this process's training streams
@@ -185,7 +185,7 @@ def _build_run(config: RunConfig, distributed: Distributed, device: torch.device
                          else resume_from.vocab)
     config = replace(config, model=replace(config.model, vocab_size=len(corpus.vocab),
                                            condition_sizes=corpus.condition_sizes))
-    model = LanguageModel(config.model).to(device)
+    model = build_language_model(config.model).to(device)
     if distributed.rank:
         seed_everything(settings.seed + distributed.rank)  # own dropout masks per rank
     optimizer = build_optimizer(model, settings)
