@@ -10,14 +10,17 @@ import pytest
 import torch
 
 from rnnkit.decode import beam_search, greedy_decode, sample_decode
+from rnnkit.models.factory import build_seq2seq
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
 
 
-def model_for(seed: int, attention: str = "additive", target_vocab: int = 9) -> Seq2Seq:
+def model_for(seed: int, attention: str = "additive", target_vocab: int = 9,
+              architecture: str = "rnn") -> Seq2Seq:
     torch.manual_seed(seed)
     config = Seq2SeqConfig(source_vocab_size=11, target_vocab_size=target_vocab,
-                           embedding_size=6, hidden_size=8, attention=attention)
-    return Seq2Seq(config).eval()
+                           embedding_size=6, hidden_size=8, attention=attention,
+                           architecture=architecture, num_heads=2, num_layers=1)
+    return build_seq2seq(config).eval()
 
 
 SOURCE = torch.tensor([[3, 4, 5, 6, 7], [8, 9, 0, 0, 0], [5, 3, 10, 0, 0]])
@@ -25,9 +28,10 @@ LENGTHS = torch.tensor([5, 2, 3])
 
 
 @pytest.mark.parametrize("seed", range(4))
-@pytest.mark.parametrize("attention", ["none", "dot"])
-def test_beam_of_width_one_is_greedy(seed: int, attention: str) -> None:
-    model = model_for(seed, attention)
+@pytest.mark.parametrize(("attention", "architecture"),
+                         [("none", "rnn"), ("dot", "rnn"), ("none", "transformer")])
+def test_beam_of_width_one_is_greedy(seed: int, attention: str, architecture: str) -> None:
+    model = model_for(seed, attention, architecture=architecture)
     assert beam_search(model, SOURCE, LENGTHS, 12, beam_width=1) == greedy_decode(
         model, SOURCE, LENGTHS, 12)
 
@@ -50,11 +54,13 @@ def scored_tokens(body: list[int], eos: int, max_length: int) -> list[int]:
     return [*body, eos] if len(body) < max_length else body
 
 
+@pytest.mark.parametrize("architecture", ["rnn", "transformer"])
 @pytest.mark.parametrize("length_penalty", [0.0, 1.0])
-def test_a_wide_beam_finds_the_exhaustive_best(length_penalty: float) -> None:
+def test_a_wide_beam_finds_the_exhaustive_best(length_penalty: float,
+                                               architecture: str) -> None:
     """Vocabulary of 5 (pad, bos, eos, 2 symbols), at most 3 steps: every hypothesis fits
     in a beam of 25, so beam search must return the best-scoring one."""
-    model = model_for(7, target_vocab=5)
+    model = model_for(7, target_vocab=5, architecture=architecture)
     eos, symbols, max_length = 2, [0, 1, 3, 4], 3
 
     def score(row: int, body: list[int]) -> float:
@@ -70,8 +76,9 @@ def test_a_wide_beam_finds_the_exhaustive_best(length_penalty: float) -> None:
         assert math.isclose(score(row, found), score(row, best), abs_tol=1e-6), (found, best)
 
 
-def test_beam_search_decodes_a_batch_as_its_rows_alone() -> None:
-    model = model_for(3)
+@pytest.mark.parametrize("architecture", ["rnn", "transformer"])
+def test_beam_search_decodes_a_batch_as_its_rows_alone(architecture: str) -> None:
+    model = model_for(3, architecture=architecture)
     together = beam_search(model, SOURCE, LENGTHS, 10, beam_width=4)
     alone = [beam_search(model, SOURCE[r:r + 1, :LENGTHS[r]], LENGTHS[r:r + 1], 10,
                          beam_width=4)[0] for r in range(3)]

@@ -140,3 +140,43 @@ def test_the_one_call_decoder_equals_stepping(attention: str, cell: str) -> None
             assert slow is None
         else:
             torch.testing.assert_close(fast, slow, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("architecture", ["rnn", "transformer"])
+def test_the_transformer_baseline_keeps_rows_apart_and_steps_as_it_trains(
+        architecture: str) -> None:
+    """The Transformer encoder-decoder answers the same calls: a padded batch gives each
+    row what it gives alone, and stepping with the truth gives the one-pass logits."""
+    from rnnkit.models.factory import build_seq2seq
+
+    torch.manual_seed(0)
+    model = build_seq2seq(Seq2SeqConfig(source_vocab_size=11, target_vocab_size=9,
+                                        architecture=architecture, hidden_size=8,
+                                        embedding_size=6, num_heads=2, num_layers=2)).eval()
+    source, lengths, target = padded_batch()
+    together = model(source, lengths, target).logits
+    for row in range(3):
+        alone = model(source[row:row + 1, :lengths[row]], lengths[row:row + 1],
+                      target[row:row + 1]).logits
+        torch.testing.assert_close(together[row], alone[0], rtol=0, atol=1e-5)
+    memory, state = model.encode(source, lengths)
+    stepped = []
+    for step in range(target.shape[1]):
+        logits, state, _ = model.decode_step(target[:, step], state, memory)
+        stepped.append(logits)
+    torch.testing.assert_close(torch.stack(stepped, dim=1), together, rtol=0, atol=1e-5)
+
+
+def test_the_transformer_baseline_names_what_it_cannot_do() -> None:
+    from rnnkit.models.transformer_seq2seq import TransformerSeq2Seq
+
+    with pytest.raises(ValueError, match="hidden_size must divide into num_heads=3"):
+        Seq2SeqConfig(architecture="transformer", hidden_size=8, num_heads=3)
+    model = TransformerSeq2Seq(Seq2SeqConfig(source_vocab_size=11, target_vocab_size=9,
+                                             architecture="transformer", hidden_size=8,
+                                             num_heads=2, max_length=4))
+    source, lengths, target = padded_batch()
+    with pytest.raises(ValueError, match="at most max_length=4 source positions, got 5"):
+        model(source, lengths, target)
+    with pytest.raises(ValueError, match="full teacher forcing only"):
+        model(source[:, :4], lengths.clamp(max=4), target, teacher_forcing=0.5)

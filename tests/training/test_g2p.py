@@ -34,10 +34,13 @@ def test_split_and_symbol_tables() -> None:
     assert len(pairs) == sum(len(p) for p in data.splits["train"].values())
 
 
-@pytest.mark.parametrize("attention", ["none", "dot"])
-def test_training_writes_results_and_checkpoints(tmp_path: Path, attention: str) -> None:
+@pytest.mark.parametrize(("attention", "architecture"),
+                         [("none", "rnn"), ("dot", "rnn"), ("none", "transformer")])
+def test_training_writes_results_and_checkpoints(tmp_path: Path, attention: str,
+                                                 architecture: str) -> None:
     results = train_g2p(tiny_config(tmp_path),
-                        Seq2SeqConfig(hidden_size=16, embedding_size=8, attention=attention),
+                        Seq2SeqConfig(hidden_size=16, embedding_size=8, attention=attention,
+                                      architecture=architecture, num_heads=2),
                         text=TEXT)
     assert [row["epoch"] for row in results["history"]] == [1, 2]
     for key in ("test_greedy", "test_beam"):
@@ -139,3 +142,13 @@ def test_the_rate_decays_when_validation_stops_improving(tmp_path: Path) -> None
             stale += 1
             if stale > 1:
                 expected, stale = expected / 2, 0
+
+
+def test_warmup_raises_the_rate_linearly_over_its_steps(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="warmup_steps >= 0"):
+        tiny_config(tmp_path, warmup_steps=-1)
+    history = train_g2p(tiny_config(tmp_path, epochs=2, lr=1e-2, warmup_steps=100),
+                        Seq2SeqConfig(hidden_size=8, embedding_size=4), text=TEXT)["history"]
+    per_epoch = 4  # 13 training pairs in batches of 4
+    assert [row["lr"] for row in history] == pytest.approx(
+        [1e-2 * per_epoch / 100, 1e-2 * 2 * per_epoch / 100])

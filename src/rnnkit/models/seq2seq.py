@@ -40,7 +40,7 @@ from torch.nn import functional as F
 
 from rnnkit.layers import GRU, LSTM, RNN, RecurrentLayer
 from rnnkit.models.attention import SCORES, Attention
-from rnnkit.models.language_model import CELLS
+from rnnkit.models.language_model import ARCHITECTURES, CELLS
 from rnnkit.validation import check_choice, check_lengths, check_positive_int
 
 ATTENTIONS = ("none", *SCORES)
@@ -50,12 +50,18 @@ ATTENTIONS = ("none", *SCORES)
 class Seq2SeqConfig:
     """Shape of a :class:`Seq2Seq`; saved as JSON next to its weights.
 
+    ``architecture="transformer"`` describes the baseline
+    :class:`~rnnkit.models.transformer_seq2seq.TransformerSeq2Seq` instead: ``hidden_size``
+    wide, ``num_layers`` encoder and decoder layers, ``num_heads`` heads, sequences of up
+    to ``max_length`` positions; the recurrent and attention options do not apply to it.
+
     The vocabulary sizes are filled in from the data when a run starts; the special ids
     are :mod:`rnnkit.data.pairs`' (padding 0, begin 1, end 2).
     """
 
     source_vocab_size: int = 0
     target_vocab_size: int = 0
+    architecture: str = "rnn"
     cell: str = "lstm"
     embedding_size: int = 64
     hidden_size: int = 256
@@ -67,9 +73,17 @@ class Seq2SeqConfig:
     pad_id: int = 0
     bos_id: int = 1
     eos_id: int = 2
+    num_heads: int = 4
+    max_length: int = 64
 
     def __post_init__(self) -> None:
         owner = "Seq2SeqConfig"
+        check_choice(owner, "architecture", self.architecture, ARCHITECTURES)
+        check_positive_int(owner, "num_heads", self.num_heads)
+        check_positive_int(owner, "max_length", self.max_length)
+        if self.architecture == "transformer" and self.hidden_size % self.num_heads:
+            raise ValueError(f"{owner}: a Transformer's hidden_size must divide into "
+                             f"num_heads={self.num_heads} heads, got {self.hidden_size}")
         for name in ("embedding_size", "hidden_size", "num_layers"):
             check_positive_int(owner, name, getattr(self, name))
         check_choice(owner, "cell", self.cell, CELLS)

@@ -1,4 +1,5 @@
-"""Grapheme-to-phoneme training and evaluation for :class:`~rnnkit.models.seq2seq.Seq2Seq`.
+"""Grapheme-to-phoneme training and evaluation for :class:`~rnnkit.models.seq2seq.Seq2Seq`
+and its Transformer baseline (``Seq2SeqConfig(architecture="transformer")``).
 
 The CMU dictionary is split by word (:func:`rnnkit.data.cmudict.split_words`); every
 pronunciation of a training word is a training pair, and a held-out word is scored against
@@ -30,6 +31,7 @@ from rnnkit.data.cmudict import Pronunciations, parse_cmudict, split_words
 from rnnkit.data.pairs import PAD_ID, SymbolTable, bucketed_batches, pad_batch
 from rnnkit.data.registry import load_splits
 from rnnkit.decode import beam_search, greedy_decode
+from rnnkit.models.factory import build_seq2seq
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from rnnkit.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from rnnkit.training.clipping import clip_gradients
@@ -50,6 +52,7 @@ class G2PConfig:
     batch_size: int = 64
     lr: float = 2e-3
     lr_decay: float = 1.0  # times the rate when validation WER has not improved for 2 epochs
+    warmup_steps: int = 0  # batches over which the rate rises linearly to lr
     clip_norm: float = 5.0
     epochs: int = 10
     max_time: float | None = None  # minutes of training, evaluation excluded
@@ -64,6 +67,8 @@ class G2PConfig:
     threads: int | None = None
 
     def __post_init__(self) -> None:
+        if self.warmup_steps < 0:
+            raise ValueError(f"G2PConfig expected warmup_steps >= 0, got {self.warmup_steps}")
         if not 0.0 < self.lr_decay <= 1.0:
             raise ValueError(f"G2PConfig expected lr_decay in (0, 1] (1 keeps the rate), "
                              f"got {self.lr_decay}")
@@ -119,19 +124,19 @@ def train_g2p(config: G2PConfig, model_config: Seq2SeqConfig,
     model_config = Seq2SeqConfig(**{**asdict(model_config),
                                     "source_vocab_size": len(data.letters),
                                     "target_vocab_size": len(data.phonemes)})
-    model = Seq2Seq(model_config).to(device)
+    model = build_seq2seq(model_config).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     schedule = (torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=config.lr_decay,
                                                            patience=1)
                 if config.lr_decay < 1.0 else None)
     train_pairs = data.pairs("train")
     out_dir = Path(config.out_dir)
-    history, best_wer, trained_s = [], math.inf, 0.0
+    history, best_wer, trained_s, steps = [], math.inf, 0.0, 0
     generator = torch.Generator().manual_seed(config.seed)
     for epoch in range(config.epochs):
-        seconds = _train_epoch(model, optimizer, train_pairs, config, epoch, generator, device,
-                               None if config.max_time is None
-                               else config.max_time * 60 - trained_s)
+        seconds, steps = _train_epoch(model, optimizer, train_pairs, config, epoch, steps,
+                                      generator, device, None if config.max_time is None
+                                      else config.max_time * 60 - trained_s)
         trained_s += seconds
         rates = evaluate_words(model, data, "valid", config, limit=config.eval_words)
         history.append({"epoch": epoch + 1, "trained_s": round(trained_s, 1),
@@ -159,9 +164,10 @@ def train_g2p(config: G2PConfig, model_config: Seq2SeqConfig,
 
 
 def _train_epoch(model: Seq2Seq, optimizer: torch.optim.Optimizer, pairs, config: G2PConfig,
-                 epoch: int, generator: torch.Generator, device: torch.device,
-                 budget_s: float | None) -> float:
-    """One pass over the training pairs (or until ``budget_s`` seconds); returns seconds."""
+                 epoch: int, steps: int, generator: torch.Generator, device: torch.device,
+                 budget_s: float | None) -> tuple[float, int]:
+    """One pass over the training pairs (or until ``budget_s`` seconds) from optimizer step
+    ``steps``; returns the seconds it took and the steps taken by its end."""
     model.train()
     batches = bucketed_batches(pairs, config.batch_size, seed=config.seed + epoch)
     bar = tqdm(batches, desc=f"epoch {epoch + 1}", disable=not config.progress, unit="batch")
@@ -169,6 +175,9 @@ def _train_epoch(model: Seq2Seq, optimizer: torch.optim.Optimizer, pairs, config
     for batch in bar:
         start = time.perf_counter()
         batch = batch.to(device)
+        if steps < config.warmup_steps:
+            for group in optimizer.param_groups:
+                group["lr"] = config.lr * (steps + 1) / config.warmup_steps
         output = model(batch.source, batch.source_lengths, batch.target_input,
                        teacher_forcing=config.teacher_forcing, generator=generator)
         loss = F.cross_entropy(output.logits.reshape(-1, output.logits.shape[-1]),
@@ -177,6 +186,7 @@ def _train_epoch(model: Seq2Seq, optimizer: torch.optim.Optimizer, pairs, config
         loss.backward()
         clip_gradients(model.parameters(), clip_norm=config.clip_norm, clip_value=None)
         optimizer.step()
+        steps += 1
         seconds += time.perf_counter() - start
         words += batch.source.shape[0]
         bar.set_postfix({"loss": f"{loss.item():.3f}", "words/s": f"{words / seconds:.0f}"},
@@ -184,7 +194,7 @@ def _train_epoch(model: Seq2Seq, optimizer: torch.optim.Optimizer, pairs, config
         if budget_s is not None and seconds >= budget_s:
             break
     bar.close()
-    return seconds
+    return seconds, steps
 
 
 @torch.no_grad()
@@ -256,7 +266,7 @@ def load_g2p_model(checkpoint: str | Path, tag: str = "best"
 
 def g2p_model_from(saved: Checkpoint) -> tuple[Seq2Seq, SymbolTable, SymbolTable]:
     """:func:`load_g2p_model` for a checkpoint already loaded."""
-    model = Seq2Seq(Seq2SeqConfig(**saved.config["model"]))
+    model = build_seq2seq(Seq2SeqConfig(**saved.config["model"]))
     model.load_state_dict(saved.model_state)
     return (model.eval(), SymbolTable.from_dict(saved.vocab["letters"]),
             SymbolTable.from_dict(saved.vocab["phonemes"]))
@@ -267,6 +277,9 @@ def attention_weights(model: Seq2Seq, letters: SymbolTable, phonemes: SymbolTabl
                       word: str, max_output: int = 32) -> tuple[list[str], torch.Tensor]:
     """The greedy pronunciation of ``word`` and the attention weights that produced it,
     (output steps including the end token, letters)."""
+    if model.config.architecture == "transformer":
+        raise ValueError("a Transformer has one attention map per head and layer: there is "
+                         "no single alignment to show")
     if not model.has_attention:
         raise ValueError(f"this model has attention={model.config.attention!r}: there are "
                          "no attention weights to show")
