@@ -21,7 +21,7 @@ from typing import Any
 
 from rnnkit.export.commands import add_export_command
 from rnnkit.music.commands import add_music_commands
-from rnnkit.seq2seq_commands import add_seq2seq_commands
+from rnnkit.seq2seq_commands import add_seq2seq_commands, seq2seq_train_argv
 from rnnkit.training.config import SECTIONS, RunConfig, apply_overrides, load_config_file
 
 NOT_FLAGS = {"vocab_size", "condition_sizes"}  # filled in from the data, never set by hand
@@ -31,6 +31,10 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``rnnkit`` command; returns the exit status."""
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        argv = seq2seq_train_argv(argv)
+    except ValueError as error:
+        parser.error(str(error))
     args = parser.parse_args(argv)
     args.argv = argv
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -66,6 +70,11 @@ def _add_train(commands: Any) -> None:
     train.add_argument("--nproc", type=int, default=1, metavar="N",
                        help="train with N processes on this machine, launched with torchrun "
                             "(data parallel; batch_size is shared out over them)")
+    train.add_argument("--task", choices=("language-model", "seq2seq"),
+                       default="language-model",
+                       help="seq2seq: --task seq2seq --dataset cmudict|django_de runs "
+                            "`rnnkit g2p train` or `rnnkit translation train` with the "
+                            "other flags")
     add_training_flags(train)
     train.set_defaults(handler=run_train)
 

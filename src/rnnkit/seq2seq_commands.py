@@ -1,8 +1,12 @@
-"""`rnnkit g2p train|eval|attention` and `rnnkit translate`: seq2seq on the command line.
+"""`rnnkit g2p train|eval|attention`, `rnnkit translation train` and `rnnkit translate`.
 
 ``g2p train`` takes one flag per field of :class:`~rnnkit.training.g2p.G2PConfig` and of
-:class:`~rnnkit.models.seq2seq.Seq2SeqConfig` (``--attention none|additive|dot|general``);
-``translate`` reads one word per line from standard input and prints its phonemes.
+:class:`~rnnkit.models.seq2seq.Seq2SeqConfig` (``--attention none|additive|dot|general``,
+``--architecture rnn|transformer``); ``translation train`` the same with
+:class:`~rnnkit.training.translation.TranslationConfig`. ``rnnkit train --task seq2seq
+--dataset cmudict|django_de ...`` is the same as those two (:func:`seq2seq_train_argv`).
+``translate`` reads one line at a time from standard input: a word for a G2P checkpoint
+(its phonemes are printed), a message for a translation checkpoint.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 
 from rnnkit.models.seq2seq import Seq2SeqConfig
 from rnnkit.training.g2p import G2PConfig
+from rnnkit.training.translation import TranslationConfig
 
 MODEL_NOT_FLAGS = {"source_vocab_size", "target_vocab_size", "pad_id", "bos_id", "eos_id"}
 
@@ -40,7 +45,17 @@ def add_seq2seq_commands(commands: Any) -> None:
     attention.add_argument("--words", nargs="+", required=True)
     attention.add_argument("--out", required=True, help="PNG file to write")
     attention.set_defaults(handler=run_g2p_attention)
-    translate = commands.add_parser("translate", help="words from stdin to phonemes")
+    translation = commands.add_parser("translation",
+                                      help="English-to-German models on Django's messages")
+    translation_actions = translation.add_subparsers(dest="action", required=True)
+    train_translation = translation_actions.add_parser(
+        "train", help="train an encoder-decoder, report BLEU and chrF",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_dataclass_flags(train_translation, "translation", TranslationConfig, skip=set())
+    add_dataclass_flags(train_translation, "model", Seq2SeqConfig, skip=MODEL_NOT_FLAGS)
+    train_translation.set_defaults(handler=run_translation_train)
+    translate = commands.add_parser("translate", help="lines from stdin through a seq2seq "
+                                    "checkpoint (words to phonemes, or English to German)")
     translate.add_argument("--checkpoint", required=True)
     translate.add_argument("--beam", type=int, default=5, help="beam width (1: greedy)")
     translate.set_defaults(handler=run_translate)
@@ -56,6 +71,46 @@ def run_g2p_train(args: argparse.Namespace) -> int:
     print(json.dumps({key: results[key] for key in ("parameters", "trained_s", "test_greedy",
                                                     "test_beam")}))
     return 0
+
+
+def run_translation_train(args: argparse.Namespace) -> int:
+    from rnnkit.cli import section_values
+    from rnnkit.training.translation import train_translation
+
+    config = replace(TranslationConfig(), **section_values(args, "translation"))
+    model_config = replace(Seq2SeqConfig(), **section_values(args, "model"))
+    results = train_translation(config, model_config)
+    print(json.dumps({key: results[key] for key in ("parameters", "trained_s", "test_greedy",
+                                                    "test_beam")}))
+    return 0
+
+
+SEQ2SEQ_DATASETS = {"cmudict": ["g2p", "train"], "django_de": ["translation", "train"]}
+
+
+def seq2seq_train_argv(argv: list[str]) -> list[str]:
+    """``train --task seq2seq --dataset NAME REST`` as the command it stands for
+    (``g2p train REST`` or ``translation train REST``); any other ``argv`` unchanged, less
+    ``--task language-model``."""
+    if not argv or argv[0] != "train" or "--task" not in argv:
+        return argv
+    rest = list(argv[1:])
+    index = rest.index("--task")
+    task = rest[index + 1] if index + 1 < len(rest) else ""
+    del rest[index:index + 2]
+    if task == "language-model":
+        return ["train", *rest]
+    if task != "seq2seq":
+        raise ValueError(f"--task expected 'language-model' or 'seq2seq', got {task!r}")
+    if "--dataset" not in rest or rest.index("--dataset") + 1 >= len(rest):
+        raise ValueError(f"--task seq2seq needs --dataset, one of {sorted(SEQ2SEQ_DATASETS)}")
+    where = rest.index("--dataset")
+    dataset = rest[where + 1]
+    if dataset not in SEQ2SEQ_DATASETS:
+        raise ValueError(f"--task seq2seq trains on {sorted(SEQ2SEQ_DATASETS)}, "
+                         f"got --dataset {dataset!r}")
+    del rest[where:where + 2]
+    return [*SEQ2SEQ_DATASETS[dataset], *rest]
 
 
 def run_g2p_eval(args: argparse.Namespace) -> int:
@@ -79,17 +134,46 @@ def run_g2p_attention(args: argparse.Namespace) -> int:
 
 
 def run_translate(args: argparse.Namespace) -> int:
-    from rnnkit.training.g2p import pronounce
+    from rnnkit.training.checkpoint import load_checkpoint
 
-    model, letters, phonemes = _load(args.checkpoint)
+    saved = load_checkpoint(args.checkpoint, tag="best")
+    translate = (_message_translator(saved) if "translation" in saved.config
+                 else _word_translator(saved))
+    beam = max(args.beam, 1)
     for number, line in enumerate(sys.stdin, start=1):
-        word = line.strip().lower()
-        if not word:
-            raise ValueError(f"line {number} is empty: give one word per line")
-        letters.encode(word, f"line {number}")  # names the line of an unknown character
-        output = pronounce(model, letters, phonemes, [word], 32, beam_width=max(args.beam, 1))[0]
-        print(f"{word}\t{' '.join(output)}", flush=True)
+        text = line.rstrip("\n")
+        if not text.strip():
+            raise ValueError(f"line {number} is empty: give one input per line")
+        print(f"{text}\t{translate(text, number, beam)}", flush=True)
     return 0
+
+
+def _word_translator(saved: Any):
+    """A word's phonemes, spaced, from a G2P checkpoint."""
+    from rnnkit.training.g2p import g2p_model_from, pronounce
+
+    model, letters, phonemes = g2p_model_from(saved)
+
+    def translate(text: str, number: int, beam: int) -> str:
+        word = text.strip().lower()
+        letters.encode(word, f"line {number}")  # names the line of an unknown character
+        return " ".join(pronounce(model, letters, phonemes, [word], 32, beam_width=beam)[0])
+
+    return translate
+
+
+def _message_translator(saved: Any):
+    """A message's translation from a translation checkpoint."""
+    from rnnkit.training.translation import translate_lines, translation_model_from
+
+    model, source, target = translation_model_from(saved)
+    max_output = saved.config["translation"]["max_output"]
+
+    def translate(text: str, number: int, beam: int) -> str:
+        source.encode(text, f"line {number}")  # names the line of an unknown character
+        return translate_lines(model, source, target, [text], max_output, beam)[0]
+
+    return translate
 
 
 def _load(checkpoint: str):

@@ -73,7 +73,7 @@ def test_translate_reads_words_and_names_bad_lines(tmp_path: Path, monkeypatch,
     monkeypatch.setattr("sys.stdin", io.StringIO("cat\nTAP\n"))
     assert main(["translate", "--checkpoint", str(tmp_path), "--beam", "3"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split("\t")[0] for line in lines] == ["cat", "tap"]
+    assert [line.split("\t")[0] for line in lines] == ["cat", "TAP"]  # as given
     monkeypatch.setattr("sys.stdin", io.StringIO("cat\n\n"))
     assert main(["translate", "--checkpoint", str(tmp_path)]) == 1
     assert "line 2 is empty" in capsys.readouterr().err
