@@ -62,24 +62,25 @@ def add_seq2seq_commands(commands: Any) -> None:
 
 
 def run_g2p_train(args: argparse.Namespace) -> int:
-    from rnnkit.cli import section_values
     from rnnkit.training.g2p import train_g2p
 
-    config = replace(G2PConfig(), **section_values(args, "g2p"))
-    model_config = replace(Seq2SeqConfig(), **section_values(args, "model"))
-    results = train_g2p(config, model_config)
-    print(json.dumps({key: results[key] for key in ("parameters", "trained_s", "test_greedy",
-                                                    "test_beam")}))
-    return 0
+    return _run_pair_training(args, "g2p", G2PConfig, train_g2p)
 
 
 def run_translation_train(args: argparse.Namespace) -> int:
-    from rnnkit.cli import section_values
     from rnnkit.training.translation import train_translation
 
-    config = replace(TranslationConfig(), **section_values(args, "translation"))
+    return _run_pair_training(args, "translation", TranslationConfig, train_translation)
+
+
+def _run_pair_training(args: argparse.Namespace, section: str, config_class: type,
+                       train: Any) -> int:
+    """Build the task and model configs from the flags, train, print the test figures."""
+    from rnnkit.cli import section_values
+
+    config = replace(config_class(), **section_values(args, section))
     model_config = replace(Seq2SeqConfig(), **section_values(args, "model"))
-    results = train_translation(config, model_config)
+    results = train(config, model_config)
     print(json.dumps({key: results[key] for key in ("parameters", "trained_s", "test_greedy",
                                                     "test_beam")}))
     return 0

@@ -23,12 +23,17 @@ from rnnkit.data.cmudict import Pronunciations, parse_cmudict, split_words
 from rnnkit.data.pairs import SymbolTable
 from rnnkit.data.registry import load_splits
 from rnnkit.decode import greedy_decode
-from rnnkit.models.factory import build_seq2seq
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from rnnkit.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from rnnkit.training.pair_training import PairTrainingConfig, decode_sources, train_on_pairs
+from rnnkit.training.pair_training import (
+    PairTrainingConfig,
+    build_pair_model,
+    decode_sources,
+    pair_model_from,
+    start_pair_run,
+    train_on_pairs,
+)
 from rnnkit.training.sequence_metrics import error_rates
-from rnnkit.training.trainer import resolve_device, seed_everything
 
 
 @dataclass(frozen=True)
@@ -86,15 +91,9 @@ def train_g2p(config: G2PConfig, model_config: Seq2SeqConfig,
               text: str | None = None) -> dict[str, Any]:
     """Train, keep the best epoch, evaluate it on the test split; returns the results
     (also written to ``out_dir/results.json``)."""
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    seed_everything(config.seed)
-    device = resolve_device(config.device)
+    device = start_pair_run(config)
     data = load_g2p_data(config, text)
-    model_config = Seq2SeqConfig(**{**asdict(model_config),
-                                    "source_vocab_size": len(data.letters),
-                                    "target_vocab_size": len(data.phonemes)})
-    model = build_seq2seq(model_config).to(device)
+    model = build_pair_model(model_config, data.letters, data.phonemes, device)
     out_dir = Path(config.out_dir)
     trained = train_on_pairs(
         model, data.pairs("train"), config,
@@ -172,9 +171,7 @@ def load_g2p_model(checkpoint: str | Path, tag: str = "best"
 
 def g2p_model_from(saved: Checkpoint) -> tuple[Seq2Seq, SymbolTable, SymbolTable]:
     """:func:`load_g2p_model` for a checkpoint already loaded."""
-    model = build_seq2seq(Seq2SeqConfig(**saved.config["model"]))
-    model.load_state_dict(saved.model_state)
-    return (model.eval(), SymbolTable.from_dict(saved.vocab["letters"]),
+    return (pair_model_from(saved), SymbolTable.from_dict(saved.vocab["letters"]),
             SymbolTable.from_dict(saved.vocab["phonemes"]))
 
 

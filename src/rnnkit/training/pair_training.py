@@ -14,6 +14,7 @@ vocabularies). The loop is:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -26,9 +27,13 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from rnnkit.data.pairs import PAD_ID, bucketed_batches, pad_batch
+from rnnkit.data.pairs import PAD_ID, SymbolTable, bucketed_batches, pad_batch
 from rnnkit.decode import beam_search, greedy_decode
+from rnnkit.models.factory import build_seq2seq
+from rnnkit.models.seq2seq import Seq2SeqConfig
+from rnnkit.training.checkpoint import Checkpoint
 from rnnkit.training.clipping import clip_gradients
+from rnnkit.training.trainer import resolve_device, seed_everything
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +67,29 @@ class PairTrainingConfig:
         if not 0.0 < self.lr_decay <= 1.0:
             raise ValueError(f"{owner} expected lr_decay in (0, 1] (1 keeps the rate), "
                              f"got {self.lr_decay}")
+
+
+def start_pair_run(config: PairTrainingConfig) -> torch.device:
+    """Threads and seeds of a pair run; returns the device it trains on."""
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    seed_everything(config.seed)
+    return resolve_device(config.device)
+
+
+def build_pair_model(model_config: Seq2SeqConfig, source: SymbolTable, target: SymbolTable,
+                     device: torch.device) -> nn.Module:
+    """The encoder-decoder ``model_config`` describes, sized to the two symbol tables."""
+    sized = dataclasses.replace(model_config, source_vocab_size=len(source),
+                                target_vocab_size=len(target))
+    return build_seq2seq(sized).to(device)
+
+
+def pair_model_from(saved: Checkpoint) -> nn.Module:
+    """The encoder-decoder of a pair checkpoint, in eval mode (no pickle involved)."""
+    model = build_seq2seq(Seq2SeqConfig(**saved.config["model"]))
+    model.load_state_dict(saved.model_state)
+    return model.eval()
 
 
 @dataclass

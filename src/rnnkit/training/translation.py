@@ -16,19 +16,23 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import nn
 
 from rnnkit.atomic import atomic_write_json
 from rnnkit.data.pairs import SymbolTable
 from rnnkit.data.po_catalogue import parse_po, split_pairs
 from rnnkit.data.registry import load_splits
-from rnnkit.models.factory import build_seq2seq
 from rnnkit.models.seq2seq import Seq2SeqConfig
 from rnnkit.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from rnnkit.training.pair_training import PairTrainingConfig, decode_sources, train_on_pairs
+from rnnkit.training.pair_training import (
+    PairTrainingConfig,
+    build_pair_model,
+    decode_sources,
+    pair_model_from,
+    start_pair_run,
+    train_on_pairs,
+)
 from rnnkit.training.sequence_metrics import corpus_bleu
-from rnnkit.training.trainer import resolve_device, seed_everything
 
 
 @dataclass(frozen=True)
@@ -96,15 +100,9 @@ def train_translation(config: TranslationConfig, model_config: Seq2SeqConfig,
                       text: str | None = None) -> dict[str, Any]:
     """Train, keep the best epoch by validation chrF, score it on the test messages;
     returns the results (also written to ``out_dir/results.json``)."""
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    seed_everything(config.seed)
-    device = resolve_device(config.device)
+    device = start_pair_run(config)
     data = load_translation_data(config, text)
-    model_config = Seq2SeqConfig(**{**asdict(model_config),
-                                    "source_vocab_size": len(data.source),
-                                    "target_vocab_size": len(data.target)})
-    model = build_seq2seq(model_config).to(device)
+    model = build_pair_model(model_config, data.source, data.target, device)
     out_dir = Path(config.out_dir)
     trained = train_on_pairs(
         model, data.pairs("train"), config,
@@ -137,7 +135,5 @@ def _save(model: nn.Module, data: TranslationData, config: TranslationConfig,
 
 def translation_model_from(saved: Checkpoint) -> tuple[nn.Module, SymbolTable, SymbolTable]:
     """The model and the source and target character tables of a translation checkpoint."""
-    model = build_seq2seq(Seq2SeqConfig(**saved.config["model"]))
-    model.load_state_dict(saved.model_state)
-    return (model.eval(), SymbolTable.from_dict(saved.vocab["source"]),
+    return (pair_model_from(saved), SymbolTable.from_dict(saved.vocab["source"]),
             SymbolTable.from_dict(saved.vocab["target"]))
