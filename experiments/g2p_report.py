@@ -28,6 +28,24 @@ def grouped(rows: list[dict], low: int, high: int) -> tuple[int, float]:
     return words, wrong / max(words, 1)
 
 
+def describe(config: dict) -> str:
+    """A short name for a run: architecture or attention, then what differs from the
+    defaults (layers, dropout, input feeding, stress)."""
+    model, task = config["model"], config["g2p"]
+    name = ("Transformer" if model.get("architecture") == "transformer"
+            else f"{model['attention']} attention" if model["attention"] != "none"
+            else "no attention")
+    notes = [f"{model['num_layers']} layers"] if model["num_layers"] > 1 else []
+    if model["dropout"] != 0.2:
+        notes.append(f"dropout {model['dropout']:g}")
+    if model["attention"] != "none" and model.get("architecture", "rnn") == "rnn" \
+            and not model["input_feeding"]:
+        notes.append("no input feeding")
+    if task.get("strip_stress"):
+        notes.append("no stress")
+    return name + (f" ({', '.join(notes)})" if notes else "")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+")
@@ -36,14 +54,13 @@ def main() -> None:
     runs = {}
     for run in args.runs:
         results = json.loads((Path(run) / "results.json").read_text(encoding="utf-8"))
-        attention = load_checkpoint(run, tag="best").config["model"]["attention"]
-        runs[attention] = results
-    print("| attention | parameters | training min | epochs | test WER greedy | PER greedy "
+        runs[describe(load_checkpoint(run, tag="best").config)] = results
+    print("| model | parameters | training min | epochs | test WER greedy | PER greedy "
           "| test WER beam 5 | PER beam 5 |")
     print("|---|---|---|---|---|---|---|---|")
-    for attention, r in runs.items():
+    for name, r in runs.items():
         greedy, beam = r["test_greedy"], r["test_beam"]
-        print(f"| {attention} | {r['parameters']:,} | {r['trained_s'] / 60:.1f} | "
+        print(f"| {name} | {r['parameters']:,} | {r['trained_s'] / 60:.1f} | "
               f"{len(r['history'])} | {greedy['word_error_rate']:.2%} | "
               f"{greedy['phoneme_error_rate']:.2%} | {beam['word_error_rate']:.2%} | "
               f"{beam['phoneme_error_rate']:.2%} |")
@@ -52,20 +69,20 @@ def main() -> None:
                         for low, high in LENGTH_GROUPS)
     print(f"| greedy test WER by word length | {header} |")
     print("|---|" + "---|" * len(LENGTH_GROUPS))
-    for attention, r in runs.items():
+    for name, r in runs.items():
         cells = [grouped(r["test_by_length"], low, high) for low, high in LENGTH_GROUPS]
-        print(f"| {attention} | " + " | ".join(f"{wer:.1%} ({n:,})" for n, wer in cells) + " |")
+        print(f"| {name} | " + " | ".join(f"{wer:.1%} ({n:,})" for n, wer in cells) + " |")
     if args.plot:
         plt = pyplot()
         figure, axis = plt.subplots(figsize=(6.4, 4.0))
-        for attention, r in runs.items():
+        for name, r in runs.items():
             rows = [row for row in r["test_by_length"] if row["words"] >= 20]
             axis.plot([row["length"] for row in rows],
-                      [row["word_error_rate"] for row in rows], marker="o", label=attention)
+                      [row["word_error_rate"] for row in rows], marker="o", label=name)
         axis.set_xlabel("word length (letters; lengths with at least 20 test words)")
         axis.set_ylabel("test word error rate (greedy)")
         axis.set_title("G2P on CMUdict: error against source length")
-        axis.legend(title="attention")
+        axis.legend(fontsize="small")
         axis.grid(alpha=0.3)
         figure.tight_layout()
         print(save_figure(figure, args.plot))
