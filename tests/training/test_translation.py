@@ -81,3 +81,11 @@ def test_train_task_seq2seq_stands_for_the_pair_commands(tmp_path: Path) -> None
         seq2seq_train_argv(["train", "--task", "seq2seq", "--dataset", "shakespeare"])
     with pytest.raises(SystemExit):
         main(["train", "--task", "classify"])
+
+
+def test_a_transformer_too_short_for_the_data_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"needs max_length >= 13 \(longest sequence 11, "
+                                         r"max_output 12 \+ 1\), got 8"):
+        train_translation(tiny_config(tmp_path),
+                          Seq2SeqConfig(architecture="transformer", hidden_size=8, num_heads=2,
+                                        max_length=8), text=CATALOGUE)

@@ -1,7 +1,8 @@
 """A gettext ``.po`` translation catalogue as (source, translation) pairs, split by message.
 
-The catalogue is the ``django_de`` data set (Django's German ``django.po``): each entry's
-``msgid`` is the English message and its ``msgstr`` the German translation. The text is parsed
+The catalogue is the ``django_de`` data set (Django's twelve German ``django.po`` files,
+joined): each entry's ``msgid`` is the English message and its ``msgstr`` the German
+translation. The text is parsed
 with :mod:`polib`; nothing of the package it came from is imported or run.
 
 Kept: entries with a non-empty translation. Skipped: fuzzy (unreviewed) and obsolete

@@ -790,15 +790,15 @@ register(DatasetSpec(
 
 register(DatasetSpec(
     name="django_de",
-    description="Django's German translation catalogue (gettext .po): English interface "
-                "messages and their German translations, for English-to-German translation",
+    description="Django's German translation catalogues (gettext .po; the core one and the "
+                "eleven of django.contrib, joined): English interface messages and their "
+                "German translations, for English-to-German translation",
     licence="BSD-3-Clause (Django)",
-    # Only the .po text is read from the wheel; nothing of Django is imported or run.
+    # Only the .po texts are read from the wheel; nothing of Django is imported or run.
     source=PackageSource("django", "5.2.19", "django-5.2.19-py3-none-any.whl",
                          "5965d974a5218a2b68a11dd1276434707f23886525c23f0598eccedaf4f4ca00"),
-    extract=SingleMember(
-        "django/conf/locale/de/LC_MESSAGES/django.po",
-        member_sha256="bee23320c466971b03e18d5ab9f5ce1d768adfab7c634d7096c871664fe51051"),
-    files=(CachedFile(WHOLE, "bee23320c466971b03e18d5ab9f5ce1d768adfab7c634d7096c871664fe51051",
-                      31677),),
+    extract=ConcatMembers("django/*locale/de/LC_MESSAGES/django.po", separator="\n\n\n",
+                          min_count=12),
+    files=(CachedFile(WHOLE, "03de17653a8512aa34abbf9a8a7334e3f7c37985eb3d03a3c6a674221093ab9b",
+                      88106),),
 ))

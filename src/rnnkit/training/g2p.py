@@ -93,7 +93,9 @@ def train_g2p(config: G2PConfig, model_config: Seq2SeqConfig,
     (also written to ``out_dir/results.json``)."""
     device = start_pair_run(config)
     data = load_g2p_data(config, text)
-    model = build_pair_model(model_config, data.letters, data.phonemes, device)
+    longest = max(max(len(word), *(len(pron) + 1 for pron in prons))
+                  for split in data.splits.values() for word, prons in split.items())
+    model = build_pair_model(model_config, data.letters, data.phonemes, device, longest, config)
     out_dir = Path(config.out_dir)
     trained = train_on_pairs(
         model, data.pairs("train"), config,

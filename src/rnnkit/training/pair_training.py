@@ -78,8 +78,16 @@ def start_pair_run(config: PairTrainingConfig) -> torch.device:
 
 
 def build_pair_model(model_config: Seq2SeqConfig, source: SymbolTable, target: SymbolTable,
-                     device: torch.device) -> nn.Module:
-    """The encoder-decoder ``model_config`` describes, sized to the two symbol tables."""
+                     device: torch.device, longest: int,
+                     config: PairTrainingConfig) -> nn.Module:
+    """The encoder-decoder ``model_config`` describes, sized to the two symbol tables; a
+    Transformer must have positions for ``longest`` (the longest source, or target plus
+    its start token, of the data) and for the longest output, ``max_output + 1``."""
+    needed = max(longest, config.max_output + 1)
+    if model_config.architecture == "transformer" and model_config.max_length < needed:
+        raise ValueError(f"a Transformer for this data needs max_length >= {needed} "
+                         f"(longest sequence {longest}, max_output {config.max_output} + 1), "
+                         f"got {model_config.max_length}")
     sized = dataclasses.replace(model_config, source_vocab_size=len(source),
                                 target_vocab_size=len(target))
     return build_seq2seq(sized).to(device)
