@@ -152,3 +152,22 @@ def test_warmup_raises_the_rate_linearly_over_its_steps(tmp_path: Path) -> None:
     per_epoch = 4  # 13 training pairs in batches of 4
     assert [row["lr"] for row in history] == pytest.approx(
         [1e-2 * per_epoch / 100, 1e-2 * 2 * per_epoch / 100])
+
+
+def test_a_run_can_start_from_another_runs_best_weights(tmp_path: Path) -> None:
+    import torch
+
+    from rnnkit.training.g2p import load_g2p_model
+    from rnnkit.training.pair_training import build_pair_model
+
+    model_config = Seq2SeqConfig(hidden_size=8, embedding_size=4)
+    train_g2p(tiny_config(tmp_path / "first", epochs=1), model_config, text=TEXT)
+    first, _, _ = load_g2p_model(tmp_path / "first")
+    config = tiny_config(tmp_path / "second", init_from=str(tmp_path / "first"))
+    data = load_g2p_data(config, TEXT)
+    started = build_pair_model(model_config, data.letters, data.phonemes,
+                               torch.device("cpu"), 10, config)
+    for name, tensor in first.state_dict().items():
+        assert torch.equal(tensor, started.state_dict()[name]), name
+    with pytest.raises(ValueError, match=r"its model differs from this one in \{'hidden_size'"):
+        train_g2p(config, Seq2SeqConfig(hidden_size=16, embedding_size=4), text=TEXT)

@@ -31,7 +31,7 @@ from rnnkit.data.pairs import PAD_ID, SymbolTable, bucketed_batches, pad_batch
 from rnnkit.decode import beam_search, greedy_decode
 from rnnkit.models.factory import build_seq2seq
 from rnnkit.models.seq2seq import Seq2SeqConfig
-from rnnkit.training.checkpoint import Checkpoint
+from rnnkit.training.checkpoint import Checkpoint, load_checkpoint
 from rnnkit.training.clipping import clip_gradients
 from rnnkit.training.trainer import resolve_device, seed_everything
 
@@ -59,6 +59,7 @@ class PairTrainingConfig:
     progress: bool = True
     device: str = "auto"
     threads: int | None = None
+    init_from: str | None = None  # a pair run's folder: start from its best weights
 
     def __post_init__(self) -> None:
         owner = type(self).__name__
@@ -90,7 +91,28 @@ def build_pair_model(model_config: Seq2SeqConfig, source: SymbolTable, target: S
                          f"got {model_config.max_length}")
     sized = dataclasses.replace(model_config, source_vocab_size=len(source),
                                 target_vocab_size=len(target))
-    return build_seq2seq(sized).to(device)
+    model = build_seq2seq(sized)
+    if config.init_from is not None:
+        _take_weights(model, config.init_from, source, target)
+    return model.to(device)
+
+
+def _take_weights(model: nn.Module, run: str, source: SymbolTable,
+                  target: SymbolTable) -> None:
+    """Load the best weights of ``run``, which must be the same model on the same symbols
+    (a warm start: the optimizer and the rate schedule begin afresh)."""
+    saved = load_checkpoint(run, tag="best")
+    theirs = Seq2SeqConfig(**saved.config["model"])
+    if theirs != model.config:
+        differences = {key: (value, getattr(model.config, key))
+                       for key, value in dataclasses.asdict(theirs).items()
+                       if getattr(model.config, key) != value}
+        raise ValueError(f"init_from {run}: its model differs from this one in "
+                         f"{differences} (theirs, ours)")
+    tables = [SymbolTable.from_dict(table).symbols for table in saved.vocab.values()]
+    if tables != [source.symbols, target.symbols]:
+        raise ValueError(f"init_from {run}: its symbol tables differ from this data's")
+    model.load_state_dict(saved.model_state)
 
 
 def pair_model_from(saved: Checkpoint) -> nn.Module:
