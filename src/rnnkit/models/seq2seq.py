@@ -38,7 +38,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from rnnkit.layers import GRU, LSTM, RNN, RecurrentLayer
+from rnnkit.layers import RecurrentLayer
+from rnnkit.layers.factory import build_layer
 from rnnkit.models.attention import SCORES, Attention
 from rnnkit.models.language_model import ARCHITECTURES, CELLS
 from rnnkit.validation import check_choice, check_lengths, check_positive_int
@@ -127,13 +128,8 @@ class Seq2SeqOutput:
 
 def _recurrent_layer(cell: str, input_size: int, config: Seq2SeqConfig,
                      bidirectional: bool) -> RecurrentLayer:
-    common = dict(num_layers=config.num_layers, batch_first=True, bidirectional=bidirectional,
-                  dropout=config.dropout if config.num_layers > 1 else 0.0)
-    if cell == "lstm":
-        return LSTM(input_size, config.hidden_size, **common)
-    if cell == "gru":
-        return GRU(input_size, config.hidden_size, **common)
-    return RNN(input_size, config.hidden_size, nonlinearity=cell.removeprefix("rnn_"), **common)
+    return build_layer(cell, input_size, config.hidden_size, num_layers=config.num_layers,
+                       bidirectional=bidirectional, dropout=config.dropout)
 
 
 class Seq2Seq(nn.Module):
