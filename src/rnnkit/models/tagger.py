@@ -1,0 +1,107 @@
+"""Aligned many-to-many: one tag per token (part of speech, named entities).
+
+Embedding → a rnnkit recurrent layer run with the row lengths (bidirectional by default,
+so each tag sees the whole sentence) → dropout → a linear layer to per-token tag scores.
+Without a CRF each token's tag is a softmax of its own scores (cross-entropy over the
+valid tokens); with ``crf=True`` the scores are the emissions of a
+:class:`~rnnkit.models.crf.LinearChainCRF`, trained on the sentence's likelihood and
+decoded by Viterbi, so the tags of neighbours constrain each other (no ``I-PER`` after
+``B-LOC``).
+
+Shapes:
+    tokens:    (batch, time) int64, padded with ``pad_id`` past each row's length
+    lengths:   (batch,) int64, each >= 1
+    emissions: (batch, time, num_tags)
+    tags:      (batch, time) int64; positions past a row's length are ignored
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from rnnkit.layers.factory import CELL_NAMES, build_layer
+from rnnkit.models.crf import LinearChainCRF
+from rnnkit.validation import check_choice, check_lengths, check_positive_int
+
+
+@dataclass(frozen=True)
+class TaggerConfig:
+    """Shape of a :class:`SequenceTagger`; saved as JSON next to its weights."""
+
+    vocab_size: int = 0
+    num_tags: int = 0
+    cell: str = "lstm"
+    embedding_size: int = 100
+    hidden_size: int = 128
+    num_layers: int = 1
+    bidirectional: bool = True
+    crf: bool = False
+    dropout: float = 0.3
+    pad_id: int = 0
+
+    def __post_init__(self) -> None:
+        owner = "TaggerConfig"
+        for name in ("embedding_size", "hidden_size", "num_layers"):
+            check_positive_int(owner, name, getattr(self, name))
+        check_choice(owner, "cell", self.cell, CELL_NAMES)
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"{owner} expected dropout in [0, 1), got {self.dropout}")
+
+
+class SequenceTagger(nn.Module):
+    """Tokens to per-token tag scores, with an optional CRF on top (module docs).
+
+    Example:
+        >>> model = SequenceTagger(TaggerConfig(vocab_size=20, num_tags=5, embedding_size=8,
+        ...                                     hidden_size=8))
+        >>> tokens, lengths = torch.tensor([[4, 5, 6], [7, 8, 0]]), torch.tensor([3, 2])
+        >>> model(tokens, lengths).shape, [len(t) for t in model.predict(tokens, lengths)]
+        (torch.Size([2, 3, 5]), [3, 2])
+    """
+
+    def __init__(self, config: TaggerConfig) -> None:
+        super().__init__()
+        check_positive_int("SequenceTagger", "vocab_size", config.vocab_size)
+        check_positive_int("SequenceTagger", "num_tags", config.num_tags)
+        self.config = config
+        directions = 2 if config.bidirectional else 1
+        self.embedding = nn.Embedding(config.vocab_size, config.embedding_size,
+                                      padding_idx=config.pad_id)
+        self.rnn = build_layer(config.cell, config.embedding_size, config.hidden_size,
+                               num_layers=config.num_layers,
+                               bidirectional=config.bidirectional, dropout=config.dropout)
+        self.emissions = nn.Linear(directions * config.hidden_size, config.num_tags)
+        self.crf = LinearChainCRF(config.num_tags) if config.crf else None
+
+    def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
+        """Tag scores (batch, time, num_tags) for every token; past a row's length they
+        mean nothing."""
+        if tokens.dim() != 2 or tokens.dtype != torch.long:
+            raise ValueError(f"SequenceTagger expected token ids as a (batch, time) int64 "
+                             f"tensor, got shape {tuple(tokens.shape)} and dtype {tokens.dtype}")
+        lengths = check_lengths("SequenceTagger", lengths, batch=tokens.shape[0],
+                                time=tokens.shape[1])
+        embedded = F.dropout(self.embedding(tokens), self.config.dropout, self.training)
+        outputs, _ = self.rnn(embedded, lengths=lengths)  # (batch, time, dirs * hidden)
+        return self.emissions(F.dropout(outputs, self.config.dropout, self.training))
+
+    def loss(self, emissions: Tensor, tags: Tensor, lengths: Tensor) -> Tensor:
+        """Mean loss per valid token: cross-entropy, or the CRF's negative log-likelihood
+        of each sentence divided by the number of valid tokens."""
+        valid = torch.arange(tags.shape[1], device=tags.device) < lengths.to(tags.device)[:, None]
+        if self.crf is not None:
+            return self.crf.negative_log_likelihood(emissions, tags, lengths) / valid.sum()
+        return F.cross_entropy(emissions[valid], tags[valid])
+
+    @torch.no_grad()
+    def predict(self, tokens: Tensor, lengths: Tensor) -> list[list[int]]:
+        """The tag ids of each row's valid tokens (argmax per token, or Viterbi)."""
+        emissions = self(tokens, lengths)
+        if self.crf is not None:
+            return self.crf.decode(emissions, lengths)
+        best = emissions.argmax(dim=2).tolist()
+        return [row[:length] for row, length in zip(best, lengths.tolist(), strict=True)]
