@@ -130,7 +130,8 @@ def test_training_lowers_the_validation_loss(text_file: Path, tmp_path: Path) ->
 
 
 def test_the_trainer_trains_a_transformer_and_resumes_it_exactly(text_file: Path,
-                                                                 tmp_path: Path) -> None:
+                                                                 tmp_path: Path,
+                                                                 capsys) -> None:
     """The same loop, checkpoints and sampling serve ``architecture="transformer"``: it
     learns, its carried state (the cache) survives a resume, and it samples text."""
     from dataclasses import replace
@@ -157,3 +158,8 @@ def test_the_trainer_trains_a_transformer_and_resumes_it_exactly(text_file: Path
     assert loaded.model.config.architecture == "transformer"
     text = sample(tmp_path / "one_go", "th", 60, seed=1)  # past the context of 24
     assert len(text) >= 60
+    from rnnkit.cli import main
+
+    assert main(["export", "--checkpoint", str(tmp_path / "one_go"), "--format", "onnx",
+                 "--out", str(tmp_path / "lm.onnx")]) == 1
+    assert "writes recurrent models only" in capsys.readouterr().err

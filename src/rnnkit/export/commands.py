@@ -36,6 +36,9 @@ def run_export(args: argparse.Namespace) -> int:
     from rnnkit.inference import load_language_model
 
     loaded = load_language_model(args.checkpoint, tag=args.tag, device="cpu")
+    if loaded.config.model.architecture != "rnn":
+        raise ValueError(f"{args.checkpoint} holds a {loaded.config.model.architecture} "
+                         "language model; rnnkit export writes recurrent models only")
     path = export(loaded.model, args.out, args.file_format)
     vocab_path = atomic_write_json(Path(f"{path}.vocab.json"), loaded.vocab.to_dict())
     exported = exported_form(loaded.model)
