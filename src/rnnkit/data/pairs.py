@@ -82,6 +82,9 @@ class PairBatch:
     target_input: Tensor
     target_output: Tensor
 
+    def __len__(self) -> int:
+        return self.source.shape[0]
+
     def to(self, device: torch.device) -> PairBatch:
         return PairBatch(self.source.to(device), self.source_lengths,
                          self.target_input.to(device), self.target_output.to(device))

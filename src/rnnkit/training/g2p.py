@@ -25,12 +25,12 @@ from rnnkit.data.registry import load_splits
 from rnnkit.decode import greedy_decode
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from rnnkit.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from rnnkit.training.example_training import start_run
 from rnnkit.training.pair_training import (
     PairTrainingConfig,
     build_pair_model,
     decode_sources,
     pair_model_from,
-    start_pair_run,
     train_on_pairs,
 )
 from rnnkit.training.sequence_metrics import error_rates
@@ -91,7 +91,7 @@ def train_g2p(config: G2PConfig, model_config: Seq2SeqConfig,
               text: str | None = None) -> dict[str, Any]:
     """Train, keep the best epoch, evaluate it on the test split; returns the results
     (also written to ``out_dir/results.json``)."""
-    device = start_pair_run(config)
+    device = start_run(config)
     data = load_g2p_data(config, text)
     longest = max(max(len(word), *(len(pron) + 1 for pron in prons))
                   for split in data.splits.values() for word, prons in split.items())

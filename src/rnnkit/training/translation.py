@@ -24,12 +24,12 @@ from rnnkit.data.po_catalogue import parse_po, split_pairs
 from rnnkit.data.registry import load_splits
 from rnnkit.models.seq2seq import Seq2SeqConfig
 from rnnkit.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from rnnkit.training.example_training import start_run
 from rnnkit.training.pair_training import (
     PairTrainingConfig,
     build_pair_model,
     decode_sources,
     pair_model_from,
-    start_pair_run,
     train_on_pairs,
 )
 from rnnkit.training.sequence_metrics import corpus_bleu
@@ -100,7 +100,7 @@ def train_translation(config: TranslationConfig, model_config: Seq2SeqConfig,
                       text: str | None = None) -> dict[str, Any]:
     """Train, keep the best epoch by validation chrF, score it on the test messages;
     returns the results (also written to ``out_dir/results.json``)."""
-    device = start_pair_run(config)
+    device = start_run(config)
     data = load_translation_data(config, text)
     longest = max(max(len(english), len(german) + 1)
                   for split in data.splits.values() for english, german in split)
