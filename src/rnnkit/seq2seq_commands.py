@@ -168,11 +168,12 @@ def _message_translator(saved: Any):
     from rnnkit.training.translation import translate_lines, translation_model_from
 
     model, source, target = translation_model_from(saved)
-    max_output = saved.config["translation"]["max_output"]
+    settings = saved.config["translation"]
+    max_output, ratio = settings["max_output"], settings.get("output_ratio")
 
     def translate(text: str, number: int, beam: int) -> str:
         source.encode(text, f"line {number}")  # names the line of an unknown character
-        return translate_lines(model, source, target, [text], max_output, beam)[0]
+        return translate_lines(model, source, target, [text], max_output, beam, ratio)[0]
 
     return translate
 

@@ -89,3 +89,27 @@ def test_a_transformer_too_short_for_the_data_is_refused(tmp_path: Path) -> None
         train_translation(tiny_config(tmp_path),
                           Seq2SeqConfig(architecture="transformer", hidden_size=8, num_heads=2,
                                         max_length=8), text=CATALOGUE)
+
+
+def test_decoding_keeps_the_order_of_its_sources_and_bounds_outputs_by_length() -> None:
+    """Sources are decoded shortest first but come back in their own order, each as it
+    decodes alone; ``output_ratio`` bounds an output by its chunk's longest source."""
+    import torch
+
+    from rnnkit.models.factory import build_seq2seq
+    from rnnkit.training.pair_training import decode_sources
+
+    torch.manual_seed(0)
+    model = build_seq2seq(Seq2SeqConfig(source_vocab_size=9, target_vocab_size=7,
+                                        hidden_size=8, embedding_size=4)).eval()
+    with torch.no_grad():
+        model.output.bias[2] = -100.0  # never the end token: every output runs to its bound
+    sources = [[3, 4, 5, 6, 7, 8], [4], [5, 6]]
+    together = decode_sources(model, sources, max_output=40)
+    assert together == [decode_sources(model, [source], max_output=40)[0]
+                        for source in sources]
+    assert [len(output) for output in together] == [40, 40, 40]
+    bounded = decode_sources(model, sources, max_output=40, output_ratio=2.0)
+    assert [len(output) for output in bounded] == [22, 22, 22]  # 2 * 6 + 10, one chunk
+    assert [len(output) for output in decode_sources(model, [[4]], 40, output_ratio=2.0)] \
+        == [12]

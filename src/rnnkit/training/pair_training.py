@@ -10,6 +10,7 @@ is judged by decoding held-out sources (:func:`decode_sources`).
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -111,15 +112,29 @@ def train_on_pairs(model: nn.Module, pairs: Sequence[Pair], config: PairTraining
 
 @torch.no_grad()
 def decode_sources(model: nn.Module, sources: Sequence[list[int]], max_output: int,
-                   beam_width: int = 1) -> list[list[int]]:
-    """Output ids for each source (greedy with width 1, else beam search), 256 at a time."""
+                   beam_width: int = 1, output_ratio: float | None = None) -> list[list[int]]:
+    """Output ids for each source (greedy with width 1, else beam search), 256 at a time,
+    shortest sources first (the results come back in the order of ``sources``).
+
+    Each output stops at ``max_output`` ids, and with ``output_ratio`` also at
+    ``ceil(output_ratio * source length) + 10`` (of the chunk's longest source): an
+    untrained model that never ends its outputs then costs what its inputs are worth.
+    """
     device = next(model.parameters()).device
-    results: list[list[int]] = []
-    for start in range(0, len(sources), 256):
-        batch = pad_batch([(ids, [0]) for ids in sources[start:start + 256]]).to(device)
+    order = sorted(range(len(sources)), key=lambda index: len(sources[index]))
+    results: list[list[int]] = [[] for _ in sources]
+    for start in range(0, len(order), 256):
+        chosen = order[start:start + 256]
+        batch = pad_batch([(sources[index], [0]) for index in chosen]).to(device)
+        bound = max_output
+        if output_ratio is not None:
+            longest = int(batch.source_lengths.max())
+            bound = min(max_output, math.ceil(output_ratio * longest) + 10)
         if beam_width == 1:
-            results.extend(greedy_decode(model, batch.source, batch.source_lengths, max_output))
+            outputs = greedy_decode(model, batch.source, batch.source_lengths, bound)
         else:
-            results.extend(beam_search(model, batch.source, batch.source_lengths, max_output,
-                                       beam_width=beam_width))
+            outputs = beam_search(model, batch.source, batch.source_lengths, bound,
+                                  beam_width=beam_width)
+        for index, output in zip(chosen, outputs, strict=True):
+            results[index] = output
     return results

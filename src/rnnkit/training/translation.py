@@ -47,6 +47,7 @@ class TranslationConfig(PairTrainingConfig):
     batch_size: int = 16
     epochs: int = 100
     max_output: int = 360  # characters; the longest German message has 347
+    output_ratio: float = 2.0  # and at most 2 characters per source character, + 10
     out_dir: str = "runs/translation"
 
 
@@ -78,12 +79,14 @@ def load_translation_data(config: TranslationConfig,
 
 
 def translate_lines(model: nn.Module, source: SymbolTable, target: SymbolTable,
-                    lines: list[str], max_output: int, beam_width: int = 1) -> list[str]:
-    """The translation of each line (greedy with width 1, else beam search)."""
+                    lines: list[str], max_output: int, beam_width: int = 1,
+                    output_ratio: float | None = None) -> list[str]:
+    """The translation of each line (greedy with width 1, else beam search), at most
+    ``max_output`` characters (and ``output_ratio`` times the line's length + 10)."""
     sources = [source.encode(line, f"line {number}")
                for number, line in enumerate(lines, start=1)]
     return ["".join(target.decode(ids))
-            for ids in decode_sources(model, sources, max_output, beam_width)]
+            for ids in decode_sources(model, sources, max_output, beam_width, output_ratio)]
 
 
 def evaluate_translation(model: nn.Module, data: TranslationData, split: str,
@@ -92,7 +95,7 @@ def evaluate_translation(model: nn.Module, data: TranslationData, split: str,
     english = [pair[0] for pair in data.splits[split]]
     references = [pair[1] for pair in data.splits[split]]
     hypotheses = translate_lines(model, data.source, data.target, english, config.max_output,
-                                 beam_width)
+                                 beam_width, config.output_ratio)
     return corpus_bleu(hypotheses, references)
 
 
@@ -114,7 +117,7 @@ def train_translation(config: TranslationConfig, model_config: Seq2SeqConfig,
     model.load_state_dict(load_checkpoint(out_dir, tag="best").model_state)
     shown = data.splits["test"][:8]
     examples = translate_lines(model, data.source, data.target, [e for e, _ in shown],
-                               config.max_output, config.beam_width)
+                               config.max_output, config.beam_width, config.output_ratio)
     results = {"parameters": sum(p.numel() for p in model.parameters()),
                "trained_s": round(trained.trained_s, 1), "history": trained.history,
                "split_pairs": {name: len(part) for name, part in data.splits.items()},
