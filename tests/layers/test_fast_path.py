@@ -97,3 +97,32 @@ def test_backend_reports_the_path_of_the_last_forward(cls, kwargs, op):
     assert layer.backend == "torch-fused"
     with pytest.raises(AttributeError):
         layer.backend = "loop"  # read-only
+
+
+TORCH_TWINS = {"rnn_tanh": torch.nn.RNN, "rnn_relu": torch.nn.RNN, "lstm": torch.nn.LSTM,
+               "lstm_proj": torch.nn.LSTM, "gru": torch.nn.GRU}
+
+
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+@pytest.mark.parametrize(("name", "cls", "kwargs"),
+                         [pytest.param(c[0], c[1], c[2], id=c[0]) for c in TORCH_CONFIGS])
+def test_one_cpu_step_skips_the_fused_kernel_and_matches_torch(name, cls, kwargs,
+                                                               bidirectional):
+    """A single step on the CPU runs the cell's step function (its kernel setup costs more
+    than the step): the spy sees no fused operator, and output, state and gradients equal
+    torch.nn's with the same weights."""
+    torch.manual_seed(0)
+    ours = cls(INPUT, HIDDEN, num_layers=2, bidirectional=bidirectional, dtype=torch.float64,
+               **kwargs)
+    theirs = TORCH_TWINS[name](INPUT, HIDDEN, num_layers=2, bidirectional=bidirectional,
+                               dtype=torch.float64, **kwargs)
+    theirs.load_state_dict(ours.state_dict())
+    x = torch.randn(1, 3, INPUT, dtype=torch.float64)
+    parts = random_layer_state(ours)
+    with torch.no_grad():
+        assert fused_ops_in(lambda: forward(ours, x, parts, "equal")) == set()
+    assert ours.backend == "single-step"
+    assert_runs_agree(forward_and_grads(ours, x, parts, "equal"),
+                      forward_and_grads(theirs, x, parts, "equal"))
+    ours(torch.randn(2, 3, INPUT, dtype=torch.float64))
+    assert ours.backend == "torch-fused"  # two steps: the fused kernel again

@@ -7,7 +7,8 @@ from torch import nn
 
 from rnnkit.layers.base import BACKEND_FUSED, BACKEND_LOOP, RecurrentLayer
 
-_FUSED_WHY = "torch has this configuration: its fused kernel runs (cuDNN on GPU)"
+_FUSED_WHY = ("torch has this configuration: its fused kernel runs (cuDNN on GPU; one step "
+              "on the CPU runs the step function)")
 _NATIVE_WHY = "rnnkit's scan engine with its C++ kernels"
 
 
@@ -32,8 +33,9 @@ def explain(module: nn.Module, device: torch.device | str | None = None) -> str:
 
     Example:
         >>> import rnnkit
-        >>> print(rnnkit.explain(rnnkit.LSTM(4, 8)))
-        LSTM: torch-fused: torch has this configuration: its fused kernel runs (cuDNN on GPU)
+        >>> print(rnnkit.explain(rnnkit.LSTM(4, 8)))  # doctest: +NORMALIZE_WHITESPACE
+        LSTM: torch-fused: torch has this configuration: its fused kernel runs (cuDNN on GPU;
+        one step on the CPU runs the step function)
     """
     lines = []
     for name, layer in module.named_modules():
