@@ -113,8 +113,9 @@ def train_on_pairs(model: nn.Module, pairs: Sequence[Pair], config: PairTraining
 @torch.no_grad()
 def decode_sources(model: nn.Module, sources: Sequence[list[int]], max_output: int,
                    beam_width: int = 1, output_ratio: float | None = None) -> list[list[int]]:
-    """Output ids for each source (greedy with width 1, else beam search), 256 at a time,
-    shortest sources first (the results come back in the order of ``sources``).
+    """Output ids for each source (greedy with width 1, else beam search), 256 at a time
+    (32 with ``output_ratio``), shortest sources first (the results come back in the order
+    of ``sources``).
 
     Each output stops at ``max_output`` ids, and with ``output_ratio`` also at
     ``ceil(output_ratio * source length) + 10`` (of the chunk's longest source): an
@@ -123,8 +124,10 @@ def decode_sources(model: nn.Module, sources: Sequence[list[int]], max_output: i
     device = next(model.parameters()).device
     order = sorted(range(len(sources)), key=lambda index: len(sources[index]))
     results: list[list[int]] = [[] for _ in sources]
-    for start in range(0, len(order), 256):
-        chosen = order[start:start + 256]
+    # Bounded by length, chunks are kept small so that each bound fits its chunk.
+    size = 256 if output_ratio is None else 32
+    for start in range(0, len(order), size):
+        chosen = order[start:start + size]
         batch = pad_batch([(sources[index], [0]) for index in chosen]).to(device)
         bound = max_output
         if output_ratio is not None:
