@@ -113,3 +113,12 @@ def test_decoding_keeps_the_order_of_its_sources_and_bounds_outputs_by_length() 
     assert [len(output) for output in bounded] == [22, 22, 22]  # 2 * 6 + 10, one chunk
     assert [len(output) for output in decode_sources(model, [[4]], 40, output_ratio=2.0)] \
         == [12]
+
+
+def test_validation_every_few_epochs_and_at_the_last(tmp_path: Path) -> None:
+    results = train_translation(tiny_config(tmp_path, epochs=5, validate_every=2),
+                                Seq2SeqConfig(hidden_size=8, embedding_size=4),
+                                text=CATALOGUE)
+    assert [row["epoch"] for row in results["history"]] == [2, 4, 5]
+    with pytest.raises(ValueError, match="validate_every >= 1"):
+        tiny_config(tmp_path, validate_every=0)

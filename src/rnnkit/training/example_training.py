@@ -51,6 +51,7 @@ class ExampleTrainingConfig:
     clip_norm: float = 5.0
     epochs: int = 10
     max_time: float | None = None  # minutes of training, evaluation excluded
+    validate_every: int = 1  # epochs between validations (and checkpoints); the last is
     seed: int = 1337
     out_dir: str = "runs/examples"
     progress: bool = True
@@ -59,6 +60,9 @@ class ExampleTrainingConfig:
 
     def __post_init__(self) -> None:
         owner = type(self).__name__
+        if self.validate_every < 1:
+            raise ValueError(f"{owner} expected validate_every >= 1, got "
+                             f"{self.validate_every}")
         if self.warmup_steps < 0:
             raise ValueError(f"{owner} expected warmup_steps >= 0, got {self.warmup_steps}")
         if not 0.0 < self.lr_decay <= 1.0:
@@ -104,6 +108,10 @@ def train_on_examples(model: nn.Module, config: ExampleTrainingConfig, *,
         seconds, steps = _train_epoch(model, optimizer, batches(epoch), loss_of, config,
                                       epoch, steps, budget_s)
         trained_s += seconds
+        out_of_time = config.max_time is not None and trained_s >= config.max_time * 60
+        last = out_of_time or epoch + 1 == config.epochs
+        if (epoch + 1) % config.validate_every and not last:
+            continue
         figures = validate(model)
         history.append({"epoch": epoch + 1, "trained_s": round(trained_s, 1),
                         "lr": optimizer.param_groups[0]["lr"], **figures})
@@ -115,7 +123,7 @@ def train_on_examples(model: nn.Module, config: ExampleTrainingConfig, *,
         if error_of(figures) < best:
             best = error_of(figures)
             save(model, history, "best")
-        if config.max_time is not None and trained_s >= config.max_time * 60:
+        if out_of_time:
             break
     return TrainedExamples(history, trained_s)
 
