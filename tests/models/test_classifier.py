@@ -40,7 +40,7 @@ def test_a_sentence_alone_and_in_a_padded_batch_give_the_same_logits(pooling: st
 @pytest.mark.parametrize("pooling", ["last", "mean", "max"])
 def test_pooling_follows_its_definition_over_the_valid_steps(pooling: str) -> None:
     model = classifier(pooling).double()
-    outputs, final = model.rnn(model.embedding(TOKENS).double(), lengths=LENGTHS)
+    outputs, final = model.encoder.rnn(model.encoder.embedding(TOKENS), lengths=LENGTHS)
     pooled = model.pooling(outputs, LENGTHS, model._top_layer_state(final)).detach().numpy()
     out = outputs.detach().numpy()
     for row, length in enumerate(LENGTHS.tolist()):

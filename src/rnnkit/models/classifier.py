@@ -1,7 +1,8 @@
 """Many-to-one: a sequence of tokens to one label (sentiment, topic).
 
-Embedding → a rnnkit recurrent layer run with the row lengths (bidirectional by default)
-→ :class:`~rnnkit.models.pooling.SequencePooling` over the valid steps → dropout → a
+Embedding → a rnnkit recurrent layer run with the row lengths (bidirectional by default;
+:class:`~rnnkit.models.token_encoder.TokenEncoder`) →
+:class:`~rnnkit.models.pooling.SequencePooling` over the valid steps → dropout → a
 linear layer to the class logits. Padding is never seen: the layer stops each row at its
 length and every pooling reads the valid steps only, so a sentence gives the same logits
 alone and in a padded batch.
@@ -16,44 +17,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from rnnkit.layers.factory import CELL_NAMES, build_layer
 from rnnkit.models.pooling import POOLINGS, SequencePooling
-from rnnkit.validation import check_choice, check_lengths, check_positive_int
+from rnnkit.models.token_encoder import EncoderConfig, TokenEncoder
+from rnnkit.validation import check_choice, check_positive_int
 
 
 @dataclass(frozen=True)
-class ClassifierConfig:
-    """Shape of a :class:`SequenceClassifier`; saved as JSON next to its weights."""
+class ClassifierConfig(EncoderConfig):
+    """Shape of a :class:`SequenceClassifier` (the encoder's fields and the head's); saved
+    as JSON next to its weights."""
 
-    vocab_size: int = 0
     num_classes: int = 0
-    cell: str = "lstm"
-    embedding_size: int = 128
-    hidden_size: int = 128
-    num_layers: int = 1
-    bidirectional: bool = True
     pooling: str = "max"
-    dropout: float = 0.3
-    pad_id: int = 0
 
     def __post_init__(self) -> None:
-        owner = "ClassifierConfig"
-        for name in ("embedding_size", "hidden_size", "num_layers"):
-            check_positive_int(owner, name, getattr(self, name))
-        check_choice(owner, "cell", self.cell, CELL_NAMES)
-        check_choice(owner, "pooling", self.pooling, POOLINGS)
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"{owner} expected dropout in [0, 1), got {self.dropout}")
+        super().__post_init__()
+        check_choice("ClassifierConfig", "pooling", self.pooling, POOLINGS)
 
 
 class SequenceClassifier(nn.Module):
     """Tokens to class logits through a recurrent layer and a pooling (module docs).
 
     Example:
+        >>> import torch
         >>> model = SequenceClassifier(ClassifierConfig(vocab_size=20, num_classes=3,
         ...                                             embedding_size=8, hidden_size=8))
         >>> model(torch.tensor([[4, 5, 6], [7, 8, 0]]), torch.tensor([3, 2])).shape
@@ -62,27 +51,15 @@ class SequenceClassifier(nn.Module):
 
     def __init__(self, config: ClassifierConfig) -> None:
         super().__init__()
-        check_positive_int("SequenceClassifier", "vocab_size", config.vocab_size)
         check_positive_int("SequenceClassifier", "num_classes", config.num_classes)
         self.config = config
-        directions = 2 if config.bidirectional else 1
-        self.embedding = nn.Embedding(config.vocab_size, config.embedding_size,
-                                      padding_idx=config.pad_id)
-        self.rnn = build_layer(config.cell, config.embedding_size, config.hidden_size,
-                               num_layers=config.num_layers,
-                               bidirectional=config.bidirectional, dropout=config.dropout)
-        self.pooling = SequencePooling(config.pooling, directions * config.hidden_size)
-        self.classifier = nn.Linear(directions * config.hidden_size, config.num_classes)
+        self.encoder = TokenEncoder(config, owner="SequenceClassifier")
+        self.pooling = SequencePooling(config.pooling, config.output_size)
+        self.classifier = nn.Linear(config.output_size, config.num_classes)
 
     def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
         """Class logits (batch, num_classes) of each row's first ``lengths`` tokens."""
-        if tokens.dim() != 2 or tokens.dtype != torch.long:
-            raise ValueError(f"SequenceClassifier expected token ids as a (batch, time) int64 "
-                             f"tensor, got shape {tuple(tokens.shape)} and dtype {tokens.dtype}")
-        lengths = check_lengths("SequenceClassifier", lengths, batch=tokens.shape[0],
-                                time=tokens.shape[1])
-        embedded = F.dropout(self.embedding(tokens), self.config.dropout, self.training)
-        outputs, final = self.rnn(embedded, lengths=lengths)  # (batch, time, dirs * hidden)
+        outputs, final = self.encoder(tokens, lengths)  # (batch, time, dirs * hidden)
         pooled = self.pooling(outputs, lengths, self._top_layer_state(final))
         return self.classifier(F.dropout(pooled, self.config.dropout, self.training))
 

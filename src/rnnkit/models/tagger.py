@@ -23,33 +23,18 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from rnnkit.layers.factory import CELL_NAMES, build_layer
 from rnnkit.models.crf import LinearChainCRF
-from rnnkit.validation import check_choice, check_lengths, check_positive_int
+from rnnkit.models.token_encoder import EncoderConfig, TokenEncoder
+from rnnkit.validation import check_positive_int
 
 
 @dataclass(frozen=True)
-class TaggerConfig:
-    """Shape of a :class:`SequenceTagger`; saved as JSON next to its weights."""
+class TaggerConfig(EncoderConfig):
+    """Shape of a :class:`SequenceTagger` (the encoder's fields and the head's); saved as
+    JSON next to its weights."""
 
-    vocab_size: int = 0
     num_tags: int = 0
-    cell: str = "lstm"
-    embedding_size: int = 100
-    hidden_size: int = 128
-    num_layers: int = 1
-    bidirectional: bool = True
     crf: bool = False
-    dropout: float = 0.3
-    pad_id: int = 0
-
-    def __post_init__(self) -> None:
-        owner = "TaggerConfig"
-        for name in ("embedding_size", "hidden_size", "num_layers"):
-            check_positive_int(owner, name, getattr(self, name))
-        check_choice(owner, "cell", self.cell, CELL_NAMES)
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"{owner} expected dropout in [0, 1), got {self.dropout}")
 
 
 class SequenceTagger(nn.Module):
@@ -65,30 +50,17 @@ class SequenceTagger(nn.Module):
 
     def __init__(self, config: TaggerConfig) -> None:
         super().__init__()
-        check_positive_int("SequenceTagger", "vocab_size", config.vocab_size)
         check_positive_int("SequenceTagger", "num_tags", config.num_tags)
         self.config = config
-        directions = 2 if config.bidirectional else 1
-        self.embedding = nn.Embedding(config.vocab_size, config.embedding_size,
-                                      padding_idx=config.pad_id)
-        self.rnn = build_layer(config.cell, config.embedding_size, config.hidden_size,
-                               num_layers=config.num_layers,
-                               bidirectional=config.bidirectional, dropout=config.dropout)
-        self.emissions = nn.Linear(directions * config.hidden_size, config.num_tags)
+        self.encoder = TokenEncoder(config, owner="SequenceTagger")
+        self.emissions = nn.Linear(config.output_size, config.num_tags)
         self.crf = LinearChainCRF(config.num_tags) if config.crf else None
 
     def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
         """Tag scores (batch, time, num_tags) for every token; past a row's length they
         mean nothing."""
-        if tokens.dim() != 2 or tokens.dtype != torch.long:
-            raise ValueError(f"SequenceTagger expected token ids as a (batch, time) int64 "
-                             f"tensor, got shape {tuple(tokens.shape)} and dtype {tokens.dtype}")
-        lengths = check_lengths("SequenceTagger", lengths, batch=tokens.shape[0],
-                                time=tokens.shape[1])
-        embedded = F.dropout(self.embedding(tokens), self.config.dropout, self.training)
-        outputs, _ = self.rnn(embedded, lengths=lengths)  # (batch, time, dirs * hidden)
+        outputs, _ = self.encoder(tokens, lengths)  # (batch, time, dirs * hidden)
         return self.emissions(F.dropout(outputs, self.config.dropout, self.training))
-
     def loss(self, emissions: Tensor, tags: Tensor, lengths: Tensor) -> Tensor:
         """Mean loss per valid token: cross-entropy, or the CRF's negative log-likelihood
         of each sentence divided by the number of valid tokens."""
