@@ -16,8 +16,8 @@ import csv
 import io
 from collections.abc import Collection, Iterator
 
-__all__ = ["ROTTEN_TOMATOES_LABELS", "column_index", "csv_records", "read_labelled_csv",
-           "rotten_tomatoes_pairs"]
+__all__ = ["ROTTEN_TOMATOES_LABELS", "column_index", "csv_header", "csv_records",
+           "read_labelled_csv", "rotten_tomatoes_pairs"]
 
 ROTTEN_TOMATOES_LABELS = ("fresh", "rotten")
 
@@ -41,10 +41,7 @@ def read_labelled_csv(text: str, text_column: str, label_column: str, *,
         [('good film', 'pos'), ('dull', 'neg')]
     """
     records = csv_records(text, source)
-    try:
-        _, header = next(records)
-    except StopIteration:
-        raise ValueError(f"{source} is empty: expected a header row") from None
+    header = csv_header(records, source)
     text_index = column_index(header, text_column, source)
     label_index = column_index(header, label_column, source)
     pairs = []
@@ -93,6 +90,16 @@ def csv_records(text: str, source: str = "CSV") -> Iterator[tuple[int, list[str]
                 from error
         if fields:
             yield start, fields
+
+
+def csv_header(records: Iterator[tuple[int, list[str]]], source: str = "CSV") -> list[str]:
+    """The first record of ``records`` (:func:`csv_records`), the header; an empty text is a
+    ``ValueError`` naming ``source``."""
+    try:
+        _, header = next(records)
+    except StopIteration:
+        raise ValueError(f"{source} is empty: expected a header row") from None
+    return header
 
 
 def column_index(header: list[str], column: str, source: str = "CSV") -> int:

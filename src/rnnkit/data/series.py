@@ -22,7 +22,7 @@ import itertools
 import math
 from typing import Literal
 
-from rnnkit.data.labelled_text import column_index, csv_records
+from rnnkit.data.labelled_text import column_index, csv_header, csv_records
 
 __all__ = ["airline_passengers", "co2", "interpolate_missing", "read_series", "sunspots"]
 
@@ -46,10 +46,7 @@ def read_series(text: str, column: str, *, missing: Missing = "error",
         [2.5, 3.25, 4.0]
     """
     records = csv_records(text, source)
-    try:
-        _, header = next(records)
-    except StopIteration:
-        raise ValueError(f"{source} is empty: expected a header row") from None
+    header = csv_header(records, source)
     index = column_index(header, column, source)
     values: list[float | None] = []
     for row, (line, fields) in enumerate(records, 1):
