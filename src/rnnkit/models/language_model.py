@@ -9,7 +9,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from rnnkit.layers import GRU, LSTM, RNN, RecurrentLayer
+from rnnkit.layers import RecurrentLayer
+from rnnkit.layers.factory import build_layer
 from rnnkit.validation import check_choice, check_positive_int
 
 CELLS = ("lstm", "gru", "rnn_tanh", "rnn_relu")
@@ -116,19 +117,16 @@ class OneHot(nn.Module):
 
 def build_recurrent_layer(config: ModelConfig) -> RecurrentLayer:
     """The rnnkit layer a :class:`ModelConfig` describes, batch-first."""
-    common = dict(num_layers=config.num_layers, dropout=config.dropout if config.num_layers > 1
-                  else 0.0, batch_first=True, init=config.init,
-                  recurrent_dropout=config.recurrent_dropout,
-                  weight_dropout=config.weight_dropout)
+    options: dict[str, object] = dict(init=config.init,
+                                      recurrent_dropout=config.recurrent_dropout,
+                                      weight_dropout=config.weight_dropout)
     if config.cell == "lstm":
-        return LSTM(config.input_size, config.hidden_size, proj_size=config.proj_size,
-                    peephole=config.peephole, layer_norm=config.layer_norm,
-                    forget_bias=config.forget_bias, **common)
-    if config.cell == "gru":
-        return GRU(config.input_size, config.hidden_size, reset_after=config.reset_after,
-                   layer_norm=config.layer_norm, **common)
-    nonlinearity = config.cell.removeprefix("rnn_")
-    return RNN(config.input_size, config.hidden_size, nonlinearity=nonlinearity, **common)
+        options.update(proj_size=config.proj_size, peephole=config.peephole,
+                       layer_norm=config.layer_norm, forget_bias=config.forget_bias)
+    elif config.cell == "gru":
+        options.update(reset_after=config.reset_after, layer_norm=config.layer_norm)
+    return build_layer(config.cell, config.input_size, config.hidden_size,
+                       num_layers=config.num_layers, dropout=config.dropout, **options)
 
 
 class LanguageModel(nn.Module):
