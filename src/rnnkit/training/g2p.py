@@ -103,13 +103,15 @@ def train_g2p(config: G2PConfig, model_config: Seq2SeqConfig,
         error_of=lambda figures: figures["word_error_rate"],
         save=lambda m, history, tag: _save(m, data, config, history, out_dir, tag))
     model.load_state_dict(load_checkpoint(out_dir, tag="best").model_state)
+    test_words = list(data.splits["test"])
+    greedy = decode_words(model, data, test_words, config)  # once, for both greedy figures
     results = {"parameters": sum(p.numel() for p in model.parameters()),
                "trained_s": round(trained.trained_s, 1), "history": trained.history,
                "split_words": {name: len(part) for name, part in data.splits.items()},
-               "test_greedy": evaluate_words(model, data, "test", config),
+               "test_greedy": error_rates(greedy, list(data.splits["test"].values())),
                "test_beam": evaluate_words(model, data, "test", config,
                                            beam_width=config.beam_width),
-               "test_by_length": error_by_length(model, data, "test", config)}
+               "test_by_length": error_by_length(data, "test", greedy)}
     atomic_write_json(out_dir / "results.json", results)
     return results
 
@@ -139,11 +141,11 @@ def evaluate_words(model: Seq2Seq, data: G2PData, split: str, config: G2PConfig,
     return error_rates(hypotheses, [data.splits[split][w] for w in words])
 
 
-def error_by_length(model: Seq2Seq, data: G2PData, split: str,
-                    config: G2PConfig) -> list[dict[str, float]]:
-    """Greedy word and phoneme error rates per word length (letters), for the bottleneck."""
+def error_by_length(data: G2PData, split: str,
+                    hypotheses: list[list[str]]) -> list[dict[str, float]]:
+    """Word and phoneme error rates per word length (letters), for the bottleneck, of
+    ``hypotheses``: one output per word of the split, in its order."""
     words = list(data.splits[split])
-    hypotheses = decode_words(model, data, words, config)
     by_length: dict[int, list[int]] = {}
     for index, word in enumerate(words):
         by_length.setdefault(len(word), []).append(index)
