@@ -21,7 +21,14 @@ from typing import Any
 
 from rnnkit.export.commands import add_export_command
 from rnnkit.music.commands import add_music_commands
-from rnnkit.seq2seq_commands import add_seq2seq_commands, seq2seq_train_argv
+from rnnkit.seq2seq_commands import add_seq2seq_commands
+from rnnkit.task_commands import (
+    TASK_NAMES,
+    TASKS,
+    add_task_commands,
+    task_of_checkpoint,
+    task_train_argv,
+)
 from rnnkit.training.config import SECTIONS, RunConfig, apply_overrides, load_config_file
 
 NOT_FLAGS = {"vocab_size", "condition_sizes"}  # filled in from the data, never set by hand
@@ -32,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        argv = seq2seq_train_argv(argv)
+        argv = task_train_argv(argv)
     except ValueError as error:
         parser.error(str(error))
     args = parser.parse_args(argv)
@@ -60,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_music_commands(commands, add_training_flags)
     add_export_command(commands)
     add_seq2seq_commands(commands)
+    add_task_commands(commands)
     return parser
 
 
@@ -70,11 +78,11 @@ def _add_train(commands: Any) -> None:
     train.add_argument("--nproc", type=int, default=1, metavar="N",
                        help="train with N processes on this machine, launched with torchrun "
                             "(data parallel; batch_size is shared out over them)")
-    train.add_argument("--task", choices=("language-model", "seq2seq"),
-                       default="language-model",
+    train.add_argument("--task", choices=TASK_NAMES, default="language-model",
                        help="seq2seq: --task seq2seq --dataset cmudict|django_de runs "
                             "`rnnkit g2p train` or `rnnkit translation train` with the "
-                            "other flags")
+                            "other flags; classify, tag and forecast run `rnnkit <task> "
+                            "train` with them")
     add_training_flags(train)
     train.set_defaults(handler=run_train)
 
@@ -194,7 +202,9 @@ def _is_main_process() -> bool:
 # --- eval and sample ------------------------------------------------------------------------
 def _add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", required=True, help="directory a training run wrote")
-    parser.add_argument("--tag", default="latest", help="which checkpoint: latest or best")
+    parser.add_argument("--tag", default=None,
+                        help="which checkpoint: latest or best (default: latest; a classify, "
+                             "tag or forecast run: best)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
 
 
@@ -212,8 +222,13 @@ def _add_eval(commands: Any) -> None:
 def run_eval(args: argparse.Namespace) -> int:
     from rnnkit.inference import evaluate_checkpoint
 
-    report = evaluate_checkpoint(args.checkpoint, tag=args.tag, text_file=args.text_file,
-                                 split=args.split, window=args.window, device=args.device)
+    task = task_of_checkpoint(args.checkpoint)
+    if task is not None:  # its own figures, of its best epoch, on its test part or the file
+        print(json.dumps(TASKS[task].evaluate(args.checkpoint, args.text_file)))
+        return 0
+    report = evaluate_checkpoint(args.checkpoint, tag=args.tag or "latest",
+                                 text_file=args.text_file, split=args.split,
+                                 window=args.window, device=args.device)
     if args.json:
         print(json.dumps(report))
     else:
@@ -237,7 +252,7 @@ def _add_sample(commands: Any) -> None:
 def run_sample(args: argparse.Namespace) -> int:
     from rnnkit.inference import sample
 
-    print(sample(args.checkpoint, args.prime, args.length, tag=args.tag,
+    print(sample(args.checkpoint, args.prime, args.length, tag=args.tag or "latest",
                  temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
                  seed=args.seed, device=args.device))
     return 0

@@ -80,7 +80,7 @@ def test_train_task_seq2seq_stands_for_the_pair_commands(tmp_path: Path) -> None
     with pytest.raises(ValueError, match="got --dataset 'shakespeare'"):
         seq2seq_train_argv(["train", "--task", "seq2seq", "--dataset", "shakespeare"])
     with pytest.raises(SystemExit):
-        main(["train", "--task", "classify"])
+        main(["train", "--task", "nonsense"])
 
 
 def test_a_transformer_too_short_for_the_data_is_refused(tmp_path: Path) -> None:

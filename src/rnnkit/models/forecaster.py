@@ -1,0 +1,103 @@
+"""A recurrent forecaster of one numeric series: a window of past values to the next
+``horizon`` values.
+
+Scaled values (one feature per step) → a rnnkit recurrent layer → dropout → a linear layer
+to ``horizon`` values at each step. Step ``t`` of a window forecasts the values ``t + 1``
+to ``t + horizon``, so the last step's output is the window's forecast.
+
+Two ways to train it (``mode``), one way to use it:
+
+- ``"many-to-one"``: the loss reads the last step only (:meth:`SequenceForecaster.forward`).
+- ``"many-to-many"``: the loss reads every step (:meth:`SequenceForecaster.forward_every_step`),
+  so one window gives ``window`` training targets instead of one; early steps forecast
+  from a short history, which is the price of the denser signal.
+
+Either way a forecast is the last step's output: :meth:`~SequenceForecaster.forward`
+returns ``(batch, horizon)`` whatever the mode.
+
+Shapes:
+    window:   (batch, window, 1) float, scaled values, oldest first
+    forward:  (batch, horizon), the values after the window
+    every:    (batch, window, horizon); row ``t`` forecasts the values ``t + 1 .. t + horizon``
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from rnnkit.layers.factory import CELL_NAMES, build_layer
+from rnnkit.validation import check_choice, check_positive_int, check_tensor, shape_text
+
+FORECAST_MODES = ("many-to-one", "many-to-many")
+
+
+@dataclass(frozen=True)
+class ForecasterConfig:
+    """Shape of a :class:`SequenceForecaster` and which steps its loss reads (``mode``);
+    saved as JSON next to its weights."""
+
+    cell: str = "lstm"
+    hidden_size: int = 64
+    num_layers: int = 1
+    dropout: float = 0.0  # between layers and on the top layer's output
+    horizon: int = 1
+    mode: str = "many-to-one"
+
+    def __post_init__(self) -> None:
+        owner = type(self).__name__
+        for name in ("hidden_size", "num_layers", "horizon"):
+            check_positive_int(owner, name, getattr(self, name))
+        check_choice(owner, "cell", self.cell, CELL_NAMES)
+        check_choice(owner, "mode", self.mode, FORECAST_MODES)
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"{owner} expected dropout in [0, 1), got {self.dropout}")
+
+
+class SequenceForecaster(nn.Module):
+    """Windows of scaled values to forecasts of the next ``horizon`` values (module docs).
+
+    Example:
+        >>> import torch
+        >>> model = SequenceForecaster(ForecasterConfig(hidden_size=8, horizon=3))
+        >>> window = torch.randn(4, 12, 1)  # (batch, window, 1)
+        >>> model(window).shape, model.forward_every_step(window).shape
+        (torch.Size([4, 3]), torch.Size([4, 12, 3]))
+    """
+
+    def __init__(self, config: ForecasterConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.rnn = build_layer(config.cell, 1, config.hidden_size, num_layers=config.num_layers,
+                               dropout=config.dropout)
+        self.head = nn.Linear(config.hidden_size, config.horizon)
+
+    def forward(self, window: Tensor) -> Tensor:
+        """The forecast of the ``horizon`` values after each window: (batch, horizon)."""
+        return self._head(self._outputs(window)[:, -1])
+
+    def forward_every_step(self, window: Tensor) -> Tensor:
+        """Every step's forecast: (batch, window, horizon), row ``t`` for the values
+        ``t + 1 .. t + horizon`` (the last row is :meth:`forward`'s output)."""
+        return self._head(self._outputs(window))
+
+    def _outputs(self, window: Tensor) -> Tensor:
+        """The top layer's outputs (batch, window, hidden_size) for a checked window."""
+        window = check_tensor("SequenceForecaster", "window", window)
+        if window.dim() != 3 or window.shape[-1] != 1 or window.shape[1] == 0:
+            raise ValueError("SequenceForecaster expected a window of shape (batch, window, 1) "
+                             f"with at least one step, got shape {shape_text(window)}")
+        if not window.dtype.is_floating_point:
+            raise TypeError("SequenceForecaster expected a floating-point window (scaled "
+                            f"values), got dtype {window.dtype}")
+        outputs, _ = self.rnn(window, lengths=None)  # (batch, window, hidden)
+        return outputs
+
+    def _head(self, features: Tensor) -> Tensor:
+        return self.head(F.dropout(features, self.config.dropout, self.training))
+
+    def extra_repr(self) -> str:
+        """The options a printout should show: horizon and training mode."""
+        return f"horizon={self.config.horizon}, mode={self.config.mode!r}"

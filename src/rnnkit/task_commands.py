@@ -1,0 +1,157 @@
+"""`rnnkit classify|tag|forecast train|eval` and `rnnkit predict`.
+
+``<task> train`` takes one flag per field of the task's config and of its model config
+(``rnnkit train --task classify|tag|forecast ...`` is the same, see
+:func:`task_train_argv`) and prints the test figures of the model and of the baselines
+measured in the same run. ``<task> eval`` scores a run's best checkpoint on its test part
+or on a file of yours; ``rnnkit eval --checkpoint DIR`` does the same for a task
+checkpoint. ``predict`` reads a task checkpoint and answers: a label (and its probability)
+per input line, a tag per token of each line, or the next values of a series.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from rnnkit.models.classifier import ClassifierConfig
+from rnnkit.training.classification import ClassificationConfig
+
+ENCODER_NOT_FLAGS = {"vocab_size", "num_classes", "num_tags", "pad_id"}
+
+
+@dataclass(frozen=True)
+class TaskCommand:
+    """What a task's ``train`` and ``eval`` need: its two configs and its functions."""
+
+    name: str
+    help: str
+    config: type
+    model_config: type
+    train: Callable[[Any, Any], dict[str, Any]]
+    evaluate: Callable[[str, str | None], dict[str, Any]]
+    headline: tuple[str, ...]  # keys of the results printed by ``train``
+
+
+def _train_classifier(config: Any, model_config: Any) -> dict[str, Any]:
+    from rnnkit.training.classification import train_classifier
+
+    return train_classifier(config, model_config)
+
+
+def _evaluate_classifier(checkpoint: str, data_file: str | None) -> dict[str, Any]:
+    from rnnkit.training.classification import evaluate_classifier_checkpoint
+
+    return evaluate_classifier_checkpoint(checkpoint, data_file)
+
+
+TASKS = {
+    "classify": TaskCommand("classify", "many-to-one: a label per text (sentiment)",
+                            ClassificationConfig, ClassifierConfig, _train_classifier,
+                            _evaluate_classifier,
+                            ("parameters", "trained_s", "split_texts", "test",
+                             "baseline_tfidf_logistic")),
+}
+
+
+def add_task_commands(commands: Any) -> None:
+    """Register ``<task> train|eval`` for every task and ``predict``."""
+    from rnnkit.cli import add_dataclass_flags
+
+    for task in TASKS.values():
+        parser = commands.add_parser(task.name, help=task.help)
+        actions = parser.add_subparsers(dest="action", required=True)
+        train = actions.add_parser("train", help="train, then report the test figures next "
+                                   "to the baselines",
+                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        add_dataclass_flags(train, task.name, task.config, skip=set())
+        add_dataclass_flags(train, "model", task.model_config, skip=ENCODER_NOT_FLAGS)
+        train.set_defaults(handler=run_task_train, task_name=task.name)
+        evaluate = actions.add_parser("eval", help="figures of a run's best checkpoint")
+        evaluate.add_argument("--checkpoint", required=True)
+        evaluate.add_argument("--data-file", help="score this file (the run's kind: CSV, "
+                              "CoNLL tags or a CSV series) instead of the run's test part")
+        evaluate.set_defaults(handler=run_task_eval, task_name=task.name)
+    predict = commands.add_parser("predict", help="labels, tags or next values from a task "
+                                  "checkpoint")
+    predict.add_argument("--checkpoint", required=True)
+    predict.add_argument("--input", help="read lines from this file (default: standard "
+                         "input); a forecast reads a CSV series here (with --column)")
+    predict.add_argument("--column", help="the CSV column of the series (forecast)")
+    predict.set_defaults(handler=run_predict)
+
+
+def run_task_train(args: argparse.Namespace) -> int:
+    """Train the task from its flags and print its headline figures as JSON."""
+    from rnnkit.cli import section_values
+
+    task = TASKS[args.task_name]
+    config = replace(task.config(), **section_values(args, task.name))
+    model_config = replace(task.model_config(), **section_values(args, "model"))
+    results = task.train(config, model_config)
+    print(json.dumps({key: results[key] for key in task.headline if key in results}))
+    return 0
+
+
+def run_task_eval(args: argparse.Namespace) -> int:
+    print(json.dumps(TASKS[args.task_name].evaluate(args.checkpoint, args.data_file)))
+    return 0
+
+
+def task_of_checkpoint(checkpoint: str | Path) -> str | None:
+    """The task (``classify``, ``tag``, ``forecast``) a run folder was trained for, or
+    ``None`` for any other run (a language model, a seq2seq model)."""
+    from rnnkit.training.checkpoint import load_checkpoint
+
+    sections = load_checkpoint(checkpoint, tag="latest").config
+    return next((name for name in TASKS if name in sections), None)
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    task = task_of_checkpoint(args.checkpoint)
+    if task is None:
+        raise ValueError(f"{args.checkpoint} is not a classify, tag or forecast run: predict "
+                         "reads those (use `rnnkit sample` or `rnnkit translate` for others)")
+    if task == "classify":
+        from rnnkit.training.classification import SavedClassifier
+
+        lines = _input_lines(args.input)
+        for text, (label, probability) in zip(
+                lines, SavedClassifier.load(args.checkpoint).classify(lines), strict=True):
+            print(f"{label}\t{probability:.4f}\t{text}")
+    return 0
+
+
+def _input_lines(path: str | None) -> list[str]:
+    """The lines of ``path`` (or of standard input), without their line ends."""
+    if path is None:
+        return [line.rstrip("\n") for line in sys.stdin]
+    file = Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"input file {path!r} does not exist")
+    return file.read_text(encoding="utf-8").splitlines()
+
+
+TASK_NAMES = ("language-model", "seq2seq", *TASKS)
+
+
+def task_train_argv(argv: list[str]) -> list[str]:
+    """``train --task classify|tag|forecast REST`` as ``<task> train REST``; other ``argv``
+    go to :func:`~rnnkit.seq2seq_commands.seq2seq_train_argv` (``--task seq2seq`` and
+    ``--task language-model``)."""
+    from rnnkit.seq2seq_commands import seq2seq_train_argv
+
+    if not argv or argv[0] != "train" or "--task" not in argv:
+        return argv
+    index = argv.index("--task")
+    task = argv[index + 1] if index + 1 < len(argv) else ""
+    if task in TASKS:
+        return [task, "train", *argv[1:index], *argv[index + 2:]]
+    if task not in TASK_NAMES:
+        raise ValueError(f"--task expected one of {', '.join(TASK_NAMES)}, got {task!r}")
+    return seq2seq_train_argv(argv)

@@ -1,0 +1,317 @@
+"""Many-to-one: train and evaluate a :class:`~rnnkit.models.classifier.SequenceClassifier`
+on labelled texts (Rotten Tomatoes snippets, or any CSV with a text and a label column).
+
+The texts are split by text (:func:`rnnkit.data.splits.split_pairs`, seeded; a snippet
+posted twice stays in one part), split into lowercased words
+(:func:`~rnnkit.data.token_batches.word_tokens`), and the word table is built from the
+training part alone (words seen fewer than ``min_count`` times share ``<unk>``, which
+teaches the model what to do with the unknown words it will meet). Each epoch visits the
+training texts in length buckets on :func:`~rnnkit.training.example_training.train_on_examples`;
+the epoch with the best validation accuracy is kept. The run ends on the test part with
+accuracy, macro-F1 and a confusion matrix, next to a TF-IDF + logistic-regression baseline
+(scikit-learn) fitted on the same training texts in the same run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from rnnkit.atomic import atomic_write_json
+from rnnkit.data.labelled_text import read_labelled_csv, rotten_tomatoes_pairs
+from rnnkit.data.registry import load_splits
+from rnnkit.data.splits import split_pairs
+from rnnkit.data.token_batches import (
+    Example,
+    LabelTable,
+    TokenBatch,
+    TokenTable,
+    bucketed_examples,
+    evaluation_batches,
+    word_tokens,
+)
+from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
+from rnnkit.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from rnnkit.training.example_training import (
+    ExampleTrainingConfig,
+    start_run,
+    train_on_examples,
+)
+from rnnkit.training.label_metrics import classification_figures, confusion_counts
+
+DATASETS = ("rotten_tomatoes",)
+
+
+@dataclass(frozen=True)
+class ClassificationConfig(ExampleTrainingConfig):
+    """Data, split and optimization of a classification run (the model is a
+    :class:`ClassifierConfig`). Give ``csv`` (with ``text_column`` and ``label_column``)
+    for your own data, else ``dataset`` is read."""
+
+    dataset: str = "rotten_tomatoes"
+    csv: str | None = None
+    text_column: str = "text"
+    label_column: str = "label"
+    split_seed: int = 0
+    valid_fraction: float = 0.1
+    test_fraction: float = 0.1
+    min_count: int = 2  # rarer training words share <unk>
+    max_words: int | None = None  # keep each text's first N words (None: all)
+    batch_size: int = 32
+    lr: float = 2e-3
+    lr_decay: float = 0.5
+    epochs: int = 10
+    out_dir: str = "runs/classify"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.csv is None and self.dataset not in DATASETS:
+            raise ValueError(f"ClassificationConfig expected dataset in {DATASETS} or a csv "
+                             f"path, got dataset {self.dataset!r}")
+        if self.max_words is not None and self.max_words < 1:
+            raise ValueError(f"ClassificationConfig expected max_words >= 1, got "
+                             f"{self.max_words}")
+
+
+@dataclass
+class ClassificationData:
+    """The split (text, label) pairs and the tables built from the training part."""
+
+    splits: dict[str, list[tuple[str, str]]]
+    words: TokenTable
+    labels: LabelTable
+
+    def examples(self, split: str, config: ClassificationConfig) -> list[Example]:
+        """``(word ids, label id)`` of every text of a split."""
+        return encode_texts(self.splits[split], self.words, self.labels, config.max_words,
+                            source=f"{split} part")
+
+
+def read_labelled_texts(config: ClassificationConfig) -> list[tuple[str, str]]:
+    """The (text, label) pairs the configuration names: its CSV, else its data set."""
+    if config.csv is not None:
+        path = Path(config.csv)
+        if not path.is_file():
+            raise FileNotFoundError(f"classification csv {str(path)!r} does not exist")
+        return read_labelled_csv(path.read_text(encoding="utf-8"), config.text_column,
+                                 config.label_column, source=f"CSV {str(path)!r}")
+    return rotten_tomatoes_pairs(load_splits(config.dataset)["text"])
+
+
+def load_classification_data(config: ClassificationConfig,
+                             pairs: Sequence[tuple[str, str]] | None = None
+                             ) -> ClassificationData:
+    """Split the pairs (``pairs``, or those the configuration names) and build the word and
+    label tables from the training part."""
+    pairs = list(pairs) if pairs is not None else read_labelled_texts(config)
+    splits = split_pairs(pairs, valid_fraction=config.valid_fraction,
+                         test_fraction=config.test_fraction, seed=config.split_seed)
+    train = splits["train"]
+    words = TokenTable.build((word_tokens(text) for text, _ in train),
+                             min_count=config.min_count)
+    labels = LabelTable.build(label for _, label in train)
+    return ClassificationData(splits, words, labels)
+
+
+def encode_texts(pairs: Sequence[tuple[str, str]], words: TokenTable, labels: LabelTable,
+                 max_words: int | None, source: str) -> list[Example]:
+    """``(word ids, label id)`` examples; a text without a word or a label not in ``labels``
+    is a ``ValueError`` naming its row of ``source`` (counted from 1)."""
+    examples = []
+    for row, (text, label) in enumerate(pairs, 1):
+        tokens = word_tokens(text)[:max_words]
+        if not tokens:
+            raise ValueError(f"{source} row {row}: the text {text!r} has no words")
+        examples.append((words.encode(tokens), labels.encode([label], f"{source} row {row}")[0]))
+    return examples
+
+
+def train_classifier(config: ClassificationConfig, model_config: ClassifierConfig,
+                     pairs: Sequence[tuple[str, str]] | None = None) -> dict[str, Any]:
+    """Train, keep the best epoch, evaluate it and the TF-IDF baseline on the test part;
+    returns the results (also written to ``out_dir/results.json``, with the confusion
+    matrix drawn to ``out_dir/confusion.png``)."""
+    device = start_run(config)
+    data = load_classification_data(config, pairs)
+    model_config = dataclasses.replace(model_config, vocab_size=len(data.words),
+                                       num_classes=len(data.labels))
+    model = SequenceClassifier(model_config).to(device)
+    train_examples = data.examples("train", config)
+    valid_examples = data.examples("valid", config)
+    out_dir = Path(config.out_dir)
+
+    def loss_of(model: nn.Module, batch: TokenBatch) -> torch.Tensor:
+        return F.cross_entropy(model(batch.tokens, batch.lengths), batch.targets)
+
+    trained = train_on_examples(
+        model, config, loss_of=loss_of,
+        batches=lambda epoch: bucketed_examples(train_examples, config.batch_size,
+                                                seed=config.seed + epoch),
+        validate=lambda m: classification_figures(
+            [label for _, label in valid_examples], predict_classes(m, valid_examples)),
+        error_of=lambda figures: 1.0 - figures["accuracy"],
+        save=lambda m, history, tag: _save(m, data, config, history, out_dir, tag))
+    model.load_state_dict(load_checkpoint(out_dir, tag="best").model_state)
+    test_examples = data.examples("test", config)
+    true = [label for _, label in test_examples]
+    predicted = predict_classes(model, test_examples)
+    counts = confusion_counts(true, predicted, len(data.labels))
+    results = {
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "trained_s": round(trained.trained_s, 1), "seed": config.seed,
+        "split_texts": {name: len(part) for name, part in data.splits.items()},
+        "words": len(data.words), "labels": data.labels.names, "history": trained.history,
+        "test": classification_figures(true, predicted),
+        "baseline_tfidf_logistic": tfidf_baseline(data, config),
+        "confusion": counts}
+    atomic_write_json(out_dir / "results.json", results)
+    plot_confusion(counts, data.labels.names, out_dir / "confusion.png",
+                   title=f"test confusion (accuracy {results['test']['accuracy']:.3f})")
+    return results
+
+
+@torch.no_grad()
+def class_probabilities(model: SequenceClassifier, examples: Sequence[Example],
+                        batch_size: int = 256) -> torch.Tensor:
+    """Softmax class probabilities (examples, classes) in the order of ``examples``,
+    computed in length-sorted batches."""
+    model.eval()
+    device = next(model.parameters()).device
+    probabilities = torch.empty(len(examples), model.config.num_classes)
+    for indices, batch in evaluation_batches(examples, batch_size):
+        logits = model(batch.tokens.to(device), batch.lengths)
+        probabilities[indices] = logits.softmax(dim=1).float().cpu()
+    return probabilities
+
+
+def predict_classes(model: SequenceClassifier, examples: Sequence[Example]) -> list[int]:
+    """The most probable class id of each example."""
+    return class_probabilities(model, examples).argmax(dim=1).tolist()
+
+
+def tfidf_baseline(data: ClassificationData, config: ClassificationConfig) -> dict[str, Any]:
+    """Test figures of TF-IDF word uni- and bigrams + logistic regression, fitted on the
+    training texts, its inverse regularization ``C`` chosen on the validation texts."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    def texts_and_labels(split: str) -> tuple[list[str], list[int]]:
+        pairs = data.splits[split]
+        return ([text for text, _ in pairs],
+                data.labels.encode([label for _, label in pairs], f"{split} part"))
+
+    (train_x, train_y), (valid_x, valid_y), (test_x, test_y) = (
+        texts_and_labels(split) for split in ("train", "valid", "test"))
+    vectorizer = TfidfVectorizer(tokenizer=word_tokens, lowercase=False, token_pattern=None,
+                                 ngram_range=(1, 2), min_df=1, sublinear_tf=True)
+    train_features = vectorizer.fit_transform(train_x)
+    best: tuple[float, float, Any] = (-math.inf, 0.0, None)
+    for inverse_strength in (0.5, 1.0, 2.0, 4.0, 8.0, 16.0):
+        fitted = LogisticRegression(C=inverse_strength, max_iter=2000).fit(train_features,
+                                                                          train_y)
+        accuracy = float((fitted.predict(vectorizer.transform(valid_x)) == valid_y).mean())
+        if accuracy > best[0]:
+            best = (accuracy, inverse_strength, fitted)
+    predicted = best[2].predict(vectorizer.transform(test_x)).tolist()
+    return {"C": best[1], "valid_accuracy": best[0],
+            **classification_figures(test_y, predicted)}
+
+
+def plot_confusion(counts: list[list[int]], names: Sequence[str], path: str | Path,
+                   title: str) -> Path:
+    """The confusion matrix as a PNG: true classes in rows, predicted in columns, each cell
+    with its count."""
+    from rnnkit.plotting import pyplot, save_figure
+
+    plt = pyplot()
+    size = max(3.5, 0.6 * len(names) + 2)
+    figure, axis = plt.subplots(figsize=(size, size * 0.85))
+    image = axis.imshow(counts, cmap="Blues")
+    axis.set_xticks(range(len(names)), names, rotation=45, ha="right")
+    axis.set_yticks(range(len(names)), names)
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("true")
+    darkest = max(max(row) for row in counts) or 1
+    for row, values in enumerate(counts):
+        for column, value in enumerate(values):
+            axis.text(column, row, str(value), ha="center", va="center",
+                      color="white" if value > darkest / 2 else "black")
+    figure.colorbar(image, ax=axis)
+    axis.set_title(title)
+    figure.tight_layout()
+    return save_figure(figure, path)
+
+
+def _save(model: SequenceClassifier, data: ClassificationData, config: ClassificationConfig,
+          history: list[dict], out_dir: Path, tag: str) -> None:
+    save_checkpoint(out_dir, model_state=dict(model.state_dict()),
+                    config={"model": asdict(model.config), "classify": asdict(config)},
+                    vocab={"words": data.words.to_dict(), "labels": data.labels.to_dict()},
+                    trainer_state={"history": history}, tag=tag)
+
+
+@dataclass
+class SavedClassifier:
+    """A trained classifier with the tables and settings it was trained with."""
+
+    model: SequenceClassifier
+    words: TokenTable
+    labels: LabelTable
+    config: ClassificationConfig
+
+    @classmethod
+    def load(cls, checkpoint: str | Path, tag: str = "best") -> SavedClassifier:
+        """Read a classification run's checkpoint (safetensors and JSON, no pickle)."""
+        return cls.from_checkpoint(load_checkpoint(checkpoint, tag=tag))
+
+    @classmethod
+    def from_checkpoint(cls, saved: Checkpoint) -> SavedClassifier:
+        if "classify" not in saved.config:
+            raise ValueError(f"{saved.path} is not a classification checkpoint (its config "
+                             f"has {sorted(saved.config)})")
+        model = SequenceClassifier(ClassifierConfig(**saved.config["model"]))
+        model.load_state_dict(saved.model_state)
+        return cls(model.eval(), TokenTable.from_dict(saved.vocab["words"]),
+                   LabelTable.from_dict(saved.vocab["labels"]),
+                   ClassificationConfig(**saved.config["classify"]))
+
+    def classify(self, texts: Sequence[str]) -> list[tuple[str, float]]:
+        """The most probable label of each text and its probability; an empty text (no
+        words) is a ``ValueError`` naming its line (counted from 1)."""
+        examples = []
+        for line, text in enumerate(texts, 1):
+            tokens = word_tokens(text)[:self.config.max_words]
+            if not tokens:
+                raise ValueError(f"line {line}: {text!r} has no words to classify")
+            examples.append((self.words.encode(tokens), 0))
+        probabilities = class_probabilities(self.model, examples)
+        best = probabilities.max(dim=1)
+        return [(self.labels.names[index], float(p))
+                for p, index in zip(best.values.tolist(), best.indices.tolist(), strict=True)]
+
+    def evaluate(self, pairs: Sequence[tuple[str, str]], source: str) -> dict[str, float]:
+        """Accuracy and macro-F1 on labelled texts; a label the model was not trained on is
+        a ``ValueError`` naming it and its row."""
+        examples = encode_texts(pairs, self.words, self.labels, self.config.max_words, source)
+        return classification_figures([label for _, label in examples],
+                                      predict_classes(self.model, examples))
+
+
+def evaluate_classifier_checkpoint(checkpoint: str | Path,
+                                   csv: str | None = None) -> dict[str, float]:
+    """Accuracy and macro-F1 of a run's best checkpoint on its test part, or on the CSV
+    ``csv`` (with the run's text and label column names)."""
+    saved = SavedClassifier.load(checkpoint)
+    config = saved.config
+    if csv is not None:
+        pairs = read_labelled_texts(dataclasses.replace(config, csv=csv))
+        return saved.evaluate(pairs, f"CSV {csv!r}")
+    return saved.evaluate(load_classification_data(config).splits["test"], "test part")

@@ -1,0 +1,121 @@
+"""The classification task end to end on made-up reviews: training, the baseline in the same
+run, the confusion figure, checkpoints read back by `rnnkit predict` and `rnnkit eval`, and
+the errors a user meets (a missing column, a label the model never saw)."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+from pathlib import Path
+
+import pytest
+import torch
+
+from rnnkit.cli import main
+from rnnkit.models.classifier import ClassifierConfig
+from rnnkit.task_commands import task_train_argv
+from rnnkit.training.classification import (
+    ClassificationConfig,
+    SavedClassifier,
+    load_classification_data,
+    train_classifier,
+)
+
+GOOD, BAD = ["great", "fine", "lovely", "superb"], ["dull", "awful", "boring", "weak"]
+FILLER = ["the", "film", "was", "plot", "acting", "really", "quite", "a"]
+
+
+def reviews(count: int, seed: int = 0) -> list[tuple[str, str]]:
+    """Texts whose label is the kind of their one opinion word, among filler words."""
+    generator = random.Random(seed)
+    pairs = []
+    for index in range(count):
+        label = "pos" if index % 2 else "neg"
+        words = generator.choices(FILLER, k=generator.randint(2, 7))
+        words.insert(generator.randint(0, len(words)), generator.choice(
+            GOOD if label == "pos" else BAD))
+        pairs.append((f"{' '.join(words)} #{index}", label))
+    return pairs
+
+
+def tiny(out_dir: Path, **values) -> ClassificationConfig:
+    settings = dict(epochs=12, batch_size=16, lr=1e-2, out_dir=str(out_dir), progress=False,
+                    device="cpu", min_count=1)
+    settings.update(values)
+    return ClassificationConfig(**settings)
+
+
+MODEL = ClassifierConfig(embedding_size=8, hidden_size=8, dropout=0.0)
+
+
+def test_the_word_table_comes_from_the_training_part_only() -> None:
+    pairs = reviews(50)
+    data = load_classification_data(tiny(Path("unused")), pairs)
+    train_words = {word for text, _ in data.splits["train"] for word in text.split()}
+    assert [len(data.splits[n]) for n in ("train", "valid", "test")] == [40, 5, 5]
+    held_out_only = {f"#{i}" for i in range(50)} - train_words
+    assert held_out_only and not held_out_only & set(data.words.tokens)
+    assert data.labels.names == ["neg", "pos"]
+
+
+def test_training_learns_reports_the_baseline_and_reloads_to_the_same_answers(
+        tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    results = train_classifier(tiny(tmp_path), MODEL, reviews(160))
+    assert results["test"]["accuracy"] >= 0.9  # one opinion word decides: easy to learn
+    assert results["baseline_tfidf_logistic"]["accuracy"] >= 0.9
+    assert sum(map(sum, results["confusion"])) == results["split_texts"]["test"] == 16
+    assert (tmp_path / "confusion.png").read_bytes()[:4] == b"\x89PNG"
+    saved = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
+    assert saved["test"] == results["test"]
+    classifier = SavedClassifier.load(tmp_path)
+    answers = classifier.classify(["the plot was superb", "awful acting", "lovely"])
+    assert [label for label, _ in answers] == ["pos", "neg", "pos"]
+    again = SavedClassifier.load(tmp_path).classify(["the plot was superb"])
+    assert again[0] == answers[0]
+
+
+def test_predict_and_eval_read_the_run_and_name_bad_input(tmp_path: Path, monkeypatch,
+                                                          capsys) -> None:
+    run = tmp_path / "run"
+    train_classifier(tiny(run, epochs=2), MODEL, reviews(60))
+    monkeypatch.setattr("sys.stdin", io.StringIO("a superb film\nso boring\n"))
+    assert main(["predict", "--checkpoint", str(run)]) == 0
+    rows = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    assert [row[2] for row in rows] == ["a superb film", "so boring"]
+    assert all(row[0] in ("neg", "pos") and 0.5 <= float(row[1]) <= 1.0 for row in rows)
+
+    unseen = tmp_path / "unseen.csv"
+    unseen.write_text("label,text\npos,great film\nmeh,fine i guess\n", encoding="utf-8")
+    assert main(["eval", "--checkpoint", str(run), "--text-file", str(unseen)]) == 1
+    error = capsys.readouterr().err
+    assert "row 2: label 'meh' was not seen in training (known labels: 'neg', 'pos')" in error
+    good = tmp_path / "good.csv"
+    good.write_text("label,text\npos,great film\nneg,dull film\n", encoding="utf-8")
+    assert main(["classify", "eval", "--checkpoint", str(run), "--data-file", str(good)]) == 0
+    assert set(json.loads(capsys.readouterr().out)) == {"accuracy", "macro_f1"}
+    monkeypatch.setattr("sys.stdin", io.StringIO("fine\n   \n"))
+    assert main(["predict", "--checkpoint", str(run)]) == 1
+    assert "line 2: '   ' has no words to classify" in capsys.readouterr().err
+
+
+def test_a_csv_without_the_named_column_is_refused_with_the_columns_it_has(
+        tmp_path: Path, capsys) -> None:
+    data = tmp_path / "reviews.csv"
+    data.write_text("review,score\nnice,pos\n", encoding="utf-8")
+    status = main(["train", "--task", "classify", "--csv", str(data), "--text-column",
+                   "text", "--label-column", "score", "--out-dir", str(tmp_path / "run")])
+    assert status == 1
+    message = capsys.readouterr().err
+    assert "has no column 'text'; columns present: 'review', 'score'" in message
+    missing = main(["classify", "train", "--csv", str(tmp_path / "nowhere.csv")])
+    assert missing == 1 and "nowhere.csv" in capsys.readouterr().err
+
+
+def test_train_task_argv_stands_for_the_task_commands() -> None:
+    assert task_train_argv(["train", "--lr", "1", "--task", "classify", "--epochs", "2"]) == [
+        "classify", "train", "--lr", "1", "--epochs", "2"]
+    assert task_train_argv(["train", "--task", "language-model"]) == ["train"]
+    with pytest.raises(ValueError, match="--task expected one of"):
+        task_train_argv(["train", "--task", "nonsense"])
