@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from rnnkit.models.classifier import ClassifierConfig
+from rnnkit.models.forecaster import ForecasterConfig
 from rnnkit.training.classification import ClassificationConfig
+from rnnkit.training.forecasting import ForecastConfig
 
 ENCODER_NOT_FLAGS = {"vocab_size", "num_classes", "num_tags", "pad_id"}
 
@@ -50,12 +52,32 @@ def _evaluate_classifier(checkpoint: str, data_file: str | None) -> dict[str, An
     return evaluate_classifier_checkpoint(checkpoint, data_file)
 
 
+def _train_forecaster(config: Any, model_config: Any) -> dict[str, Any]:
+    from rnnkit.training.forecasting import train_forecast
+
+    return train_forecast(config, model_config)
+
+
+def _evaluate_forecaster(checkpoint: str, data_file: str | None) -> dict[str, Any]:
+    from rnnkit.training.forecasting import evaluate_forecast_checkpoint
+
+    if data_file is not None:
+        raise ValueError("a forecast run is scored on the test part of its own series; "
+                         "train on your CSV with --csv and --column to score that")
+    return evaluate_forecast_checkpoint(checkpoint)
+
+
 TASKS = {
     "classify": TaskCommand("classify", "many-to-one: a label per text (sentiment)",
                             ClassificationConfig, ClassifierConfig, _train_classifier,
                             _evaluate_classifier,
                             ("parameters", "trained_s", "split_texts", "test",
                              "baseline_tfidf_logistic")),
+    "forecast": TaskCommand("forecast", "a numeric series: the next values",
+                            ForecastConfig, ForecasterConfig, _train_forecaster,
+                            _evaluate_forecaster,
+                            ("source", "parameters", "trained_s", "split_sizes", "test",
+                             "arima")),
 }
 
 
@@ -124,7 +146,28 @@ def run_predict(args: argparse.Namespace) -> int:
         for text, (label, probability) in zip(
                 lines, SavedClassifier.load(args.checkpoint).classify(lines), strict=True):
             print(f"{label}\t{probability:.4f}\t{text}")
+    elif task == "forecast":
+        from rnnkit.training.forecasting import forecast_from_checkpoint
+
+        values = None
+        if args.input is not None:
+            values = _series_from_csv(args.input, args.column)
+        for value in forecast_from_checkpoint(args.checkpoint, values):
+            print(f"{value:.6g}")
     return 0
+
+
+def _series_from_csv(path: str, column: str | None) -> list[float]:
+    """The numeric ``column`` of the CSV at ``path`` (a forecast's history)."""
+    from rnnkit.data.series import read_series
+
+    if column is None:
+        raise ValueError("--input with a forecast run needs --column: the CSV column that "
+                         "holds the series")
+    file = Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"input file {path!r} does not exist")
+    return read_series(file.read_text(encoding="utf-8"), column, source=f"CSV {path!r}")
 
 
 def _input_lines(path: str | None) -> list[str]:

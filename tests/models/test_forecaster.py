@@ -81,3 +81,18 @@ def test_bad_configurations_are_refused(field: str, value: object, message: str)
 
 def test_repr_shows_horizon_and_mode() -> None:
     assert "horizon=3, mode='many-to-one'" in repr(small())
+
+
+def test_a_relative_forecaster_moves_with_the_level_and_never_reads_later_steps() -> None:
+    torch.manual_seed(0)
+    model = SequenceForecaster(ForecasterConfig(hidden_size=6, horizon=2,
+                                                relative=True)).double().eval()
+    window = torch.randn(3, 7, 1, dtype=torch.float64)
+    shifted = model(window + 5.0)
+    torch.testing.assert_close(shifted, model(window) + 5.0, rtol=0, atol=1e-12)
+    every = model.forward_every_step(window)
+    torch.testing.assert_close(every[:, -1], model(window), rtol=0, atol=1e-12)
+    changed = window.clone()
+    changed[:, 4:] += torch.randn(3, 3, 1, dtype=torch.float64)
+    torch.testing.assert_close(model.forward_every_step(changed)[:, :4], every[:, :4],
+                               rtol=0, atol=1e-12)

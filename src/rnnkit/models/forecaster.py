@@ -15,6 +15,11 @@ Two ways to train it (``mode``), one way to use it:
 Either way a forecast is the last step's output: :meth:`~SequenceForecaster.forward`
 returns ``(batch, horizon)`` whatever the mode.
 
+With ``relative=True`` the model sees values relative to the window's first value and
+forecasts changes: each step's output is added to that step's own value. A trending series
+then looks the same at every level, so a test part that lies above everything in training
+(airline passengers) is no longer out of range; after a log transform, changes are ratios.
+
 Shapes:
     window:   (batch, window, 1) float, scaled values, oldest first
     forward:  (batch, horizon), the values after the window
@@ -45,6 +50,7 @@ class ForecasterConfig:
     dropout: float = 0.0  # between layers and on the top layer's output
     horizon: int = 1
     mode: str = "many-to-one"
+    relative: bool = False  # forecast changes from the latest value seen (module docs)
 
     def __post_init__(self) -> None:
         owner = type(self).__name__
@@ -76,15 +82,23 @@ class SequenceForecaster(nn.Module):
 
     def forward(self, window: Tensor) -> Tensor:
         """The forecast of the ``horizon`` values after each window: (batch, horizon)."""
-        return self._head(self._outputs(window)[:, -1])
+        window = self._checked(window)
+        if not self.config.relative:
+            return self._head(self._outputs(window)[:, -1])
+        return self._head(self._outputs(window - window[:, :1])[:, -1]) + window[:, -1]
 
     def forward_every_step(self, window: Tensor) -> Tensor:
         """Every step's forecast: (batch, window, horizon), row ``t`` for the values
         ``t + 1 .. t + horizon`` (the last row is :meth:`forward`'s output)."""
-        return self._head(self._outputs(window))
+        window = self._checked(window)
+        if not self.config.relative:
+            return self._head(self._outputs(window))
+        # The inputs are taken relative to the window's first value, which every step has
+        # seen (the last one would leak the future into early steps); each step's forecast
+        # is a change from its own value.
+        return self._head(self._outputs(window - window[:, :1])) + window
 
-    def _outputs(self, window: Tensor) -> Tensor:
-        """The top layer's outputs (batch, window, hidden_size) for a checked window."""
+    def _checked(self, window: Tensor) -> Tensor:
         window = check_tensor("SequenceForecaster", "window", window)
         if window.dim() != 3 or window.shape[-1] != 1 or window.shape[1] == 0:
             raise ValueError("SequenceForecaster expected a window of shape (batch, window, 1) "
@@ -92,6 +106,10 @@ class SequenceForecaster(nn.Module):
         if not window.dtype.is_floating_point:
             raise TypeError("SequenceForecaster expected a floating-point window (scaled "
                             f"values), got dtype {window.dtype}")
+        return window
+
+    def _outputs(self, window: Tensor) -> Tensor:
+        """The top layer's outputs (batch, window, hidden_size)."""
         outputs, _ = self.rnn(window, lengths=None)  # (batch, window, hidden)
         return outputs
 
@@ -100,4 +118,5 @@ class SequenceForecaster(nn.Module):
 
     def extra_repr(self) -> str:
         """The options a printout should show: horizon and training mode."""
-        return f"horizon={self.config.horizon}, mode={self.config.mode!r}"
+        relative = ", relative=True" if self.config.relative else ""
+        return f"horizon={self.config.horizon}, mode={self.config.mode!r}{relative}"
