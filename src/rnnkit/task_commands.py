@@ -15,7 +15,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +91,8 @@ def add_task_commands(commands: Any) -> None:
         train = actions.add_parser("train", help="train, then report the test figures next "
                                    "to the baselines",
                                    formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        train.add_argument("--config", help=f"TOML file with [{task.name}] and [model] "
+                           "tables (flags override it)")
         add_dataclass_flags(train, task.name, task.config, skip=set())
         add_dataclass_flags(train, "model", task.model_config, skip=ENCODER_NOT_FLAGS)
         train.set_defaults(handler=run_task_train, task_name=task.name)
@@ -113,11 +115,40 @@ def run_task_train(args: argparse.Namespace) -> int:
     from rnnkit.cli import section_values
 
     task = TASKS[args.task_name]
-    config = replace(task.config(), **section_values(args, task.name))
-    model_config = replace(task.model_config(), **section_values(args, "model"))
+    tables = read_task_config(args.config, task) if args.config else {}
+    config = replace(task.config(), **{**tables.get(task.name, {}),
+                                       **section_values(args, task.name)})
+    model_config = replace(task.model_config(), **{**tables.get("model", {}),
+                                                   **section_values(args, "model")})
     results = task.train(config, model_config)
     print(json.dumps({key: results[key] for key in task.headline if key in results}))
     return 0
+
+
+def read_task_config(path: str, task: TaskCommand) -> dict[str, dict[str, Any]]:
+    """The ``[<task>]`` and ``[model]`` tables of a TOML recipe, their keys checked against
+    the two config classes (an unknown table or key is named in the error)."""
+    from rnnkit.training.config import tomllib  # tomli on Python 3.10
+
+    file = Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"config file {path} does not exist")
+    try:
+        tables = tomllib.loads(file.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise ValueError(f"config file {path} is not valid TOML: {error}") from error
+    classes = {task.name: task.config, "model": task.model_config}
+    unknown = set(tables) - set(classes)
+    if unknown:
+        raise ValueError(f"config file {path}: unknown table(s) {sorted(unknown)}; a "
+                         f"{task.name} recipe has [{task.name}] and [model]")
+    for name, values in tables.items():
+        known = {field.name for field in fields(classes[name])}
+        if set(values) - known:
+            raise ValueError(f"config file {path}: unknown key(s) "
+                             f"{sorted(set(values) - known)} in [{name}]; known keys: "
+                             f"{', '.join(sorted(known))}")
+    return tables
 
 
 def run_task_eval(args: argparse.Namespace) -> int:
