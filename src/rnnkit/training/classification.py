@@ -7,7 +7,9 @@ posted twice stays in one part), split into lowercased words
 training part alone (words seen fewer than ``min_count`` times share ``<unk>``, which
 teaches the model what to do with the unknown words it will meet). Each epoch visits the
 training texts in length buckets on :func:`~rnnkit.training.example_training.train_on_examples`;
-the epoch with the best validation accuracy is kept. The run ends on the test part with
+the epoch with the best validation accuracy is kept. With ``pretrain_epochs`` the encoder
+is first trained as a language model on the training texts
+(:mod:`rnnkit.training.encoder_pretraining`). The run ends on the test part with
 accuracy, macro-F1 and a confusion matrix, next to a TF-IDF + logistic-regression baseline
 (scikit-learn) fitted on the same training texts in the same run.
 """
@@ -40,6 +42,7 @@ from rnnkit.data.token_batches import (
 )
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
 from rnnkit.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from rnnkit.training.encoder_pretraining import pretrain_encoder
 from rnnkit.training.example_training import (
     ExampleTrainingConfig,
     start_run,
@@ -65,6 +68,7 @@ class ClassificationConfig(ExampleTrainingConfig):
     test_fraction: float = 0.1
     min_count: int = 2  # rarer training words share <unk>
     max_words: int | None = None  # keep each text's first N words (None: all)
+    pretrain_epochs: int = 0  # language-model epochs on the training texts first
     batch_size: int = 32
     lr: float = 2e-3
     lr_decay: float = 0.5
@@ -147,6 +151,11 @@ def train_classifier(config: ClassificationConfig, model_config: ClassifierConfi
     train_examples = data.examples("train", config)
     valid_examples = data.examples("valid", config)
     out_dir = Path(config.out_dir)
+    pretraining = []
+    if config.pretrain_epochs:
+        pretraining = pretrain_encoder(model.encoder, [ids for ids, _ in train_examples],
+                                       [ids for ids, _ in valid_examples], config,
+                                       config.pretrain_epochs)
 
     def loss_of(model: nn.Module, batch: TokenBatch) -> torch.Tensor:
         return F.cross_entropy(model(batch.tokens, batch.lengths), batch.targets)
@@ -168,7 +177,8 @@ def train_classifier(config: ClassificationConfig, model_config: ClassifierConfi
         "parameters": sum(p.numel() for p in model.parameters()),
         "trained_s": round(trained.trained_s, 1), "seed": config.seed,
         "split_texts": {name: len(part) for name, part in data.splits.items()},
-        "words": len(data.words), "labels": data.labels.names, "history": trained.history,
+        "words": len(data.words), "labels": data.labels.names,
+        "pretraining": pretraining, "history": trained.history,
         "test": classification_figures(true, predicted),
         "baseline_tfidf_logistic": tfidf_baseline(data, config),
         "confusion": counts}
