@@ -21,10 +21,12 @@ from typing import Any
 
 from rnnkit.models.classifier import ClassifierConfig
 from rnnkit.models.forecaster import ForecasterConfig
+from rnnkit.models.tagger import TaggerConfig
 from rnnkit.training.classification import ClassificationConfig
 from rnnkit.training.forecasting import ForecastConfig
+from rnnkit.training.tagging import TaggingConfig
 
-ENCODER_NOT_FLAGS = {"vocab_size", "num_classes", "num_tags", "pad_id"}
+ENCODER_NOT_FLAGS = {"vocab_size", "num_classes", "num_tags", "pad_id", "char_vocab_size"}
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,18 @@ def _evaluate_classifier(checkpoint: str, data_file: str | None) -> dict[str, An
     return evaluate_classifier_checkpoint(checkpoint, data_file)
 
 
+def _train_tagger(config: Any, model_config: Any) -> dict[str, Any]:
+    from rnnkit.training.tagging import train_tagging
+
+    return train_tagging(config, model_config)
+
+
+def _evaluate_tagger(checkpoint: str, data_file: str | None) -> dict[str, Any]:
+    from rnnkit.training.tagging import evaluate_tagging_checkpoint
+
+    return evaluate_tagging_checkpoint(checkpoint, data_file)
+
+
 def _train_forecaster(config: Any, model_config: Any) -> dict[str, Any]:
     from rnnkit.training.forecasting import train_forecast
 
@@ -73,6 +87,9 @@ TASKS = {
                             _evaluate_classifier,
                             ("parameters", "trained_s", "split_texts", "test",
                              "baseline_tfidf_logistic")),
+    "tag": TaskCommand("tag", "aligned many-to-many: a tag per token (POS, entities)",
+                       TaggingConfig, TaggerConfig, _train_tagger, _evaluate_tagger,
+                       ("parameters", "trained_s", "split_sentences", "split_tokens", "test")),
     "forecast": TaskCommand("forecast", "a numeric series: the next values",
                             ForecastConfig, ForecasterConfig, _train_forecaster,
                             _evaluate_forecaster,
@@ -177,6 +194,11 @@ def run_predict(args: argparse.Namespace) -> int:
         for text, (label, probability) in zip(
                 lines, SavedClassifier.load(args.checkpoint).classify(lines), strict=True):
             print(f"{label}\t{probability:.4f}\t{text}")
+    elif task == "tag":
+        from rnnkit.training.tagging import tag_lines
+
+        for tagged in tag_lines(args.checkpoint, _input_lines(args.input)):
+            print(" ".join(f"{token}/{tag}" for token, tag in tagged))
     elif task == "forecast":
         from rnnkit.training.forecasting import forecast_from_checkpoint
 

@@ -56,6 +56,9 @@ def test_likelihood_of_every_sequence_sums_to_one_and_padding_is_ignored() -> No
     tags = torch.tensor([[1, 0, 1, 1, 1]])
     torch.testing.assert_close(crf.negative_log_likelihood(padded, tags, lengths),
                                crf.negative_log_likelihood(emissions, tags[:, :3], lengths))
+    ignored = torch.tensor([[1, 0, 1, -100, -100]])  # pad_examples' IGNORE_INDEX padding
+    torch.testing.assert_close(crf.negative_log_likelihood(padded, ignored, lengths),
+                               crf.negative_log_likelihood(emissions, tags[:, :3], lengths))
     assert crf.decode(padded, lengths) == crf.decode(emissions, lengths)
 
 

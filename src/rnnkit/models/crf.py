@@ -86,6 +86,9 @@ class LinearChainCRF(nn.Module):
     def _path_score(self, emissions: Tensor, tags: Tensor, mask: Tensor) -> Tensor:
         """``s(tags)`` of every row (batch,) over its valid steps."""
         rows = torch.arange(emissions.shape[0], device=emissions.device)
+        # Padding may hold anything, e.g. pad_examples' IGNORE_INDEX (-100), which cannot
+        # index a tag: read tag 0 there (those steps are multiplied by 0 below).
+        tags = tags.masked_fill(~mask, 0)
         score = self.start[tags[:, 0]] + emissions[rows, 0, tags[:, 0]]
         for step in range(1, emissions.shape[1]):
             step_score = (self.transitions[tags[:, step - 1], tags[:, step]]

@@ -3,11 +3,15 @@ and the tagger share.
 
 Embedding → dropout → a rnnkit recurrent layer run with the row lengths (bidirectional by
 default). The layer stops each row at its length, so padding never reaches a valid
-step's features or the final state.
+step's features or the final state. A model may hand in more per-token features
+(``extra_features`` of them, e.g. a word's spelling from
+:class:`~rnnkit.models.char_features.CharFeatures`); they are concatenated to the
+embedding before the dropout.
 
 Shapes:
     tokens:  (batch, time) int64, padded with ``pad_id`` past each row's length
     lengths: (batch,) int64, each >= 1
+    extra:   (batch, time, extra_features), only when ``extra_features`` > 0
     outputs: (batch, time, directions * hidden_size)
     final:   the layer's state, (layers * directions, batch, hidden_size) or a tuple (h, c)
 """
@@ -62,17 +66,20 @@ class TokenEncoder(nn.Module):
         torch.Size([2, 3, 16])
     """
 
-    def __init__(self, config: EncoderConfig, owner: str) -> None:
+    def __init__(self, config: EncoderConfig, owner: str, extra_features: int = 0) -> None:
         super().__init__()
         check_positive_int(owner, "vocab_size", config.vocab_size)
-        self.config, self.owner = config, owner
+        if extra_features < 0:
+            raise ValueError(f"{owner} expected extra_features >= 0, got {extra_features}")
+        self.config, self.owner, self.extra_features = config, owner, extra_features
         self.embedding = nn.Embedding(config.vocab_size, config.embedding_size,
                                       padding_idx=config.pad_id)
-        self.rnn = build_layer(config.cell, config.embedding_size, config.hidden_size,
+        self.rnn = build_layer(config.cell, config.embedding_size + extra_features,
+                               config.hidden_size,
                                num_layers=config.num_layers,
                                bidirectional=config.bidirectional, dropout=config.dropout)
 
-    def forward(self, tokens: Tensor, lengths: Tensor
+    def forward(self, tokens: Tensor, lengths: Tensor, extra: Tensor | None = None
                 ) -> tuple[Tensor, Tensor | tuple[Tensor, Tensor]]:
         """Per-step outputs and the layer's final state (see the module docstring)."""
         if tokens.dim() != 2 or tokens.dtype != torch.long:
@@ -80,5 +87,16 @@ class TokenEncoder(nn.Module):
                              f"tensor, got shape {tuple(tokens.shape)} and dtype {tokens.dtype}")
         lengths = check_lengths(self.owner, lengths, batch=tokens.shape[0],
                                 time=tokens.shape[1])
-        embedded = F.dropout(self.embedding(tokens), self.config.dropout, self.training)
+        embedded = self.embedding(tokens)  # (batch, time, embedding)
+        if self.extra_features:
+            expected = (*tokens.shape, self.extra_features)
+            if extra is None or tuple(extra.shape) != expected:
+                got = "none" if extra is None else f"shape {tuple(extra.shape)}"
+                raise ValueError(f"{self.owner} expected extra features of shape {expected}, "
+                                 f"got {got}")
+            embedded = torch.cat([embedded, extra], dim=2)
+        elif extra is not None:
+            raise ValueError(f"{self.owner} was built without extra features "
+                             f"(extra_features=0) but was given some")
+        embedded = F.dropout(embedded, self.config.dropout, self.training)
         return self.rnn(embedded, lengths=lengths)  # (batch, time, dirs * hidden), state
