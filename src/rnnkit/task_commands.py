@@ -145,15 +145,9 @@ def run_task_train(args: argparse.Namespace) -> int:
 def read_task_config(path: str, task: TaskCommand) -> dict[str, dict[str, Any]]:
     """The ``[<task>]`` and ``[model]`` tables of a TOML recipe, their keys checked against
     the two config classes (an unknown table or key is named in the error)."""
-    from rnnkit.training.config import tomllib  # tomli on Python 3.10
+    from rnnkit.training.config import read_toml
 
-    file = Path(path)
-    if not file.is_file():
-        raise FileNotFoundError(f"config file {path} does not exist")
-    try:
-        tables = tomllib.loads(file.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as error:
-        raise ValueError(f"config file {path} is not valid TOML: {error}") from error
+    tables = read_toml(path)
     classes = {task.name: task.config, "model": task.model_config}
     unknown = set(tables) - set(classes)
     if unknown:

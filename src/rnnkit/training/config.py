@@ -205,11 +205,15 @@ def _without_default_bound(current: TrainConfig, values: dict[str, Any]) -> dict
 
 def load_config_file(path: str | Path, base: RunConfig | None = None) -> RunConfig:
     """Read a TOML config file over ``base`` (defaults when omitted)."""
+    return apply_overrides(base or RunConfig(), read_toml(path))
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """The tables of a TOML config file; a missing file or bad TOML is named."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"config file {path} does not exist")
     try:
-        sections = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as error:
         raise ValueError(f"config file {path} is not valid TOML: {error}") from error
-    return apply_overrides(base or RunConfig(), sections)
