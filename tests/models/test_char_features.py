@@ -90,8 +90,8 @@ def test_character_parameters_are_trained() -> None:
     batch = pad_examples([([3, 4], [1, 2], [[2, 3], [4]])])
     model.loss(model(batch.tokens, batch.lengths, batch.chars), batch.targets,
                batch.lengths).backward()
-    assert model.chars.convolution.weight.grad.abs().sum() > 0
-    assert model.chars.embedding.weight.grad[0].abs().sum() == 0  # padding stays zero
+    assert model.encoder.chars.convolution.weight.grad.abs().sum() > 0
+    assert model.encoder.chars.embedding.weight.grad[0].abs().sum() == 0  # padding: zero
 
 
 def test_spelled_examples_pad_to_the_longest_word_and_check_their_spellings() -> None:

@@ -88,3 +88,20 @@ def test_every_parameter_learns_and_bad_inputs_are_named() -> None:
         ClassifierConfig(pooling="sum")
     with pytest.raises(ValueError, match="needs the layer's final state"):
         SequencePooling("last", 4)(torch.zeros(1, 2, 4), torch.tensor([2]))
+
+
+@pytest.mark.parametrize("pooling", POOLINGS)
+def test_with_character_features_padding_still_changes_nothing(pooling: str) -> None:
+    model = classifier(pooling, char_vocab_size=9, char_embedding_size=3, char_filters=4)
+    generator = torch.Generator().manual_seed(3)
+    chars = torch.randint(2, 9, (3, 5, 4), generator=generator)
+    chars[:, :, 3] = 0  # every word has at most 3 letters
+    chars[1, 2:], chars[2, 3:] = 0, 0  # padding positions have no letters
+    together = model(TOKENS, LENGTHS, chars)
+    for row in range(3):
+        length = int(LENGTHS[row])
+        alone = model(TOKENS[row:row + 1, :length], LENGTHS[row:row + 1],
+                      chars[row:row + 1, :length, :3])
+        torch.testing.assert_close(together[row], alone[0], rtol=0, atol=1e-6)
+    with pytest.raises(ValueError, match="with character features expected chars"):
+        model(TOKENS, LENGTHS)

@@ -76,6 +76,19 @@ def test_training_learns_reports_the_baseline_and_reloads_to_the_same_answers(
     assert again[0] == answers[0]
 
 
+def test_a_classifier_with_character_features_trains_and_reloads(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    spelled = ClassifierConfig(embedding_size=8, hidden_size=8, dropout=0.0,
+                               char_embedding_size=4, char_filters=6)
+    results = train_classifier(tiny(tmp_path), spelled, reviews(160))
+    assert results["test"]["accuracy"] >= 0.9
+    classifier = SavedClassifier.load(tmp_path)
+    assert classifier.chars is not None and classifier.model.config.char_vocab_size > 2
+    texts = ["the plot was superb", "awful acting", "unheardof words here"]
+    assert classifier.classify(texts) == SavedClassifier.load(tmp_path).classify(texts)
+    assert [label for label, _ in classifier.classify(texts[:2])] == ["pos", "neg"]
+
+
 def test_predict_and_eval_read_the_run_and_name_bad_input(tmp_path: Path, monkeypatch,
                                                           capsys) -> None:
     run = tmp_path / "run"

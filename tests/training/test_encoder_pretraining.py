@@ -50,7 +50,9 @@ def test_pretraining_learns_a_predictable_corpus() -> None:
         return [list(range(start, start + 5)) for start in starts]
     model = encoder()
     config = ExampleTrainingConfig(batch_size=8, lr=2e-2, progress=False, device="cpu")
-    history = pretrain_encoder(model, counting(64), counting(16), config, epochs=12)
+    train = [(ids, 0) for ids in counting(64)]
+    valid = [(ids, 0) for ids in counting(16)]
+    history = pretrain_encoder(model, train, valid, config, epochs=12)
     losses = [row["lm_loss"] for row in history]
     assert losses[-1] < 0.5 * losses[0]
     assert len(history) == 12

@@ -10,6 +10,7 @@ alone and in a padded batch.
 Shapes:
     tokens:  (batch, time) int64, padded with ``pad_id`` past each row's length
     lengths: (batch,) int64, each >= 1
+    chars:   (batch, time, letters) int64, only with character features (``EncoderConfig``)
     logits:  (batch, num_classes)
 """
 
@@ -57,9 +58,11 @@ class SequenceClassifier(nn.Module):
         self.pooling = SequencePooling(config.pooling, config.output_size)
         self.classifier = nn.Linear(config.output_size, config.num_classes)
 
-    def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
-        """Class logits (batch, num_classes) of each row's first ``lengths`` tokens."""
-        outputs, final = self.encoder(tokens, lengths)  # (batch, time, dirs * hidden)
+    def forward(self, tokens: Tensor, lengths: Tensor, chars: Tensor | None = None) -> Tensor:
+        """Class logits (batch, num_classes) of each row's first ``lengths`` tokens;
+        ``chars`` (batch, time, letters) is required with character features and refused
+        without."""
+        outputs, final = self.encoder(tokens, lengths, chars)  # (batch, time, dirs * hidden)
         pooled = self.pooling(outputs, lengths, self._top_layer_state(final))
         return self.classifier(F.dropout(pooled, self.config.dropout, self.training))
 

@@ -8,10 +8,9 @@ valid tokens); with ``crf=True`` the scores are the emissions of a
 decoded by Viterbi, so the tags of neighbours constrain each other (no ``I-PER`` after
 ``B-LOC``).
 
-With ``char_embedding_size`` > 0 each word's spelling is read too: a character CNN
-(:class:`~rnnkit.models.char_features.CharFeatures`) gives ``char_filters`` features per
-word, concatenated to its embedding, so a word never seen in training (``<unk>``) can
-still be tagged from its suffix, capitals or digits.
+With ``char_embedding_size`` > 0 each word's spelling is read too (the encoder's character
+CNN, :class:`~rnnkit.models.token_encoder.TokenEncoder`), so a word never seen in training
+(``<unk>``) can still be tagged from its suffix, capitals or digits.
 
 Shapes:
     tokens:    (batch, time) int64, padded with ``pad_id`` past each row's length
@@ -30,7 +29,6 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from rnnkit.models.char_features import CharFeatures
 from rnnkit.models.crf import LinearChainCRF
 from rnnkit.models.token_encoder import EncoderConfig, TokenEncoder
 from rnnkit.validation import check_positive_int
@@ -43,24 +41,6 @@ class TaggerConfig(EncoderConfig):
 
     num_tags: int = 0
     crf: bool = False
-    char_vocab_size: int = 0  # characters of the task's table (0 with no character features)
-    char_embedding_size: int = 0  # 0: words only, no character features
-    char_filters: int = 50
-    char_width: int = 3
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.char_embedding_size < 0:
-            raise ValueError(f"TaggerConfig expected char_embedding_size >= 0 (0: no "
-                             f"character features), got {self.char_embedding_size}")
-        if self.char_embedding_size:
-            check_positive_int("TaggerConfig", "char_filters", self.char_filters)
-            check_positive_int("TaggerConfig", "char_width", self.char_width)
-
-    @property
-    def uses_chars(self) -> bool:
-        """Whether the tagger reads each word's characters."""
-        return self.char_embedding_size > 0
 
 
 class SequenceTagger(nn.Module):
@@ -78,31 +58,14 @@ class SequenceTagger(nn.Module):
         super().__init__()
         check_positive_int("SequenceTagger", "num_tags", config.num_tags)
         self.config = config
-        self.chars = None
-        if config.uses_chars:
-            check_positive_int("SequenceTagger", "char_vocab_size", config.char_vocab_size)
-            self.chars = CharFeatures(config.char_vocab_size, config.char_embedding_size,
-                                      config.char_filters, config.char_width)
-        self.encoder = TokenEncoder(config, owner="SequenceTagger",
-                                    extra_features=config.char_filters if self.chars else 0)
+        self.encoder = TokenEncoder(config, owner="SequenceTagger")
         self.emissions = nn.Linear(config.output_size, config.num_tags)
         self.crf = LinearChainCRF(config.num_tags) if config.crf else None
 
     def forward(self, tokens: Tensor, lengths: Tensor, chars: Tensor | None = None) -> Tensor:
         """Tag scores (batch, time, num_tags) for every token; past a row's length they
         mean nothing. ``chars`` is required with character features and refused without."""
-        spelling = None
-        if self.chars is not None:
-            if chars is None or chars.shape[:2] != tokens.shape:
-                got = "none" if chars is None else f"shape {tuple(chars.shape)}"
-                raise ValueError(f"SequenceTagger with character features expected chars of "
-                                 f"shape ({tokens.shape[0]}, {tokens.shape[1]}, letters), "
-                                 f"got {got}")
-            spelling = self.chars(chars)  # (batch, time, char_filters)
-        elif chars is not None:
-            raise ValueError("SequenceTagger was built without character features "
-                             "(char_embedding_size=0) but was given chars")
-        outputs, _ = self.encoder(tokens, lengths, spelling)  # (batch, time, dirs * hidden)
+        outputs, _ = self.encoder(tokens, lengths, chars)  # (batch, time, dirs * hidden)
         return self.emissions(F.dropout(outputs, self.config.dropout, self.training))
 
     def loss(self, emissions: Tensor, tags: Tensor, lengths: Tensor) -> Tensor:

@@ -3,15 +3,17 @@ and the tagger share.
 
 Embedding → dropout → a rnnkit recurrent layer run with the row lengths (bidirectional by
 default). The layer stops each row at its length, so padding never reaches a valid
-step's features or the final state. A model may hand in more per-token features
-(``extra_features`` of them, e.g. a word's spelling from
-:class:`~rnnkit.models.char_features.CharFeatures`); they are concatenated to the
-embedding before the dropout.
+step's features or the final state. With ``char_embedding_size`` > 0 each word's spelling
+is read too: a character CNN (:class:`~rnnkit.models.char_features.CharFeatures`) gives
+``char_filters`` features per word, concatenated to its embedding before the dropout, so a
+word never seen in training (``<unk>``) still says something through its suffix, capitals
+or digits.
 
 Shapes:
     tokens:  (batch, time) int64, padded with ``pad_id`` past each row's length
     lengths: (batch,) int64, each >= 1
-    extra:   (batch, time, extra_features), only when ``extra_features`` > 0
+    chars:   (batch, time, letters) int64 character ids, 0 past each word's end; only with
+             character features
     outputs: (batch, time, directions * hidden_size)
     final:   the layer's state, (layers * directions, batch, hidden_size) or a tuple (h, c)
 """
@@ -25,6 +27,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from rnnkit.layers.factory import CELL_NAMES, build_layer
+from rnnkit.models.char_features import CharFeatures
 from rnnkit.validation import check_choice, check_lengths, check_positive_int
 
 
@@ -40,6 +43,10 @@ class EncoderConfig:
     bidirectional: bool = True
     dropout: float = 0.3
     pad_id: int = 0
+    char_vocab_size: int = 0  # characters of the task's table (0 with no character features)
+    char_embedding_size: int = 0  # 0: words only, no character features
+    char_filters: int = 50
+    char_width: int = 3
 
     def __post_init__(self) -> None:
         owner = type(self).__name__
@@ -48,6 +55,17 @@ class EncoderConfig:
         check_choice(owner, "cell", self.cell, CELL_NAMES)
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"{owner} expected dropout in [0, 1), got {self.dropout}")
+        if self.char_embedding_size < 0:
+            raise ValueError(f"{owner} expected char_embedding_size >= 0 (0: no character "
+                             f"features), got {self.char_embedding_size}")
+        if self.char_embedding_size:
+            check_positive_int(owner, "char_filters", self.char_filters)
+            check_positive_int(owner, "char_width", self.char_width)
+
+    @property
+    def uses_chars(self) -> bool:
+        """Whether the encoder reads each word's characters."""
+        return self.char_embedding_size > 0
 
     @property
     def output_size(self) -> int:
@@ -66,12 +84,17 @@ class TokenEncoder(nn.Module):
         torch.Size([2, 3, 16])
     """
 
-    def __init__(self, config: EncoderConfig, owner: str, extra_features: int = 0) -> None:
+    def __init__(self, config: EncoderConfig, owner: str) -> None:
         super().__init__()
         check_positive_int(owner, "vocab_size", config.vocab_size)
-        if extra_features < 0:
-            raise ValueError(f"{owner} expected extra_features >= 0, got {extra_features}")
-        self.config, self.owner, self.extra_features = config, owner, extra_features
+        self.config, self.owner = config, owner
+        self.chars = None
+        extra_features = 0
+        if config.uses_chars:
+            check_positive_int(owner, "char_vocab_size", config.char_vocab_size)
+            self.chars = CharFeatures(config.char_vocab_size, config.char_embedding_size,
+                                      config.char_filters, config.char_width)
+            extra_features = config.char_filters
         self.embedding = nn.Embedding(config.vocab_size, config.embedding_size,
                                       padding_idx=config.pad_id)
         self.rnn = build_layer(config.cell, config.embedding_size + extra_features,
@@ -79,7 +102,7 @@ class TokenEncoder(nn.Module):
                                num_layers=config.num_layers,
                                bidirectional=config.bidirectional, dropout=config.dropout)
 
-    def forward(self, tokens: Tensor, lengths: Tensor, extra: Tensor | None = None
+    def forward(self, tokens: Tensor, lengths: Tensor, chars: Tensor | None = None
                 ) -> tuple[Tensor, Tensor | tuple[Tensor, Tensor]]:
         """Per-step outputs and the layer's final state (see the module docstring)."""
         if tokens.dim() != 2 or tokens.dtype != torch.long:
@@ -88,15 +111,16 @@ class TokenEncoder(nn.Module):
         lengths = check_lengths(self.owner, lengths, batch=tokens.shape[0],
                                 time=tokens.shape[1])
         embedded = self.embedding(tokens)  # (batch, time, embedding)
-        if self.extra_features:
-            expected = (*tokens.shape, self.extra_features)
-            if extra is None or tuple(extra.shape) != expected:
-                got = "none" if extra is None else f"shape {tuple(extra.shape)}"
-                raise ValueError(f"{self.owner} expected extra features of shape {expected}, "
+        if self.chars is not None:
+            if chars is None or chars.shape[:2] != tokens.shape:
+                got = "none" if chars is None else f"shape {tuple(chars.shape)}"
+                raise ValueError(f"{self.owner} with character features expected chars of "
+                                 f"shape ({tokens.shape[0]}, {tokens.shape[1]}, letters), "
                                  f"got {got}")
-            embedded = torch.cat([embedded, extra], dim=2)
-        elif extra is not None:
-            raise ValueError(f"{self.owner} was built without extra features "
-                             f"(extra_features=0) but was given some")
+            spelling = self.chars(chars)  # (batch, time, char_filters)
+            embedded = torch.cat([embedded, spelling], dim=2)
+        elif chars is not None:
+            raise ValueError(f"{self.owner} was built without character features "
+                             "(char_embedding_size=0) but was given chars")
         embedded = F.dropout(embedded, self.config.dropout, self.training)
         return self.rnn(embedded, lengths=lengths)  # (batch, time, dirs * hidden), state

@@ -31,9 +31,11 @@ from rnnkit.atomic import atomic_write_json
 from rnnkit.data.labelled_text import read_labelled_csv, rotten_tomatoes_pairs
 from rnnkit.data.registry import load_splits
 from rnnkit.data.splits import split_pairs
+from rnnkit.data.tag_examples import spelling
 from rnnkit.data.token_batches import (
     Example,
     LabelTable,
+    SpelledExample,
     TokenBatch,
     TokenTable,
     bucketed_examples,
@@ -69,6 +71,7 @@ class ClassificationConfig(ExampleTrainingConfig):
     min_count: int = 2  # rarer training words share <unk>
     max_words: int | None = None  # keep each text's first N words (None: all)
     pretrain_epochs: int = 0  # language-model epochs on the training texts first
+    max_word_chars: int = 20  # spelled words keep their first and last halves of this
     batch_size: int = 32
     lr: float = 2e-3
     lr_decay: float = 0.5
@@ -92,11 +95,14 @@ class ClassificationData:
     splits: dict[str, list[tuple[str, str]]]
     words: TokenTable
     labels: LabelTable
+    chars: TokenTable
 
-    def examples(self, split: str, config: ClassificationConfig) -> list[Example]:
-        """``(word ids, label id)`` of every text of a split."""
-        return encode_texts(self.splits[split], self.words, self.labels, config.max_words,
-                            source=f"{split} part")
+    def examples(self, split: str, config: ClassificationConfig,
+                 spelled: bool = False) -> list[Example | SpelledExample]:
+        """``(word ids, label id)`` of every text of a split, with each word's character
+        ids when ``spelled``."""
+        return encode_texts(self.splits[split], self.words, self.labels, config,
+                            source=f"{split} part", chars=self.chars if spelled else None)
 
 
 def read_labelled_texts(config: ClassificationConfig) -> list[tuple[str, str]]:
@@ -122,20 +128,31 @@ def load_classification_data(config: ClassificationConfig,
     words = TokenTable.build((word_tokens(text) for text, _ in train),
                              min_count=config.min_count)
     labels = LabelTable.build(label for _, label in train)
-    return ClassificationData(splits, words, labels)
+    chars = TokenTable.build(spelling(token, config.max_word_chars)
+                             for text, _ in train for token in word_tokens(text))
+    return ClassificationData(splits, words, labels, chars)
 
 
 def encode_texts(pairs: Sequence[tuple[str, str]], words: TokenTable, labels: LabelTable,
-                 max_words: int | None, source: str) -> list[Example]:
-    """``(word ids, label id)`` examples; a text without a word or a label not in ``labels``
-    is a ``ValueError`` naming its row of ``source`` (counted from 1)."""
-    examples = []
-    for row, (text, label) in enumerate(pairs, 1):
-        tokens = word_tokens(text)[:max_words]
-        if not tokens:
-            raise ValueError(f"{source} row {row}: the text {text!r} has no words")
-        examples.append((words.encode(tokens), labels.encode([label], f"{source} row {row}")[0]))
-    return examples
+                 config: ClassificationConfig, source: str,
+                 chars: TokenTable | None = None) -> list[Example | SpelledExample]:
+    """``(word ids, label id)`` examples, with each word's character ids when ``chars`` is
+    given; a text without a word or a label not in ``labels`` is a ``ValueError`` naming its
+    row of ``source`` (counted from 1)."""
+    return [_example(text, labels.encode([label], f"{source} row {row}")[0], words, config,
+                     f"{source} row {row}", chars)
+            for row, (text, label) in enumerate(pairs, 1)]
+
+
+def _example(text: str, label: int, words: TokenTable, config: ClassificationConfig,
+             where: str, chars: TokenTable | None) -> Example | SpelledExample:
+    tokens = word_tokens(text)[:config.max_words]
+    if not tokens:
+        raise ValueError(f"{where}: the text {text!r} has no words")
+    if chars is None:
+        return words.encode(tokens), label
+    return (words.encode(tokens), label,
+            [chars.encode(spelling(token, config.max_word_chars)) for token in tokens])
 
 
 def train_classifier(config: ClassificationConfig, model_config: ClassifierConfig,
@@ -145,32 +162,33 @@ def train_classifier(config: ClassificationConfig, model_config: ClassifierConfi
     matrix drawn to ``out_dir/confusion.png``)."""
     device = start_run(config)
     data = load_classification_data(config, pairs)
-    model_config = dataclasses.replace(model_config, vocab_size=len(data.words),
-                                       num_classes=len(data.labels))
+    model_config = dataclasses.replace(
+        model_config, vocab_size=len(data.words), num_classes=len(data.labels),
+        char_vocab_size=len(data.chars) if model_config.uses_chars else 0)
     model = SequenceClassifier(model_config).to(device)
-    train_examples = data.examples("train", config)
-    valid_examples = data.examples("valid", config)
+    spelled = model_config.uses_chars
+    train_examples = data.examples("train", config, spelled)
+    valid_examples = data.examples("valid", config, spelled)
     out_dir = Path(config.out_dir)
     pretraining = []
     if config.pretrain_epochs:
-        pretraining = pretrain_encoder(model.encoder, [ids for ids, _ in train_examples],
-                                       [ids for ids, _ in valid_examples], config,
+        pretraining = pretrain_encoder(model.encoder, train_examples, valid_examples, config,
                                        config.pretrain_epochs)
 
     def loss_of(model: nn.Module, batch: TokenBatch) -> torch.Tensor:
-        return F.cross_entropy(model(batch.tokens, batch.lengths), batch.targets)
+        return F.cross_entropy(model(batch.tokens, batch.lengths, batch.chars), batch.targets)
 
     trained = train_on_examples(
         model, config, loss_of=loss_of,
         batches=lambda epoch: bucketed_examples(train_examples, config.batch_size,
                                                 seed=config.seed + epoch),
         validate=lambda m: classification_figures(
-            [label for _, label in valid_examples], predict_classes(m, valid_examples)),
+            [example[1] for example in valid_examples], predict_classes(m, valid_examples)),
         error_of=lambda figures: 1.0 - figures["accuracy"],
         save=lambda m, history, tag: _save(m, data, config, history, out_dir, tag))
     model.load_state_dict(load_checkpoint(out_dir, tag="best").model_state)
-    test_examples = data.examples("test", config)
-    true = [label for _, label in test_examples]
+    test_examples = data.examples("test", config, spelled)
+    true = [example[1] for example in test_examples]
     predicted = predict_classes(model, test_examples)
     counts = confusion_counts(true, predicted, len(data.labels))
     results = {
@@ -189,7 +207,8 @@ def train_classifier(config: ClassificationConfig, model_config: ClassifierConfi
 
 
 @torch.no_grad()
-def class_probabilities(model: SequenceClassifier, examples: Sequence[Example],
+def class_probabilities(model: SequenceClassifier,
+                        examples: Sequence[Example | SpelledExample],
                         batch_size: int = 256) -> torch.Tensor:
     """Softmax class probabilities (examples, classes) in the order of ``examples``,
     computed in length-sorted batches."""
@@ -197,12 +216,14 @@ def class_probabilities(model: SequenceClassifier, examples: Sequence[Example],
     device = next(model.parameters()).device
     probabilities = torch.empty(len(examples), model.config.num_classes)
     for indices, batch in evaluation_batches(examples, batch_size):
-        logits = model(batch.tokens.to(device), batch.lengths)
+        chars = None if batch.chars is None else batch.chars.to(device)
+        logits = model(batch.tokens.to(device), batch.lengths, chars)
         probabilities[indices] = logits.softmax(dim=1).float().cpu()
     return probabilities
 
 
-def predict_classes(model: SequenceClassifier, examples: Sequence[Example]) -> list[int]:
+def predict_classes(model: SequenceClassifier,
+                    examples: Sequence[Example | SpelledExample]) -> list[int]:
     """The most probable class id of each example."""
     return class_probabilities(model, examples).argmax(dim=1).tolist()
 
@@ -264,7 +285,8 @@ def _save(model: SequenceClassifier, data: ClassificationData, config: Classific
           history: list[dict], out_dir: Path, tag: str) -> None:
     save_checkpoint(out_dir, model_state=dict(model.state_dict()),
                     config={"model": asdict(model.config), "classify": asdict(config)},
-                    vocab={"words": data.words.to_dict(), "labels": data.labels.to_dict()},
+                    vocab={"words": data.words.to_dict(), "labels": data.labels.to_dict(),
+                           "chars": data.chars.to_dict()},
                     trainer_state={"history": history}, tag=tag)
 
 
@@ -276,6 +298,7 @@ class SavedClassifier:
     words: TokenTable
     labels: LabelTable
     config: ClassificationConfig
+    chars: TokenTable | None = None  # with character features
 
     @classmethod
     def load(cls, checkpoint: str | Path, tag: str = "best") -> SavedClassifier:
@@ -289,19 +312,21 @@ class SavedClassifier:
                              f"has {sorted(saved.config)})")
         model = SequenceClassifier(ClassifierConfig(**saved.config["model"]))
         model.load_state_dict(saved.model_state)
+        chars = (TokenTable.from_dict(saved.vocab["chars"])
+                 if model.config.uses_chars else None)
         return cls(model.eval(), TokenTable.from_dict(saved.vocab["words"]),
                    LabelTable.from_dict(saved.vocab["labels"]),
-                   ClassificationConfig(**saved.config["classify"]))
+                   ClassificationConfig(**saved.config["classify"]), chars)
 
     def classify(self, texts: Sequence[str]) -> list[tuple[str, float]]:
         """The most probable label of each text and its probability; an empty text (no
         words) is a ``ValueError`` naming its line (counted from 1)."""
         examples = []
         for line, text in enumerate(texts, 1):
-            tokens = word_tokens(text)[:self.config.max_words]
-            if not tokens:
+            if not word_tokens(text):
                 raise ValueError(f"line {line}: {text!r} has no words to classify")
-            examples.append((self.words.encode(tokens), 0))
+            examples.append(_example(text, 0, self.words, self.config, f"line {line}",
+                                     self.chars))
         probabilities = class_probabilities(self.model, examples)
         best = probabilities.max(dim=1)
         return [(self.labels.names[index], float(p))
@@ -310,8 +335,9 @@ class SavedClassifier:
     def evaluate(self, pairs: Sequence[tuple[str, str]], source: str) -> dict[str, float]:
         """Accuracy and macro-F1 on labelled texts; a label the model was not trained on is
         a ``ValueError`` naming it and its row."""
-        examples = encode_texts(pairs, self.words, self.labels, self.config.max_words, source)
-        return classification_figures([label for _, label in examples],
+        examples = encode_texts(pairs, self.words, self.labels, self.config, source,
+                                self.chars)
+        return classification_figures([example[1] for example in examples],
                                       predict_classes(self.model, examples))
 
 

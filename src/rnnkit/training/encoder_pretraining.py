@@ -29,7 +29,13 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from rnnkit.data.token_batches import Example, TokenBatch, bucketed_examples, evaluation_batches
+from rnnkit.data.token_batches import (
+    Example,
+    SpelledExample,
+    TokenBatch,
+    bucketed_examples,
+    evaluation_batches,
+)
 from rnnkit.models.token_encoder import TokenEncoder
 from rnnkit.training.example_training import ExampleTrainingConfig, train_on_examples
 
@@ -60,10 +66,10 @@ class EncoderLanguageModel(nn.Module):
         self.previous_token = (nn.Linear(config.hidden_size, config.vocab_size)
                                if config.bidirectional else None)
 
-    def loss(self, tokens: Tensor, lengths: Tensor) -> Tensor:
+    def loss(self, tokens: Tensor, lengths: Tensor, chars: Tensor | None = None) -> Tensor:
         """Mean cross-entropy of every predicted neighbour over the valid steps (the two
-        directions averaged)."""
-        outputs, _ = self.encoder(tokens, lengths)  # (batch, time, dirs * hidden)
+        directions averaged); ``chars`` as the encoder needs them."""
+        outputs, _ = self.encoder(tokens, lengths, chars)  # (batch, time, dirs * hidden)
         hidden = self.encoder.config.hidden_size
         lengths = lengths.to(tokens.device)
         # a pair (t, t + 1) is valid when t + 1 < length
@@ -78,15 +84,16 @@ class EncoderLanguageModel(nn.Module):
         return sum(losses) / len(losses)
 
 
-def pretrain_encoder(encoder: TokenEncoder, train: Sequence[list[int]],
-                     valid: Sequence[list[int]], config: ExampleTrainingConfig,
+def pretrain_encoder(encoder: TokenEncoder, train: Sequence[Example | SpelledExample],
+                     valid: Sequence[Example | SpelledExample], config: ExampleTrainingConfig,
                      epochs: int) -> list[dict[str, float]]:
-    """Train ``encoder`` as a language model on the token-id sequences ``train`` for
-    ``epochs`` epochs (the rate, batch size and clipping of ``config``, no decay), keep the
-    epoch with the lowest loss on ``valid``; returns the epochs' validation figures."""
+    """Train ``encoder`` as a language model on the texts of the examples ``train`` (their
+    targets are not read) for ``epochs`` epochs (the rate, batch size and clipping of
+    ``config``, no decay), keep the epoch with the lowest loss on ``valid``; returns the
+    epochs' validation figures."""
     model = EncoderLanguageModel(encoder).to(next(encoder.parameters()).device)
-    train_examples: list[Example] = [(ids, 0) for ids in train if len(ids) > 1]
-    valid_examples: list[Example] = [(ids, 0) for ids in valid if len(ids) > 1]
+    train_examples = [example for example in train if len(example[0]) > 1]
+    valid_examples = [example for example in valid if len(example[0]) > 1]
     if not train_examples or not valid_examples:
         raise ValueError("language-model pretraining needs texts of two or more tokens in "
                          "both the training and the validation part")
@@ -99,7 +106,8 @@ def pretrain_encoder(encoder: TokenEncoder, train: Sequence[list[int]],
     settings = dataclasses.replace(config, epochs=epochs, lr_decay=1.0, validate_every=1,
                                    max_time=None)
     trained = train_on_examples(
-        model, settings, loss_of=lambda m, batch: m.loss(batch.tokens, batch.lengths),
+        model, settings, loss_of=lambda m, batch: m.loss(batch.tokens, batch.lengths,
+                                                          batch.chars),
         batches=lambda epoch: bucketed_examples(train_examples, config.batch_size,
                                                 seed=config.seed + 1000 + epoch),
         validate=lambda m: {"lm_loss": _mean_loss(m, valid_examples)},
@@ -109,7 +117,8 @@ def pretrain_encoder(encoder: TokenEncoder, train: Sequence[list[int]],
 
 
 @torch.no_grad()
-def _mean_loss(model: EncoderLanguageModel, examples: Sequence[Example]) -> float:
+def _mean_loss(model: EncoderLanguageModel,
+               examples: Sequence[Example | SpelledExample]) -> float:
     """The language-model loss over ``examples``, weighted by their predicted tokens."""
     model.eval()
     device = next(model.parameters()).device
@@ -117,7 +126,8 @@ def _mean_loss(model: EncoderLanguageModel, examples: Sequence[Example]) -> floa
     for _, batch in evaluation_batches(examples, 256):
         batch: TokenBatch
         count = float((batch.lengths - 1).sum())
-        total += float(model.loss(batch.tokens.to(device), batch.lengths)) * count
+        chars = None if batch.chars is None else batch.chars.to(device)
+        total += float(model.loss(batch.tokens.to(device), batch.lengths, chars)) * count
         weight += count
     model.train()
     return total / weight
