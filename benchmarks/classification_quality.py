@@ -1,7 +1,7 @@
 """Sentiment accuracy over seeds: the BiLSTM recipe against TF-IDF + logistic regression.
 
     python benchmarks/classification_quality.py --config configs/rotten_tomatoes_bilstm.toml \
-        --seeds 3 --threads 1
+        --seeds 3 --threads 1 [--set model.pooling='"max"' --set model.hidden_size=256 ...]
 
 Trains the recipe once per seed (the split is fixed by ``split_seed``; the seed moves the
 initial weights, dropout and batch order) and prints the test accuracy and macro-F1 of each
@@ -22,6 +22,7 @@ from common import machine_line, print_table
 
 from rnnkit.task_commands import TASKS, read_task_config
 from rnnkit.training.classification import train_classifier
+from rnnkit.training.config import tomllib
 
 
 def main() -> None:
@@ -29,10 +30,16 @@ def main() -> None:
     parser.add_argument("--config", default="configs/rotten_tomatoes_bilstm.toml")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--set", action="append", default=[], metavar="TABLE.KEY=VALUE",
+                        help="change one value of the recipe (VALUE in TOML: 256, '\"max\"')")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     task = TASKS["classify"]
     tables = read_task_config(args.config, task)
+    for setting in args.set:
+        name, _, value = setting.partition("=")
+        table, _, key = name.partition(".")
+        tables.setdefault(table, {})[key] = tomllib.loads(f"value = {value}")["value"]
     print(machine_line())
     rows, accuracies = [], []
     for seed in range(args.seeds):
