@@ -18,6 +18,7 @@ from rnnkit.task_commands import task_train_argv
 from rnnkit.training.classification import (
     ClassificationConfig,
     SavedClassifier,
+    drop_words,
     load_classification_data,
     train_classifier,
 )
@@ -132,3 +133,15 @@ def test_train_task_argv_stands_for_the_task_commands() -> None:
     assert task_train_argv(["train", "--task", "language-model"]) == ["train"]
     with pytest.raises(ValueError, match="--task expected one of"):
         task_train_argv(["train", "--task", "nonsense"])
+
+
+def test_word_dropout_reads_words_as_unknown_and_never_touches_padding() -> None:
+    torch.manual_seed(0)
+    tokens = torch.tensor([[5, 6, 7, 8], [9, 10, 0, 0]])
+    assert torch.equal(drop_words(tokens, 0.0), tokens)
+    almost_all = drop_words(tokens, 0.999999)
+    assert almost_all.tolist() == [[1, 1, 1, 1], [1, 1, 0, 0]]
+    many = drop_words(torch.full((200, 50), 7), 0.25)
+    assert 0.22 < float((many == 1).float().mean()) < 0.28
+    with pytest.raises(ValueError, match="word_dropout in"):
+        ClassificationConfig(word_dropout=1.0)

@@ -33,6 +33,8 @@ from rnnkit.data.registry import load_splits
 from rnnkit.data.splits import split_pairs
 from rnnkit.data.tag_examples import spelling
 from rnnkit.data.token_batches import (
+    PAD_ID,
+    UNKNOWN_ID,
     Example,
     LabelTable,
     SpelledExample,
@@ -72,6 +74,7 @@ class ClassificationConfig(ExampleTrainingConfig):
     max_words: int | None = None  # keep each text's first N words (None: all)
     pretrain_epochs: int = 0  # language-model epochs on the training texts first
     max_word_chars: int = 20  # spelled words keep their first and last halves of this
+    word_dropout: float = 0.0  # chance that a training word is read as <unk> (its spelling kept)
     batch_size: int = 32
     lr: float = 2e-3
     lr_decay: float = 0.5
@@ -83,6 +86,9 @@ class ClassificationConfig(ExampleTrainingConfig):
         if self.csv is None and self.dataset not in DATASETS:
             raise ValueError(f"ClassificationConfig expected dataset in {DATASETS} or a csv "
                              f"path, got dataset {self.dataset!r}")
+        if not 0.0 <= self.word_dropout < 1.0:
+            raise ValueError(f"ClassificationConfig expected word_dropout in [0, 1), got "
+                             f"{self.word_dropout}")
         if self.max_words is not None and self.max_words < 1:
             raise ValueError(f"ClassificationConfig expected max_words >= 1, got "
                              f"{self.max_words}")
@@ -176,7 +182,8 @@ def train_classifier(config: ClassificationConfig, model_config: ClassifierConfi
                                        config.pretrain_epochs)
 
     def loss_of(model: nn.Module, batch: TokenBatch) -> torch.Tensor:
-        return F.cross_entropy(model(batch.tokens, batch.lengths, batch.chars), batch.targets)
+        tokens = drop_words(batch.tokens, config.word_dropout)
+        return F.cross_entropy(model(tokens, batch.lengths, batch.chars), batch.targets)
 
     trained = train_on_examples(
         model, config, loss_of=loss_of,
@@ -204,6 +211,16 @@ def train_classifier(config: ClassificationConfig, model_config: ClassifierConfi
     plot_confusion(counts, data.labels.names, out_dir / "confusion.png",
                    title=f"test confusion (accuracy {results['test']['accuracy']:.3f})")
     return results
+
+
+def drop_words(tokens: torch.Tensor, rate: float) -> torch.Tensor:
+    """``tokens`` (batch, time) with each word (not padding) replaced by ``<unk>`` with
+    probability ``rate``: the model learns not to lean on any one word, and the ``<unk>``
+    embedding is trained on the contexts unknown words really have (Iyyer et al. 2015)."""
+    if rate == 0.0:
+        return tokens
+    dropped = (torch.rand(tokens.shape, device=tokens.device) < rate) & (tokens != PAD_ID)
+    return tokens.masked_fill(dropped, UNKNOWN_ID)
 
 
 @torch.no_grad()
