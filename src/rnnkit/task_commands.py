@@ -170,9 +170,9 @@ def run_task_eval(args: argparse.Namespace) -> int:
 def task_of_checkpoint(checkpoint: str | Path) -> str | None:
     """The task (``classify``, ``tag``, ``forecast``) a run folder was trained for, or
     ``None`` for any other run (a language model, a seq2seq model)."""
-    from rnnkit.training.checkpoint import load_checkpoint
+    from rnnkit.training.checkpoint import load_checkpoint_config
 
-    sections = load_checkpoint(checkpoint, tag="latest").config
+    sections = load_checkpoint_config(checkpoint, tag="latest")
     return next((name for name in TASKS if name in sections), None)
 
 

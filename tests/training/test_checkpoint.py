@@ -22,6 +22,7 @@ from rnnkit.training.checkpoint import (
     CHECKPOINT_FORMAT_VERSION,
     CheckpointError,
     load_checkpoint,
+    load_checkpoint_config,
     model_state_for_saving,
     restore_model_state,
     save_checkpoint,
@@ -603,3 +604,14 @@ def test_load_to_map_location_cpu(tmp_path: Path) -> None:
 def test_directory_given_as_str(tmp_path: Path) -> None:
     save(Path(os.fspath(tmp_path)), seed=6)
     assert load_checkpoint(os.fspath(tmp_path)).config["seed"] == 6
+
+
+def test_the_config_alone_reads_as_load_checkpoint_reads_it(tmp_path: Path) -> None:
+    save_checkpoint(tmp_path, model_state={"w": torch.ones(2)},
+                    config={"classify": {"epochs": 3}, "model": {"inf": float("inf")}},
+                    vocab={}, tag="latest")
+    assert load_checkpoint_config(tmp_path) == load_checkpoint(tmp_path).config
+    with pytest.raises(CheckpointError, match="no checkpoint tagged 'best'"):
+        load_checkpoint_config(tmp_path, tag="best")
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_checkpoint_config(tmp_path / "nowhere")

@@ -220,11 +220,7 @@ def load_checkpoint(
     truncated, a JSON file is invalid (with line and column), or the checkpoint was
     written by a newer rnnkit.
     """
-    directory = Path(directory)
-    check_tag(tag)
-    if not directory.is_dir():
-        raise CheckpointError(f"checkpoint directory {directory} does not exist"
-                              if not directory.exists() else f"{directory} is not a directory")
+    directory = _checkpoint_directory(directory, tag)
     for _ in range(_LOAD_ATTEMPTS):
         folder = _read_pointer(directory, tag)
         try:
@@ -234,6 +230,24 @@ def load_checkpoint(
                 raise
             log.info("checkpoint %r moved on while loading %s; loading again", tag, folder)
     raise CheckpointError(f"checkpoint {tag!r} in {directory} kept changing while loading")
+
+
+def load_checkpoint_config(directory: str | Path, *, tag: str = "latest") -> dict[str, Any]:
+    """The config document of the save that ``tag`` names, without reading any tensor
+    (to learn what kind of run a folder holds before loading it); errors as
+    :func:`load_checkpoint`'s."""
+    directory = _checkpoint_directory(directory, tag)
+    return _read_config(_read_pointer(directory, tag))
+
+
+def _checkpoint_directory(directory: str | Path, tag: str) -> Path:
+    """``directory`` as a path, once it is one and ``tag`` is a valid tag."""
+    directory = Path(directory)
+    check_tag(tag)
+    if not directory.is_dir():
+        raise CheckpointError(f"checkpoint directory {directory} does not exist"
+                              if not directory.exists() else f"{directory} is not a directory")
+    return directory
 
 
 def _read_pointer(directory: Path, tag: str) -> Path:
@@ -272,6 +286,19 @@ def _is_pointer(pointer: Any) -> bool:
 
 
 def _load_folder(folder: Path, device: torch.device) -> Checkpoint:
+    config = _read_config(folder)
+    return Checkpoint(
+        model_state=_read_tensors(folder / MODEL_FILE, device),
+        config=config,
+        vocab=from_json_safe(_read_json(folder / VOCAB_FILE)),
+        trainer_tensors=_read_tensors(folder / TRAINER_TENSORS_FILE, device),
+        trainer_state=from_json_safe(_read_json(folder / TRAINER_STATE_FILE)),
+        path=folder,
+    )
+
+
+def _read_config(folder: Path) -> dict[str, Any]:
+    """The config document of a save folder, version checked, ``format_version`` dropped."""
     if not folder.is_dir():
         raise CheckpointError(f"checkpoint folder {folder} is missing")
     config = _read_json(folder / CONFIG_FILE)
@@ -279,15 +306,8 @@ def _load_folder(folder: Path, device: torch.device) -> Checkpoint:
         raise CheckpointError(f"{folder / CONFIG_FILE} should hold a JSON object, got "
                               f"{type(config).__name__}")
     _check_version(folder / CONFIG_FILE, config)
-    config = {key: value for key, value in config.items() if key != "format_version"}
-    return Checkpoint(
-        model_state=_read_tensors(folder / MODEL_FILE, device),
-        config=from_json_safe(config),
-        vocab=from_json_safe(_read_json(folder / VOCAB_FILE)),
-        trainer_tensors=_read_tensors(folder / TRAINER_TENSORS_FILE, device),
-        trainer_state=from_json_safe(_read_json(folder / TRAINER_STATE_FILE)),
-        path=folder,
-    )
+    return from_json_safe({key: value for key, value in config.items()
+                           if key != "format_version"})
 
 
 def _check_version(path: Path, document: dict) -> None:
