@@ -22,7 +22,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import logging
-import math
 from collections.abc import Sequence
 
 import torch
@@ -97,11 +96,11 @@ def pretrain_encoder(encoder: TokenEncoder, train: Sequence[Example | SpelledExa
     if not train_examples or not valid_examples:
         raise ValueError("language-model pretraining needs texts of two or more tokens in "
                          "both the training and the validation part")
-    best: dict[str, object] = {"loss": math.inf, "state": None}
+    best_state: dict[str, Tensor] = {}  # the loop calls keep_best with "best" on each new low
 
     def keep_best(model: nn.Module, history: list[dict], tag: str) -> None:
         if tag == "best":
-            best["state"] = copy.deepcopy(encoder.state_dict())
+            best_state.update(copy.deepcopy(encoder.state_dict()))
 
     settings = dataclasses.replace(config, epochs=epochs, lr_decay=1.0, validate_every=1,
                                    max_time=None)
@@ -112,7 +111,7 @@ def pretrain_encoder(encoder: TokenEncoder, train: Sequence[Example | SpelledExa
                                                 seed=config.seed + 1000 + epoch),
         validate=lambda m: {"lm_loss": _mean_loss(m, valid_examples)},
         error_of=lambda figures: figures["lm_loss"], save=keep_best)
-    encoder.load_state_dict(best["state"])
+    encoder.load_state_dict(best_state)
     return trained.history
 
 
