@@ -1,7 +1,8 @@
 """Sentiment accuracy over seeds: the BiLSTM recipe against TF-IDF + logistic regression.
 
     python benchmarks/classification_quality.py --config configs/rotten_tomatoes_bilstm.toml \
-        --seeds 3 --threads 1 [--set model.pooling='"max"' --set model.hidden_size=256 ...]
+        --seeds 3 [--first-seed 0] --threads 1 \
+        [--set model.pooling='"max"' --set model.hidden_size=256 ...]
 
 Trains the recipe once per seed (the split is fixed by ``split_seed``; the seed moves the
 initial weights, dropout and batch order) and prints the test accuracy and macro-F1 of each
@@ -28,7 +29,9 @@ from rnnkit.training.config import tomllib
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="configs/rotten_tomatoes_bilstm.toml")
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=int, default=3, help="how many seeds to run")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="the first seed (seeds first..first+N-1)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--set", action="append", default=[], metavar="TABLE.KEY=VALUE",
                         help="change one value of the recipe (VALUE in TOML: 256, '\"max\"')")
@@ -42,7 +45,7 @@ def main() -> None:
         tables.setdefault(table, {})[key] = tomllib.loads(f"value = {value}")["value"]
     print(machine_line())
     rows, accuracies = [], []
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         start = time.perf_counter()
         with tempfile.TemporaryDirectory() as out_dir:
             config = replace(task.config(), **{**tables.get("classify", {}), "seed": seed,

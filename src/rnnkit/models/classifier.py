@@ -62,7 +62,12 @@ class SequenceClassifier(nn.Module):
         """Class logits (batch, num_classes) of each row's first ``lengths`` tokens;
         ``chars`` (batch, time, letters) is required with character features and refused
         without."""
-        outputs, final = self.encoder(tokens, lengths, chars)  # (batch, time, dirs * hidden)
+        return self.classify_embedded(*self.encoder.embed(tokens, lengths, chars))
+
+    def classify_embedded(self, embedded: Tensor, lengths: Tensor) -> Tensor:
+        """Class logits (batch, num_classes) from the encoder's input features (batch,
+        time, features) as :meth:`TokenEncoder.embed` gives them, perturbed or not."""
+        outputs, final = self.encoder.encode(embedded, lengths)  # (batch, time, dirs * h)
         pooled = self.pooling(outputs, lengths, self._top_layer_state(final))
         return self.classifier(F.dropout(pooled, self.config.dropout, self.training))
 

@@ -105,6 +105,15 @@ class TokenEncoder(nn.Module):
     def forward(self, tokens: Tensor, lengths: Tensor, chars: Tensor | None = None
                 ) -> tuple[Tensor, Tensor | tuple[Tensor, Tensor]]:
         """Per-step outputs and the layer's final state (see the module docstring)."""
+        embedded, lengths = self.embed(tokens, lengths, chars)
+        return self.encode(embedded, lengths)
+
+    def embed(self, tokens: Tensor, lengths: Tensor, chars: Tensor | None = None
+              ) -> tuple[Tensor, Tensor]:
+        """Each step's input features (batch, time, input features: the embedding, then
+        the spelling's) and the checked lengths; :meth:`encode` runs the layer over them.
+        Split from it so that a training task can perturb the features (adversarial
+        training)."""
         if tokens.dim() != 2 or tokens.dtype != torch.long:
             raise ValueError(f"{self.owner} expected token ids as a (batch, time) int64 "
                              f"tensor, got shape {tuple(tokens.shape)} and dtype {tokens.dtype}")
@@ -122,5 +131,10 @@ class TokenEncoder(nn.Module):
         elif chars is not None:
             raise ValueError(f"{self.owner} was built without character features "
                              "(char_embedding_size=0) but was given chars")
+        return embedded, lengths
+
+    def encode(self, embedded: Tensor, lengths: Tensor
+               ) -> tuple[Tensor, Tensor | tuple[Tensor, Tensor]]:
+        """Dropout and the recurrent layer over :meth:`embed`'s features and lengths."""
         embedded = F.dropout(embedded, self.config.dropout, self.training)
         return self.rnn(embedded, lengths=lengths)  # (batch, time, dirs * hidden), state

@@ -25,7 +25,6 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from rnnkit.atomic import atomic_write_json
 from rnnkit.data.labelled_text import read_labelled_csv, rotten_tomatoes_pairs
@@ -45,6 +44,7 @@ from rnnkit.data.token_batches import (
     word_tokens,
 )
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
+from rnnkit.training.adversarial import adversarial_classification_loss
 from rnnkit.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from rnnkit.training.encoder_pretraining import pretrain_encoder
 from rnnkit.training.example_training import (
@@ -75,6 +75,7 @@ class ClassificationConfig(ExampleTrainingConfig):
     pretrain_epochs: int = 0  # language-model epochs on the training texts first
     max_word_chars: int = 20  # spelled words keep their first and last halves of this
     word_dropout: float = 0.0  # chance that a training word is read as <unk> (its spelling kept)
+    adversarial_epsilon: float = 0.0  # > 0: adversarial training of this norm (adversarial.py)
     batch_size: int = 32
     lr: float = 2e-3
     lr_decay: float = 0.5
@@ -89,6 +90,9 @@ class ClassificationConfig(ExampleTrainingConfig):
         if not 0.0 <= self.word_dropout < 1.0:
             raise ValueError(f"ClassificationConfig expected word_dropout in [0, 1), got "
                              f"{self.word_dropout}")
+        if self.adversarial_epsilon < 0.0:
+            raise ValueError(f"ClassificationConfig expected adversarial_epsilon >= 0 (0: "
+                             f"none), got {self.adversarial_epsilon}")
         if self.max_words is not None and self.max_words < 1:
             raise ValueError(f"ClassificationConfig expected max_words >= 1, got "
                              f"{self.max_words}")
@@ -183,7 +187,8 @@ def train_classifier(config: ClassificationConfig, model_config: ClassifierConfi
 
     def loss_of(model: nn.Module, batch: TokenBatch) -> torch.Tensor:
         tokens = drop_words(batch.tokens, config.word_dropout)
-        return F.cross_entropy(model(tokens, batch.lengths, batch.chars), batch.targets)
+        return adversarial_classification_loss(model, tokens, batch.lengths, batch.chars,
+                                               batch.targets, config.adversarial_epsilon)
 
     trained = train_on_examples(
         model, config, loss_of=loss_of,

@@ -1,0 +1,84 @@
+"""The example loop's weight averaging against a moving average computed by hand."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from rnnkit.training.example_training import ExampleTrainingConfig, train_on_examples
+
+
+class _Batch:
+    def __init__(self, inputs: torch.Tensor, targets: torch.Tensor) -> None:
+        self.inputs, self.targets = inputs, targets
+
+    def to(self, device: torch.device) -> _Batch:
+        return self
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+
+def _batches(epoch: int) -> list[_Batch]:
+    generator = torch.Generator().manual_seed(epoch)
+    return [_Batch(torch.randn(4, 3, generator=generator), torch.randn(4, 2, generator=generator))
+            for _ in range(5)]
+
+
+def _train(decay: float, tmp_path) -> tuple[nn.Module, list[list[torch.Tensor]],
+                                             list[list[torch.Tensor]], list[dict]]:
+    """Train a linear layer 2 epochs of 5 steps; return it, its weights before every step,
+    the weights that were validated each epoch and the history."""
+    torch.manual_seed(0)
+    model = nn.Linear(3, 2)
+    seen: list[list[torch.Tensor]] = []
+    validated: list[list[torch.Tensor]] = []
+
+    def loss_of(module: nn.Module, batch: _Batch) -> torch.Tensor:
+        seen.append([p.detach().clone() for p in module.parameters()])  # before this step
+        return nn.functional.mse_loss(module(batch.inputs), batch.targets)
+
+    def validate(module: nn.Module) -> dict[str, float]:
+        validated.append([p.detach().clone() for p in module.parameters()])
+        return {"error": float(len(validated))}
+
+    config = ExampleTrainingConfig(lr=0.1, epochs=2, average_decay=decay, progress=False,
+                                   clip_norm=1e9, out_dir=str(tmp_path))
+    trained = train_on_examples(model, config, batches=_batches, loss_of=loss_of,
+                                validate=validate, error_of=lambda f: f["error"],
+                                save=lambda m, history, tag: None)
+    return model, seen, validated, trained.history
+
+
+def _moving_average(steps: list[list[torch.Tensor]], decay: float) -> list[torch.Tensor]:
+    average = [p.clone() for p in steps[0]]
+    for weights in steps[1:]:
+        average = [decay * a + (1 - decay) * w for a, w in zip(average, weights, strict=True)]
+    return average
+
+
+def test_the_averaged_weights_are_validated_and_left_in_the_model(tmp_path) -> None:
+    decay = 0.7
+    model, _, validated, history = _train(decay, tmp_path)
+    final = [p.detach().clone() for p in model.parameters()]
+    # The model now holds the average; the last step's own weights are those the plain
+    # run ends with (averaging never changes the steps taken).
+    plain_model, plain_seen, _, _ = _train(0.0, tmp_path)
+    plain_steps = [*plain_seen[1:], [p.detach().clone() for p in plain_model.parameters()]]
+    assert len(plain_steps) == 10 and len(history) == 2
+    # The average starts from the weights after the first step (AveragedModel copies them).
+    first_epoch = _moving_average(plain_steps[:5], decay)
+    whole = _moving_average(plain_steps, decay)
+    for got, want in zip(validated[0], first_epoch, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-6)
+    for got, want in zip(validated[1], whole, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-6)
+    for got, want in zip(final, whole, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-6)
+    assert not torch.allclose(whole[0], plain_steps[-1][0])
+
+
+def test_a_decay_outside_zero_to_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="average_decay in"):
+        ExampleTrainingConfig(average_decay=1.0)
