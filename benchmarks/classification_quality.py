@@ -13,10 +13,13 @@ run, their mean and standard deviation, and the TF-IDF baseline fitted in the sa
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import torch
 from common import machine_line, print_table
@@ -24,6 +27,18 @@ from common import machine_line, print_table
 from rnnkit.task_commands import TASKS, read_task_config
 from rnnkit.training.classification import train_classifier
 from rnnkit.training.config import tomllib
+
+
+@contextlib.contextmanager
+def run_folder(keep_in: str | None, seed: int) -> Iterator[str]:
+    """``keep_in/seed-N`` (made if missing) or a temporary folder removed afterwards."""
+    if keep_in is None:
+        with tempfile.TemporaryDirectory() as out_dir:
+            yield out_dir
+    else:
+        folder = Path(keep_in) / f"seed-{seed}"
+        folder.mkdir(parents=True, exist_ok=True)
+        yield str(folder)
 
 
 def main() -> None:
@@ -35,6 +50,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--set", action="append", default=[], metavar="TABLE.KEY=VALUE",
                         help="change one value of the recipe (VALUE in TOML: 256, '\"max\"')")
+    parser.add_argument("--keep-runs", metavar="DIR",
+                        help="keep each seed's run in DIR/seed-N (default: thrown away)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     task = TASKS["classify"]
@@ -47,7 +64,7 @@ def main() -> None:
     rows, accuracies = [], []
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         start = time.perf_counter()
-        with tempfile.TemporaryDirectory() as out_dir:
+        with run_folder(args.keep_runs, seed) as out_dir:
             config = replace(task.config(), **{**tables.get("classify", {}), "seed": seed,
                                                "threads": args.threads, "progress": False,
                                                "out_dir": out_dir})

@@ -75,6 +75,14 @@ def test_training_learns_reports_the_baseline_and_reloads_to_the_same_answers(
     assert [label for label, _ in answers] == ["pos", "neg", "pos"]
     again = SavedClassifier.load(tmp_path).classify(["the plot was superb"])
     assert again[0] == answers[0]
+    probabilities = classifier.probabilities([("the plot was superb", "neg"),
+                                              ("awful acting", "neg")], "made-up pairs")
+    assert probabilities.shape == (2, 2)
+    torch.testing.assert_close(probabilities.sum(dim=1), torch.ones(2))
+    assert probabilities[0, 1].item() == pytest.approx(answers[0][1], abs=1e-6)
+    assert probabilities[1, 0].item() == pytest.approx(answers[1][1], abs=1e-6)
+    with pytest.raises(ValueError, match="'meh' was not seen in training"):
+        classifier.probabilities([("dull", "meh")], "made-up pairs")
 
 
 def test_a_classifier_with_character_features_trains_and_reloads(tmp_path: Path) -> None:

@@ -357,10 +357,19 @@ class SavedClassifier:
     def evaluate(self, pairs: Sequence[tuple[str, str]], source: str) -> dict[str, float]:
         """Accuracy and macro-F1 on labelled texts; a label the model was not trained on is
         a ``ValueError`` naming it and its row."""
-        examples = encode_texts(pairs, self.words, self.labels, self.config, source,
-                                self.chars)
+        examples = self._encode(pairs, source)
         return classification_figures([example[1] for example in examples],
                                       predict_classes(self.model, examples))
+
+    def probabilities(self, pairs: Sequence[tuple[str, str]], source: str) -> torch.Tensor:
+        """Class probabilities (texts, classes) of labelled texts, in the order of the
+        label table (an ensemble averages these); labels are checked as by
+        :meth:`evaluate`."""
+        return class_probabilities(self.model, self._encode(pairs, source))
+
+    def _encode(self, pairs: Sequence[tuple[str, str]],
+                source: str) -> list[Example | SpelledExample]:
+        return encode_texts(pairs, self.words, self.labels, self.config, source, self.chars)
 
 
 def evaluate_classifier_checkpoint(checkpoint: str | Path,
