@@ -90,7 +90,7 @@ class ClassificationConfig(ExampleTrainingConfig):
         if not 0.0 <= self.word_dropout < 1.0:
             raise ValueError(f"ClassificationConfig expected word_dropout in [0, 1), got "
                              f"{self.word_dropout}")
-        if self.adversarial_epsilon < 0.0:
+        if not self.adversarial_epsilon >= 0.0:  # NaN too
             raise ValueError(f"ClassificationConfig expected adversarial_epsilon >= 0 (0: "
                              f"none), got {self.adversarial_epsilon}")
         if self.max_words is not None and self.max_words < 1:
