@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from rnnkit.task_commands import task_train_argv
 from rnnkit.training.classification import (
     ClassificationConfig,
     SavedClassifier,
+    _teacher_targets,
     drop_words,
     load_classification_data,
     train_classifier,
@@ -153,3 +155,26 @@ def test_word_dropout_reads_words_as_unknown_and_never_touches_padding() -> None
     assert 0.22 < float((many == 1).float().mean()) < 0.28
     with pytest.raises(ValueError, match="word_dropout in"):
         ClassificationConfig(word_dropout=1.0)
+
+
+def test_a_student_distils_its_teachers_mean_answers(tmp_path: Path) -> None:
+    pairs = reviews(160)
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        train_classifier(tiny(tmp_path / f"teacher-{seed}", seed=seed), MODEL, pairs)
+    teachers = f"{tmp_path / 'teacher-0'}, {tmp_path / 'teacher-1'}"
+    config = tiny(tmp_path / "student", teachers=teachers, distill_weight=1.0)
+    data = load_classification_data(config, pairs)
+    examples = data.examples("train", config)
+    expected = torch.stack([
+        SavedClassifier.load(tmp_path / f"teacher-{seed}").probabilities(
+            data.splits["train"], "training part") for seed in (0, 1)]).mean(dim=0)
+    torch.testing.assert_close(_teacher_targets(config, data, examples), expected)
+    labels = torch.tensor([label for _, label in examples])
+    half = _teacher_targets(replace(config, distill_weight=0.5), data, examples)
+    torch.testing.assert_close(half, 0.5 * expected + 0.5 * torch.eye(2)[labels])
+    results = train_classifier(config, MODEL, pairs)  # on the teachers' answers alone
+    assert max(row["accuracy"] for row in results["history"]) >= 0.9  # validation
+    relabelled = [(text, "good" if label == "pos" else label) for text, label in pairs]
+    with pytest.raises(ValueError, match=r"teacher .*teacher-0.* was trained on labels"):
+        train_classifier(replace(config, out_dir=str(tmp_path / "other")), MODEL, relabelled)

@@ -35,7 +35,8 @@ def adversarial_classification_loss(model: SequenceClassifier, tokens: Tensor,
                                     epsilon: float) -> Tensor:
     """Mean cross-entropy of ``model`` on the batch plus, when ``epsilon`` > 0, the mean
     cross-entropy at the features pushed ``epsilon`` along each example's gradient
-    (module docs). Shapes as for :class:`SequenceClassifier`; ``targets``: (batch,)."""
+    (module docs). Shapes as for :class:`SequenceClassifier`; ``targets``: (batch,) class
+    ids or (batch, classes) target distributions (distillation)."""
     embedded, lengths = model.encoder.embed(tokens, lengths, chars)
     loss = F.cross_entropy(model.classify_embedded(embedded, lengths), targets)
     if epsilon == 0.0:

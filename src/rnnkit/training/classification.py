@@ -46,6 +46,7 @@ from rnnkit.data.token_batches import (
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
 from rnnkit.training.adversarial import adversarial_classification_loss
 from rnnkit.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from rnnkit.training.distillation import mean_probabilities, mixed_targets
 from rnnkit.training.encoder_pretraining import pretrain_encoder
 from rnnkit.training.example_training import (
     ExampleTrainingConfig,
@@ -76,6 +77,8 @@ class ClassificationConfig(ExampleTrainingConfig):
     max_word_chars: int = 20  # spelled words keep their first and last halves of this
     word_dropout: float = 0.0  # chance that a training word is read as <unk> (its spelling kept)
     adversarial_epsilon: float = 0.0  # > 0: adversarial training of this norm (adversarial.py)
+    teachers: str | None = None  # run folders, comma-separated: distil their mean answers
+    distill_weight: float = 0.5  # the teachers' share of each training target (distillation.py)
     batch_size: int = 32
     lr: float = 2e-3
     lr_decay: float = 0.5
@@ -93,6 +96,9 @@ class ClassificationConfig(ExampleTrainingConfig):
         if not self.adversarial_epsilon >= 0.0:  # NaN too
             raise ValueError(f"ClassificationConfig expected adversarial_epsilon >= 0 (0: "
                              f"none), got {self.adversarial_epsilon}")
+        if not 0.0 <= self.distill_weight <= 1.0:
+            raise ValueError(f"ClassificationConfig expected distill_weight in [0, 1], got "
+                             f"{self.distill_weight}")
         if self.max_words is not None and self.max_words < 1:
             raise ValueError(f"ClassificationConfig expected max_words >= 1, got "
                              f"{self.max_words}")
@@ -180,6 +186,12 @@ def train_classifier(config: ClassificationConfig, model_config: ClassifierConfi
     train_examples = data.examples("train", config, spelled)
     valid_examples = data.examples("valid", config, spelled)
     out_dir = Path(config.out_dir)
+    soft_targets = _teacher_targets(config, data, train_examples)
+    batch_examples = train_examples
+    if soft_targets is not None:  # a batch's targets then name its rows' soft targets
+        soft_targets = soft_targets.to(device)
+        batch_examples = [(example[0], index, *example[2:])
+                          for index, example in enumerate(train_examples)]
     pretraining = []
     if config.pretrain_epochs:
         pretraining = pretrain_encoder(model.encoder, train_examples, valid_examples, config,
@@ -187,12 +199,13 @@ def train_classifier(config: ClassificationConfig, model_config: ClassifierConfi
 
     def loss_of(model: nn.Module, batch: TokenBatch) -> torch.Tensor:
         tokens = drop_words(batch.tokens, config.word_dropout)
+        targets = batch.targets if soft_targets is None else soft_targets[batch.targets]
         return adversarial_classification_loss(model, tokens, batch.lengths, batch.chars,
-                                               batch.targets, config.adversarial_epsilon)
+                                               targets, config.adversarial_epsilon)
 
     trained = train_on_examples(
         model, config, loss_of=loss_of,
-        batches=lambda epoch: bucketed_examples(train_examples, config.batch_size,
+        batches=lambda epoch: bucketed_examples(batch_examples, config.batch_size,
                                                 seed=config.seed + epoch),
         validate=lambda m: classification_figures(
             [example[1] for example in valid_examples], predict_classes(m, valid_examples)),
@@ -216,6 +229,26 @@ def train_classifier(config: ClassificationConfig, model_config: ClassifierConfi
     plot_confusion(counts, data.labels.names, out_dir / "confusion.png",
                    title=f"test confusion (accuracy {results['test']['accuracy']:.3f})")
     return results
+
+
+def _teacher_targets(config: ClassificationConfig, data: ClassificationData,
+                     train_examples: Sequence[Example | SpelledExample]
+                     ) -> torch.Tensor | None:
+    """Each training text's target distribution (texts, classes) mixed from its label and
+    the mean probabilities of the runs ``config.teachers`` names, or ``None`` without
+    teachers. A teacher with another label table is refused, naming it."""
+    if not config.teachers:
+        return None
+    probabilities = []
+    for run in (name.strip() for name in config.teachers.split(",") if name.strip()):
+        teacher = SavedClassifier.load(run)
+        if teacher.labels.names != data.labels.names:
+            raise ValueError(f"teacher {run!r} was trained on labels {teacher.labels.names}, "
+                             f"this run has {data.labels.names}")
+        probabilities.append(teacher.probabilities(data.splits["train"],
+                                                   f"training part (teacher {run!r})"))
+    labels = torch.tensor([example[1] for example in train_examples])
+    return mixed_targets(labels, mean_probabilities(probabilities), config.distill_weight)
 
 
 def drop_words(tokens: torch.Tensor, rate: float) -> torch.Tensor:
