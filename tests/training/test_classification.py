@@ -178,3 +178,6 @@ def test_a_student_distils_its_teachers_mean_answers(tmp_path: Path) -> None:
     relabelled = [(text, "good" if label == "pos" else label) for text, label in pairs]
     with pytest.raises(ValueError, match=r"teacher .*teacher-0.* was trained on labels"):
         train_classifier(replace(config, out_dir=str(tmp_path / "other")), MODEL, relabelled)
+    with pytest.raises(ValueError, match=r"another split .*split_seed=0"):
+        train_classifier(replace(config, split_seed=1, out_dir=str(tmp_path / "other")),
+                         MODEL, pairs)

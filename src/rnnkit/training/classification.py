@@ -231,12 +231,15 @@ def train_classifier(config: ClassificationConfig, model_config: ClassifierConfi
     return results
 
 
+SPLIT_FIELDS = ("dataset", "csv", "split_seed", "valid_fraction", "test_fraction")
+
+
 def _teacher_targets(config: ClassificationConfig, data: ClassificationData,
                      train_examples: Sequence[Example | SpelledExample]
                      ) -> torch.Tensor | None:
     """Each training text's target distribution (texts, classes) mixed from its label and
     the mean probabilities of the runs ``config.teachers`` names, or ``None`` without
-    teachers. A teacher with another label table is refused, naming it."""
+    teachers. A teacher with another label table or split is refused, naming it."""
     if not config.teachers:
         return None
     probabilities = []
@@ -245,6 +248,12 @@ def _teacher_targets(config: ClassificationConfig, data: ClassificationData,
         if teacher.labels.names != data.labels.names:
             raise ValueError(f"teacher {run!r} was trained on labels {teacher.labels.names}, "
                              f"this run has {data.labels.names}")
+        other = [name for name in SPLIT_FIELDS
+                 if getattr(teacher.config, name) != getattr(config, name)]
+        if other:  # it may have trained on this run's held-out texts
+            raise ValueError(f"teacher {run!r} was trained on another split (its "
+                             + ", ".join(f"{name}={getattr(teacher.config, name)!r}"
+                                         for name in other) + ")")
         probabilities.append(teacher.probabilities(data.splits["train"],
                                                    f"training part (teacher {run!r})"))
     labels = torch.tensor([example[1] for example in train_examples])
