@@ -56,3 +56,21 @@ def test_pretraining_learns_a_predictable_corpus() -> None:
     losses = [row["lm_loss"] for row in history]
     assert losses[-1] < 0.5 * losses[0]
     assert len(history) == 12
+
+
+def test_with_weight_averaging_the_averaged_encoder_is_kept() -> None:
+    texts = [([2 + (i % 4), 3 + (i % 4), 4 + (i % 4)], 0) for i in range(24)]
+
+    def pretrained(decay: float) -> dict[str, torch.Tensor]:
+        model = encoder()
+        config = ExampleTrainingConfig(batch_size=8, lr=2e-2, progress=False, device="cpu",
+                                       average_decay=decay)
+        pretrain_encoder(model, texts, texts[:8], config, epochs=1)
+        return model.state_dict()
+
+    plain, averaged, again = pretrained(0.0), pretrained(0.5), pretrained(0.0)
+    for name, weights in plain.items():
+        torch.testing.assert_close(again[name], weights, rtol=0, atol=0)
+    # The kept encoder is the validated one, the average (not the last step's weights).
+    assert any(not torch.equal(averaged[name], weights) for name, weights in plain.items()
+               if name.startswith("rnn"))

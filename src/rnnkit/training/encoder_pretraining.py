@@ -98,9 +98,11 @@ def pretrain_encoder(encoder: TokenEncoder, train: Sequence[Example | SpelledExa
                          "both the training and the validation part")
     best_state: dict[str, Tensor] = {}  # the loop calls keep_best with "best" on each new low
 
-    def keep_best(model: nn.Module, history: list[dict], tag: str) -> None:
+    def keep_best(judged: EncoderLanguageModel, history: list[dict], tag: str) -> None:
+        # ``judged`` is the model that was validated: with ``average_decay`` the averaged
+        # copy, not the one being trained.
         if tag == "best":
-            best_state.update(copy.deepcopy(encoder.state_dict()))
+            best_state.update(copy.deepcopy(judged.encoder.state_dict()))
 
     settings = dataclasses.replace(config, epochs=epochs, lr_decay=1.0, validate_every=1,
                                    max_time=None)
