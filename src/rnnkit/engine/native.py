@@ -42,14 +42,28 @@ logger = logging.getLogger(__name__)
 
 
 def _extension_name() -> str:
-    """``rnnkit_scan_<cpu>``: -march=native code must not be loaded by a different CPU that
-    shares the same extension cache (a home directory on a cluster)."""
+    """``rnnkit_scan_<hash>``: one name per (CPU flags, sources, compiler flags, torch).
+
+    -march=native code must not be loaded by a different CPU that shares the same extension
+    cache (a home directory on a cluster), and two checkouts with different kernel sources
+    must not rebuild over each other's build folder in turn: each keeps its own.
+    """
     try:
-        flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines()
-                     if line.startswith("flags"))
+        cpu = next(line for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("flags"))
     except (OSError, StopIteration):
-        flags = platform.processor() or platform.machine()
-    return "rnnkit_scan_" + hashlib.sha256(flags.encode()).hexdigest()[:12]
+        cpu = platform.processor() or platform.machine()
+    digest = hashlib.sha256()
+    for part in (cpu, *CFLAGS, *LDFLAGS, torch.__version__):
+        digest.update(part.encode() + b"\0")
+    for source in sorted(SOURCES + _headers()):
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    return "rnnkit_scan_" + digest.hexdigest()[:16]
+
+
+def _headers() -> list[Path]:
+    """The headers the sources include: a change to one must rebuild as well."""
+    return sorted((Path(__file__).parent / "csrc").glob("*.h"))
 
 
 @functools.cache
