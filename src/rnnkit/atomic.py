@@ -4,15 +4,25 @@ Every file rnnkit saves (checkpoints, vocabularies, cached data, logs it finishe
 through here: the bytes go to a temporary file in the same folder, are flushed and fsynced,
 and the temporary file is renamed over the target. A rename within one file system is atomic
 on POSIX and Windows, so an interrupted save leaves the previous file untouched.
+
+A process killed mid-write leaves its temporary file, ``.<name>.<8 random hex>.tmp``
+(:data:`TEMPORARY_NAME`); the next run that claims the folder deletes it
+(:mod:`rnnkit.training.run_folder`). Files get the mode the umask allows (``0644`` under
+umask 022), like any file the user creates: ``tempfile.mkstemp`` would make them ``0600``.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
+import re
+import secrets
 from pathlib import Path
 from typing import Any
+
+# Hex names, and the [a-z0-9_] of mkstemp that earlier versions used.
+TEMPORARY_NAME = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
@@ -25,8 +35,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
-                                         dir=target.parent)
+    handle, temporary = _create_temporary(target)
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(data)
@@ -37,6 +46,20 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
         Path(temporary).unlink(missing_ok=True)
         raise
     return target
+
+
+def _create_temporary(target: Path) -> tuple[int, Path]:
+    """A new file next to ``target``, open for writing, named ``.<name>.<hex>.tmp``.
+
+    ``os.open`` with mode 0o666 lets the kernel apply the umask, which ``mkstemp`` (0600)
+    would not; ``O_EXCL`` makes the name ours alone, and a clash draws another name.
+    """
+    while True:
+        temporary = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            return os.open(temporary, _CREATE_FLAGS, 0o666), temporary
+        except FileExistsError:
+            continue
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:

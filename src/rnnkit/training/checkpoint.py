@@ -31,6 +31,7 @@ import logging
 import os
 import re
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,9 @@ TRAINER_STATE_FILE = "trainer.json"
 _FOLDER_NAME = re.compile(r"save-(\d{7,})")
 _TAG_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _LOAD_ATTEMPTS = 3
+# Tests only: seconds a save sleeps between writing its folder and switching its pointer,
+# so that a crash test can kill a process inside a save (tests/training/test_crash.py).
+SAVE_PAUSE_VARIABLE = "RNNKIT_TEST_SAVE_PAUSE"
 
 
 class CheckpointError(ValueError):
@@ -101,6 +105,7 @@ def save_checkpoint(
     folder = _new_folder(directory)
     try:
         _write_folder(folder, tensor_files, documents)
+        _pause_for_tests()
         _write_pointer(directory, tag, folder.name)
     except BaseException:
         _discard_unless_named(directory, folder)
@@ -168,6 +173,12 @@ def _write_folder(folder: Path, tensor_files: dict[str, dict], documents: dict[s
     _fsync_directory(folder.parent)
 
 
+def _pause_for_tests() -> None:
+    pause = os.environ.get(SAVE_PAUSE_VARIABLE)
+    if pause:
+        time.sleep(float(pause))
+
+
 def _write_pointer(directory: Path, tag: str, folder_name: str) -> None:
     pointer = {"kind": POINTER_KIND, "tag": tag, "folder": folder_name,
                "format_version": CHECKPOINT_FORMAT_VERSION}
@@ -182,6 +193,13 @@ def _discard_unless_named(directory: Path, folder: Path) -> None:
         return  # cannot tell; the next successful save prunes it
     if folder.name not in named:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def prune_unnamed_saves(directory: str | Path) -> None:
+    """Delete the save folders in ``directory`` that no pointer names (older saves, or the
+    remains of a save killed before its pointer switched). Only for the directory's one
+    writer: another writer's save in progress is not named yet."""
+    _prune(Path(directory))
 
 
 def _prune(directory: Path) -> None:
@@ -259,7 +277,7 @@ def _read_pointer(directory: Path, tag: str) -> Path:
         raise CheckpointError(f"no checkpoint tagged {tag!r} in {directory} ({path.name} is "
                               f"missing; {found})")
     pointer = _read_json(path)
-    if not _is_pointer(pointer):
+    if not is_checkpoint_pointer(pointer):
         raise CheckpointError(f"{path} is not an rnnkit checkpoint pointer (expected kind "
                               f"{POINTER_KIND!r} and a folder named save-NNNNNNN)")
     _check_version(path, pointer)
@@ -274,12 +292,13 @@ def _pointers(directory: Path) -> dict[str, str]:
             pointer = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue  # not ours: other run records may sit next to the checkpoints
-        if _is_pointer(pointer):
+        if is_checkpoint_pointer(pointer):
             pointers[path.stem] = pointer["folder"]
     return pointers
 
 
-def _is_pointer(pointer: Any) -> bool:
+def is_checkpoint_pointer(pointer: Any) -> bool:
+    """True when the parsed JSON ``pointer`` is a checkpoint tag's pointer document."""
     return (isinstance(pointer, dict) and pointer.get("kind") == POINTER_KIND
             and isinstance(pointer.get("folder"), str)
             and _FOLDER_NAME.fullmatch(pointer["folder"]) is not None)

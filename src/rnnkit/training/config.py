@@ -120,6 +120,7 @@ class TrainConfig:
     seed: int = 1337
     out_dir: str = "runs/default"
     resume: bool = False
+    overwrite: bool = False  # replace the run in out_dir (rnnkit.training.run_folder)
     device: str = "auto"
     threads: int | None = None
     progress: bool = True

@@ -92,6 +92,12 @@ def launched_by_torchrun() -> bool:
     return all(name in os.environ for name in TORCHRUN_VARIABLES)
 
 
+def process_rank() -> int:
+    """This process's rank as torchrun set it (0 without torchrun), before any group is
+    joined: to know early whether this process is the one that writes."""
+    return int(os.environ["RANK"]) if launched_by_torchrun() else 0
+
+
 def start_distributed(device: torch.device) -> tuple[Distributed, torch.device]:
     """Join the process group torchrun set up; returns this rank and its device.
 

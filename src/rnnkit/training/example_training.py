@@ -63,6 +63,7 @@ class ExampleTrainingConfig:
     average_decay: float = 0.0  # > 0: judge and save a moving average of the weights
     seed: int = 1337
     out_dir: str = "runs/examples"
+    overwrite: bool = False  # replace the run in out_dir (rnnkit.training.run_folder)
     progress: bool = True
     device: str = "auto"
     threads: int | None = None

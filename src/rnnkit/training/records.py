@@ -10,6 +10,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from rnnkit.atomic import atomic_write_text
 from rnnkit.plotting import pyplot, save_figure
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,10 @@ CSV_FIELDS = ("step", "epoch", "tokens", "elapsed_s", "lr", "train_loss", "grad_
 class RunRecords:
     """Writes ``log.csv`` (appending on resume), TensorBoard events and ``learning_curve.png``.
 
+    On resume from step ``start_step`` the rows a run logged after that step's checkpoint
+    (before it was killed) are dropped first, so the steps that run again are not logged
+    twice.
+
     The progress bar shows loss, perplexity, tokens/s and the time left.
     """
 
@@ -30,6 +35,8 @@ class RunRecords:
         out_dir.mkdir(parents=True, exist_ok=True)
         self.csv_path = out_dir / "log.csv"
         resuming = start_step > 0 and self.csv_path.exists()
+        if resuming:
+            truncate_log(self.csv_path, start_step)
         self._csv_file = self.csv_path.open("a" if resuming else "w", newline="", encoding="utf-8")
         self._csv = csv.DictWriter(self._csv_file, fieldnames=CSV_FIELDS)
         if not resuming:
@@ -101,6 +108,27 @@ class QuietRecords:
 
     def close(self) -> None:
         """Nothing to close."""
+
+
+def truncate_log(csv_path: Path, last_step: int) -> None:
+    """Keep the header and the rows of ``csv_path`` up to step ``last_step``; a last line a
+    killed process left unfinished goes too."""
+    lines = csv_path.read_text(encoding="utf-8").splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines.pop()
+    kept = lines[:1] + [line for line in lines[1:] if _row_step(line) <= last_step]
+    if kept != lines:
+        log.info("%s: dropped %d rows logged after step %d (the checkpoint resumed from)",
+                 csv_path, len(lines) - len(kept), last_step)
+        atomic_write_text(csv_path, "".join(kept))
+
+
+def _row_step(line: str) -> float:
+    """The step (first column) of a ``log.csv`` line; an unreadable line counts as later."""
+    try:
+        return float(line.split(",", 1)[0])
+    except ValueError:
+        return math.inf
 
 
 def _tensorboard_writer(directory: Path) -> Any:

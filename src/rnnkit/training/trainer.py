@@ -5,6 +5,11 @@ clip → step → log. Everything a resumed run needs (optimizer, schedule, RNG,
 carried hidden state) is saved with each checkpoint, so N steps in one go and N/2 + resume
 N/2 end with identical parameters on CPU.
 
+The run folder is claimed for the whole run (:mod:`rnnkit.training.run_folder`: one writer,
+no silent overwrite); a resume must keep the settings the saved state depends on
+(:mod:`rnnkit.training.resume_check`); Ctrl-C saves ``latest`` at the next step boundary
+(:mod:`rnnkit.training.interrupt`).
+
 Under ``torchrun`` the same loop runs in every process on its share of the streams
 (:mod:`rnnkit.training.distributed`); rank 0 alone writes checkpoints, logs and progress,
 and every decision (stop, divergence, best checkpoint) is taken from figures all ranks share.
@@ -45,8 +50,14 @@ from rnnkit.training.config import RunConfig, TrainConfig
 from rnnkit.training.distributed import (
     Distributed,
     check_divides,
+    process_rank,
     start_distributed,
     stop_distributed,
+)
+from rnnkit.training.interrupt import (
+    InterruptRequest,
+    TrainingInterrupted,
+    deferred_interrupt,
 )
 from rnnkit.training.metrics import loss_report
 from rnnkit.training.precision import (
@@ -55,6 +66,8 @@ from rnnkit.training.precision import (
     check_precision_supported,
 )
 from rnnkit.training.records import QuietRecords, RunRecords
+from rnnkit.training.resume_check import check_resumable, resume_record
+from rnnkit.training.run_folder import claim_run_folder
 from rnnkit.training.schedule import LearningRateSchedule
 from rnnkit.training.state import (
     capture_rng_state,
@@ -121,6 +134,7 @@ class Run:
     distributed: Distributed = field(default_factory=Distributed)
     trained: nn.Module | None = None  # what the step calls: the model, wrapped by DDP/compile
     hidden: RecurrentState | None = None
+    resumes: list[dict[str, Any]] = field(default_factory=list)  # when and what changed
 
     def __post_init__(self) -> None:
         if self.trained is None:
@@ -131,8 +145,20 @@ def train(config: RunConfig) -> TrainResult:
     """Train the language model ``config`` describes; returns its final figures.
 
     Raises :class:`TrainingDivergedError` if the loss or gradients stop being finite; the last
-    good checkpoint stays in ``config.train.out_dir``.
+    good checkpoint stays in ``config.train.out_dir``. Raises
+    :class:`~rnnkit.training.run_folder.RunFolderError` if another process trains in
+    ``out_dir``, or if it holds a run and neither ``resume`` nor ``overwrite`` is set;
+    :class:`~rnnkit.training.interrupt.TrainingInterrupted` after Ctrl-C, once ``latest``
+    is saved.
     """
+    settings = config.train
+    with claim_run_folder(settings.out_dir, resume=settings.resume,
+                          overwrite=settings.overwrite, main_process=process_rank() == 0):
+        return _train_claimed(config)
+
+
+def _train_claimed(config: RunConfig) -> TrainResult:
+    """:func:`train` once this process holds the run folder."""
     run = prepare_run(config)
     try:
         records = _records_for(run)
@@ -181,6 +207,8 @@ def _build_run(config: RunConfig, distributed: Distributed, device: torch.device
     check_precision_supported(settings.precision, device)
     precision = MixedPrecision(settings.precision, device)
     resume_from = load_checkpoint(settings.out_dir) if settings.resume else None
+    changes = None if resume_from is None else check_resumable(
+        resume_from.config, config.to_dict(), settings.out_dir)
     corpus = load_corpus(config.data, vocab_dict=None if resume_from is None
                          else resume_from.vocab)
     config = replace(config, model=replace(config.model, vocab_size=len(corpus.vocab),
@@ -198,6 +226,7 @@ def _build_run(config: RunConfig, distributed: Distributed, device: torch.device
               distributed, trained=_trained_module(model, distributed, settings))
     if resume_from is not None:
         restore_run(run, resume_from)
+        run.resumes.append(resume_record(run.progress.step, changes))
     return run
 
 
@@ -232,11 +261,18 @@ def _records_for(run: Run) -> Records:
 
 
 def training_loop(run: Run, records: Records) -> str:
-    """Train until a bound is reached; returns why it stopped."""
+    """Train until a bound is reached; returns why it stopped. Ctrl-C stops at the next
+    step boundary, after saving ``latest`` (:class:`TrainingInterrupted`)."""
+    with deferred_interrupt(enabled=not run.distributed.enabled) as interrupt:
+        return _train_until_stop(run, records, interrupt)
+
+
+def _train_until_stop(run: Run, records: Records, interrupt: InterruptRequest) -> str:
     settings, progress, task = run.config.train, run.progress, LanguageModelingTask()
     per_epoch = num_windows(run.streams, settings.seq_len)
     interval_tokens, interval_seconds = 0, 0.0
     while (reason := _stop_reason(settings, progress)) is None:
+        _stop_if_interrupted(run, interrupt)
         if progress.window == per_epoch:
             progress.epoch, progress.window, run.hidden = progress.epoch + 1, 0, None
             continue
@@ -260,6 +296,18 @@ def training_loop(run: Run, records: Records) -> str:
         if progress.step % settings.eval_every == 0:
             scheduled_validation(run, records)
     return reason
+
+
+def _stop_if_interrupted(run: Run, interrupt: InterruptRequest) -> None:
+    """After Ctrl-C, save ``latest`` at this step boundary and stop."""
+    if not interrupt.requested:
+        return
+    save_run(run, "latest")
+    out_dir = run.config.train.out_dir
+    message = (f"interrupted at step {run.progress.step}: saved latest in {out_dir}; "
+               f"continue with --resume --out-dir {out_dir}")
+    log.warning(message)
+    raise TrainingInterrupted(message)
 
 
 def train_step(
@@ -387,7 +435,8 @@ def save_run(run: Run, tag: str) -> None:
                      "rng": rng_meta, "rng_ranks": [meta for _, meta in rng_states[1:]],
                      "schedule": run.schedule.state_dict(),
                      "precision": run.precision.state_dict(),
-                     "model_aliases": aliases, "data_source": run.corpus.source}
+                     "model_aliases": aliases, "data_source": run.corpus.source,
+                     "resumes": run.resumes}
     save_checkpoint(Path(run.config.train.out_dir), model_state=tensors,
                     config=run.config.to_dict(), vocab=run.corpus.vocab.to_dict(),
                     trainer_tensors=trainer_tensors, trainer_state=trainer_state, tag=tag)
@@ -405,6 +454,7 @@ def restore_run(run: Run, checkpoint: Any) -> None:
     run.schedule.load_state_dict(state["schedule"])
     run.precision.load_state_dict(state.get("precision", {}))
     run.progress = Progress(**state["progress"])
+    run.resumes = list(state.get("resumes", []))
     hidden = _hidden_from_tensors(_with_prefix(tensors, "hidden."), device)
     run.hidden = _rank_rows(run, hidden)
     _restore_rank_rng(run, tensors, state)
