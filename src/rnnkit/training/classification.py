@@ -54,6 +54,7 @@ from rnnkit.training.example_training import (
     train_on_examples,
 )
 from rnnkit.training.label_metrics import classification_figures, confusion_counts
+from rnnkit.training.run_folder import claims_run_folder
 
 DATASETS = ("rotten_tomatoes",)
 
@@ -171,6 +172,7 @@ def _example(text: str, label: int, words: TokenTable, config: ClassificationCon
             [chars.encode(spelling(token, config.max_word_chars)) for token in tokens])
 
 
+@claims_run_folder
 def train_classifier(config: ClassificationConfig, model_config: ClassifierConfig,
                      pairs: Sequence[tuple[str, str]] | None = None) -> dict[str, Any]:
     """Train, keep the best epoch, evaluate it and the TF-IDF baseline on the test part;

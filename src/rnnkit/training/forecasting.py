@@ -54,6 +54,7 @@ from rnnkit.training.forecast_baselines import (
     seasonal_naive_forecasts,
 )
 from rnnkit.training.forecast_metrics import mae, mase, rmse
+from rnnkit.training.run_folder import claims_run_folder
 from rnnkit.validation import check_choice, check_positive_int
 
 log = logging.getLogger(__name__)
@@ -189,6 +190,7 @@ def prepare_forecast_data(config: ForecastConfig, horizon: int,
                         horizon, source)
 
 
+@claims_run_folder
 def train_forecast(config: ForecastConfig, model_config: ForecasterConfig,
                    values: list[float] | None = None) -> dict[str, Any]:
     """Train, keep the best epoch by validation MAE, forecast the test part with it and the

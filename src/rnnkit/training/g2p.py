@@ -33,6 +33,7 @@ from rnnkit.training.pair_training import (
     pair_model_from,
     train_on_pairs,
 )
+from rnnkit.training.run_folder import claims_run_folder
 from rnnkit.training.sequence_metrics import error_rates
 
 
@@ -87,6 +88,7 @@ def strip_stress(entries: Pronunciations) -> Pronunciations:
     return stripped
 
 
+@claims_run_folder
 def train_g2p(config: G2PConfig, model_config: Seq2SeqConfig,
               text: str | None = None) -> dict[str, Any]:
     """Train, keep the best epoch, evaluate it on the test split; returns the results

@@ -26,6 +26,7 @@ Under ``torchrun`` only rank 0 claims the folder: it alone writes there.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -34,9 +35,9 @@ import shutil
 import socket
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import filelock
 
@@ -54,6 +55,9 @@ RUN_FILES = ("log.csv", "learning_curve.png", "results.json", "confusion.png", "
              "result.json", "curve.png")
 TENSORBOARD_FOLDER = "tensorboard"
 TENSORBOARD_EVENTS = re.compile(r"events\.out\.tfevents\..+")
+
+
+Trained = TypeVar("Trained")
 
 
 class RunFolderError(RuntimeError):
@@ -86,6 +90,20 @@ def claim_run_folder(out_dir: str | os.PathLike, *, resume: bool, overwrite: boo
     finally:
         (folder / HOLDER_FILE).unlink(missing_ok=True)
         lock.release()
+
+
+def claims_run_folder(train: Callable[..., Trained]) -> Callable[..., Trained]:
+    """Make a task's ``train(config, ...)`` claim ``config.out_dir`` while it runs.
+
+    For the trainers of examples (:mod:`rnnkit.training.example_training`), which cannot
+    resume: a folder holding a run needs ``config.overwrite``.
+    """
+    @functools.wraps(train)
+    def claimed(config: Any, *args: Any, **kwargs: Any) -> Trained:
+        with claim_run_folder(config.out_dir, resume=False, overwrite=config.overwrite):
+            return train(config, *args, **kwargs)
+
+    return claimed
 
 
 def holds_run(folder: Path) -> bool:

@@ -59,6 +59,7 @@ from rnnkit.training.example_training import (
     train_on_examples,
 )
 from rnnkit.training.label_metrics import is_bio, tagging_figures
+from rnnkit.training.run_folder import claims_run_folder
 from rnnkit.training.tagging_baseline import MostFrequentTag, known_unknown_accuracy
 
 log = logging.getLogger(__name__)
@@ -162,6 +163,7 @@ def load_tagging_data(config: TaggingConfig,
 
 
 # --- training ----------------------------------------------------------------------------
+@claims_run_folder
 def train_tagging(config: TaggingConfig, model_config: TaggerConfig,
                   sentences: Sequence[Sentence] | None = None) -> dict[str, Any]:
     """Train, keep the best epoch, score it and the most-frequent-tag baseline on the test

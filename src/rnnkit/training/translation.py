@@ -32,6 +32,7 @@ from rnnkit.training.pair_training import (
     pair_model_from,
     train_on_pairs,
 )
+from rnnkit.training.run_folder import claims_run_folder
 from rnnkit.training.sequence_metrics import corpus_bleu
 
 
@@ -99,6 +100,7 @@ def evaluate_translation(model: nn.Module, data: TranslationData, split: str,
     return corpus_bleu(hypotheses, references)
 
 
+@claims_run_folder
 def train_translation(config: TranslationConfig, model_config: Seq2SeqConfig,
                       text: str | None = None) -> dict[str, Any]:
     """Train, keep the best epoch by validation chrF, score it on the test messages;
