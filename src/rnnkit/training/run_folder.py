@@ -137,9 +137,9 @@ def prune_leftovers(folder: Path) -> list[str]:
 # --- the lock ------------------------------------------------------------------------------
 def _acquire(folder: Path) -> filelock.BaseFileLock:
     """The folder's lock, taken without waiting, or the error that names its holder."""
-    lock = filelock.FileLock(folder / LOCK_FILE, blocking=False)
+    lock = filelock.FileLock(folder / LOCK_FILE)
     try:
-        lock.acquire()
+        lock.acquire(blocking=False)
     except filelock.Timeout:
         raise RunFolderError(f"run folder {folder} is in use by {_holder(folder)}; wait for "
                              f"that run to end or choose another out_dir") from None
