@@ -152,6 +152,23 @@ def test_ctrl_c_saves_latest_and_resume_goes_on_exactly(text_file: Path, tmp_pat
         assert torch.equal(resumed.model_state[name], tensor), name
 
 
+def test_a_second_ctrl_c_inside_that_save_leaves_the_previous_one(text_file: Path,
+                                                                  tmp_path: Path) -> None:
+    out_dir, log_path = tmp_path / "run", tmp_path / "child.log"
+    child = start_cli(tiny_run(text_file, out_dir, "--max-steps", "100000"), log_path,
+                      env={SAVE_PAUSE_VARIABLE: "0.3"})
+    wait_for(lambda: (out_dir / "best.json").exists(), child, log_path, what="a save")
+    named = {load_checkpoint(out_dir).path.name, load_checkpoint(out_dir, tag="best").path.name}
+    os.kill(child.pid, signal.SIGINT)
+    wait_for(lambda: [path for path in out_dir.glob("save-*/trainer.json")
+                      if path.parent.name not in named], child, log_path, what="the save")
+    os.kill(child.pid, signal.SIGINT)  # while that save waits to switch its pointer
+    assert finish(child) == 130
+    assert "saved latest" not in log_path.read_text(encoding="utf-8")
+    saved_step(out_dir, "latest")  # both load: the previous saves
+    saved_step(out_dir, "best")
+
+
 @pytest.mark.parametrize("umask", [0o022, 0o077], ids=["022", "077"])
 def test_files_follow_the_umask(text_file: Path, tmp_path: Path, umask: int) -> None:
     out_dir, log_path = tmp_path / "run", tmp_path / "child.log"
