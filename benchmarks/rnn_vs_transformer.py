@@ -57,7 +57,8 @@ def run_config(which: str, minutes: float, threads: int | None) -> RunConfig:
     """The demo recipe, or its Transformer twin, bounded by ``minutes`` of training."""
     config = load_config_file(RECIPES[which])
     settings = replace(config.train, max_time=minutes, max_steps=None,
-                       out_dir=str(RUNS / which), threads=threads, eval_max_tokens=100_000,
+                       out_dir=str(RUNS / which), overwrite=True, threads=threads,
+                       eval_max_tokens=100_000,
                        eval_window=256, tensorboard=False, progress=False)
     return replace(config, train=settings)
 
