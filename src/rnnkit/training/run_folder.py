@@ -55,6 +55,7 @@ RUN_FILES = ("log.csv", "learning_curve.png", "results.json", "confusion.png", "
              "result.json", "curve.png")
 TENSORBOARD_FOLDER = "tensorboard"
 TENSORBOARD_EVENTS = re.compile(r"events\.out\.tfevents\..+")
+HOLDER_WAIT_S = 2.0  # how long a refused process waits for the holder's record
 
 
 Trained = TypeVar("Trained")
@@ -154,14 +155,45 @@ def _write_holder(folder: Path) -> None:
 
 
 def _holder(folder: Path) -> str:
-    """Who holds the lock, in words, from the record it wrote next to the lock."""
+    """Who holds the lock, in words, from the record it writes next to the lock.
+
+    The holder writes its record just after taking the lock, so a process refused at that
+    moment waits a little for it; a record left by a killed process (its pid gone from this
+    host) is not taken for the holder's.
+    """
+    deadline = time.monotonic() + HOLDER_WAIT_S
+    while True:
+        holder = _read_holder(folder)
+        if holder is not None and not _is_stale(holder):
+            return (f"process {holder['pid']} on {holder['host']} (command: "
+                    f"{holder['command']}, started at {holder['started_at']})")
+        if time.monotonic() >= deadline:
+            return "another process (it has not recorded its details)"
+        time.sleep(0.02)
+
+
+def _read_holder(folder: Path) -> dict[str, Any] | None:
     try:
-        holder: Any = json.loads((folder / HOLDER_FILE).read_text(encoding="utf-8"))
-        return (f"process {holder['pid']} on {holder['host']} (command: {holder['command']}, "
-                f"started at {holder['started_at']})")
-    except (OSError, ValueError, KeyError, TypeError):
-        # The holder has the lock but has not written its record yet (or just removed it).
-        return "another process (it has not recorded its details yet)"
+        holder = json.loads((folder / HOLDER_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    fields = ("pid", "host", "command", "started_at")
+    if not isinstance(holder, dict) or not all(key in holder for key in fields):
+        return None
+    return holder
+
+
+def _is_stale(holder: dict[str, Any]) -> bool:
+    """True when the record names a process of this host that no longer runs."""
+    if holder["host"] != socket.gethostname() or not isinstance(holder["pid"], int):
+        return False
+    try:
+        os.kill(holder["pid"], 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # it runs, as another user
+        return False
+    return False
 
 
 # --- overwrite guard -----------------------------------------------------------------------
