@@ -9,23 +9,38 @@ matplotlib for the learning curve, 3 s) is imported here once, before any fork.
 
 from __future__ import annotations
 
+import csv
 import logging
 import multiprocessing
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import torch._dynamo  # noqa: F401 - imported once here rather than in every child
 
 from rnnkit.cli import main
 from rnnkit.plotting import pyplot
+from rnnkit.training.checkpoint import load_checkpoint
 
 pyplot()  # matplotlib, once
 
 FORK = multiprocessing.get_context("fork")
+_started: list[multiprocessing.process.BaseProcess] = []
+
+
+@pytest.fixture(autouse=True)
+def reap_children() -> Iterator[None]:
+    """Kill what a failed test left running (a child told to train 100,000 steps)."""
+    yield
+    while _started:
+        child = _started.pop()
+        if child.exitcode is None:
+            child.kill()
+            child.join()
 
 
 def tiny_run(text: Path, out_dir: Path, *extra: str) -> list[str]:
@@ -43,6 +58,7 @@ def start_cli(argv: list[str], log_path: Path, *, env: dict[str, str] | None = N
     set. Its exit code is ``main``'s return value."""
     child = FORK.Process(target=_run_cli, args=(argv, str(log_path), env or {}, umask, start))
     child.start()
+    _started.append(child)
     return child
 
 
@@ -84,3 +100,18 @@ def finish(child: multiprocessing.Process, timeout: float = 120.0) -> int:
     child.join(timeout)
     assert child.exitcode is not None, "child did not finish"
     return child.exitcode
+
+
+def saved_step(out_dir: Path, tag: str) -> int:
+    """The step of the save ``tag`` names (loading it whole, as a resume would)."""
+    return load_checkpoint(out_dir, tag=tag).trainer_state["progress"]["step"]
+
+
+def assert_log_has_each_step_once(csv_path: Path, last_step: int) -> None:
+    """Training rows for steps 1..last_step, each once; every row in step order."""
+    with csv_path.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    steps = [int(row["step"]) for row in rows]
+    assert steps == sorted(steps)
+    assert [int(row["step"]) for row in rows if row["train_loss"]] == list(
+        range(1, last_step + 1))

@@ -16,17 +16,24 @@ The children are forked from this process, so none of them pays torch's import a
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import random
 import signal
 from pathlib import Path
 
-from cli_process import finish, start_cli, tiny_run, wait_for
+from cli_process import (  # reap_children: an autouse fixture
+    assert_log_has_each_step_once,
+    finish,
+    reap_children,  # noqa: F401
+    saved_step,
+    start_cli,
+    tiny_run,
+    wait_for,
+)
 
 from rnnkit.atomic import TEMPORARY_NAME
-from rnnkit.training.checkpoint import SAVE_PAUSE_VARIABLE, load_checkpoint
+from rnnkit.training.checkpoint import SAVE_PAUSE_VARIABLE
 
 KILLS = {"random": 8, "writing": 6, "paused": 6}
 LONG = "100000"  # max_steps of a child that is going to be killed
@@ -51,10 +58,6 @@ def unnamed_saves(out_dir: Path, *, complete: bool = False) -> list[Path]:
 
 def temporary_files(out_dir: Path) -> list[Path]:
     return [path for path in out_dir.rglob(".*.tmp") if TEMPORARY_NAME.fullmatch(path.name)]
-
-
-def saved_step(out_dir: Path, tag: str) -> int:
-    return load_checkpoint(out_dir, tag=tag).trainer_state["progress"]["step"]
 
 
 def kill_one(mode: str, rng: random.Random, argv: list[str], out_dir: Path,
@@ -111,13 +114,3 @@ def test_training_survives_sigkill_at_random_and_inside_saves(text_file: Path,
     assert saved_step(out_dir, "latest") == step + 3
     assert not temporary_files(out_dir) and not unnamed_saves(out_dir)
     assert_log_has_each_step_once(out_dir / "log.csv", step + 3)
-
-
-def assert_log_has_each_step_once(csv_path: Path, last_step: int) -> None:
-    """Training rows for steps 1..last_step, each once; every row in step order."""
-    with csv_path.open(encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    steps = [int(row["step"]) for row in rows]
-    assert steps == sorted(steps)
-    assert [int(row["step"]) for row in rows if row["train_loss"]] == list(
-        range(1, last_step + 1))

@@ -15,8 +15,16 @@ from pathlib import Path
 
 import pytest
 import torch
-from cli_process import FORK, finish, start_cli, tiny_run, wait_for
-from test_crash import assert_log_has_each_step_once, saved_step
+from cli_process import (  # reap_children: an autouse fixture
+    FORK,
+    assert_log_has_each_step_once,
+    finish,
+    reap_children,  # noqa: F401
+    saved_step,
+    start_cli,
+    tiny_run,
+    wait_for,
+)
 
 from rnnkit.cli import main
 from rnnkit.models.forecaster import ForecasterConfig
