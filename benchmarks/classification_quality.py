@@ -67,7 +67,7 @@ def main() -> None:
         with run_folder(args.keep_runs, seed) as out_dir:
             config = replace(task.config(), **{**tables.get("classify", {}), "seed": seed,
                                                "threads": args.threads, "progress": False,
-                                               "out_dir": out_dir})
+                                               "out_dir": out_dir, "overwrite": True})
             results = train_classifier(config, replace(task.model_config(),
                                                        **tables.get("model", {})))
         accuracies.append(results["test"]["accuracy"])
