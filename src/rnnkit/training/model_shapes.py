@@ -118,14 +118,27 @@ def _registrations_at_most(limit: int, config_path: Path) -> Iterator[None]:
 
 
 class _MetaFills(TorchFunctionMode):
-    """Skip ``normal_`` on meta tensors: there are no values to fill, and torch's meta
-    version of it imports ``torch._dynamo``, seconds of startup for nothing."""
+    """Skip value fills on meta tensors: torch.nn.init's initializers, ``Tensor.normal_``
+    and functions writing into a meta ``out=`` (``init.eye_`` calls ``torch.eye``). There
+    are no values to fill, and the meta versions of some import ``torch._dynamo``: seconds
+    of startup for nothing."""
 
     def __torch_function__(self, func: Any, types: Any, args: tuple = (),
                            kwargs: dict | None = None) -> Any:
-        if func is Tensor.normal_ and args and args[0].is_meta:
-            return args[0]
-        return func(*args, **(kwargs or {}))
+        kwargs = kwargs or {}
+        filled = kwargs.get("out") if "out" in kwargs else (
+            args[0] if args else kwargs.get("tensor"))  # torch.nn.init passes it by name
+        if isinstance(filled, Tensor) and filled.is_meta and (
+                "out" in kwargs or _is_fill(func)):
+            return filled
+        return func(*args, **kwargs)
+
+
+def _is_fill(func: Any) -> bool:
+    """An in-place initializer of ``torch.nn.init`` (all end in ``_``), or ``normal_``."""
+    name = getattr(func, "__name__", "")
+    return func is Tensor.normal_ or (getattr(func, "__module__", None) == "torch.nn.init"
+                                      and name.endswith("_") and not name.startswith("_"))
 
 
 def _check_total_size(model: nn.Module, shapes: Shapes, config_path: Path,
