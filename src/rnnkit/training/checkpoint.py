@@ -263,8 +263,8 @@ def load_model(
     against ``model.safetensors``' header without allocating anything, then for real, once
     they fit. Weights the model ties are filled from the one tensor saved for them.
     Errors as :func:`load_checkpoint`'s; an exception ``build`` raises on the config comes
-    back as a :class:`CheckpointError` naming ``config.json`` (a ``CheckpointError`` it
-    raises itself passes unchanged).
+    back as a :class:`CheckpointError` naming ``config.json`` (raise ``CheckpointError``
+    to refuse a checkpoint of another kind: its message gets the path in front).
     """
     saved = load_checkpoint(directory, tag=tag, trainer=False, model=build)
     module = build(saved.config)

@@ -65,12 +65,13 @@ def check_model_fits(build: ModelBuilder, config: dict[str, Any], config_path: P
 def build_on_meta(build: ModelBuilder, config: dict[str, Any], config_path: Path, *,
                   limit: int) -> nn.Module:
     """``build(config)`` on the meta device, stopped past ``limit`` registrations; a config
-    it cannot build from is a :class:`CheckpointError` naming ``config_path``."""
+    it cannot build from is a :class:`CheckpointError` naming ``config_path`` (one that
+    ``build`` raises itself, e.g. for another task's checkpoint, gets the path in front)."""
     try:
-        with _registrations_at_most(limit, config_path), torch.device("meta"), _MetaFills():
+        with _registrations_at_most(limit), torch.device("meta"), _MetaFills():
             return build(config)
-    except CheckpointError:
-        raise
+    except CheckpointError as error:  # the builder's own words on the config: say where
+        raise CheckpointError(f"{config_path}: {error}") from None
     except Exception as error:  # anything a config from a stranger makes the build raise
         raise CheckpointError(f"{config_path} describes a model that cannot be built: "
                               f"{type(error).__name__}: {error}") from error
@@ -95,7 +96,7 @@ def _registration_limit(shapes: Shapes) -> int:
 
 
 @contextmanager
-def _registrations_at_most(limit: int, config_path: Path) -> Iterator[None]:
+def _registrations_at_most(limit: int) -> Iterator[None]:
     """Stop a build that registers more than ``limit`` parameters, buffers and modules."""
     count = 0
 
@@ -103,7 +104,7 @@ def _registrations_at_most(limit: int, config_path: Path) -> Iterator[None]:
         nonlocal count
         count += 1
         if count > limit:
-            raise CheckpointError(f"{config_path} describes a model with more than {limit} "
+            raise CheckpointError(f"the model it describes registers more than {limit} "
                                   f"parameters, buffers and modules, far more than its "
                                   f"checkpoint holds tensors: refusing to build it")
 
