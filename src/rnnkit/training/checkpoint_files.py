@@ -70,13 +70,14 @@ def open_confined(path: Path, root: Path) -> Iterator[tuple[BinaryIO, int]]:
         raise CheckpointError(f"checkpoint file {path} is missing") from None
     except OSError as error:
         raise CheckpointError(f"cannot read checkpoint file {path}: {error.strerror}") from None
+    status = os.fstat(descriptor)
+    if not stat.S_ISREG(status.st_mode):
+        os.close(descriptor)
+        raise CheckpointError(f"checkpoint file {path} is {_kind(status.st_mode)}, not a "
+                              f"regular file: refusing to read it")
+    os.set_blocking(descriptor, True)
     with os.fdopen(descriptor, "rb") as file:
-        mode = os.fstat(descriptor).st_mode
-        if not stat.S_ISREG(mode):
-            raise CheckpointError(f"checkpoint file {path} is {_kind(mode)}, not a regular "
-                                  f"file: refusing to read it")
-        os.set_blocking(descriptor, True)
-        yield file, os.fstat(descriptor).st_size
+        yield file, status.st_size
 
 
 def _kind(mode: int) -> str:
