@@ -111,16 +111,20 @@ def real_parameters() -> list[torch.Size]:
 
 
 # --- a config that does not fit its tensors ----------------------------------------------
-@pytest.mark.parametrize(("kind", "tensor", "found", "needed"), [
-    ("lm", "rnn.weight_ih_l0", "(32, 8)", "(48000, 8)"),
-    ("classify", "encoder.rnn.weight_ih_l0", "(16, 4)", "(48000, 4)"),
-    ("g2p", "encoder.rnn.weight_ih_l0", "(16, 4)", "(48000, 4)"),
+# Untied, so that the wider hidden state may differ from the embedding it was tied to.
+BIGGER = {"hidden_size": 12000, "tie_weights": False}
+
+
+@pytest.mark.parametrize(("kind", "values", "tensor", "found", "needed"), [
+    ("lm", BIGGER, "rnn.weight_ih_l0", "(32, 8)", "(48000, 8)"),
+    ("classify", {"hidden_size": 12000}, "encoder.rnn.weight_ih_l0", "(16, 4)", "(48000, 4)"),
+    ("g2p", {"hidden_size": 12000}, "encoder.weight_ih_l0", "(16, 4)", "(48000, 4)"),
 ])
 def test_config_asking_for_a_bigger_model_is_refused_before_it_is_built(
-        runs, tmp_path: Path, real_parameters, kind: str, tensor: str, found: str,
-        needed: str) -> None:
+        runs, tmp_path: Path, real_parameters, kind: str, values: dict, tensor: str,
+        found: str, needed: str) -> None:
     run = copy_run(runs, kind, tmp_path)
-    edit_configs(run, hidden_size=12000)
+    edit_configs(run, **values)
     with pytest.raises(CheckpointError) as caught:
         load(kind, run)
     message = str(caught.value)
@@ -134,7 +138,7 @@ def test_the_refusal_costs_no_memory(runs, tmp_path: Path) -> None:
     checkpoint asking for hidden_size 12000 once peaked at 2.5 GB; now under 1 GB (the
     interpreter with torch takes about 0.3)."""
     run = copy_run(runs, "lm", tmp_path)
-    edit_configs(run, hidden_size=12000)
+    edit_configs(run, **BIGGER)
     code = ("import resource, sys\nfrom rnnkit.cli import main\n"
             "status = main(['sample', '--checkpoint', sys.argv[1], '--length', '2'])\n"
             "print(status, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
