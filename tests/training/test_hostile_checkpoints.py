@@ -136,21 +136,24 @@ def test_config_asking_for_a_bigger_model_is_refused_before_it_is_built(
 def test_the_refusal_costs_no_memory(runs, tmp_path: Path) -> None:
     """The reviewer's case end to end in a fresh process: `rnnkit sample` on a 15 KB
     checkpoint asking for hidden_size 12000 once peaked at 2.5 GB; now under 1 GB (the
-    interpreter with torch takes about 0.3)."""
+    interpreter with torch takes about 0.3), and the meta build did not pull in
+    torch._dynamo (seconds of startup)."""
     run = copy_run(runs, "lm", tmp_path)
     edit_configs(run, **BIGGER)
     code = ("import resource, sys\nfrom rnnkit.cli import main\n"
             "status = main(['sample', '--checkpoint', sys.argv[1], '--length', '2'])\n"
-            "print(status, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+            "print(status, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "
+            "'torch._dynamo' in sys.modules)")
     source = str(Path(rnnkit.__file__).parents[1])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         filter(None, [source, os.environ.get("PYTHONPATH")])), "OMP_NUM_THREADS": "1"}
     done = subprocess.run([sys.executable, "-c", code, str(run)], capture_output=True,
                           text=True, env=env, timeout=300, check=False)
-    status, peak = done.stdout.split()
+    status, peak, dynamo = done.stdout.split()
     peak_bytes = int(peak) * (1 if sys.platform == "darwin" else 1024)
     assert status == "1" and "tensor 'rnn.weight_ih_l0' has shape (32, 8)" in done.stderr
     assert peak_bytes < 1024**3, f"peak memory {peak_bytes / 1024**2:.0f} MiB"
+    assert dynamo == "False"  # the meta build skipped the fills that import torch._dynamo
 
 
 @pytest.mark.parametrize(("values", "words"), [
