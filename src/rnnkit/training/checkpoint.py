@@ -19,6 +19,12 @@ the previous folder, untouched; after it, the new folder is complete. Folders no
 names (older saves, or the remains of a killed save) are deleted after the switch. One
 writer per directory; a reader racing a save retries when its folder was pruned.
 
+Loading treats every file as a stranger's: :mod:`rnnkit.training.checkpoint_files` reads
+regular files inside the directory only, with size caps, and checks safetensors headers
+before their data; :func:`load_model` builds the model on the meta device and compares
+its tensors with the header before building it for real
+(:mod:`rnnkit.training.model_shapes`), and reads no trainer file.
+
 Tied weights share storage and ``safetensors`` refuses shared tensors:
 :func:`model_state_for_saving` keeps one copy and returns the aliases, and
 :func:`restore_model_state` loads into a module that ties them the same way.
