@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 import safetensors.torch
 import torch
+from torch import nn
 from torch.nn.modules import module as module_hooks
 
 import rnnkit
@@ -30,7 +31,12 @@ from rnnkit.cli import main
 from rnnkit.models import ModelConfig
 from rnnkit.models.classifier import ClassifierConfig
 from rnnkit.models.seq2seq import Seq2SeqConfig
-from rnnkit.training.checkpoint import CheckpointError, load_checkpoint
+from rnnkit.training.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    load_model,
+    save_checkpoint,
+)
 from rnnkit.training.classification import ClassificationConfig, SavedClassifier, train_classifier
 from rnnkit.training.config import DataConfig, RunConfig, TrainConfig
 from rnnkit.training.g2p import G2PConfig, load_g2p_model, train_g2p
@@ -183,6 +189,30 @@ def test_a_tensor_the_model_lacks_is_refused(runs, tmp_path: Path) -> None:
         path.write_bytes(safetensors.torch.save(tensors))
     with pytest.raises(CheckpointError, match=r"holds tensor 'extra.weight', which the model"):
         rnnkit.load_language_model(run, device="cpu")
+
+
+class _Buffered(nn.Module):
+    """A layer with a table it computes rather than saves (a non-persistent buffer)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.linear = nn.Linear(2, 2)
+        self.register_buffer("table", torch.zeros(size), persistent=False)
+
+
+def test_a_model_far_larger_than_its_tensors_is_not_built(tmp_path: Path,
+                                                          real_parameters) -> None:
+    """Its tensors fit, but a buffer the config sizes would take 4 GB: refused on meta."""
+    save_checkpoint(tmp_path, model_state=_Buffered(1).state_dict(), config={"size": 10**9},
+                    vocab={})
+    real_parameters.clear()  # the model just saved
+    with pytest.raises(CheckpointError, match=r"config\.json describes a model of 3\.7\d* GiB "
+                                              r"but .*model\.safetensors holds tensors for "
+                                              r"24 bytes: refusing to build it"):
+        load_model(tmp_path, lambda config: _Buffered(config["size"]))
+    assert real_parameters == []
+    model, _ = load_model(tmp_path, lambda config: _Buffered(1))  # the control loads
+    assert model.table.shape == (1,)
 
 
 # --- files that are not what they seem ---------------------------------------------------
