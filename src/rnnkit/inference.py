@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -12,7 +13,12 @@ from rnnkit.data.corpus import load_corpus
 from rnnkit.data.text import load_text_file
 from rnnkit.data.vocab import Vocabulary
 from rnnkit.models.factory import build_language_model
-from rnnkit.training.checkpoint import load_checkpoint, restore_model_state
+from rnnkit.training.checkpoint import (
+    CONFIG_FILE,
+    VOCAB_FILE,
+    CheckpointError,
+    load_model,
+)
 from rnnkit.training.config import RunConfig
 from rnnkit.training.metrics import loss_report
 from rnnkit.training.tasks import LanguageModelingTask
@@ -31,14 +37,24 @@ class LoadedModel:
 def load_language_model(
     checkpoint: str | Path, *, tag: str = "latest", device: str = "auto"
 ) -> LoadedModel:
-    """Rebuild a :class:`LanguageModel` from a checkpoint directory (no pickle involved)."""
-    saved = load_checkpoint(checkpoint, tag=tag)
+    """Rebuild a :class:`LanguageModel` from a checkpoint directory (no pickle involved).
+
+    Reads the model, its config and vocabulary only (a save without its trainer files
+    loads), and checks the config against the tensors before the model is built (see
+    :func:`~rnnkit.training.checkpoint.load_model`).
+    """
+    model, saved = load_model(checkpoint, _language_model_of, tag=tag)
     config = RunConfig.from_dict(saved.config)
-    model = build_language_model(config.model)
-    aliases = (saved.trainer_state or {}).get("model_aliases", {})
-    restore_model_state(model, saved.model_state, aliases)
-    model.to(resolve_device(device)).eval()
-    return LoadedModel(model, Vocabulary.from_dict(saved.vocab), config)
+    vocab = Vocabulary.from_dict(saved.vocab)
+    if len(vocab) != config.model.vocab_size:
+        raise CheckpointError(f"{saved.path / VOCAB_FILE} holds {len(vocab)} tokens but the "
+                              f"model in {saved.path / CONFIG_FILE} has vocab_size "
+                              f"{config.model.vocab_size}")
+    return LoadedModel(model.to(resolve_device(device)), vocab, config)
+
+
+def _language_model_of(config: dict[str, Any]) -> nn.Module:
+    return build_language_model(RunConfig.from_dict(config).model)
 
 
 def sample(

@@ -115,12 +115,11 @@ def seq2seq_train_argv(argv: list[str]) -> list[str]:
 
 
 def run_g2p_eval(args: argparse.Namespace) -> int:
-    from rnnkit.training.checkpoint import load_checkpoint
-    from rnnkit.training.g2p import evaluate_words, g2p_model_from, load_g2p_data
+    from rnnkit.training.g2p import evaluate_words, load_g2p_data
+    from rnnkit.training.pair_training import load_pair_model
 
-    saved = load_checkpoint(args.checkpoint, tag="best")
+    model, saved = load_pair_model(args.checkpoint)
     config = G2PConfig(**saved.config["g2p"])
-    model, _, _ = g2p_model_from(saved)
     data = load_g2p_data(config)
     print(json.dumps(evaluate_words(model, data, args.split, config, beam_width=args.beam)))
     return 0
@@ -135,11 +134,11 @@ def run_g2p_attention(args: argparse.Namespace) -> int:
 
 
 def run_translate(args: argparse.Namespace) -> int:
-    from rnnkit.training.checkpoint import load_checkpoint
+    from rnnkit.training.pair_training import load_pair_model
 
-    saved = load_checkpoint(args.checkpoint, tag="best")
-    translate = (_message_translator(saved) if "translation" in saved.config
-                 else _word_translator(saved))
+    model, saved = load_pair_model(args.checkpoint)
+    translate = (_message_translator(model, saved) if "translation" in saved.config
+                 else _word_translator(model, saved))
     beam = max(args.beam, 1)
     for number, line in enumerate(sys.stdin, start=1):
         text = line.rstrip("\n")
@@ -149,11 +148,11 @@ def run_translate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _word_translator(saved: Any):
+def _word_translator(model: Any, saved: Any):
     """A word's phonemes, spaced, from a G2P checkpoint."""
-    from rnnkit.training.g2p import g2p_model_from, pronounce
+    from rnnkit.training.g2p import g2p_tables, pronounce
 
-    model, letters, phonemes = g2p_model_from(saved)
+    letters, phonemes = g2p_tables(saved)
 
     def translate(text: str, number: int, beam: int) -> str:
         word = text.strip().lower()
@@ -163,11 +162,11 @@ def _word_translator(saved: Any):
     return translate
 
 
-def _message_translator(saved: Any):
+def _message_translator(model: Any, saved: Any):
     """A message's translation from a translation checkpoint."""
-    from rnnkit.training.translation import translate_lines, translation_model_from
+    from rnnkit.training.translation import translate_lines, translation_tables
 
-    model, source, target = translation_model_from(saved)
+    source, target = translation_tables(saved)
     settings = saved.config["translation"]
     max_output, ratio = settings["max_output"], settings.get("output_ratio")
 

@@ -299,11 +299,11 @@ def test_reader_racing_a_save_loads_again(
     real = checkpoint_module._load_folder
     seen = []
 
-    def racing(folder, device):
+    def racing(directory, folder, *rest):
         seen.append(folder.name)
         if len(seen) == 1:
             save(tmp_path, seed=2)  # switches the pointer and deletes ``folder``
-        return real(folder, device)
+        return real(directory, folder, *rest)
 
     monkeypatch.setattr(checkpoint_module, "_load_folder", racing)
     loaded = load_checkpoint(tmp_path)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import numbers
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 import torch
 from torch import Tensor, nn
@@ -170,8 +170,11 @@ class RecurrentLayer(nn.Module):
         """Size of ``h``: ``proj_size`` when projecting, else ``hidden_size``."""
         return self.proj_size or self.hidden_size
 
-    def _cells(self) -> list[tuple[int, int]]:
-        return [(layer, d) for layer in range(self.num_layers) for d in range(self.num_directions)]
+    def _cells(self) -> Iterator[tuple[int, int]]:
+        # A generator, not a list: a checkpoint loader stops a meta build of a hostile
+        # num_layers=10**9 after its first few registrations, before 10**9 pairs exist.
+        return ((layer, d) for layer in range(self.num_layers)
+                for d in range(self.num_directions))
 
     def cell_weights(self, layer: int, direction: int) -> dict[str, Tensor]:
         """One layer-direction's parameters by base name (``weight_ih``, ``bias_hh`` ...)."""

@@ -19,6 +19,12 @@ the previous folder, untouched; after it, the new folder is complete. Folders no
 names (older saves, or the remains of a killed save) are deleted after the switch. One
 writer per directory; a reader racing a save retries when its folder was pruned.
 
+Loading treats every file as a stranger's: :mod:`rnnkit.training.checkpoint_files` reads
+regular files inside the directory only, with size caps, and checks safetensors headers
+before their data; :func:`load_model` builds the model on the meta device and compares
+its tensors with the header before building it for real
+(:mod:`rnnkit.training.model_shapes`), and reads no trainer file.
+
 Tied weights share storage and ``safetensors`` refuses shared tensors:
 :func:`model_state_for_saving` keeps one copy and returns the aliases, and
 :func:`restore_model_state` loads into a module that ties them the same way.
@@ -38,10 +44,19 @@ from typing import Any
 
 import safetensors.torch
 import torch
-from safetensors import SafetensorError
 from torch import Tensor, nn
 
 from rnnkit.atomic import atomic_write_bytes, atomic_write_text
+from rnnkit.training.checkpoint_files import (
+    CONFIG_LIMIT,
+    DOCUMENT_LIMIT,
+    POINTER_LIMIT,
+    CheckpointError,
+    Shapes,
+    read_json,
+    read_tensors,
+)
+from rnnkit.training.model_shapes import ModelBuilder, check_model_fits, tied_names
 from rnnkit.training.state import from_json_safe, to_json_safe
 
 log = logging.getLogger(__name__)
@@ -59,10 +74,6 @@ _LOAD_ATTEMPTS = 3
 # Tests only: seconds a save sleeps between writing its folder and switching its pointer,
 # so that a crash test can kill a process inside a save (tests/training/test_crash.py).
 SAVE_PAUSE_VARIABLE = "RNNKIT_TEST_SAVE_PAUSE"
-
-
-class CheckpointError(ValueError):
-    """A checkpoint cannot be loaded; the message names the path and the problem."""
 
 
 @dataclass(frozen=True)
@@ -229,20 +240,35 @@ def _entries(directory: Path) -> list[str]:
 
 # --- loading -----------------------------------------------------------------------------
 def load_checkpoint(
-    directory: str | Path, *, tag: str = "latest", map_location: str | torch.device = "cpu"
+    directory: str | Path,
+    *,
+    tag: str = "latest",
+    map_location: str | torch.device = "cpu",
+    trainer: bool = True,
+    model: ModelBuilder | None = None,
 ) -> Checkpoint:
     """Load the save that ``tag`` names in ``directory``; tensors go to ``map_location``.
 
+    Every file is read as untrusted input (:mod:`rnnkit.training.checkpoint_files`): inside
+    ``directory``, a regular file, within a size limit. ``trainer=False`` reads the model,
+    config and vocabulary only (what sampling and evaluation need: the trainer files may be
+    absent), and leaves ``trainer_tensors`` empty and ``trainer_state`` ``None``. With
+    ``model``, a function that builds the checkpoint's model from its config, that model is
+    built on the meta device and its tensor names and shapes compared with those in
+    ``model.safetensors``' header before any tensor is read (see :func:`load_model`).
+
     Raises :class:`CheckpointError` naming the path when the directory is missing, holds
-    no checkpoint with that tag, a file is missing, a safetensors file is corrupt or
-    truncated, a JSON file is invalid (with line and column), or the checkpoint was
-    written by a newer rnnkit.
+    no checkpoint with that tag, a file is missing, outside the directory, not a regular
+    file or too large, a safetensors file is corrupt, truncated or lies about its sizes, a
+    JSON file is invalid (with line and column), the config does not fit the tensors, or
+    the checkpoint was written by a newer rnnkit.
     """
     directory = _checkpoint_directory(directory, tag)
+    parts = _Parts(torch.device(map_location), trainer, model)
     for _ in range(_LOAD_ATTEMPTS):
         folder = _read_pointer(directory, tag)
         try:
-            return _load_folder(folder, torch.device(map_location))
+            return _load_folder(directory, folder, parts)
         except CheckpointError:
             if _read_pointer(directory, tag) == folder:
                 raise
@@ -250,12 +276,42 @@ def load_checkpoint(
     raise CheckpointError(f"checkpoint {tag!r} in {directory} kept changing while loading")
 
 
+def load_model(
+    directory: str | Path, build: ModelBuilder, *, tag: str = "latest"
+) -> tuple[nn.Module, Checkpoint]:
+    """The model a checkpoint holds, in eval mode on the CPU, with the checkpoint it came
+    from (config and vocabulary; its trainer files are not read).
+
+    ``build(config)`` makes the model from the checkpoint's config. It is called twice:
+    first on the meta device, where the model's tensor names and shapes are checked
+    against ``model.safetensors``' header without allocating anything, then for real, once
+    they fit. Weights the model ties are filled from the one tensor saved for them.
+    Errors as :func:`load_checkpoint`'s; an exception ``build`` raises on the config comes
+    back as a :class:`CheckpointError` naming ``config.json`` (raise ``CheckpointError``
+    to refuse a checkpoint of another kind: its message gets the path in front).
+    """
+    saved = load_checkpoint(directory, tag=tag, trainer=False, model=build)
+    module = build(saved.config)
+    restore_model_state(module, saved.model_state)
+    return module.eval(), saved
+
+
 def load_checkpoint_config(directory: str | Path, *, tag: str = "latest") -> dict[str, Any]:
     """The config document of the save that ``tag`` names, without reading any tensor
     (to learn what kind of run a folder holds before loading it); errors as
     :func:`load_checkpoint`'s."""
     directory = _checkpoint_directory(directory, tag)
-    return _read_config(_read_pointer(directory, tag))
+    return _read_config(directory, _read_pointer(directory, tag))
+
+
+@dataclass(frozen=True)
+class _Parts:
+    """What a load reads: tensors to ``device``, the trainer files or not, and the model
+    builder to check ``model.safetensors`` against (``None``: no check)."""
+
+    device: torch.device
+    trainer: bool
+    model: ModelBuilder | None
 
 
 def _checkpoint_directory(directory: str | Path, tag: str) -> Path:
@@ -270,13 +326,13 @@ def _checkpoint_directory(directory: str | Path, tag: str) -> Path:
 
 def _read_pointer(directory: Path, tag: str) -> Path:
     path = directory / f"{tag}.json"
-    if not path.exists():
+    if not os.path.lexists(path):
         present = sorted(_pointers(directory))
         found = (f"tags present: {', '.join(present)}" if present
                  else "the directory holds no checkpoint")
         raise CheckpointError(f"no checkpoint tagged {tag!r} in {directory} ({path.name} is "
                               f"missing; {found})")
-    pointer = _read_json(path)
+    pointer = read_json(path, directory, POINTER_LIMIT)
     if not is_checkpoint_pointer(pointer):
         raise CheckpointError(f"{path} is not an rnnkit checkpoint pointer (expected kind "
                               f"{POINTER_KIND!r} and a folder named save-NNNNNNN)")
@@ -289,8 +345,8 @@ def _pointers(directory: Path) -> dict[str, str]:
     pointers = {}
     for path in sorted(directory.glob("*.json")):
         try:
-            pointer = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            pointer = read_json(path, directory, POINTER_LIMIT)
+        except CheckpointError:
             continue  # not ours: other run records may sit next to the checkpoints
         if is_checkpoint_pointer(pointer):
             pointers[path.stem] = pointer["folder"]
@@ -304,23 +360,40 @@ def is_checkpoint_pointer(pointer: Any) -> bool:
             and _FOLDER_NAME.fullmatch(pointer["folder"]) is not None)
 
 
-def _load_folder(folder: Path, device: torch.device) -> Checkpoint:
-    config = _read_config(folder)
-    return Checkpoint(
-        model_state=_read_tensors(folder / MODEL_FILE, device),
-        config=config,
-        vocab=from_json_safe(_read_json(folder / VOCAB_FILE)),
-        trainer_tensors=_read_tensors(folder / TRAINER_TENSORS_FILE, device),
-        trainer_state=from_json_safe(_read_json(folder / TRAINER_STATE_FILE)),
-        path=folder,
-    )
+def _load_folder(directory: Path, folder: Path, parts: _Parts) -> Checkpoint:
+    config = _read_config(directory, folder)
+    vocab = from_json_safe(read_json(folder / VOCAB_FILE, directory, DOCUMENT_LIMIT))
+    check = None
+    if parts.model is not None:
+        def check(shapes: Shapes) -> None:
+            check_model_fits(parts.model, config, folder / CONFIG_FILE, shapes,
+                             folder / MODEL_FILE)
+    model_state = read_tensors(folder / MODEL_FILE, directory, parts.device, check)
+    trainer_tensors, trainer_state = (_read_trainer(directory, folder, parts.device)
+                                      if parts.trainer else ({}, None))
+    return Checkpoint(model_state=model_state, config=config, vocab=vocab,
+                      trainer_tensors=trainer_tensors, trainer_state=trainer_state,
+                      path=folder)
 
 
-def _read_config(folder: Path) -> dict[str, Any]:
+def _read_trainer(directory: Path, folder: Path,
+                  device: torch.device) -> tuple[dict[str, Tensor], Any]:
+    """The trainer's tensors and state, which only resuming needs: say so when missing."""
+    for name in (TRAINER_TENSORS_FILE, TRAINER_STATE_FILE):
+        if not os.path.lexists(folder / name):
+            raise CheckpointError(f"checkpoint file {folder / name} is missing: resuming "
+                                  f"needs the trainer's state (optimizer, schedule, random "
+                                  f"generators); sampling and evaluating do not")
+    tensors = read_tensors(folder / TRAINER_TENSORS_FILE, directory, device)
+    state = read_json(folder / TRAINER_STATE_FILE, directory, DOCUMENT_LIMIT)
+    return tensors, from_json_safe(state)
+
+
+def _read_config(directory: Path, folder: Path) -> dict[str, Any]:
     """The config document of a save folder, version checked, ``format_version`` dropped."""
     if not folder.is_dir():
         raise CheckpointError(f"checkpoint folder {folder} is missing")
-    config = _read_json(folder / CONFIG_FILE)
+    config = read_json(folder / CONFIG_FILE, directory, CONFIG_LIMIT)
     if not isinstance(config, dict):
         raise CheckpointError(f"{folder / CONFIG_FILE} should hold a JSON object, got "
                               f"{type(config).__name__}")
@@ -338,45 +411,6 @@ def _check_version(path: Path, document: dict) -> None:
                               f"reads ({CHECKPOINT_FORMAT_VERSION}): upgrade rnnkit")
 
 
-def _read_json(path: Path) -> Any:
-    text = _read_file(path).decode("utf-8", errors="replace")
-    try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as error:
-        raise CheckpointError(f"{path} is not valid JSON: {error.msg} at line {error.lineno} "
-                              f"column {error.colno}") from None
-    except ValueError as error:
-        raise CheckpointError(f"{path} is not strict JSON: {error}") from None
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not allowed (non-finite numbers are written as "
-                     f"{{\"__float__\": \"inf\"}})")
-
-
-def _read_tensors(path: Path, device: torch.device) -> dict[str, Tensor]:
-    try:
-        tensors = safetensors.torch.load(_read_file(path))
-    except SafetensorError as error:
-        raise CheckpointError(f"{path} is not a readable safetensors file (corrupt or "
-                              f"truncated?): {error}") from None
-    except KeyError as error:  # a header dtype safetensors.torch has no torch type for
-        raise CheckpointError(f"{path} is not a readable safetensors file (corrupt or "
-                              f"truncated?): unsupported dtype {error}") from None
-    if device.type == "cpu":
-        return tensors
-    return {name: tensor.to(device) for name, tensor in tensors.items()}
-
-
-def _read_file(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise CheckpointError(f"checkpoint file {path} is missing") from None
-    except OSError as error:
-        raise CheckpointError(f"cannot read checkpoint file {path}: {error}") from None
-
-
 # --- tied weights ------------------------------------------------------------------------
 def model_state_for_saving(module: nn.Module) -> tuple[dict[str, Tensor], dict[str, str]]:
     """``module``'s state dict with one copy per shared tensor, and the aliases dropped.
@@ -390,15 +424,20 @@ def model_state_for_saving(module: nn.Module) -> tuple[dict[str, Tensor], dict[s
 
 
 def restore_model_state(
-    module: nn.Module, tensors: dict[str, Tensor], aliases: dict[str, str]
+    module: nn.Module, tensors: dict[str, Tensor], aliases: dict[str, str] | None = None
 ) -> None:
     """Load ``tensors`` strictly into ``module``, filling each alias from its target.
 
     Loading copies into the existing parameters, so weights ``module`` ties stay the same
-    ``Parameter`` object. Raises ``ValueError`` when the checkpoint ties weights that
-    ``module`` holds separately (build it with the same tying), or stores two different
-    tensors for weights that ``module`` ties.
+    ``Parameter`` object. Without ``aliases``, the weights ``module`` itself ties fill
+    those missing from ``tensors`` (the config that built it says what is tied). Raises
+    ``ValueError`` when the checkpoint ties weights that ``module`` holds separately
+    (build it with the same tying), or stores two different tensors for weights that
+    ``module`` ties.
     """
+    if aliases is None:
+        aliases = {alias: target for alias, target in tied_names(module).items()
+                   if alias not in tensors}
     full = dict(tensors)
     for alias, target in aliases.items():
         if alias in full or target not in full:

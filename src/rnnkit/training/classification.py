@@ -45,7 +45,12 @@ from rnnkit.data.token_batches import (
 )
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
 from rnnkit.training.adversarial import adversarial_classification_loss
-from rnnkit.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from rnnkit.training.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    load_model,
+    save_checkpoint,
+)
 from rnnkit.training.distillation import mean_probabilities, mixed_targets
 from rnnkit.training.encoder_pretraining import pretrain_encoder
 from rnnkit.training.example_training import (
@@ -368,19 +373,13 @@ class SavedClassifier:
 
     @classmethod
     def load(cls, checkpoint: str | Path, tag: str = "best") -> SavedClassifier:
-        """Read a classification run's checkpoint (safetensors and JSON, no pickle)."""
-        return cls.from_checkpoint(load_checkpoint(checkpoint, tag=tag))
-
-    @classmethod
-    def from_checkpoint(cls, saved: Checkpoint) -> SavedClassifier:
-        if "classify" not in saved.config:
-            raise ValueError(f"{saved.path} is not a classification checkpoint (its config "
-                             f"has {sorted(saved.config)})")
-        model = SequenceClassifier(ClassifierConfig(**saved.config["model"]))
-        model.load_state_dict(saved.model_state)
+        """Read a classification run's checkpoint (safetensors and JSON, no pickle): the
+        model, its config and tables only, the config checked against the tensors before
+        the model is built (:func:`~rnnkit.training.checkpoint.load_model`)."""
+        model, saved = load_model(checkpoint, _classifier_of, tag=tag)
         chars = (TokenTable.from_dict(saved.vocab["chars"])
                  if model.config.uses_chars else None)
-        return cls(model.eval(), TokenTable.from_dict(saved.vocab["words"]),
+        return cls(model, TokenTable.from_dict(saved.vocab["words"]),
                    LabelTable.from_dict(saved.vocab["labels"]),
                    ClassificationConfig(**saved.config["classify"]), chars)
 
@@ -414,6 +413,14 @@ class SavedClassifier:
     def _encode(self, pairs: Sequence[tuple[str, str]],
                 source: str) -> list[Example | SpelledExample]:
         return encode_texts(pairs, self.words, self.labels, self.config, source, self.chars)
+
+
+def _classifier_of(config: dict[str, Any]) -> SequenceClassifier:
+    """The classifier a checkpoint's config describes (refusing another task's run)."""
+    if "classify" not in config:
+        raise CheckpointError(f"this is not a classification checkpoint (its config has "
+                              f"{sorted(config)})")
+    return SequenceClassifier(ClassifierConfig(**config["model"]))
 
 
 def evaluate_classifier_checkpoint(checkpoint: str | Path,

@@ -41,7 +41,13 @@ from rnnkit.data.series_windows import (
     window_batch,
 )
 from rnnkit.models.forecaster import ForecasterConfig, SequenceForecaster
-from rnnkit.training.checkpoint import load_checkpoint, save_checkpoint
+from rnnkit.training.checkpoint import (
+    VOCAB_FILE,
+    CheckpointError,
+    load_checkpoint,
+    load_model,
+    save_checkpoint,
+)
 from rnnkit.training.example_training import (
     ExampleTrainingConfig,
     start_run,
@@ -260,15 +266,22 @@ def rnn_forecasts(model: SequenceForecaster, scaled: NDArray[np.float64], scaler
 def load_forecaster(checkpoint_dir: str | Path, tag: str = "best"
                     ) -> tuple[SequenceForecaster, ForecastConfig, Scaler, list[float]]:
     """The model (eval mode, on the CPU), run configuration, scaler and series of a
-    forecasting checkpoint (no pickle)."""
-    saved = load_checkpoint(checkpoint_dir, tag=tag)
-    if "forecast" not in saved.config or "scaler" not in saved.vocab:
-        raise ValueError(f"{checkpoint_dir} is not a forecasting checkpoint: its config holds "
-                         f"{sorted(saved.config)}, expected 'model' and 'forecast'")
-    model = SequenceForecaster(ForecasterConfig(**saved.config["model"]))
-    model.load_state_dict(saved.model_state)
-    return (model.eval(), ForecastConfig(**saved.config["forecast"]),
+    forecasting checkpoint (no pickle; the config is checked against the tensors before
+    the model is built, see :func:`~rnnkit.training.checkpoint.load_model`)."""
+    model, saved = load_model(checkpoint_dir, _forecaster_of, tag=tag)
+    if "scaler" not in saved.vocab or "series" not in saved.vocab:
+        raise CheckpointError(f"{saved.path / VOCAB_FILE} is not a forecasting run's: it "
+                              f"holds {sorted(saved.vocab)}, expected 'scaler' and 'series'")
+    return (model, ForecastConfig(**saved.config["forecast"]),
             Scaler.from_dict(saved.vocab["scaler"]), list(saved.vocab["series"]))
+
+
+def _forecaster_of(config: dict[str, Any]) -> SequenceForecaster:
+    """The forecaster a checkpoint's config describes (refusing another task's run)."""
+    if "forecast" not in config:
+        raise CheckpointError(f"this is not a forecasting checkpoint: its config holds "
+                              f"{sorted(config)}, expected 'model' and 'forecast'")
+    return SequenceForecaster(ForecasterConfig(**config["model"]))
 
 
 def forecast_from_checkpoint(checkpoint_dir: str | Path,

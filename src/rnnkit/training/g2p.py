@@ -30,7 +30,7 @@ from rnnkit.training.pair_training import (
     PairTrainingConfig,
     build_pair_model,
     decode_sources,
-    pair_model_from,
+    load_pair_model,
     train_on_pairs,
 )
 from rnnkit.training.run_folder import claims_run_folder
@@ -171,13 +171,15 @@ def _save(model: Seq2Seq, data: G2PData, config: G2PConfig, history: list[dict],
 
 def load_g2p_model(checkpoint: str | Path, tag: str = "best"
                    ) -> tuple[Seq2Seq, SymbolTable, SymbolTable]:
-    """The model and the letter and phoneme tables of a G2P checkpoint (no pickle)."""
-    return g2p_model_from(load_checkpoint(checkpoint, tag=tag))
+    """The model and the letter and phoneme tables of a G2P checkpoint (no pickle; see
+    :func:`~rnnkit.training.pair_training.load_pair_model`)."""
+    model, saved = load_pair_model(checkpoint, tag)
+    return (model, *g2p_tables(saved))
 
 
-def g2p_model_from(saved: Checkpoint) -> tuple[Seq2Seq, SymbolTable, SymbolTable]:
-    """:func:`load_g2p_model` for a checkpoint already loaded."""
-    return (pair_model_from(saved), SymbolTable.from_dict(saved.vocab["letters"]),
+def g2p_tables(saved: Checkpoint) -> tuple[SymbolTable, SymbolTable]:
+    """The letter and phoneme tables of a G2P checkpoint."""
+    return (SymbolTable.from_dict(saved.vocab["letters"]),
             SymbolTable.from_dict(saved.vocab["phonemes"]))
 
 

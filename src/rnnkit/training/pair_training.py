@@ -13,6 +13,7 @@ import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -23,7 +24,7 @@ from rnnkit.data.pairs import PAD_ID, PairBatch, SymbolTable, bucketed_batches, 
 from rnnkit.decode import beam_search, greedy_decode
 from rnnkit.models.factory import build_seq2seq
 from rnnkit.models.seq2seq import Seq2SeqConfig
-from rnnkit.training.checkpoint import Checkpoint, load_checkpoint
+from rnnkit.training.checkpoint import Checkpoint, CheckpointError, load_checkpoint, load_model
 from rnnkit.training.example_training import (
     ExampleTrainingConfig,
     TrainedExamples,
@@ -68,7 +69,7 @@ def _take_weights(model: nn.Module, run: str, source: SymbolTable,
                   target: SymbolTable) -> None:
     """Load the best weights of ``run``, which must be the same model on the same symbols
     (a warm start: the optimizer and the rate schedule begin afresh)."""
-    saved = load_checkpoint(run, tag="best")
+    saved = load_checkpoint(run, tag="best", trainer=False)
     theirs = Seq2SeqConfig(**saved.config["model"])
     if theirs != model.config:
         differences = {key: (value, getattr(model.config, key))
@@ -82,11 +83,20 @@ def _take_weights(model: nn.Module, run: str, source: SymbolTable,
     model.load_state_dict(saved.model_state)
 
 
-def pair_model_from(saved: Checkpoint) -> nn.Module:
-    """The encoder-decoder of a pair checkpoint, in eval mode (no pickle involved)."""
-    model = build_seq2seq(Seq2SeqConfig(**saved.config["model"]))
-    model.load_state_dict(saved.model_state)
-    return model.eval()
+def load_pair_model(checkpoint: str | Path, tag: str = "best") -> tuple[nn.Module, Checkpoint]:
+    """The encoder-decoder of a pair checkpoint (G2P, translation) in eval mode, with the
+    checkpoint's config and symbol tables; no pickle, no trainer files, and the config is
+    checked against the tensors before the model is built (see
+    :func:`~rnnkit.training.checkpoint.load_model`)."""
+    return load_model(checkpoint, pair_model_of, tag=tag)
+
+
+def pair_model_of(config: dict[str, Any]) -> nn.Module:
+    """The encoder-decoder a pair checkpoint's config describes."""
+    if "model" not in config:
+        raise CheckpointError(f"this is not an encoder-decoder checkpoint (its config has "
+                              f"{sorted(config)})")
+    return build_seq2seq(Seq2SeqConfig(**config["model"]))
 
 
 def train_on_pairs(model: nn.Module, pairs: Sequence[Pair], config: PairTrainingConfig, *,

@@ -51,7 +51,12 @@ from rnnkit.data.token_batches import (
     evaluation_batches,
 )
 from rnnkit.models.tagger import SequenceTagger, TaggerConfig
-from rnnkit.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from rnnkit.training.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    load_model,
+    save_checkpoint,
+)
 from rnnkit.training.example_training import (
     ExampleTrainingConfig,
     TrainedExamples,
@@ -262,21 +267,13 @@ class SavedTagger:
 
     @classmethod
     def load(cls, checkpoint: str | Path, tag: str = "best") -> SavedTagger:
-        """Read a tagging run's checkpoint (safetensors and JSON, no pickle)."""
-        return cls.from_checkpoint(load_checkpoint(checkpoint, tag=tag))
-
-    @classmethod
-    def from_checkpoint(cls, saved: Checkpoint) -> SavedTagger:
-        """A tagger from a checkpoint already loaded."""
-        if "tag" not in saved.config:
-            raise ValueError(f"{saved.path} is not a tagging checkpoint (its config has "
-                             f"{sorted(saved.config)})")
+        """Read a tagging run's checkpoint (safetensors and JSON, no pickle): the model, its
+        config and tables only, the config checked against the tensors before the model is
+        built (:func:`~rnnkit.training.checkpoint.load_model`)."""
+        model, saved = load_model(checkpoint, _tagger_of, tag=tag)
         config = TaggingConfig(**saved.config["tag"])
-        model = SequenceTagger(TaggerConfig(**saved.config["model"]))
-        model.load_state_dict(saved.model_state)
         tables = TaggingTables.from_vocab(saved.vocab, config.lowercase, config.max_word_chars)
-        return cls(model.eval(), tables,
-                   MostFrequentTag.from_dict(saved.vocab["baseline"]), config)
+        return cls(model, tables, MostFrequentTag.from_dict(saved.vocab["baseline"]), config)
 
     def tag(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
         """The tags of each sentence's tokens; a sentence without tokens is a
@@ -317,6 +314,14 @@ class SavedTagger:
                 where = (f"{source} sentence {number}" if lines is None else
                          f"{source} line {lines[number - 1][unknown[0]]} (sentence {number})")
                 self.tables.tags.encode(tags, where)  # raises, naming the tag
+
+
+def _tagger_of(config: dict[str, Any]) -> SequenceTagger:
+    """The tagger a checkpoint's config describes (refusing another task's run)."""
+    if "tag" not in config:
+        raise CheckpointError(f"this is not a tagging checkpoint (its config has "
+                              f"{sorted(config)})")
+    return SequenceTagger(TaggerConfig(**config["model"]))
 
 
 def tag_sentences(checkpoint_dir: str | Path, sentences: Sequence[Sequence[str]],

@@ -29,7 +29,6 @@ from rnnkit.training.pair_training import (
     PairTrainingConfig,
     build_pair_model,
     decode_sources,
-    pair_model_from,
     train_on_pairs,
 )
 from rnnkit.training.run_folder import claims_run_folder
@@ -140,7 +139,8 @@ def _save(model: nn.Module, data: TranslationData, config: TranslationConfig,
                     trainer_state={"history": history}, tag=tag)
 
 
-def translation_model_from(saved: Checkpoint) -> tuple[nn.Module, SymbolTable, SymbolTable]:
-    """The model and the source and target character tables of a translation checkpoint."""
-    return (pair_model_from(saved), SymbolTable.from_dict(saved.vocab["source"]),
+def translation_tables(saved: Checkpoint) -> tuple[SymbolTable, SymbolTable]:
+    """The source and target character tables of a translation checkpoint (its model:
+    :func:`~rnnkit.training.pair_training.load_pair_model`)."""
+    return (SymbolTable.from_dict(saved.vocab["source"]),
             SymbolTable.from_dict(saved.vocab["target"]))
