@@ -211,20 +211,18 @@ def _series_from_csv(path: str, column: str | None) -> list[float]:
     if column is None:
         raise ValueError("--input with a forecast run needs --column: the CSV column that "
                          "holds the series")
-    file = Path(path)
-    if not file.is_file():
-        raise FileNotFoundError(f"input file {path!r} does not exist")
-    return read_series(file.read_text(encoding="utf-8"), column, source=f"CSV {path!r}")
+    from rnnkit.data.text import read_utf8
+
+    return read_series(read_utf8(path, "input file"), column, source=f"CSV {path!r}")
 
 
 def _input_lines(path: str | None) -> list[str]:
     """The lines of ``path`` (or of standard input), without their line ends."""
     if path is None:
         return [line.rstrip("\n") for line in sys.stdin]
-    file = Path(path)
-    if not file.is_file():
-        raise FileNotFoundError(f"input file {path!r} does not exist")
-    return file.read_text(encoding="utf-8").splitlines()
+    from rnnkit.data.text import read_utf8
+
+    return read_utf8(path, "input file").splitlines()
 
 
 TASK_NAMES = ("language-model", "seq2seq", *TASKS)

@@ -124,10 +124,10 @@ class ClassificationData:
 def read_labelled_texts(config: ClassificationConfig) -> list[tuple[str, str]]:
     """The (text, label) pairs the configuration names: its CSV, else its data set."""
     if config.csv is not None:
+        from rnnkit.data.text import read_utf8
+
         path = Path(config.csv)
-        if not path.is_file():
-            raise FileNotFoundError(f"classification csv {str(path)!r} does not exist")
-        return read_labelled_csv(path.read_text(encoding="utf-8"), config.text_column,
+        return read_labelled_csv(read_utf8(path, "classification csv"), config.text_column,
                                  config.label_column, source=f"CSV {str(path)!r}")
     return rotten_tomatoes_pairs(load_splits(config.dataset)["text"])
 

@@ -158,7 +158,9 @@ def load_series(config: ForecastConfig, values: Sequence[float] | None = None
     if config.dataset is not None:
         return _READERS[config.dataset](load_splits(config.dataset)["text"]), config.dataset
     if config.csv is not None:
-        text = Path(config.csv).read_text(encoding="utf-8")
+        from rnnkit.data.text import read_utf8
+
+        text = read_utf8(config.csv, "CSV file")
         return read_series(text, str(config.column), source=config.csv), config.csv
     raise ValueError("ForecastConfig expected a dataset (one of "
                      f"{', '.join(DATASET_SEASONS)}) or a csv with its column, got neither")
