@@ -13,7 +13,14 @@ from torch.nn import functional as F
 from rnnkit.layers import RecurrentLayer
 from rnnkit.layers.factory import build_layer
 from rnnkit.cells.init import INIT_SCHEMES
-from rnnkit.validation import MAX_LAYERS, MAX_LENGTH, MAX_SIZE, Rule, check_fields
+from rnnkit.validation import (
+    MAX_LAYERS,
+    MAX_LENGTH,
+    MAX_SIZE,
+    Rule,
+    check_fields,
+    check_positive_int,
+)
 
 CELLS = ("lstm", "gru", "rnn_tanh", "rnn_relu")
 EMBEDDINGS = ("learned", "one-hot")
