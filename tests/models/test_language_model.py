@@ -59,7 +59,7 @@ def test_bad_tokens_are_named() -> None:
 
 
 def test_bad_config_values_are_named() -> None:
-    with pytest.raises(ValueError, match="cell to be one of"):
+    with pytest.raises(ValueError, match="cell must be one of"):
         ModelConfig(vocab_size=9, cell="lstm2")
     with pytest.raises(ValueError, match="peephole needs cell='lstm'"):
         ModelConfig(vocab_size=9, cell="gru", peephole=True)

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rnnkit.data.text import read_utf8
 from rnnkit.data.tagged import Sentence, read_conll
+from rnnkit.data.text import read_utf8
 from rnnkit.data.token_batches import Example, LabelTable, SpelledExample, TokenTable
 
 __all__ = ["SPLIT_NAMES", "TaggingTables", "read_conll_file", "spelling", "split_sentences",

@@ -10,9 +10,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from rnnkit.cells.init import INIT_SCHEMES
 from rnnkit.layers import RecurrentLayer
 from rnnkit.layers.factory import build_layer
-from rnnkit.cells.init import INIT_SCHEMES
 from rnnkit.validation import (
     MAX_LAYERS,
     MAX_LENGTH,

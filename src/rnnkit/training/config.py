@@ -71,11 +71,10 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         check_fields(self)
-        if self.condition is not None:
-            if self.format != "abc" or self.level != "char":
-                raise ValueError(f"DataConfig: condition={self.condition!r} needs "
-                                 f"format='abc' and level='char', got format={self.format!r} "
-                                 f"and level={self.level!r}")
+        if self.condition is not None and (self.format != "abc" or self.level != "char"):
+            raise ValueError(f"DataConfig: condition={self.condition!r} needs "
+                             f"format='abc' and level='char', got format={self.format!r} "
+                             f"and level={self.level!r}")
 
 
 @dataclass(frozen=True)
