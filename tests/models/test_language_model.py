@@ -65,7 +65,8 @@ def test_bad_config_values_are_named() -> None:
         ModelConfig(vocab_size=9, cell="gru", peephole=True)
     with pytest.raises(ValueError, match="layer_norm needs cell='lstm' or 'gru'"):
         ModelConfig(vocab_size=9, cell="rnn_tanh", layer_norm=True)
-    with pytest.raises(ValueError, match=r"recurrent_dropout in \[0, 1\), got 1.5"):
+    with pytest.raises(ValueError,
+                       match=r"recurrent_dropout must be a finite number in \[0, 1\), got 1.5"):
         ModelConfig(vocab_size=9, recurrent_dropout=1.5)
 
 

@@ -21,7 +21,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -54,6 +54,7 @@ from rnnkit.training.example_training import (
     train_on_examples,
 )
 from rnnkit.training.label_metrics import classification_figures, confusion_counts
+from rnnkit.validation import Rule
 
 DATASETS = ("rotten_tomatoes",)
 
@@ -85,23 +86,16 @@ class ClassificationConfig(ExampleTrainingConfig):
     epochs: int = 10
     out_dir: str = "runs/classify"
 
+    RANGES: ClassVar[dict[str, Rule]] = {
+        "min_count": ">= 1", "max_words": ">= 1", "pretrain_epochs": ">= 0",
+        "max_word_chars": ">= 2", "word_dropout": "[0, 1)", "adversarial_epsilon": ">= 0",
+        "distill_weight": "[0, 1]"}
+
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.csv is None and self.dataset not in DATASETS:
-            raise ValueError(f"ClassificationConfig expected dataset in {DATASETS} or a csv "
-                             f"path, got dataset {self.dataset!r}")
-        if not 0.0 <= self.word_dropout < 1.0:
-            raise ValueError(f"ClassificationConfig expected word_dropout in [0, 1), got "
-                             f"{self.word_dropout}")
-        if not self.adversarial_epsilon >= 0.0:  # NaN too
-            raise ValueError(f"ClassificationConfig expected adversarial_epsilon >= 0 (0: "
-                             f"none), got {self.adversarial_epsilon}")
-        if not 0.0 <= self.distill_weight <= 1.0:
-            raise ValueError(f"ClassificationConfig expected distill_weight in [0, 1], got "
-                             f"{self.distill_weight}")
-        if self.max_words is not None and self.max_words < 1:
-            raise ValueError(f"ClassificationConfig expected max_words >= 1, got "
-                             f"{self.max_words}")
+            raise ValueError(f"ClassificationConfig: dataset must be one of {DATASETS} (or "
+                             f"give a csv path), got {self.dataset!r}")
 
 
 @dataclass
