@@ -22,6 +22,7 @@ from rnnkit.validation import (
     Rule,
     check_value,
     field_rules,
+    show_value,
     unwrap_optional,
 )
 
@@ -50,8 +51,9 @@ def value_type(base: type, rule: Rule | None = None, *, optional: bool = False,
         try:
             return check_value(owner, name, value, hint, rule)
         except ConfigValueError as error:
-            error.value = text if value is _UNREADABLE else value
-            raise argparse.ArgumentTypeError(error.for_flag()) from None
+            typed_number = value is not _UNREADABLE and base is not str
+            shown = text.strip() if typed_number else show_value(text)
+            raise argparse.ArgumentTypeError(error.for_flag(shown)) from None
 
     parse.__name__ = base.__name__  # argparse names the type in its own messages
     return parse

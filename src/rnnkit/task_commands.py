@@ -131,12 +131,17 @@ def run_task_train(args: argparse.Namespace) -> int:
     """Train the task from its flags and print its headline figures as JSON."""
     from rnnkit.cli import section_values
 
+    from rnnkit.training.config import replace_section
+
     task = TASKS[args.task_name]
     tables = read_task_config(args.config, task) if args.config else {}
-    config = replace(task.config(), **{**tables.get(task.name, {}),
-                                       **section_values(args, task.name)})
-    model_config = replace(task.model_config(), **{**tables.get("model", {}),
-                                                   **section_values(args, "model")})
+    config, model_config = task.config(), task.model_config()
+    if tables:  # the file's values first, so that its errors name the file and the key
+        config = replace_section(config, tables.get(task.name, {}), task.name, args.config)
+        model_config = replace_section(model_config, tables.get("model", {}), "model",
+                                       args.config)
+    config = replace(config, **section_values(args, task.name))
+    model_config = replace(model_config, **section_values(args, "model"))
     results = task.train(config, model_config)
     print(json.dumps({key: results[key] for key in task.headline if key in results}))
     return 0
@@ -154,6 +159,9 @@ def read_task_config(path: str, task: TaskCommand) -> dict[str, dict[str, Any]]:
         raise ValueError(f"config file {path}: unknown table(s) {sorted(unknown)}; a "
                          f"{task.name} recipe has [{task.name}] and [model]")
     for name, values in tables.items():
+        if not isinstance(values, dict):
+            raise ValueError(f"config file {path}: [{name}] must be a table of keys, got "
+                             f"{type(values).__name__}")
         known = {field.name for field in fields(classes[name])}
         if set(values) - known:
             raise ValueError(f"config file {path}: unknown key(s) "

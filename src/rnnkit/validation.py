@@ -195,10 +195,11 @@ class ConfigValueError(ValueError):
         return (f"config file {path}: [{section}] {self.name} must be {self.expected}, "
                 f"got {show_value(self.value)}")
 
-    def for_flag(self) -> str:
-        """``must be ... or none, got ...``, for argparse to put after the flag."""
+    def for_flag(self, shown: str | None = None) -> str:
+        """``must be ... or none, got ...``, for argparse to put after the flag (``shown``:
+        the value as it was typed)."""
         return (f"must be {self.expected}{' or none' if self.optional else ''}, "
-                f"got {show_value(self.value)}")
+                f"got {show_value(self.value) if shown is None else shown}")
 
 
 class ConfigTypeError(ConfigValueError, TypeError):

@@ -152,7 +152,9 @@ class TrainConfig:
             raise ValueError(f"{owner}: min_lr must be at most lr, got min_lr {self.min_lr} "
                              f"and lr {self.lr}")
         if self.clip_norm is not None and self.clip_value is not None:
-            raise ValueError(f"{owner}: choose clip_norm or clip_value, not both")
+            raise ValueError(f"{owner}: choose clip_norm or clip_value, not both (clip_norm "
+                             f"is {self.clip_norm}; set it to none to clip by value), got "
+                             f"clip_norm {self.clip_norm} and clip_value {self.clip_value}")
         if self.max_steps is None and self.max_epochs is None and self.max_time is None:
             raise ValueError(f"{owner} needs a bound: max_steps, max_epochs or max_time")
 
