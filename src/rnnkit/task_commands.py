@@ -130,7 +130,6 @@ def add_task_commands(commands: Any) -> None:
 def run_task_train(args: argparse.Namespace) -> int:
     """Train the task from its flags and print its headline figures as JSON."""
     from rnnkit.cli import section_values
-
     from rnnkit.training.config import replace_section
 
     task = TASKS[args.task_name]
