@@ -23,6 +23,7 @@ from rnnkit.validation import (
     check_value,
     field_rules,
     show_value,
+    type_hints,
     unwrap_optional,
 )
 
@@ -62,7 +63,7 @@ def value_type(base: type, rule: Rule | None = None, *, optional: bool = False,
 def field_type(cls: type, name: str) -> ValueParser:
     """The argparse ``type`` of the flag of field ``name`` of config class ``cls``: its
     type hint and its rule in ``cls.RANGES``."""
-    base, optional = unwrap_optional(typing.get_type_hints(cls)[name])
+    base, optional = unwrap_optional(type_hints(cls)[name])
     return value_type(base, field_rules(cls).get(name), optional=optional,
                       owner=cls.__name__, name=name)
 

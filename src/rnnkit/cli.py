@@ -15,7 +15,6 @@ import os
 import subprocess
 import sys
 import traceback
-import typing
 from dataclasses import fields
 from typing import Any
 
@@ -43,7 +42,7 @@ from rnnkit.task_commands import (
     task_train_argv,
 )
 from rnnkit.training.config import SECTIONS, RunConfig, apply_overrides, load_config_file
-from rnnkit.validation import MAX_SIZE, unwrap_optional
+from rnnkit.validation import MAX_SIZE, type_hints, unwrap_optional
 
 NOT_FLAGS = {"vocab_size", "condition_sizes"}  # filled in from the data, never set by hand
 
@@ -153,7 +152,7 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, section: str, cls: type
                         skip: set[str] = NOT_FLAGS) -> None:
     """One ``--field-name`` flag per field of ``cls``, stored as ``"<section>.<field>"``."""
     group = parser.add_argument_group(f"[{section}]")
-    hints = typing.get_type_hints(cls)
+    hints = type_hints(cls)
     for field in fields(cls):
         if field.name not in skip:
             _add_field_flag(group, cls, section, field.name, hints[field.name], field.default)

@@ -139,11 +139,14 @@ def run_translate(args: argparse.Namespace) -> int:
     from rnnkit.training.checkpoint import load_checkpoint
 
     saved = load_checkpoint(args.checkpoint, tag="best")
+    beam = args.beam
+    if "translation" not in saved.config and "g2p" not in saved.config:
+        kind = next((what for name, what in RUN_KINDS.items() if name in saved.config),
+                    "a run of an unknown kind")
+        raise ValueError(f"{args.checkpoint} is not a G2P or translation run: it holds "
+                         f"{kind}")
     translate = (_message_translator(saved) if "translation" in saved.config
                  else _word_translator(saved))
-    beam = args.beam
-    if "translation" not in saved.config:
-        run_settings(saved.config, "g2p", args.checkpoint)  # names a run of another kind
     for number, line in enumerate(sys.stdin, start=1):
         text = line.rstrip("\n")
         if not text.strip():

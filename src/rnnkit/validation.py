@@ -218,7 +218,7 @@ def check_fields(config: object) -> None:
     """Check every field of the dataclass ``config`` against its type hint and its rule in
     the ``RANGES`` of its class (and bases); ints given for float fields become floats."""
     owner = type(config).__name__
-    hints = _type_hints(type(config))
+    hints = type_hints(type(config))
     rules = field_rules(type(config))
     for field in dataclasses.fields(config):  # type: ignore[arg-type]
         if field.name not in hints:
@@ -317,5 +317,6 @@ def unwrap_optional(hint: Any) -> tuple[Any, bool]:
 
 
 @functools.cache
-def _type_hints(cls: type) -> dict[str, Any]:
+def type_hints(cls: type) -> dict[str, Any]:
+    """``typing.get_type_hints(cls)``, worked out once per class."""
     return typing.get_type_hints(cls)
