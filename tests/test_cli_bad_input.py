@@ -5,8 +5,8 @@ handler's 1), print no traceback, end its stderr with exactly one ``rnnkit ...: 
 line, and that line must hold every fragment (the flag, ``[section] key`` or file, and
 usually the value). Almost every case fails while the arguments or the config are read,
 before any data is loaded or any model is built, so the battery runs in-process in a few
-seconds. ``{tmp}`` stands for a folder of prepared files and ``{ckpt}`` for a tiny
-language-model run made once for the module.
+seconds. ``{tmp}`` stands for a folder of prepared files and ``{ckpt}`` for the run folder
+of a tiny language model saved once for the module.
 """
 
 from __future__ import annotations
@@ -20,7 +20,10 @@ from pathlib import Path
 import pytest
 
 from rnnkit.cli import main, run_handler
-from rnnkit.training.config import TrainConfig
+from rnnkit.data.vocab import Vocabulary
+from rnnkit.models.language_model import LanguageModel
+from rnnkit.training.checkpoint import model_state_for_saving, save_checkpoint
+from rnnkit.training.config import RunConfig, TrainConfig
 
 MISSING = "{tmp}/no_such_file"
 NOT_UTF8 = b"hello \xff\xfe world\n"
@@ -364,15 +367,21 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def checkpoint(prepared: Path) -> Path:
-    """A language-model run of two steps of a tiny model (made once for the module)."""
-    out = prepared / "lm_run"
-    status = main(["train", "--text-file", str(prepared / "text.txt"), "--out-dir", str(out),
-                   "--hidden-size", "8", "--embedding-size", "4", "--num-layers", "1",
-                   "--batch-size", "2", "--seq-len", "8", "--max-steps", "2",
-                   "--eval-every", "2", "--eval-window", "8", "--no-progress",
-                   "--no-tensorboard", "--sample-length", "2"])
-    assert status == 0
-    return out
+    """A language-model run folder holding an untrained tiny model, tagged latest and best
+    (made once for the module; nothing runs the model, so no kernel is built)."""
+    text = str(FILES["text.txt"])
+    vocab = Vocabulary.build(text)
+    config = RunConfig.from_dict({
+        "data": {"dataset": None, "text_file": str(prepared / "text.txt")},
+        "model": {"vocab_size": len(vocab), "hidden_size": 8, "embedding_size": 4,
+                  "num_layers": 1},
+        "train": {"max_steps": 1, "out_dir": str(prepared / "lm_run")}})
+    tensors, aliases = model_state_for_saving(LanguageModel(config.model))
+    for tag in ("latest", "best"):
+        save_checkpoint(prepared / "lm_run", model_state=tensors, config=config.to_dict(),
+                        vocab=vocab.to_dict(), trainer_state={"model_aliases": aliases},
+                        tag=tag)
+    return prepared / "lm_run"
 
 
 def _expand(argv: list[str], request: pytest.FixtureRequest, prepared: Path) -> list[str]:
