@@ -384,6 +384,28 @@ def checkpoint(prepared: Path) -> Path:
     return prepared / "lm_run"
 
 
+class ReachedTraining(BaseException):
+    """Raised if a case gets past validation into a long-range run (not an ``Exception``,
+    so the CLI's handler does not report it as one of its errors)."""
+
+
+@pytest.fixture(autouse=True)
+def nothing_to_fetch_or_train(prepared: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """If a check that a case relies on were broken, the case must fail at once rather than
+    train for minutes or reach for the network: an empty data cache, every download sent
+    to a closed local port, and the long-range trainer replaced by a tripwire."""
+    monkeypatch.setenv("RNNKIT_DATA", str(prepared / "empty_cache"))
+    for name in ("PIP_INDEX_URL", "http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9/")
+    for name in ("no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+
+    def tripwire(config: object) -> None:
+        raise ReachedTraining(f"validation let {config} through")
+
+    monkeypatch.setattr("rnnkit.training.long_range.train_long_range", tripwire)
+
+
 def _expand(argv: list[str], request: pytest.FixtureRequest, prepared: Path) -> list[str]:
     """``{tmp}`` and ``{ckpt}`` replaced by the prepared folder and the trained run."""
     values = {"tmp": str(prepared)}
