@@ -485,6 +485,11 @@ def test_memory_and_bare_key_errors_become_sentences(capsys) -> None:
     assert "the key 'momentum' is missing" in err and err.strip() != "rnnkit train: error: momentum"
 
 
+def test_standard_input_that_is_not_utf8_is_named(capsys) -> None:
+    assert run_handler(_failing(UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid"))) == 1
+    assert "standard input is not UTF-8 text: byte 0xff" in capsys.readouterr().err
+
+
 def test_interrupt_exits_130(capsys) -> None:
     assert run_handler(_failing(KeyboardInterrupt())) == 130
     assert "interrupted" in capsys.readouterr().err
