@@ -96,7 +96,8 @@ def error_line(error: BaseException, debug: bool = False) -> str:
         text = ("out of memory: the sizes asked for (batch_size, hidden_size, seq_len, "
                 "lengths) do not fit in this machine's memory; choose smaller ones")
     elif isinstance(error, UnicodeDecodeError):  # the files rnnkit reads name themselves
-        return (f"standard input is not UTF-8 text: byte {error.object[error.start]:#04x} "
+        return (f"standard input or a file it read is not UTF-8 text: byte "
+                f"{error.object[error.start]:#04x} "
                 f"does not decode ({error.reason})")
     elif isinstance(error, KeyError) and " " in _message(error):
         return _message(error)  # raised with a sentence
