@@ -487,7 +487,8 @@ def test_memory_and_bare_key_errors_become_sentences(capsys) -> None:
 
 def test_standard_input_that_is_not_utf8_is_named(capsys) -> None:
     assert run_handler(_failing(UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid"))) == 1
-    assert "standard input or a file it read is not UTF-8 text: byte 0xff" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "standard input or a file it read is not UTF-8 text: byte 0xff" in err
 
 
 def test_interrupt_exits_130(capsys) -> None:
