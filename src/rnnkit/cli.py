@@ -14,11 +14,23 @@ import logging
 import os
 import subprocess
 import sys
-import types
-import typing
+import traceback
 from dataclasses import fields
 from typing import Any
 
+from rnnkit.arguments import (
+    LENGTH,
+    OPTIONAL_TOP_K,
+    SEED,
+    TEMPERATURE,
+    TOP_P,
+    ArgumentParser,
+    checkpoint_tag,
+    field_type,
+    finite_float,
+    positive_int,
+    value_type,
+)
 from rnnkit.export.commands import add_export_command
 from rnnkit.music.commands import add_music_commands
 from rnnkit.seq2seq_commands import add_seq2seq_commands
@@ -30,14 +42,27 @@ from rnnkit.task_commands import (
     task_train_argv,
 )
 from rnnkit.training.config import SECTIONS, RunConfig, apply_overrides, load_config_file
+from rnnkit.validation import MAX_SIZE, type_hints, unwrap_optional
 
 NOT_FLAGS = {"vocab_size", "condition_sizes"}  # filled in from the data, never set by hand
 
 
+# Errors a command raises on purpose: their message is the whole story.
+EXPECTED_ERRORS = (ValueError, OSError, RuntimeError)
+DEBUG_HINT = "rerun with --debug for the traceback"
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``rnnkit`` command; returns the exit status."""
-    parser = build_parser()
+    """Entry point of the ``rnnkit`` command; returns the exit status.
+
+    Every command runs under one error handler: an error prints one line, ``rnnkit
+    <command>: error: ...``, and exits 1 (argparse's own errors exit 2); ``--debug``
+    (anywhere on the line) adds the traceback; Ctrl-C exits 130.
+    """
     argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv
+    argv = [item for item in argv if item != "--debug"]
+    parser = build_parser()
     try:
         argv = task_train_argv(argv)
     except ValueError as error:
@@ -45,18 +70,51 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.argv = argv
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    return run_handler(args, debug)
+
+
+def run_handler(args: argparse.Namespace, debug: bool = False) -> int:
+    """Run the command's handler; any exception becomes one line on stderr and exit 1."""
+    command = " ".join(part for part in (args.command, getattr(args, "action", None),
+                                         getattr(args, "probe", None)) if part)
     try:
         return args.handler(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (ValueError, FileNotFoundError, KeyError, RuntimeError, OSError) as error:
-        print(f"rnnkit {args.command}: error: {_message(error)}", file=sys.stderr)
+    except Exception as error:  # the one place every error is reported
+        if debug:
+            traceback.print_exc()
+        print(f"rnnkit {command}: error: {error_line(error, debug)}", file=sys.stderr)
         return 1
 
 
+def error_line(error: BaseException, debug: bool = False) -> str:
+    """One line that says what went wrong: an expected error's message; for anything else
+    its type and message, and how to see the traceback."""
+    if isinstance(error, MemoryError):
+        text = ("out of memory: the sizes asked for (batch_size, hidden_size, seq_len, "
+                "lengths) do not fit in this machine's memory; choose smaller ones")
+    elif isinstance(error, UnicodeDecodeError):  # the files rnnkit reads name themselves
+        return (f"standard input or a file it read is not UTF-8 text: byte "
+                f"{error.object[error.start]:#04x} "
+                f"does not decode ({error.reason})")
+    elif isinstance(error, KeyError) and " " in _message(error):
+        return _message(error)  # raised with a sentence
+    elif isinstance(error, KeyError):
+        text = f"unexpected KeyError: the key {_message(error)!r} is missing"
+    elif isinstance(error, EXPECTED_ERRORS) and str(error):
+        return " ".join(str(error).split())  # one line, whatever the message holds
+    else:
+        text = f"unexpected {type(error).__name__}: {_message(error) or '(no message)'}"
+    return text if debug else f"{text} ({DEBUG_HINT})"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rnnkit", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="rnnkit", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of an error (also accepted after the "
+                             "command)")
     commands = parser.add_subparsers(dest="command", required=True)
     _add_train(commands)
     _add_eval(commands)
@@ -75,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_train(commands: Any) -> None:
     train = commands.add_parser("train", help="train a language model",
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    train.add_argument("--nproc", type=int, default=1, metavar="N",
+    train.add_argument("--nproc", type=positive_int(1024), default=1, metavar="N",
                        help="train with N processes on this machine, launched with torchrun "
                             "(data parallel; batch_size is shared out over them)")
     train.add_argument("--task", choices=TASK_NAMES, default="language-model",
@@ -98,10 +156,10 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, section: str, cls: type
                         skip: set[str] = NOT_FLAGS) -> None:
     """One ``--field-name`` flag per field of ``cls``, stored as ``"<section>.<field>"``."""
     group = parser.add_argument_group(f"[{section}]")
-    hints = typing.get_type_hints(cls)
+    hints = type_hints(cls)
     for field in fields(cls):
         if field.name not in skip:
-            _add_field_flag(group, section, field.name, hints[field.name], field.default)
+            _add_field_flag(group, cls, section, field.name, hints[field.name], field.default)
 
 
 def section_values(args: argparse.Namespace, section: str) -> dict[str, Any]:
@@ -114,34 +172,19 @@ def section_values(args: argparse.Namespace, section: str) -> dict[str, Any]:
     return values
 
 
-def _add_field_flag(group: Any, section: str, name: str, hint: Any, default: Any) -> None:
+def _add_field_flag(group: Any, cls: type, section: str, name: str, hint: Any,
+                    default: Any) -> None:
+    """The flag of one field: checked as it is parsed against the field's type and rule."""
     flag = "--" + name.replace("_", "-")
     dest = f"{section}.{name}"
-    base, optional = _unwrap_optional(hint)
+    base, _ = unwrap_optional(hint)
     if base is bool:
         group.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction,
                            default=argparse.SUPPRESS, help=f"(default {default})")
         return
-    group.add_argument(flag, dest=dest, type=_parser_for(base, optional),
+    group.add_argument(flag, dest=dest, type=field_type(cls, name),
                        default=argparse.SUPPRESS, metavar=base.__name__.upper(),
                        help=f"(default {default})")
-
-
-def _unwrap_optional(hint: Any) -> tuple[type, bool]:
-    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
-        members = [a for a in typing.get_args(hint) if a is not type(None)]
-        return members[0], True
-    return hint, False
-
-
-def _parser_for(base: type, optional: bool) -> Any:
-    def parse(text: str) -> Any:
-        if optional and text.lower() == "none":
-            return None
-        return base(text)
-
-    parse.__name__ = base.__name__  # argparse names the type in its error messages
-    return parse
 
 
 def config_from_args(args: argparse.Namespace, base: RunConfig | None = None) -> RunConfig:
@@ -160,8 +203,6 @@ def run_train(args: argparse.Namespace, config: RunConfig | None = None) -> int:
     from rnnkit.training.trainer import train
 
     nproc = getattr(args, "nproc", 1)
-    if nproc < 1:
-        raise ValueError(f"--nproc expected a number of processes >= 1, got {nproc}")
     if nproc > 1 and not launched_by_torchrun():
         return launch_with_torchrun(nproc, args.argv)
     result = train(config or config_from_args(args))
@@ -202,7 +243,7 @@ def _is_main_process() -> bool:
 # --- eval and sample ------------------------------------------------------------------------
 def _add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", required=True, help="directory a training run wrote")
-    parser.add_argument("--tag", default=None,
+    parser.add_argument("--tag", default=None, type=checkpoint_tag,
                         help="which checkpoint: latest or best (default: latest; a classify, "
                              "tag or forecast run: best)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
@@ -213,7 +254,7 @@ def _add_eval(commands: Any) -> None:
     _add_checkpoint_arguments(evaluate)
     evaluate.add_argument("--text-file", help="score this file instead of the run's data")
     evaluate.add_argument("--split", default="valid", choices=("valid", "test", "train"))
-    evaluate.add_argument("--window", type=int, default=256,
+    evaluate.add_argument("--window", type=LENGTH, default=256,
                           help="window length of the fixed-context figure")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.set_defaults(handler=run_eval)
@@ -241,11 +282,11 @@ def _add_sample(commands: Any) -> None:
     sample = commands.add_parser("sample", help="generate text from a checkpoint")
     _add_checkpoint_arguments(sample)
     sample.add_argument("--prime", default="\n", help="text to start from")
-    sample.add_argument("--length", type=int, default=500, help="tokens to generate")
-    sample.add_argument("--temperature", type=float, default=0.8)
-    sample.add_argument("--top-k", type=int, default=None)
-    sample.add_argument("--top-p", type=float, default=None)
-    sample.add_argument("--seed", type=int, default=None)
+    sample.add_argument("--length", type=LENGTH, default=500, help="tokens to generate")
+    sample.add_argument("--temperature", type=TEMPERATURE, default=0.8)
+    sample.add_argument("--top-k", type=OPTIONAL_TOP_K, default=None)
+    sample.add_argument("--top-p", type=TOP_P, default=None)
+    sample.add_argument("--seed", type=SEED, default=None)
     sample.set_defaults(handler=run_sample)
 
 
@@ -297,12 +338,15 @@ def _add_diagnose(commands: Any) -> None:
     gradients.add_argument("--cell", required=True, choices=PROBE_CELLS)
     gradients.add_argument("--compare", nargs="+", default=[], choices=PROBE_CELLS,
                            metavar="CELL", help="more cells to overlay in the same plot")
-    gradients.add_argument("--length", type=int, default=100, help="time steps T")
-    gradients.add_argument("--hidden", type=int, default=64, help="hidden size")
-    gradients.add_argument("--input-size", type=int, default=8)
-    gradients.add_argument("--batch-size", type=int, default=32)
-    gradients.add_argument("--forget-bias", type=float, default=1.0, help="for the LSTM")
-    gradients.add_argument("--seed", type=int, default=0)
+    gradients.add_argument("--length", type=value_type(int, "[2, 100000]"), default=100,
+                           help="time steps T")
+    gradients.add_argument("--hidden", type=positive_int(4096), default=64,
+                           help="hidden size")
+    gradients.add_argument("--input-size", type=positive_int(MAX_SIZE), default=8)
+    gradients.add_argument("--batch-size", type=positive_int(100000), default=32)
+    gradients.add_argument("--forget-bias", type=finite_float(), default=1.0,
+                           help="for the LSTM")
+    gradients.add_argument("--seed", type=SEED, default=0)
     gradients.add_argument("--out", required=True, help="directory for the JSON files and plot")
     gradients.set_defaults(handler=run_diagnose_gradients)
 
@@ -334,9 +378,11 @@ def _add_task(commands: Any) -> None:
         parser = tasks.add_parser(name, formatter_class=argparse.ArgumentDefaultsHelpFormatter,
                                   help=what)
         if name == "adding":
-            parser.add_argument("--length", type=int, default=100, help="sequence length T")
+            parser.add_argument("--length", type=_long_range("length"), default=100,
+                                help="sequence length T")
         elif name == "copy":
-            parser.add_argument("--delay", dest="length", type=int, default=100,
+            parser.add_argument("--delay", dest="length", type=_long_range("length"),
+                                default=100,
                                 help="steps between reading the symbols and writing them")
         else:
             parser.add_argument("--pixel-order", default="rows", choices=PIXEL_ORDERS,
@@ -349,28 +395,33 @@ def _add_task_training_options(parser: argparse.ArgumentParser) -> None:
     from rnnkit.models.long_range import TASK_CELLS
 
     parser.add_argument("--cell", required=True, choices=TASK_CELLS)
-    parser.add_argument("--hidden", type=int, default=128, help="hidden size")
-    parser.add_argument("--steps", type=int, default=2000)
-    parser.add_argument("--batch-size", type=int, default=50)
+    parser.add_argument("--hidden", type=_long_range("hidden_size"), default=128,
+                        help="hidden size")
+    parser.add_argument("--steps", type=_long_range("steps"), default=2000)
+    parser.add_argument("--batch-size", type=_long_range("batch_size"), default=50)
     parser.add_argument("--optimizer", default="adam", choices=("adam", "rmsprop", "sgd"))
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--clip-norm", type=_optional_float, default=1.0,
+    parser.add_argument("--lr", type=_long_range("lr"), default=1e-3)
+    parser.add_argument("--clip-norm", type=_long_range("clip_norm"), default=1.0,
                         help="clip the total gradient norm; 'none' turns it off")
-    parser.add_argument("--clip-value", type=_optional_float, default=None,
+    parser.add_argument("--clip-value", type=_long_range("clip_value"), default=None,
                         help="clip every gradient entry to [-v, v] (before --clip-norm)")
-    parser.add_argument("--forget-bias", type=float, default=1.0, help="for the LSTM")
-    parser.add_argument("--test-size", type=int, default=1000,
+    parser.add_argument("--forget-bias", type=_long_range("forget_bias"), default=1.0,
+                        help="for the LSTM")
+    parser.add_argument("--test-size", type=_long_range("test_size"), default=1000,
                         help="test sequences (synthetic tasks; digits use their split)")
-    parser.add_argument("--eval-every", type=int, default=100)
-    parser.add_argument("--target", type=float, default=None,
+    parser.add_argument("--eval-every", type=_long_range("eval_every"), default=100)
+    parser.add_argument("--target", type=_long_range("target"), default=None,
                         help="stop at the first evaluation that reaches this score")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=_long_range("seed"), default=0)
     parser.add_argument("--out", help="directory for result.json and curve.png")
     parser.add_argument("--no-progress", dest="progress", action="store_false")
 
 
-def _optional_float(text: str) -> float | None:
-    return None if text.lower() == "none" else float(text)
+def _long_range(name: str) -> Any:
+    """The flag type of :class:`LongRangeConfig`'s field ``name``."""
+    from rnnkit.training.long_range import LongRangeConfig
+
+    return field_type(LongRangeConfig, name)
 
 
 def run_task(args: argparse.Namespace) -> int:

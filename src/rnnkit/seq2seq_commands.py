@@ -17,6 +17,7 @@ import sys
 from dataclasses import replace
 from typing import Any
 
+from rnnkit.arguments import BEAM
 from rnnkit.models.seq2seq import Seq2SeqConfig
 from rnnkit.training.g2p import G2PConfig
 from rnnkit.training.translation import TranslationConfig
@@ -38,7 +39,7 @@ def add_seq2seq_commands(commands: Any) -> None:
     evaluate = actions.add_parser("eval", help="WER and PER of a checkpoint on a split")
     evaluate.add_argument("--checkpoint", required=True)
     evaluate.add_argument("--split", default="test", choices=("valid", "test"))
-    evaluate.add_argument("--beam", type=int, default=1, help="beam width (1: greedy)")
+    evaluate.add_argument("--beam", type=BEAM, default=1, help="beam width (1: greedy)")
     evaluate.set_defaults(handler=run_g2p_eval)
     attention = actions.add_parser("attention", help="attention heat maps as a PNG")
     attention.add_argument("--checkpoint", required=True)
@@ -57,7 +58,7 @@ def add_seq2seq_commands(commands: Any) -> None:
     translate = commands.add_parser("translate", help="lines from stdin through a seq2seq "
                                     "checkpoint (words to phonemes, or English to German)")
     translate.add_argument("--checkpoint", required=True)
-    translate.add_argument("--beam", type=int, default=5, help="beam width (1: greedy)")
+    translate.add_argument("--beam", type=BEAM, default=5, help="beam width (1: greedy)")
     translate.set_defaults(handler=run_translate)
 
 
@@ -115,11 +116,13 @@ def seq2seq_train_argv(argv: list[str]) -> list[str]:
 
 
 def run_g2p_eval(args: argparse.Namespace) -> int:
+    from rnnkit.training.checkpoint import load_checkpoint_config
     from rnnkit.training.g2p import evaluate_words, load_g2p_data
     from rnnkit.training.pair_training import load_pair_model
 
-    model, saved = load_pair_model(args.checkpoint)
-    config = G2PConfig(**saved.config["g2p"])
+    document = load_checkpoint_config(args.checkpoint, tag="best")
+    config = G2PConfig(**run_settings(document, "g2p", args.checkpoint))
+    model, _ = load_pair_model(args.checkpoint)
     data = load_g2p_data(config)
     print(json.dumps(evaluate_words(model, data, args.split, config, beam_width=args.beam)))
     return 0
@@ -134,12 +137,19 @@ def run_g2p_attention(args: argparse.Namespace) -> int:
 
 
 def run_translate(args: argparse.Namespace) -> int:
+    from rnnkit.training.checkpoint import load_checkpoint_config
     from rnnkit.training.pair_training import load_pair_model
 
+    document = load_checkpoint_config(args.checkpoint, tag="best")
+    if "translation" not in document and "g2p" not in document:
+        kind = next((what for name, what in RUN_KINDS.items() if name in document),
+                    "a run of an unknown kind")
+        raise ValueError(f"{args.checkpoint} is not a G2P or translation run: it holds "
+                         f"{kind}")
     model, saved = load_pair_model(args.checkpoint)
     translate = (_message_translator(model, saved) if "translation" in saved.config
                  else _word_translator(model, saved))
-    beam = max(args.beam, 1)
+    beam = args.beam
     for number, line in enumerate(sys.stdin, start=1):
         text = line.rstrip("\n")
         if not text.strip():
@@ -167,7 +177,7 @@ def _message_translator(model: Any, saved: Any):
     from rnnkit.training.translation import translate_lines, translation_tables
 
     source, target = translation_tables(saved)
-    settings = saved.config["translation"]
+    settings = saved.config["translation"]  # the caller checked that it is there
     max_output, ratio = settings["max_output"], settings.get("output_ratio")
 
     def translate(text: str, number: int, beam: int) -> str:
@@ -178,6 +188,25 @@ def _message_translator(model: Any, saved: Any):
 
 
 def _load(checkpoint: str):
+    from rnnkit.training.checkpoint import load_checkpoint_config
     from rnnkit.training.g2p import load_g2p_model
 
+    run_settings(load_checkpoint_config(checkpoint, tag="best"), "g2p", checkpoint)
     return load_g2p_model(checkpoint)
+
+
+RUN_KINDS = {"g2p": "a G2P run (`rnnkit g2p train`)",
+             "translation": "a translation run (`rnnkit translation train`)",
+             "classify": "a classify run", "tag": "a tag run", "forecast": "a forecast run",
+             "train": "a language-model run"}
+
+
+def run_settings(config: dict[str, Any], section: str, checkpoint: str) -> dict[str, Any]:
+    """The ``section`` settings of a saved run's config, or an error that says which kind
+    of run ``checkpoint`` holds instead."""
+    if section in config and isinstance(config[section], dict):
+        return config[section]
+    kind = next((what for name, what in RUN_KINDS.items() if name in config),
+                "a run of an unknown kind")
+    raise ValueError(f"{checkpoint} is not {RUN_KINDS[section].split(' (')[0]}: it holds "
+                     f"{kind}, without [{section}] settings")

@@ -130,13 +130,17 @@ def add_task_commands(commands: Any) -> None:
 def run_task_train(args: argparse.Namespace) -> int:
     """Train the task from its flags and print its headline figures as JSON."""
     from rnnkit.cli import section_values
+    from rnnkit.training.config import replace_section
 
     task = TASKS[args.task_name]
     tables = read_task_config(args.config, task) if args.config else {}
-    config = replace(task.config(), **{**tables.get(task.name, {}),
-                                       **section_values(args, task.name)})
-    model_config = replace(task.model_config(), **{**tables.get("model", {}),
-                                                   **section_values(args, "model")})
+    config, model_config = task.config(), task.model_config()
+    if tables:  # the file's values first, so that its errors name the file and the key
+        config = replace_section(config, tables.get(task.name, {}), task.name, args.config)
+        model_config = replace_section(model_config, tables.get("model", {}), "model",
+                                       args.config)
+    config = replace(config, **section_values(args, task.name))
+    model_config = replace(model_config, **section_values(args, "model"))
     results = task.train(config, model_config)
     print(json.dumps({key: results[key] for key in task.headline if key in results}))
     return 0
@@ -154,6 +158,9 @@ def read_task_config(path: str, task: TaskCommand) -> dict[str, dict[str, Any]]:
         raise ValueError(f"config file {path}: unknown table(s) {sorted(unknown)}; a "
                          f"{task.name} recipe has [{task.name}] and [model]")
     for name, values in tables.items():
+        if not isinstance(values, dict):
+            raise ValueError(f"config file {path}: [{name}] must be a table of keys, got "
+                             f"{type(values).__name__}")
         known = {field.name for field in fields(classes[name])}
         if set(values) - known:
             raise ValueError(f"config file {path}: unknown key(s) "
@@ -211,20 +218,18 @@ def _series_from_csv(path: str, column: str | None) -> list[float]:
     if column is None:
         raise ValueError("--input with a forecast run needs --column: the CSV column that "
                          "holds the series")
-    file = Path(path)
-    if not file.is_file():
-        raise FileNotFoundError(f"input file {path!r} does not exist")
-    return read_series(file.read_text(encoding="utf-8"), column, source=f"CSV {path!r}")
+    from rnnkit.data.text import read_utf8
+
+    return read_series(read_utf8(path, "input file"), column, source=f"CSV {path!r}")
 
 
 def _input_lines(path: str | None) -> list[str]:
     """The lines of ``path`` (or of standard input), without their line ends."""
     if path is None:
         return [line.rstrip("\n") for line in sys.stdin]
-    file = Path(path)
-    if not file.is_file():
-        raise FileNotFoundError(f"input file {path!r} does not exist")
-    return file.read_text(encoding="utf-8").splitlines()
+    from rnnkit.data.text import read_utf8
+
+    return read_utf8(path, "input file").splitlines()
 
 
 TASK_NAMES = ("language-model", "seq2seq", *TASKS)

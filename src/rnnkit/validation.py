@@ -6,7 +6,14 @@ call fails here rather than deep inside a torch kernel.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import json
+import math
+import types
+import typing
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -148,3 +155,168 @@ def check_lengths(owner: str, value: object, *, batch: int, time: int) -> Tensor
             f"got {longest} for sequence {where}"
         )
     return lengths
+
+
+# --- config dataclasses: every field checked where it enters ------------------------------
+# A config class lists the allowed values of its fields in a ``RANGES`` class attribute
+# (merged over its bases): a rule string such as ``"> 0"``, ``">= 1"``, ``"[0, 1)"`` or
+# ``"[1, 65536]"``, or a tuple of allowed strings. :func:`check_fields` then checks every
+# field against its type hint (a bool is a bool, an int is not a float or a bool, a float
+# is finite) and its rule, and every config raises the same message shape:
+# ``TrainConfig: clip_norm must be a finite number > 0 or None, got -1``.
+
+MAX_SIZE = 1 << 16  # widths (hidden, embedding): beyond this a model only exhausts memory
+MAX_LAYERS = 256
+MAX_BATCH = 1 << 20
+MAX_LENGTH = 1 << 24  # sequence lengths and token counts of one window or sample
+MAX_SEED = 2**63 - 1
+
+
+Rule = str | tuple[str, ...]
+
+
+class ConfigValueError(ValueError):
+    """A field of a config holds a value outside what it allows.
+
+    ``owner`` is the config class, ``name`` the field, ``expected`` what was allowed
+    (without "or None"; ``optional`` says whether None is allowed too). :meth:`for_file`
+    and :meth:`for_flag` say the same thing in the words of a config file or a flag.
+    """
+
+    def __init__(self, owner: str, name: str, value: object, expected: str,
+                 optional: bool = False) -> None:
+        self.owner, self.name, self.value = owner, name, value
+        self.expected, self.optional = expected, optional
+        super().__init__(f"{owner}: {name} must be {expected}"
+                         f"{' or None' if optional else ''}, got {show_value(value)}")
+
+    def for_file(self, path: object, section: str) -> str:
+        """``config file PATH: [section] key must be ..., got ...``."""
+        return (f"config file {path}: [{section}] {self.name} must be {self.expected}, "
+                f"got {show_value(self.value)}")
+
+    def for_flag(self, shown: str | None = None) -> str:
+        """``must be ... or none, got ...``, for argparse to put after the flag (``shown``:
+        the value as it was typed)."""
+        return (f"must be {self.expected}{' or none' if self.optional else ''}, "
+                f"got {show_value(self.value) if shown is None else shown}")
+
+
+class ConfigTypeError(ConfigValueError, TypeError):
+    """A field of a config holds a value of the wrong type (also a ``TypeError``)."""
+
+
+def show_value(value: object) -> str:
+    """A value as an error message shows it: strings quoted, the rest as Python writes it."""
+    if isinstance(value, str):
+        return json.dumps(value)
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def check_fields(config: object) -> None:
+    """Check every field of the dataclass ``config`` against its type hint and its rule in
+    the ``RANGES`` of its class (and bases); ints given for float fields become floats."""
+    owner = type(config).__name__
+    hints = type_hints(type(config))
+    rules = field_rules(type(config))
+    for field in dataclasses.fields(config):  # type: ignore[arg-type]
+        if field.name not in hints:
+            continue
+        value = getattr(config, field.name)
+        checked = check_value(owner, field.name, value, hints[field.name],
+                              rules.get(field.name))
+        if checked is not value:
+            object.__setattr__(config, field.name, checked)
+
+
+def field_rules(cls: type) -> dict[str, Rule]:
+    """The ``RANGES`` of ``cls`` merged over its bases (a subclass's rule wins)."""
+    rules: dict[str, Rule] = {}
+    for klass in reversed(cls.__mro__):
+        rules.update(vars(klass).get("RANGES", {}))
+    return rules
+
+
+def check_value(owner: str, name: str, value: object, hint: Any, rule: Rule | None) -> Any:
+    """``value`` checked against ``hint`` and ``rule``; raises :class:`ConfigValueError`
+    (:class:`ConfigTypeError` for a wrong type) naming ``owner`` and ``name``."""
+    base, optional = unwrap_optional(hint)
+    expected = describe(base, rule)
+    if value is None:
+        if optional:
+            return None
+        raise ConfigTypeError(owner, name, value, expected, optional)
+    typed = _typed(owner, name, value, base, expected, optional)
+    if rule is not None and not _allowed(typed, rule):
+        raise ConfigValueError(owner, name, value, expected, optional)
+    return typed
+
+
+def _typed(owner: str, name: str, value: object, base: Any, expected: str,
+           optional: bool) -> Any:
+    """``value`` if it has type ``base`` (an int stands for a float), else raise."""
+    fail = ConfigTypeError(owner, name, value, expected, optional)
+    if base is bool:
+        if not isinstance(value, bool):
+            raise fail
+    elif base is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise fail
+    elif base is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise fail
+        value = float(value)
+        if not math.isfinite(value):
+            raise ConfigValueError(owner, name, value, expected, optional)
+    elif base is str:
+        if not isinstance(value, str):
+            raise fail
+    elif typing.get_origin(base) is tuple and not _is_int_list(value):
+        raise fail
+    return value
+
+
+def _is_int_list(value: object) -> bool:
+    return isinstance(value, (list, tuple)) and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value)
+
+
+def describe(base: Any, rule: Rule | None) -> str:
+    """What a field allows, in words: ``an int >= 1``, ``a finite number in [0, 1)``."""
+    if isinstance(rule, tuple):
+        return "one of " + ", ".join(json.dumps(choice) for choice in rule)
+    noun = {bool: "a bool (true/false)", int: "an int", float: "a finite number",
+            str: "a string"}.get(base, "a list of ints")
+    if rule is None:
+        return noun
+    return f"{noun} in {rule}" if rule[0] in "[(" else f"{noun} {rule}"
+
+
+def _allowed(value: Any, rule: Rule) -> bool:
+    """Whether ``value`` meets ``rule`` (see :func:`describe`)."""
+    if isinstance(rule, tuple):
+        return value in rule
+    if rule[0] in "[(":
+        low, high = (float(part) for part in rule[1:-1].split(","))
+        above = value >= low if rule[0] == "[" else value > low
+        below = value <= high if rule[-1] == "]" else value < high
+        return above and below
+    operator, _, number = rule.partition(" ")
+    bound = float(number)
+    return {">": value > bound, ">=": value >= bound, "<": value < bound,
+            "<=": value <= bound}[operator]
+
+
+def unwrap_optional(hint: Any) -> tuple[Any, bool]:
+    """``(int, True)`` for ``int | None``; ``(int, False)`` for ``int``."""
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        members = [a for a in typing.get_args(hint) if a is not type(None)]
+        return members[0], len(members) < len(typing.get_args(hint))
+    return hint, False
+
+
+@functools.cache
+def type_hints(cls: type) -> dict[str, Any]:
+    """``typing.get_type_hints(cls)``, worked out once per class."""
+    return typing.get_type_hints(cls)

@@ -156,7 +156,8 @@ def test_cli_writes_norms_summary_and_plot(tmp_path: Path, capsys: pytest.Captur
 
 
 def test_cli_rejects_a_short_sequence(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    status = main(["diagnose", "gradients", "--cell", "gru", "--length", "1", "--out",
-                   str(tmp_path)])
-    assert status == 1
-    assert "length >= 2" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:  # argparse refuses it, naming the flag
+        main(["diagnose", "gradients", "--cell", "gru", "--length", "1", "--out",
+              str(tmp_path)])
+    assert refused.value.code == 2
+    assert "--length must be an int in [2, 100000], got 1" in capsys.readouterr().err

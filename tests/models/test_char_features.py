@@ -81,7 +81,7 @@ def test_the_tagger_asks_for_chars_exactly_when_it_reads_them() -> None:
                                         hidden_size=5))
     with pytest.raises(ValueError, match="without character features"):
         plain(tokens, lengths, torch.ones(1, 2, 3, dtype=torch.long))
-    with pytest.raises(ValueError, match="char_embedding_size >= 0"):
+    with pytest.raises(ValueError, match=r"char_embedding_size must be an int in \[0, "):
         TaggerConfig(char_embedding_size=-1)
 
 

@@ -84,7 +84,7 @@ def test_every_parameter_learns_and_bad_inputs_are_named() -> None:
         model(TOKENS.float(), LENGTHS)
     with pytest.raises(ValueError, match="lengths"):
         model(TOKENS, torch.tensor([6, 2, 3]))
-    with pytest.raises(ValueError, match="pooling to be one of"):
+    with pytest.raises(ValueError, match="pooling must be one of"):
         ClassifierConfig(pooling="sum")
     with pytest.raises(ValueError, match="needs the layer's final state"):
         SequencePooling("last", 4)(torch.zeros(1, 2, 4), torch.tensor([2]))

@@ -69,10 +69,10 @@ def test_integer_window_is_refused() -> None:
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [
-    ("mode", "one-to-many", "mode to be one of 'many-to-one', 'many-to-many'"),
-    ("horizon", 0, "horizon to be at least 1, got 0"),
-    ("cell", "transformer", "cell to be one of"),
-    ("dropout", 1.0, r"dropout in \[0, 1\), got 1.0"),
+    ("mode", "one-to-many", 'mode must be one of "many-to-one", "many-to-many"'),
+    ("horizon", 0, r"horizon must be an int in \[1, 100000\], got 0"),
+    ("cell", "transformer", "cell must be one of"),
+    ("dropout", 1.0, r"dropout must be a finite number in \[0, 1\), got 1.0"),
 ])
 def test_bad_configurations_are_refused(field: str, value: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):

@@ -59,13 +59,14 @@ def test_bad_tokens_are_named() -> None:
 
 
 def test_bad_config_values_are_named() -> None:
-    with pytest.raises(ValueError, match="cell to be one of"):
+    with pytest.raises(ValueError, match="cell must be one of"):
         ModelConfig(vocab_size=9, cell="lstm2")
     with pytest.raises(ValueError, match="peephole needs cell='lstm'"):
         ModelConfig(vocab_size=9, cell="gru", peephole=True)
     with pytest.raises(ValueError, match="layer_norm needs cell='lstm' or 'gru'"):
         ModelConfig(vocab_size=9, cell="rnn_tanh", layer_norm=True)
-    with pytest.raises(ValueError, match=r"recurrent_dropout in \[0, 1\), got 1.5"):
+    with pytest.raises(ValueError,
+                       match=r"recurrent_dropout must be a finite number in \[0, 1\), got 1.5"):
         ModelConfig(vocab_size=9, recurrent_dropout=1.5)
 
 

@@ -108,7 +108,7 @@ def test_bad_inputs_are_named() -> None:
         model(source, torch.tensor([5, 2, 6]), target)
     with pytest.raises(ValueError, match=r"target_input of shape \(batch=3, target\)"):
         model(source, lengths, target[:2])
-    with pytest.raises(ValueError, match="attention to be one of 'none', 'additive'"):
+    with pytest.raises(ValueError, match='attention must be one of "none", "additive"'):
         Seq2SeqConfig(source_vocab_size=3, target_vocab_size=3, attention="luong")
 
 

@@ -108,7 +108,7 @@ def test_the_factory_builds_by_architecture() -> None:
 def test_bad_configurations_and_calls_are_named() -> None:
     with pytest.raises(ValueError, match="must divide into num_heads=3 heads, got 16"):
         ModelConfig(vocab_size=5, architecture="transformer", hidden_size=16, num_heads=3)
-    with pytest.raises(ValueError, match="architecture to be one of 'rnn', 'transformer'"):
+    with pytest.raises(ValueError, match='architecture must be one of "rnn", "transformer"'):
         ModelConfig(architecture="mamba")
     model = transformer(context=8)
     with pytest.raises(ValueError, match="state it returned for a batch of 2 rows"):

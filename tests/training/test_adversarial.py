@@ -77,5 +77,5 @@ def test_worst_direction_has_unit_norm_per_example_and_keeps_zero() -> None:
 
 
 def test_a_negative_epsilon_is_refused() -> None:
-    with pytest.raises(ValueError, match="adversarial_epsilon >= 0"):
+    with pytest.raises(ValueError, match="adversarial_epsilon must be a finite number >= 0"):
         ClassificationConfig(adversarial_epsilon=-1.0)

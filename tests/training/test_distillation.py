@@ -42,5 +42,5 @@ def test_teachers_are_averaged_and_bad_shapes_are_named() -> None:
         mean_probabilities([first, torch.ones(2, 2) / 2])
     with pytest.raises(ValueError, match=r"shape \(2, classes\)"):
         mixed_targets(torch.tensor([0, 1]), first, 0.5)
-    with pytest.raises(ValueError, match="distill_weight in"):
+    with pytest.raises(ValueError, match=r"distill_weight must be a finite number in \[0, 1\]"):
         ClassificationConfig(distill_weight=1.5)

@@ -80,5 +80,5 @@ def test_the_averaged_weights_are_validated_and_left_in_the_model(tmp_path) -> N
 
 
 def test_a_decay_outside_zero_to_one_is_refused() -> None:
-    with pytest.raises(ValueError, match="average_decay in"):
+    with pytest.raises(ValueError, match=r"average_decay must be a finite number in \[0, 1\)"):
         ExampleTrainingConfig(average_decay=1.0)

@@ -44,11 +44,12 @@ def tiny_config(out_dir: Path, **values) -> ForecastConfig:
 @pytest.mark.parametrize(("values", "message"), [
     (dict(dataset="airline_passengers", csv="x.csv", column="y"), "a dataset or a csv, not both"),
     (dict(csv="x.csv"), "the column to read from csv 'x.csv', got column None"),
-    (dict(dataset="stocks"), "dataset to be one of 'airline_passengers', 'sunspots', 'co2'"),
-    (dict(test_fraction=0.0), r"test_fraction in \(0, 1\), got 0.0"),
-    (dict(valid_fraction=0.5, test_fraction=0.5), "valid_fraction \\+ test_fraction < 1"),
-    (dict(window=0), "window to be at least 1, got 0"),
-    (dict(season=0), "season to be at least 1, got 0"),
+    (dict(dataset="stocks"), 'dataset must be one of "airline_passengers", "sunspots", "co2"'),
+    (dict(test_fraction=0.0), r"test_fraction must be a finite number in \(0, 1\), got 0.0"),
+    (dict(valid_fraction=0.5, test_fraction=0.5),
+     "valid_fraction \\+ test_fraction must be below 1"),
+    (dict(window=0), r"window must be an int in \[1, \d+\], got 0"),
+    (dict(season=0), "season must be an int >= 1 or None, got 0"),
 ])
 def test_bad_configurations_are_refused(values: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):

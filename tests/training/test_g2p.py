@@ -126,7 +126,7 @@ def test_stress_stripping_merges_pronunciations_that_differ_only_in_stress() -> 
 
 
 def test_the_rate_decays_when_validation_stops_improving(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=r"lr_decay in \(0, 1\]"):
+    with pytest.raises(ValueError, match=r"lr_decay must be a finite number in \(0, 1\]"):
         tiny_config(tmp_path, lr_decay=0.0)
     config = tiny_config(tmp_path, epochs=6, lr=1e-2, lr_decay=0.5)
     history = train_g2p(config, Seq2SeqConfig(hidden_size=8, embedding_size=4),
@@ -145,7 +145,7 @@ def test_the_rate_decays_when_validation_stops_improving(tmp_path: Path) -> None
 
 
 def test_warmup_raises_the_rate_linearly_over_its_steps(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="warmup_steps >= 0"):
+    with pytest.raises(ValueError, match="warmup_steps must be an int >= 0"):
         tiny_config(tmp_path, warmup_steps=-1)
     history = train_g2p(tiny_config(tmp_path, epochs=2, lr=1e-2, warmup_steps=100),
                         Seq2SeqConfig(hidden_size=8, embedding_size=4), text=TEXT)["history"]

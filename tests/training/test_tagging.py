@@ -157,11 +157,11 @@ def test_a_malformed_line_in_the_training_file_names_its_line(tmp_path: Path) ->
 
 
 def test_the_config_names_what_it_expected() -> None:
-    with pytest.raises(ValueError, match="dataset to be one of"):
+    with pytest.raises(ValueError, match="dataset must be one of"):
         TaggingConfig(dataset="conll2003")
     with pytest.raises(ValueError, match="a dataset or a file, not both"):
         TaggingConfig(dataset="wnut16", file="x.conll")
-    with pytest.raises(ValueError, match="valid_fraction and test_fraction > 0"):
+    with pytest.raises(ValueError, match=r"test_fraction must be a finite number in \(0, 1\)"):
         TaggingConfig(test_fraction=0.0)
     with pytest.raises(ValueError, match="give one source of sentences"):
         load_tagging_data(TaggingConfig(dataset="wnut16"), corpus())

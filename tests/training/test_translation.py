@@ -120,5 +120,5 @@ def test_validation_every_few_epochs_and_at_the_last(tmp_path: Path) -> None:
                                 Seq2SeqConfig(hidden_size=8, embedding_size=4),
                                 text=CATALOGUE)
     assert [row["epoch"] for row in results["history"]] == [2, 4, 5]
-    with pytest.raises(ValueError, match="validate_every >= 1"):
+    with pytest.raises(ValueError, match="validate_every must be an int >= 1"):
         tiny_config(tmp_path, validate_every=0)

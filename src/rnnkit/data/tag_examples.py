@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rnnkit.data.tagged import Sentence, read_conll
+from rnnkit.data.text import read_utf8
 from rnnkit.data.token_batches import Example, LabelTable, SpelledExample, TokenTable
 
 __all__ = ["SPLIT_NAMES", "TaggingTables", "read_conll_file", "spelling", "split_sentences",
@@ -28,9 +29,7 @@ def read_conll_file(path: str | Path) -> tuple[list[Sentence], list[list[int]], 
     """The sentences of a CoNLL file, the line number of each token, and the name used in
     errors (``CoNLL file 'path'``)."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"CoNLL file {str(path)!r} does not exist")
-    text = path.read_text(encoding="utf-8")
+    text = read_utf8(path, "CoNLL file")
     source = f"CoNLL file {str(path)!r}"
     sentences = read_conll(text, source=source)
     # read_conll makes one token of each non-blank line, in order.

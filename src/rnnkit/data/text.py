@@ -6,21 +6,31 @@ import os
 from pathlib import Path
 
 
+def read_utf8(path: str | os.PathLike, what: str = "text file") -> str:
+    """The whole file as text; a missing, unreadable or non-UTF-8 file is named in the
+    error with ``what`` it is (``CSV file``, ``config file``) and what was wrong."""
+    file = Path(path)
+    if not file.exists():
+        raise FileNotFoundError(f"{what} {str(file)!r} does not exist")
+    if not file.is_file():
+        raise ValueError(f"{what} {str(file)!r} is not a regular file")
+    try:
+        data = file.read_bytes()
+    except OSError as error:
+        raise ValueError(f"{what} {str(file)!r} cannot be read: {error.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"{what} {str(file)!r} is not UTF-8: byte {data[error.start]:#04x} at offset "
+            f"{error.start} does not decode"
+        ) from None
+
+
 def load_text_file(path: str | os.PathLike) -> str:
     """The whole file as text, with clear errors for a missing, empty or non-UTF-8 file."""
     file = Path(path)
-    if not file.exists():
-        raise FileNotFoundError(f"text file {str(file)!r} does not exist")
-    if not file.is_file():
-        raise ValueError(f"text file {str(file)!r} is not a regular file")
-    data = file.read_bytes()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise ValueError(
-            f"text file {str(file)!r} is not UTF-8: byte {data[error.start]:#04x} at offset "
-            f"{error.start} does not decode"
-        ) from None
+    text = read_utf8(file)
     if not text.strip():
         raise ValueError(f"text file {str(file)!r} is empty (it holds no text to train on)")
     return text

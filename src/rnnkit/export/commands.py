@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from rnnkit.arguments import checkpoint_tag
 from rnnkit.export import FORMATS, export, exported_form, verify_export
 
 TOLERANCE = 1e-4  # largest difference from eager accepted for float32 outputs
@@ -23,7 +24,8 @@ def add_export_command(commands: Any) -> None:
                     "hidden); outputs: logits, h_n [, c_n]. The vocabulary is written next "
                     "to the file as <out>.vocab.json.")
     parser.add_argument("--checkpoint", required=True, help="directory a training run wrote")
-    parser.add_argument("--tag", default="latest", help="which checkpoint: latest or best")
+    parser.add_argument("--tag", default="latest", type=checkpoint_tag,
+                        help="which checkpoint: latest or best")
     parser.add_argument("--format", required=True, choices=FORMATS, dest="file_format")
     parser.add_argument("--out", required=True, help="file to write")
     parser.add_argument("--no-verify", dest="verify", action="store_false",

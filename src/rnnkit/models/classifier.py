@@ -17,13 +17,14 @@ Shapes:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from torch import Tensor, nn
 from torch.nn import functional as F
 
 from rnnkit.models.pooling import POOLINGS, SequencePooling
 from rnnkit.models.token_encoder import EncoderConfig, TokenEncoder
-from rnnkit.validation import check_choice, check_positive_int
+from rnnkit.validation import Rule, check_positive_int
 
 
 @dataclass(frozen=True)
@@ -34,9 +35,7 @@ class ClassifierConfig(EncoderConfig):
     num_classes: int = 0
     pooling: str = "max"
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        check_choice("ClassifierConfig", "pooling", self.pooling, POOLINGS)
+    RANGES: ClassVar[dict[str, Rule]] = {"num_classes": ">= 0", "pooling": POOLINGS}
 
 
 class SequenceClassifier(nn.Module):

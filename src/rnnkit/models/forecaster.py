@@ -29,12 +29,20 @@ Shapes:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from torch import Tensor, nn
 from torch.nn import functional as F
 
 from rnnkit.layers.factory import CELL_NAMES, build_layer
-from rnnkit.validation import check_choice, check_positive_int, check_tensor, shape_text
+from rnnkit.validation import (
+    MAX_LAYERS,
+    MAX_SIZE,
+    Rule,
+    check_fields,
+    check_tensor,
+    shape_text,
+)
 
 FORECAST_MODES = ("many-to-one", "many-to-many")
 
@@ -52,14 +60,13 @@ class ForecasterConfig:
     mode: str = "many-to-one"
     relative: bool = False  # forecast changes from the latest value seen (module docs)
 
+    RANGES: ClassVar[dict[str, Rule]] = {
+        "cell": CELL_NAMES, "hidden_size": f"[1, {MAX_SIZE}]",
+        "num_layers": f"[1, {MAX_LAYERS}]", "dropout": "[0, 1)", "horizon": "[1, 100000]",
+        "mode": FORECAST_MODES}
+
     def __post_init__(self) -> None:
-        owner = type(self).__name__
-        for name in ("hidden_size", "num_layers", "horizon"):
-            check_positive_int(owner, name, getattr(self, name))
-        check_choice(owner, "cell", self.cell, CELL_NAMES)
-        check_choice(owner, "mode", self.mode, FORECAST_MODES)
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"{owner} expected dropout in [0, 1), got {self.dropout}")
+        check_fields(self)
 
 
 class SequenceForecaster(nn.Module):

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from rnnkit.cells.init import INIT_SCHEMES
 from rnnkit.layers import RecurrentLayer
 from rnnkit.layers.factory import build_layer
-from rnnkit.validation import check_choice, check_positive_int
+from rnnkit.validation import (
+    MAX_LAYERS,
+    MAX_LENGTH,
+    MAX_SIZE,
+    Rule,
+    check_fields,
+    check_positive_int,
+)
 
 CELLS = ("lstm", "gru", "rnn_tanh", "rnn_relu")
 EMBEDDINGS = ("learned", "one-hot")
@@ -57,24 +66,27 @@ class ModelConfig:
     num_heads: int = 4
     context: int = 256
 
+    RANGES: ClassVar[dict[str, Rule]] = {
+        "vocab_size": ">= 0", "architecture": ARCHITECTURES, "cell": CELLS,
+        "embedding": EMBEDDINGS, "embedding_size": f"[1, {MAX_SIZE}]",
+        "hidden_size": f"[1, {MAX_SIZE}]", "num_layers": f"[1, {MAX_LAYERS}]",
+        "dropout": "[0, 1)", "proj_size": f"[0, {MAX_SIZE}]", "recurrent_dropout": "[0, 1)",
+        "weight_dropout": "[0, 1)", "init": INIT_SCHEMES, "condition_size": f"[1, {MAX_SIZE}]",
+        "num_heads": "[1, 1024]", "context": f"[1, {MAX_LENGTH}]"}
+
     def __post_init__(self) -> None:
         owner = "ModelConfig"
-        check_choice(owner, "architecture", self.architecture, ARCHITECTURES)
-        check_positive_int(owner, "num_heads", self.num_heads)
-        check_positive_int(owner, "context", self.context)
+        check_fields(self)
         if self.architecture == "transformer" and self.hidden_size % self.num_heads:
             raise ValueError(f"{owner}: a Transformer's hidden_size must divide into "
                              f"num_heads={self.num_heads} heads, got {self.hidden_size}")
         object.__setattr__(self, "condition_sizes", tuple(self.condition_sizes))  # JSON: list
-        for size in self.condition_sizes:
-            check_positive_int(owner, "condition_sizes entries", size)
-        check_positive_int(owner, "condition_size", self.condition_size)
-        check_choice(owner, "cell", self.cell, CELLS)
-        check_choice(owner, "embedding", self.embedding, EMBEDDINGS)
-        for name in ("embedding_size", "hidden_size", "num_layers"):
-            check_positive_int(owner, name, getattr(self, name))
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"{owner} expected dropout in [0, 1), got {self.dropout}")
+        if any(size < 1 for size in self.condition_sizes):
+            raise ValueError(f"{owner}: condition_sizes must be ints >= 1, got "
+                             f"{list(self.condition_sizes)}")
+        if self.proj_size >= self.hidden_size:
+            raise ValueError(f"{owner}: proj_size must be below hidden_size "
+                             f"({self.hidden_size}) or 0, got {self.proj_size}")
         if self.proj_size and self.cell != "lstm":
             raise ValueError(f"{owner}: proj_size needs cell='lstm', got cell={self.cell!r}")
         if self.peephole and self.cell != "lstm":
@@ -82,9 +94,6 @@ class ModelConfig:
         if self.layer_norm and self.cell not in ("lstm", "gru"):
             raise ValueError(f"{owner}: layer_norm needs cell='lstm' or 'gru', "
                              f"got cell={self.cell!r}")
-        for name in ("recurrent_dropout", "weight_dropout"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"{owner} expected {name} in [0, 1), got {getattr(self, name)}")
 
     @property
     def input_size(self) -> int:

@@ -33,6 +33,7 @@ Shapes (batch first throughout):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -42,7 +43,15 @@ from rnnkit.layers import RecurrentLayer
 from rnnkit.layers.factory import build_layer
 from rnnkit.models.attention import SCORES, Attention
 from rnnkit.models.language_model import ARCHITECTURES, CELLS
-from rnnkit.validation import check_choice, check_lengths, check_positive_int
+from rnnkit.validation import (
+    MAX_LAYERS,
+    MAX_LENGTH,
+    MAX_SIZE,
+    Rule,
+    check_fields,
+    check_lengths,
+    check_positive_int,
+)
 
 ATTENTIONS = ("none", *SCORES)
 
@@ -77,20 +86,19 @@ class Seq2SeqConfig:
     num_heads: int = 4
     max_length: int = 64
 
+    RANGES: ClassVar[dict[str, Rule]] = {
+        "source_vocab_size": ">= 0", "target_vocab_size": ">= 0",
+        "architecture": ARCHITECTURES, "cell": CELLS, "embedding_size": f"[1, {MAX_SIZE}]",
+        "hidden_size": f"[1, {MAX_SIZE}]", "num_layers": f"[1, {MAX_LAYERS}]",
+        "attention": ATTENTIONS, "dropout": "[0, 1)", "pad_id": ">= 0", "bos_id": ">= 0",
+        "eos_id": ">= 0", "num_heads": "[1, 1024]", "max_length": f"[1, {MAX_LENGTH}]"}
+
     def __post_init__(self) -> None:
         owner = "Seq2SeqConfig"
-        check_choice(owner, "architecture", self.architecture, ARCHITECTURES)
-        check_positive_int(owner, "num_heads", self.num_heads)
-        check_positive_int(owner, "max_length", self.max_length)
+        check_fields(self)
         if self.architecture == "transformer" and self.hidden_size % self.num_heads:
             raise ValueError(f"{owner}: a Transformer's hidden_size must divide into "
                              f"num_heads={self.num_heads} heads, got {self.hidden_size}")
-        for name in ("embedding_size", "hidden_size", "num_layers"):
-            check_positive_int(owner, name, getattr(self, name))
-        check_choice(owner, "cell", self.cell, CELLS)
-        check_choice(owner, "attention", self.attention, ATTENTIONS)
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"{owner} expected dropout in [0, 1), got {self.dropout}")
 
 
 @dataclass

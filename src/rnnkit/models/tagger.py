@@ -24,6 +24,7 @@ Shapes:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -31,7 +32,7 @@ from torch.nn import functional as F
 
 from rnnkit.models.crf import LinearChainCRF
 from rnnkit.models.token_encoder import EncoderConfig, TokenEncoder
-from rnnkit.validation import check_positive_int
+from rnnkit.validation import Rule, check_positive_int
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class TaggerConfig(EncoderConfig):
 
     num_tags: int = 0
     crf: bool = False
+
+    RANGES: ClassVar[dict[str, Rule]] = {"num_tags": ">= 0"}
 
 
 class SequenceTagger(nn.Module):

@@ -21,6 +21,7 @@ Shapes:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -28,7 +29,14 @@ from torch.nn import functional as F
 
 from rnnkit.layers.factory import CELL_NAMES, build_layer
 from rnnkit.models.char_features import CharFeatures
-from rnnkit.validation import check_choice, check_lengths, check_positive_int
+from rnnkit.validation import (
+    MAX_LAYERS,
+    MAX_SIZE,
+    Rule,
+    check_fields,
+    check_lengths,
+    check_positive_int,
+)
 
 
 @dataclass(frozen=True)
@@ -48,19 +56,16 @@ class EncoderConfig:
     char_filters: int = 50
     char_width: int = 3
 
+    # Model configs add their heads' rules; check_fields merges them over these.
+    RANGES: ClassVar[dict[str, Rule]] = {
+        "vocab_size": ">= 0", "cell": CELL_NAMES, "embedding_size": f"[1, {MAX_SIZE}]",
+        "hidden_size": f"[1, {MAX_SIZE}]", "num_layers": f"[1, {MAX_LAYERS}]",
+        "dropout": "[0, 1)", "pad_id": ">= 0", "char_vocab_size": ">= 0",
+        "char_embedding_size": f"[0, {MAX_SIZE}]", "char_filters": f"[1, {MAX_SIZE}]",
+        "char_width": "[1, 64]"}
+
     def __post_init__(self) -> None:
-        owner = type(self).__name__
-        for name in ("embedding_size", "hidden_size", "num_layers"):
-            check_positive_int(owner, name, getattr(self, name))
-        check_choice(owner, "cell", self.cell, CELL_NAMES)
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"{owner} expected dropout in [0, 1), got {self.dropout}")
-        if self.char_embedding_size < 0:
-            raise ValueError(f"{owner} expected char_embedding_size >= 0 (0: no character "
-                             f"features), got {self.char_embedding_size}")
-        if self.char_embedding_size:
-            check_positive_int(owner, "char_filters", self.char_filters)
-            check_positive_int(owner, "char_width", self.char_width)
+        check_fields(self)
 
     @property
     def uses_chars(self) -> bool:

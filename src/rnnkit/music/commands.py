@@ -9,6 +9,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from rnnkit.arguments import (
+    LENGTH,
+    OPTIONAL_TOP_K,
+    SEED,
+    TEMPERATURE,
+    TOP_P,
+    checkpoint_tag,
+    positive_int,
+)
 from rnnkit.data.abc_tunes import split_tunes
 from rnnkit.data.text import load_text_file
 
@@ -35,18 +44,19 @@ def _add_generate(actions: Any) -> None:
     generate = actions.add_parser("generate", help="write tunes as .abc, .mid, .wav and PNG",
                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     generate.add_argument("--checkpoint", required=True, help="directory a training run wrote")
-    generate.add_argument("--tag", default="latest", help="which checkpoint: latest or best")
+    generate.add_argument("--tag", default="latest", type=checkpoint_tag,
+                          help="which checkpoint: latest or best")
     generate.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    generate.add_argument("--n", type=int, default=10, help="how many tunes")
+    generate.add_argument("--n", type=positive_int(100000), default=10, help="how many tunes")
     generate.add_argument("--out", required=True, help="directory for the tunes")
-    generate.add_argument("--seed", type=int, default=0)
-    generate.add_argument("--temperature", type=float, default=0.8,
+    generate.add_argument("--seed", type=SEED, default=0)
+    generate.add_argument("--temperature", type=TEMPERATURE, default=0.8,
                           help="0.8 keeps most tunes valid (docs/music.md); the lab uses 1.0")
-    generate.add_argument("--top-k", type=int, default=None)
-    generate.add_argument("--top-p", type=float, default=0.95,
+    generate.add_argument("--top-k", type=OPTIONAL_TOP_K, default=None)
+    generate.add_argument("--top-p", type=TOP_P, default=0.95,
                           help="nucleus sampling; with temperature 0.8 it keeps 92-94%% of "
                                "the tunes valid (docs/music.md); 1.0 turns it off")
-    generate.add_argument("--max-length", type=int, default=1500,
+    generate.add_argument("--max-length", type=LENGTH, default=1500,
                           help="characters; a tune still going by then is unfinished")
     generate.add_argument("--key", help="ask for a key, e.g. D, Em, 'A dorian'")
     generate.add_argument("--meter", help="ask for a meter, e.g. 6/8, C")
@@ -65,7 +75,8 @@ def _add_generate(actions: Any) -> None:
 def _add_play(actions: Any) -> None:
     play = actions.add_parser("play", help="convert an ABC tune to MIDI and WAV")
     play.add_argument("file", help="an .abc file")
-    play.add_argument("--tune", type=int, default=1, help="which tune of the file (from 1)")
+    play.add_argument("--tune", type=positive_int(), default=1,
+                      help="which tune of the file (from 1)")
     play.add_argument("--out", help="the .wav to write (default: FILE with .wav); the .mid "
                                     "goes beside it")
     play.set_defaults(handler=run_music_play)
@@ -86,8 +97,6 @@ def run_music_generate(args: argparse.Namespace) -> int:
     from rnnkit.music.render import render_tune, summarize, writable_directory, write_summary
     from rnnkit.music.tunes import SamplingSettings, TuneRequest, generate_tunes
 
-    if args.n < 1:
-        raise ValueError(f"--n must be at least 1, got {args.n}")
     request = TuneRequest(args.key, args.meter)
     settings = SamplingSettings(args.temperature, args.top_k, args.top_p, args.max_length)
     folder = writable_directory(args.out)

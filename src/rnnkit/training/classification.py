@@ -21,7 +21,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -60,6 +60,7 @@ from rnnkit.training.example_training import (
 )
 from rnnkit.training.label_metrics import classification_figures, confusion_counts
 from rnnkit.training.run_folder import claims_run_folder
+from rnnkit.validation import Rule
 
 DATASETS = ("rotten_tomatoes",)
 
@@ -91,23 +92,16 @@ class ClassificationConfig(ExampleTrainingConfig):
     epochs: int = 10
     out_dir: str = "runs/classify"
 
+    RANGES: ClassVar[dict[str, Rule]] = {
+        "min_count": ">= 1", "max_words": ">= 1", "pretrain_epochs": ">= 0",
+        "max_word_chars": ">= 2", "word_dropout": "[0, 1)", "adversarial_epsilon": ">= 0",
+        "distill_weight": "[0, 1]"}
+
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.csv is None and self.dataset not in DATASETS:
-            raise ValueError(f"ClassificationConfig expected dataset in {DATASETS} or a csv "
-                             f"path, got dataset {self.dataset!r}")
-        if not 0.0 <= self.word_dropout < 1.0:
-            raise ValueError(f"ClassificationConfig expected word_dropout in [0, 1), got "
-                             f"{self.word_dropout}")
-        if not self.adversarial_epsilon >= 0.0:  # NaN too
-            raise ValueError(f"ClassificationConfig expected adversarial_epsilon >= 0 (0: "
-                             f"none), got {self.adversarial_epsilon}")
-        if not 0.0 <= self.distill_weight <= 1.0:
-            raise ValueError(f"ClassificationConfig expected distill_weight in [0, 1], got "
-                             f"{self.distill_weight}")
-        if self.max_words is not None and self.max_words < 1:
-            raise ValueError(f"ClassificationConfig expected max_words >= 1, got "
-                             f"{self.max_words}")
+            raise ValueError(f"ClassificationConfig: dataset must be one of {DATASETS} (or "
+                             f"give a csv path), got {self.dataset!r}")
 
 
 @dataclass
@@ -130,10 +124,10 @@ class ClassificationData:
 def read_labelled_texts(config: ClassificationConfig) -> list[tuple[str, str]]:
     """The (text, label) pairs the configuration names: its CSV, else its data set."""
     if config.csv is not None:
+        from rnnkit.data.text import read_utf8
+
         path = Path(config.csv)
-        if not path.is_file():
-            raise FileNotFoundError(f"classification csv {str(path)!r} does not exist")
-        return read_labelled_csv(path.read_text(encoding="utf-8"), config.text_column,
+        return read_labelled_csv(read_utf8(path, "classification csv"), config.text_column,
                                  config.label_column, source=f"CSV {str(path)!r}")
     return rotten_tomatoes_pairs(load_splits(config.dataset)["text"])
 

@@ -17,11 +17,18 @@ import dataclasses
 import sys
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from rnnkit.models.language_model import ModelConfig
 from rnnkit.training.precision import PRECISIONS
-from rnnkit.validation import check_choice
+from rnnkit.validation import (
+    MAX_BATCH,
+    MAX_LENGTH,
+    MAX_SEED,
+    ConfigValueError,
+    Rule,
+    check_fields,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -58,18 +65,16 @@ class DataConfig:
     split_seed: int = 0
     condition: str | None = None
 
+    RANGES: ClassVar[dict[str, Rule]] = {
+        "level": LEVELS, "format": FORMATS, "condition": CONDITIONS, "max_vocab": ">= 2",
+        "valid_fraction": "(0, 1)", "split_seed": f"[0, {MAX_SEED}]"}
+
     def __post_init__(self) -> None:
-        check_choice("DataConfig", "level", self.level, LEVELS)
-        check_choice("DataConfig", "format", self.format, FORMATS)
-        if self.condition is not None:
-            check_choice("DataConfig", "condition", self.condition, CONDITIONS)
-            if self.format != "abc" or self.level != "char":
-                raise ValueError(f"DataConfig: condition={self.condition!r} needs "
-                                 f"format='abc' and level='char', got format={self.format!r} "
-                                 f"and level={self.level!r}")
-        if not 0.0 < self.valid_fraction < 1.0:
-            raise ValueError(f"DataConfig expected valid_fraction in (0, 1), "
-                             f"got {self.valid_fraction}")
+        check_fields(self)
+        if self.condition is not None and (self.format != "abc" or self.level != "char"):
+            raise ValueError(f"DataConfig: condition={self.condition!r} needs "
+                             f"format='abc' and level='char', got format={self.format!r} "
+                             f"and level={self.level!r}")
 
 
 @dataclass(frozen=True)
@@ -129,20 +134,28 @@ class TrainConfig:
     compile: bool = False
     compile_backend: str = "inductor"
 
+    RANGES: ClassVar[dict[str, Rule]] = {
+        "batch_size": f"[1, {MAX_BATCH}]", "seq_len": f"[1, {MAX_LENGTH}]",
+        "optimizer": OPTIMIZERS, "lr": "> 0", "momentum": "[0, 1)", "weight_decay": ">= 0",
+        "schedule": SCHEDULES, "warmup_steps": ">= 0", "decay_start_epoch": ">= 0",
+        "decay_factor": "(0, 1]", "plateau_patience": ">= 0", "min_lr": ">= 0",
+        "decay_steps": ">= 1", "clip_norm": "> 0", "clip_value": "> 0", "max_steps": ">= 1",
+        "max_epochs": ">= 1", "max_time": "> 0", "eval_every": ">= 1",
+        "eval_batch_size": f"[1, {MAX_BATCH}]", "eval_window": f"[1, {MAX_LENGTH}]",
+        "eval_max_tokens": ">= 1", "early_stop_patience": ">= 1", "explode_factor": "> 0",
+        "log_every": ">= 1", "sample_length": f"[0, {MAX_LENGTH}]", "seed": f"[0, {MAX_SEED}]",
+        "device": DEVICES, "threads": "[1, 4096]", "precision": PRECISIONS}
+
     def __post_init__(self) -> None:
         owner = "TrainConfig"
-        check_choice(owner, "precision", self.precision, PRECISIONS)
-        check_choice(owner, "optimizer", self.optimizer, OPTIMIZERS)
-        check_choice(owner, "schedule", self.schedule, SCHEDULES)
-        check_choice(owner, "device", self.device, DEVICES)
-        for name in ("batch_size", "seq_len", "eval_every", "log_every", "eval_batch_size",
-                     "eval_window"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{owner} expected {name} >= 1, got {getattr(self, name)}")
-        if self.lr <= 0:
-            raise ValueError(f"{owner} expected lr > 0, got {self.lr}")
+        check_fields(self)
+        if self.min_lr > self.lr:
+            raise ValueError(f"{owner}: min_lr must be at most lr, got min_lr {self.min_lr} "
+                             f"and lr {self.lr}")
         if self.clip_norm is not None and self.clip_value is not None:
-            raise ValueError(f"{owner}: choose clip_norm or clip_value, not both")
+            raise ValueError(f"{owner}: choose clip_norm or clip_value, not both (clip_norm "
+                             f"is {self.clip_norm}; set it to none to clip by value), got "
+                             f"clip_norm {self.clip_norm} and clip_value {self.clip_value}")
         if self.max_steps is None and self.max_epochs is None and self.max_time is None:
             raise ValueError(f"{owner} needs a bound: max_steps, max_epochs or max_time")
 
@@ -169,24 +182,46 @@ SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
 BOUNDS = ("max_steps", "max_epochs", "max_time")
 
 
-def apply_overrides(config: RunConfig, sections: dict[str, Any]) -> RunConfig:
-    """Return ``config`` with the given per-section values replaced."""
+def apply_overrides(config: RunConfig, sections: dict[str, Any],
+                    path: str | Path | None = None) -> RunConfig:
+    """Return ``config`` with the given per-section values replaced (read from the config
+    file at ``path``, if given: errors name it)."""
+    where = f"config file {path}: " if path is not None else ""
     unknown = set(sections) - set(SECTIONS)
     if unknown:
-        raise ValueError(f"unknown config section(s) {sorted(unknown)}; "
+        raise ValueError(f"{where}unknown config section(s) {sorted(unknown)}; "
                          f"expected {sorted(SECTIONS)}")
     updated = {}
     for section, values in sections.items():
         current = getattr(config, section)
         known = {f.name for f in fields(current)}
+        if not isinstance(values, dict):
+            raise ValueError(f"{where}[{section}] must be a table of keys, got "
+                             f"{type(values).__name__}")
         bad = set(values) - known
         if bad:
-            raise ValueError(f"unknown key(s) {sorted(bad)} in [{section}]; "
+            raise ValueError(f"{where}unknown key(s) {sorted(bad)} in [{section}]; "
                              f"known keys: {', '.join(sorted(known))}")
         if section == "train":
             values = _without_default_bound(current, values)
-        updated[section] = replace(current, **values)
+        updated[section] = replace_section(current, values, section, path)
     return replace(config, **updated)
+
+
+def replace_section(current: Any, values: dict[str, Any], section: str,
+                    path: str | Path | None = None) -> Any:
+    """``current`` with ``values`` replaced; a bad value is named with its ``[section]``
+    (and the config file at ``path``, when the values came from one)."""
+    try:
+        return replace(current, **values)
+    except ConfigValueError as error:
+        if path is None:
+            raise
+        raise ValueError(error.for_file(path, section)) from None
+    except ValueError as error:  # a rule between fields
+        if path is None:
+            raise
+        raise ValueError(f"config file {path}: [{section}] {error}") from None
 
 
 def _without_default_bound(current: TrainConfig, values: dict[str, Any]) -> dict[str, Any]:
@@ -205,16 +240,18 @@ def _without_default_bound(current: TrainConfig, values: dict[str, Any]) -> dict
 
 
 def load_config_file(path: str | Path, base: RunConfig | None = None) -> RunConfig:
-    """Read a TOML config file over ``base`` (defaults when omitted)."""
-    return apply_overrides(base or RunConfig(), read_toml(path))
+    """Read a TOML config file over ``base`` (defaults when omitted); a bad value is named
+    with the file, its ``[section]`` and its key."""
+    return apply_overrides(base or RunConfig(), read_toml(path), path)
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
     """The tables of a TOML config file; a missing file or bad TOML is named."""
+    from rnnkit.data.text import read_utf8
+
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"config file {path} does not exist")
+    text = read_utf8(path, "config file")
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ValueError(f"config file {path} is not valid TOML: {error}") from error

@@ -27,7 +27,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import torch
 from torch import Tensor, nn
@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 
 from rnnkit.training.clipping import clip_gradients
 from rnnkit.training.trainer import resolve_device, seed_everything
+from rnnkit.validation import MAX_BATCH, MAX_SEED, Rule, check_fields
 
 log = logging.getLogger(__name__)
 
@@ -68,19 +69,22 @@ class ExampleTrainingConfig:
     device: str = "auto"
     threads: int | None = None
 
+    # Task configs add their own fields' rules; check_fields merges them over these.
+    RANGES: ClassVar[dict[str, Rule]] = {
+        "batch_size": f"[1, {MAX_BATCH}]", "lr": "> 0", "lr_decay": "(0, 1]",
+        "warmup_steps": ">= 0", "clip_norm": "> 0", "epochs": ">= 1", "max_time": "> 0",
+        "validate_every": ">= 1", "average_decay": "[0, 1)", "seed": f"[0, {MAX_SEED}]",
+        "device": ("auto", "cpu", "cuda"), "threads": "[1, 4096]",
+        "split_seed": f"[0, {MAX_SEED}]", "valid_fraction": "(0, 1)",
+        "test_fraction": "(0, 1)"}
+
     def __post_init__(self) -> None:
         owner = type(self).__name__
-        if self.validate_every < 1:
-            raise ValueError(f"{owner} expected validate_every >= 1, got "
-                             f"{self.validate_every}")
-        if not 0.0 <= self.average_decay < 1.0:
-            raise ValueError(f"{owner} expected average_decay in [0, 1) (0: no averaging), "
-                             f"got {self.average_decay}")
-        if self.warmup_steps < 0:
-            raise ValueError(f"{owner} expected warmup_steps >= 0, got {self.warmup_steps}")
-        if not 0.0 < self.lr_decay <= 1.0:
-            raise ValueError(f"{owner} expected lr_decay in (0, 1] (1 keeps the rate), "
-                             f"got {self.lr_decay}")
+        check_fields(self)
+        valid, test = getattr(self, "valid_fraction", 0.0), getattr(self, "test_fraction", 0.0)
+        if valid + test >= 1.0:
+            raise ValueError(f"{owner}: valid_fraction + test_fraction must be below 1 (the "
+                             f"rest trains), got {valid} + {test}")
 
 
 def start_run(config: ExampleTrainingConfig) -> torch.device:

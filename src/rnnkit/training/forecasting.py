@@ -20,7 +20,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -61,7 +61,7 @@ from rnnkit.training.forecast_baselines import (
 )
 from rnnkit.training.forecast_metrics import mae, mase, rmse
 from rnnkit.training.run_folder import claims_run_folder
-from rnnkit.validation import check_choice, check_positive_int
+from rnnkit.validation import MAX_LENGTH, Rule
 
 log = logging.getLogger(__name__)
 
@@ -95,27 +95,18 @@ class ForecastConfig(ExampleTrainingConfig):
     validate_every: int = 5
     out_dir: str = "runs/forecast"
 
+    RANGES: ClassVar[dict[str, Rule]] = {
+        "dataset": tuple(DATASET_SEASONS), "window": f"[1, {MAX_LENGTH}]", "season": ">= 1"}
+
     def __post_init__(self) -> None:
         super().__post_init__()
         owner = type(self).__name__
-        for name in ("window", "batch_size", "epochs"):
-            check_positive_int(owner, name, getattr(self, name))
-        if self.season is not None:
-            check_positive_int(owner, "season", self.season)
-        if self.dataset is not None:
-            check_choice(owner, "dataset", self.dataset, tuple(DATASET_SEASONS))
-            if self.csv is not None:
-                raise ValueError(f"{owner} expected a dataset or a csv, not both; got dataset "
-                                 f"{self.dataset!r} and csv {self.csv!r}")
+        if self.dataset is not None and self.csv is not None:
+            raise ValueError(f"{owner} expected a dataset or a csv, not both; got dataset "
+                             f"{self.dataset!r} and csv {self.csv!r}")
         if self.csv is not None and not self.column:
             raise ValueError(f"{owner} expected the column to read from csv {self.csv!r}, "
                              f"got column {self.column!r}")
-        for name in ("valid_fraction", "test_fraction"):
-            if not 0.0 < getattr(self, name) < 1.0:
-                raise ValueError(f"{owner} expected {name} in (0, 1), got {getattr(self, name)}")
-        if self.valid_fraction + self.test_fraction >= 1.0:
-            raise ValueError(f"{owner} expected valid_fraction + test_fraction < 1 (the rest "
-                             f"trains), got {self.valid_fraction} + {self.test_fraction}")
 
     @property
     def resolved_season(self) -> int:
@@ -165,7 +156,9 @@ def load_series(config: ForecastConfig, values: Sequence[float] | None = None
     if config.dataset is not None:
         return _READERS[config.dataset](load_splits(config.dataset)["text"]), config.dataset
     if config.csv is not None:
-        text = Path(config.csv).read_text(encoding="utf-8")
+        from rnnkit.data.text import read_utf8
+
+        text = read_utf8(config.csv, "CSV file")
         return read_series(text, str(config.column), source=config.csv), config.csv
     raise ValueError("ForecastConfig expected a dataset (one of "
                      f"{', '.join(DATASET_SEASONS)}) or a csv with its column, got neither")

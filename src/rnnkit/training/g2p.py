@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
@@ -35,6 +35,7 @@ from rnnkit.training.pair_training import (
 )
 from rnnkit.training.run_folder import claims_run_folder
 from rnnkit.training.sequence_metrics import error_rates
+from rnnkit.validation import Rule
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ class G2PConfig(PairTrainingConfig):
     test_fraction: float = 0.05
     eval_words: int = 2000
     out_dir: str = "runs/g2p"
+
+    RANGES: ClassVar[dict[str, Rule]] = {"eval_words": ">= 1"}
 
 
 @dataclass

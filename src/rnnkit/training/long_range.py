@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -37,7 +37,15 @@ from rnnkit.data.long_range import ADDING_BASELINE_MSE, adding_problem, copy_tas
 from rnnkit.models.long_range import TASK_CELLS, LastStepRegressor, StepClassifier
 from rnnkit.plotting import pyplot, save_figure
 from rnnkit.training.clipping import clip_gradients
-from rnnkit.validation import check_choice, check_positive_int
+from rnnkit.validation import (
+    MAX_BATCH,
+    MAX_LENGTH,
+    MAX_SEED,
+    MAX_SIZE,
+    Rule,
+    check_fields,
+    check_positive_int,
+)
 
 TASKS = ("adding", "copy", "digits")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
@@ -79,24 +87,20 @@ class LongRangeConfig:
     pixel_order: str = "rows"
     progress: bool = True
 
+    RANGES: ClassVar[dict[str, Rule]] = {
+        "task": TASKS, "cell": TASK_CELLS, "length": f"[1, {MAX_LENGTH}]",
+        "hidden_size": f"[1, {MAX_SIZE}]", "steps": ">= 1", "batch_size": f"[1, {MAX_BATCH}]",
+        "optimizer": OPTIMIZERS, "lr": "> 0", "clip_norm": "> 0", "clip_value": "> 0",
+        "test_size": f"[1, {MAX_BATCH}]", "eval_every": ">= 1", "seed": f"[0, {MAX_SEED}]",
+        "copy_length": "[1, 4096]", "num_symbols": "[1, 4096]", "pixel_order": PIXEL_ORDERS}
+
     def __post_init__(self) -> None:
         owner = "LongRangeConfig"
-        check_choice(owner, "task", self.task, TASKS)
-        check_choice(owner, "cell", self.cell, TASK_CELLS)
-        check_choice(owner, "optimizer", self.optimizer, OPTIMIZERS)
-        check_choice(owner, "pixel_order", self.pixel_order, PIXEL_ORDERS)
+        check_fields(self)
         if self.length is None:
             object.__setattr__(self, "length", PIXELS if self.task == "digits"
                                else DEFAULT_LENGTH)
         self._check_length(owner)
-        for name in ("hidden_size", "steps", "batch_size", "test_size", "eval_every"):
-            check_positive_int(owner, name, getattr(self, name))
-        if not self.lr > 0:
-            raise ValueError(f"{owner} expected lr > 0, got {self.lr}")
-        for name in ("clip_norm", "clip_value"):
-            value = getattr(self, name)
-            if value is not None and not value > 0:
-                raise ValueError(f"{owner} expected {name} > 0 or None, got {value}")
         ceiling = 1.0 if self.higher_is_better else math.inf
         if self.target is not None and not 0 <= self.target <= ceiling:
             raise ValueError(f"{owner} expected target in [0, {ceiling:g}] for task "

@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -30,6 +30,7 @@ from rnnkit.training.example_training import (
     TrainedExamples,
     train_on_examples,
 )
+from rnnkit.validation import MAX_LENGTH, Rule
 
 Pair = tuple[list[int], list[int]]
 
@@ -44,6 +45,10 @@ class PairTrainingConfig(ExampleTrainingConfig):
     max_output: int = 32
     out_dir: str = "runs/seq2seq"
     init_from: str | None = None  # a pair run's folder: start from its best weights
+
+    RANGES: ClassVar[dict[str, Rule]] = {
+        "teacher_forcing": "[0, 1]", "beam_width": "[1, 1024]",
+        "max_output": f"[1, {MAX_LENGTH}]"}
 
 
 def build_pair_model(model_config: Seq2SeqConfig, source: SymbolTable, target: SymbolTable,

@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -66,6 +66,7 @@ from rnnkit.training.example_training import (
 from rnnkit.training.label_metrics import is_bio, tagging_figures
 from rnnkit.training.run_folder import claims_run_folder
 from rnnkit.training.tagging_baseline import MostFrequentTag, known_unknown_accuracy
+from rnnkit.validation import Rule
 
 log = logging.getLogger(__name__)
 
@@ -95,24 +96,14 @@ class TaggingConfig(ExampleTrainingConfig):
     epochs: int = 20
     out_dir: str = "runs/tag"
 
+    RANGES: ClassVar[dict[str, Rule]] = {
+        "dataset": DATASETS, "min_count": ">= 1", "max_word_chars": ">= 2"}
+
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.dataset is not None and self.dataset not in DATASETS:
-            raise ValueError(f"TaggingConfig expected dataset to be one of {DATASETS} or None, "
-                             f"got {self.dataset!r}")
         if self.dataset is not None and self.file is not None:
             raise ValueError(f"TaggingConfig expected a dataset or a file, not both: got "
                              f"dataset {self.dataset!r} and file {self.file!r}")
-        if (self.valid_fraction <= 0 or self.test_fraction <= 0
-                or self.valid_fraction + self.test_fraction >= 1):
-            raise ValueError(f"TaggingConfig expected valid_fraction and test_fraction > 0 "
-                             f"that leave a training part, got {self.valid_fraction} and "
-                             f"{self.test_fraction}")
-        if self.min_count < 1:
-            raise ValueError(f"TaggingConfig expected min_count >= 1, got {self.min_count}")
-        if self.max_word_chars < 2:
-            raise ValueError(f"TaggingConfig expected max_word_chars >= 2, got "
-                             f"{self.max_word_chars}")
 
 
 # --- data --------------------------------------------------------------------------------

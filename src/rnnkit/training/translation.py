@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from torch import nn
 
@@ -33,6 +33,7 @@ from rnnkit.training.pair_training import (
 )
 from rnnkit.training.run_folder import claims_run_folder
 from rnnkit.training.sequence_metrics import corpus_bleu
+from rnnkit.validation import Rule
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ class TranslationConfig(PairTrainingConfig):
     max_output: int = 360  # characters; the longest German message has 347
     output_ratio: float = 2.0  # and at most 2 characters per source character, + 10
     out_dir: str = "runs/translation"
+
+    RANGES: ClassVar[dict[str, Rule]] = {"dataset": ("django_de",), "output_ratio": "> 0"}
 
 
 @dataclass
