@@ -41,7 +41,8 @@ def carry_config(text_file: Path, out_dir: Path, cell: str, steps: int) -> RunCo
                           dropout=0.0),
         train=TrainConfig(batch_size=ROWS, seq_len=SEQ_LEN, optimizer="sgd", lr=LR,
                           clip_norm=None, max_steps=steps, eval_every=1000, eval_batch_size=2,
-                          eval_window=16, sample_length=1, seed=SEED, out_dir=str(out_dir),
+                          eval_window=16, log_every=1000,  # no row logged: no plot to draw
+                          sample_length=1, seed=SEED, out_dir=str(out_dir),
                           progress=False, tensorboard=False, threads=1, device="cpu"),
     )
 
