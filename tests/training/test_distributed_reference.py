@@ -11,13 +11,13 @@ run in one process, to 1e-6.
 from __future__ import annotations
 
 import csv
-import os
 import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from processes import child_environment
 from reference_loops import (
     char_ids,
     evaluation_rows,
@@ -76,7 +76,7 @@ def test_two_processes_validate_and_carry_as_one_and_as_the_references(
     text_file.write_text(TEXT, encoding="utf-8")
     two = config_for(text_file, tmp_path / "two")
     # What `rnnkit train --nproc 2` launches, without the launching process.
-    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+    environment = child_environment()
     result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
                              "--nproc_per_node=2", "-m", "rnnkit", "train", *flags_of(two)],
                             cwd=tmp_path, env=environment, capture_output=True, text=True,
