@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from learning import assert_every_parameter_learns
 
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
 from rnnkit.models.pooling import SequencePooling
@@ -75,10 +76,10 @@ def test_attention_pooling_is_a_softmax_over_the_valid_steps() -> None:
 
 
 def test_every_parameter_learns_and_bad_inputs_are_named() -> None:
-    model = classifier("attention").train()
-    loss = torch.nn.functional.cross_entropy(model(TOKENS, LENGTHS), torch.tensor([0, 1, 3]))
-    loss.backward()
-    assert all(p.grad is not None for p in model.parameters())
+    model = classifier("attention")
+    labels = torch.tensor([0, 1, 3])
+    assert_every_parameter_learns(
+        model, lambda: torch.nn.functional.cross_entropy(model(TOKENS, LENGTHS), labels))
     with pytest.raises(ValueError, match=r"\(batch, time\) int64 tensor, got shape \(3, 5\) "
                                          r"and dtype torch.float32"):
         model(TOKENS.float(), LENGTHS)

@@ -68,3 +68,30 @@ def test_bad_shapes_are_named() -> None:
         crf.decode(torch.zeros(2, 3, 5), torch.tensor([3, 3]))
     with pytest.raises(ValueError, match=r"lengths \(batch=2,\) in \[1, 3\], got \[3, 4\]"):
         crf.decode(torch.zeros(2, 3, 4), torch.tensor([3, 4]))
+
+
+def test_gradients_of_log_z_equal_brute_force() -> None:
+    """The forward algorithm's gradients (what training follows) equal those of the
+    log-sum over every tag sequence, for every parameter and the emissions: a detached
+    term would keep log Z's value and lose its gradient."""
+    torch.manual_seed(5)
+    crf = LinearChainCRF(3).double()
+    with torch.no_grad():
+        for parameter in crf.parameters():
+            parameter.normal_()
+    emissions = torch.randn(1, 4, 3, dtype=torch.float64, requires_grad=True)
+    crf.log_partition(emissions, torch.tensor([4])).sum().backward()
+    forward = [p.grad.clone() for p in (crf.start, crf.end, crf.transitions, emissions)]
+    crf.zero_grad()
+    emissions.grad = None
+    paths = list(itertools.product(range(3), repeat=4))
+    scores = torch.stack([
+        crf.start[path[0]] + crf.end[path[-1]]
+        + sum(emissions[0, t, tag] for t, tag in enumerate(path))
+        + sum(crf.transitions[a, b] for a, b in itertools.pairwise(path))
+        for path in paths])
+    torch.logsumexp(scores, dim=0).backward()
+    brute = [p.grad for p in (crf.start, crf.end, crf.transitions, emissions)]
+    for name, got, expected in zip(("start", "end", "transitions", "emissions"), forward,
+                                   brute, strict=True):
+        torch.testing.assert_close(got, expected, rtol=0, atol=1e-10, msg=name)

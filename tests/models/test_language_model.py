@@ -2,6 +2,8 @@
 
 import pytest
 import torch
+from learning import assert_every_parameter_learns
+from torch.nn import functional as F
 
 from rnnkit.models import LanguageModel, ModelConfig
 
@@ -10,9 +12,14 @@ def test_tied_decoder_shares_the_embedding_matrix() -> None:
     model = LanguageModel(ModelConfig(vocab_size=20, embedding_size=12, hidden_size=12,
                                       tie_weights=True))
     assert model.decoder.weight is model.embedding.weight
-    logits, _ = model(torch.zeros(2, 3, dtype=torch.long))
-    logits.sum().backward()
-    assert model.embedding.weight.grad is not None
+    tokens = torch.randint(0, 20, (2, 6), generator=torch.Generator().manual_seed(0))
+
+    def loss() -> torch.Tensor:
+        logits, _ = model(tokens[:, :-1])
+        return F.cross_entropy(logits.reshape(-1, 20), tokens[:, 1:].reshape(-1))
+
+    model.eval()  # dropout off: the loss is a function of the weights alone
+    assert_every_parameter_learns(model, loss)
 
 
 def test_tying_needs_matching_sizes() -> None:

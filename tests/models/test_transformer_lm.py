@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from learning import assert_every_parameter_learns
 
 from rnnkit.models.factory import build_language_model
 from rnnkit.models.language_model import LanguageModel, ModelConfig
@@ -95,6 +96,9 @@ def test_training_reaches_every_parameter_and_ties_weights() -> None:
     assert all(p.grad is not None and torch.any(p.grad != 0) for p in model.parameters())
     logits, _ = model(tokens, tuple(part.detach() for part in state))  # carried, then fresh
     assert logits.shape == (2, 12, 23)
+    model.eval()
+    assert_every_parameter_learns(model, lambda: torch.nn.functional.cross_entropy(
+        model(tokens[:, :-1])[0].reshape(-1, 23), tokens[:, 1:].reshape(-1)))
 
 
 def test_the_factory_builds_by_architecture() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from dataclasses import replace
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from processes import child_environment
 from safetensors.torch import load_file
 
 from rnnkit.models import ModelConfig
@@ -37,7 +37,7 @@ def small_config(text_file: Path, out_dir: Path, **train_values) -> RunConfig:
 
 
 def torchrun(nproc: int, *arguments: str, cwd: Path) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+    environment = child_environment()
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
                f"--nproc_per_node={nproc}", *arguments]
     return subprocess.run(command, cwd=cwd, env=environment, capture_output=True, text=True,
@@ -81,7 +81,7 @@ def rnnkit_train(nproc: int, text_file: Path, out_dir: Path, cwd: Path,
                  "--dropout", "0", "--eval-every", "2", "--eval-batch-size", "4",
                  "--eval-window", "32", "--sample-length", "10", "--seed", "5",
                  "--out-dir", str(out_dir), "--no-progress", "--no-tensorboard", *flags]
-    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+    environment = child_environment()
     return subprocess.run([sys.executable, "-m", "rnnkit", "train", "--nproc", str(nproc),
                            *arguments], cwd=cwd, env=environment, capture_output=True,
                           text=True, timeout=300)
