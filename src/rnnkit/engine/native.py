@@ -46,10 +46,7 @@ def _extension_name() -> str:
 
     -march=native code must not be loaded by a different CPU that shares the same extension
     cache (a home directory on a cluster), and two checkouts with different kernel sources
-    must not rebuild over each other's build folder in turn: each keeps its own. The
-    folder of the sources counts too: torch writes their paths into the build folder's
-    ``build.ninja``, so two checkouts of the *same* kernels sharing one name would rewrite
-    it and rebuild in turn on every first use (minutes each).
+    must not rebuild over each other's build folder in turn: each keeps its own.
     """
     try:
         cpu = next(line for line in Path("/proc/cpuinfo").read_text().splitlines()
@@ -57,7 +54,7 @@ def _extension_name() -> str:
     except (OSError, StopIteration):
         cpu = platform.processor() or platform.machine()
     digest = hashlib.sha256()
-    for part in (cpu, *CFLAGS, *LDFLAGS, torch.__version__, str(Path(__file__).parent.resolve())):
+    for part in (cpu, *CFLAGS, *LDFLAGS, torch.__version__):
         digest.update(part.encode() + b"\0")
     for source in sorted(SOURCES + _headers()):
         digest.update(source.name.encode() + b"\0" + source.read_bytes())
