@@ -129,12 +129,13 @@ GOOD, BAD, MIXED = ["great", "fine", "lovely"], ["dull", "awful", "boring"], ["o
 FILLER = ["the", "film", "was", "plot", "acting", "really", "quite", "a"]
 
 
-def reviews(count: int = 90, seed: int = 0) -> list[tuple[str, str]]:
-    """Three classes; "mixed" texts hold words of both others, so a tiny model errs."""
+def reviews(count: int = 120, seed: int = 0) -> list[tuple[str, str]]:
+    """Three classes of unequal size (macro-F1 then differs from the weighted mean); "mixed"
+    texts hold words of both others, so a tiny model errs."""
     pick = random.Random(seed)
     pairs = []
     for index in range(count):
-        label = ("pos", "neg", "mixed")[index % 3]
+        label = ("pos", "pos", "pos", "neg", "neg", "mixed")[index % 6]
         words = pick.choices(FILLER, k=pick.randint(2, 6))
         opinion = {"pos": GOOD, "neg": BAD, "mixed": GOOD + BAD + MIXED}[label]
         words.insert(pick.randint(0, len(words)), pick.choice(opinion))
@@ -146,7 +147,7 @@ def test_classification_figures_match_scikit_learn_on_predict_output(tmp_path, m
                                                                      capsys):
     pairs = reviews()
     config = ClassificationConfig(epochs=2, batch_size=16, lr=1e-2, out_dir=str(tmp_path / "c"),
-                                  progress=False, device="cpu", min_count=1)
+                                  progress=False, device="cpu", min_count=1, test_fraction=0.25)
     reported = train_classifier(config, ClassifierConfig(embedding_size=8, hidden_size=8,
                                                          dropout=0.0), pairs)
     assert results_of(tmp_path / "c")["test"] == reported["test"]
@@ -155,6 +156,7 @@ def test_classification_figures_match_scikit_learn_on_predict_output(tmp_path, m
     rows = run_cli(["predict", "--checkpoint", str(tmp_path / "c")], texts, monkeypatch, capsys)
     assert [row[2] for row in rows] == texts
     predicted = [row[0] for row in rows]
+    assert len(set(true)) == 3 and 0 < accuracy_score(true, predicted) < 1, predicted
     assert reported["test"]["accuracy"] == pytest.approx(accuracy_score(true, predicted), **CLOSE)
     assert reported["test"]["macro_f1"] == pytest.approx(
         f1_score(true, predicted, average="macro", zero_division=0), **CLOSE)
