@@ -190,6 +190,9 @@ def test_layer_matches_torch_float32(mode, layers, bidirectional, batch_first, s
         pytest.param((4, 2, 3), "lengths", False, id="longest-shorter-than-time"),
         pytest.param((5, 5, 5), "lengths", False, id="all-full-length"),
         pytest.param((1, 1, 1), "lengths", False, id="all-length-one"),
+        # Sorting (1, 5, 3) longest first is a 3-cycle, not its own inverse: a layer that
+        # forgets to undo the sort fails here (LENGTHS' sort is a swap, its own inverse).
+        pytest.param((1, 5, 3), "lengths", False, id="sort-is-a-three-cycle"),
         pytest.param((5, 3, 1), "packed", True, id="packed-enforce-sorted"),
         pytest.param((2, 4, 1), "packed", False, id="packed-longest-shorter-than-time"),
     ])
