@@ -1,6 +1,18 @@
-"""rnnkit's layers against torch.nn: outputs, final states and every gradient, both engines."""
+"""rnnkit's layers against torch.nn: outputs, final states and every gradient, every engine.
+
+torch.nn (with the weights copied over) is the independent reference for all three paths a
+torch configuration can take: ``engine="auto"`` (torch's fused kernel, which mostly checks
+the weight, state and lengths plumbing), ``engine="rnnkit"`` (rnnkit's scan engine, C++ or
+torch-operator kernels) and ``engine="loop"`` (the cell step functions in Python). Every
+test also asserts the path that really ran (``layer.backend``), so a dispatch change that
+silently sends ``engine="rnnkit"`` back to torch's kernel fails here.
+"""
 
 import itertools
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -9,6 +21,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 import rnnkit
 from contract import BATCH, HIDDEN, INPUT, LENGTHS, PROJ, TIME, as_hx, assert_close, state_parts
+from rnnkit.engine import BACKEND_NATIVE, native_unavailable_reason
 
 MODES = {
     "rnn_tanh": (rnnkit.RNN, nn.RNN, {"nonlinearity": "tanh"}),
@@ -17,9 +30,22 @@ MODES = {
     "lstm_proj": (rnnkit.LSTM, nn.LSTM, {"proj_size": PROJ}),
     "gru": (rnnkit.GRU, nn.GRU, {}),
 }
-ENGINES = ("auto", "loop")
+ENGINES = ("auto", "rnnkit", "loop")
 SEQUENCES = ("equal", "lengths", "packed")
+#: The scan engine's backend on this machine: C++ kernels where they build, else torch ops
+#: (RNNKIT_NATIVE=0 forces the latter; test_torch_operator_kernels_match_torch runs that).
+SCAN_BACKEND = (BACKEND_NATIVE if native_unavailable_reason(torch.device("cpu"), torch.float64)
+                is None else "rnnkit-scan")
 
+
+def expected_backend(mode, engine):
+    """The path ``engine`` must take for ``mode`` (more than one step, on the CPU)."""
+    if engine == "auto":
+        return "torch-fused"
+    if engine == "rnnkit" and mode != "lstm_proj":
+        return SCAN_BACKEND
+    # proj_size has no scan kernel: engine="rnnkit" runs the loop and explain() says why.
+    return "loop"
 
 
 def build_pair(mode, *, dtype=torch.float64, engine="auto", **kwargs):
@@ -132,7 +158,7 @@ def test_layer_matches_torch_float64(mode, layers, bidirectional, batch_first, s
     x = make_input(ours, dtype)
     parts = random_state(ours, dtype) if given else None
     compare(ours, reference, x, parts, sequence, 1e-10)
-    assert ours.backend == ("torch-fused" if engine == "auto" else "loop")
+    assert ours.backend == expected_backend(mode, engine)
 
 
 FLOAT32_CASES = [
@@ -153,6 +179,7 @@ def test_layer_matches_torch_float32(mode, layers, bidirectional, batch_first, s
     torch.manual_seed(2)
     x = make_input(ours, dtype)
     compare(ours, reference, x, random_state(ours, dtype), sequence, 1e-5)
+    assert ours.backend == expected_backend(mode, engine)
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -163,6 +190,9 @@ def test_layer_matches_torch_float32(mode, layers, bidirectional, batch_first, s
         pytest.param((4, 2, 3), "lengths", False, id="longest-shorter-than-time"),
         pytest.param((5, 5, 5), "lengths", False, id="all-full-length"),
         pytest.param((1, 1, 1), "lengths", False, id="all-length-one"),
+        # Sorting (1, 5, 3) longest first is a 3-cycle, not its own inverse: a layer that
+        # forgets to undo the sort fails here (LENGTHS' sort is a swap, its own inverse).
+        pytest.param((1, 5, 3), "lengths", False, id="sort-is-a-three-cycle"),
         pytest.param((5, 3, 1), "packed", True, id="packed-enforce-sorted"),
         pytest.param((2, 4, 1), "packed", False, id="packed-longest-shorter-than-time"),
     ])
@@ -174,6 +204,7 @@ def test_lengths_edge_cases_match_torch(mode, engine, lengths, sequence, enforce
     x = x[:time]
     compare(ours, reference, x, random_state(ours, torch.float64), sequence, 1e-10,
             lengths=lengths, enforce_sorted=enforce_sorted)
+    assert ours.backend == expected_backend(mode, engine)
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -185,6 +216,7 @@ def test_layer_without_bias_matches_torch(mode, engine, bias):
     torch.manual_seed(4)
     x = make_input(ours, torch.float64)
     compare(ours, reference, x, random_state(ours, torch.float64), "lengths", 1e-10)
+    assert ours.backend == expected_backend(mode, engine)
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -220,3 +252,26 @@ def test_unbatched_input_matches_torch(mode, engine, batch_first):
     assert_close(out_a, out_b, 1e-10, "output")
     for a, b in zip(state_parts(state_a), state_parts(state_b), strict=True):
         assert_close(a, b, 1e-10, "final state")
+
+
+def test_engine_rnnkit_with_proj_size_says_it_runs_the_loop():
+    layer = rnnkit.LSTM(INPUT, HIDDEN, proj_size=PROJ, engine="rnnkit")
+    assert layer.backend == "loop"
+    assert "proj_size > 0 has no rnnkit scan kernel" in rnnkit.explain(layer)
+
+
+def test_torch_operator_kernels_match_torch():
+    """The scan engine's torch-operator kernels (GPUs, no compiler) against torch.nn too.
+
+    RNNKIT_NATIVE=0 is read once per process, so the engine="rnnkit" float64 cases run
+    again in a child process with it set; ``expected_backend`` then asks for rnnkit-scan.
+    """
+    env = {**os.environ, "RNNKIT_NATIVE": "0"}
+    here = Path(__file__)
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p",
+               "no:xdist", str(here), "-k", "float64 and rnnkit and L1 and not rnn_relu",
+               "--rootdir", str(here.parents[2])]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300,
+                            cwd=here.parents[2])
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout and " deselected" in result.stdout, result.stdout[-2000:]

@@ -171,16 +171,19 @@ def _read_note_or_rest(reader: _Reader, line: str, position: int) -> int | None:
     note = NOTE.match(line, position) or REST.match(line, position)
     if note is None:
         return None
-    length, end = _read_length(line, note.end())
+    length, end = _read_length(reader, line, note.end())
     _add_event(reader, length * reader.unit, sounding=note.re is NOTE)
     if note.re is NOTE:
         reader.final_note = note.group(2).upper()
     return end
 
 
-def _read_length(line: str, position: int) -> tuple[Fraction, int]:
+def _read_length(reader: _Reader, line: str, position: int) -> tuple[Fraction, int]:
     match = LENGTH.match(line, position)
     numerator, slashes, denominator = match.groups()
+    if slashes and denominator and int(denominator) == 0:  # "c/0": a syntax error, no crash
+        raise AbcSyntaxError(f"line {reader.line}, column {position + 1}: note length "
+                             f"{match.group(0)!r} divides by zero in {line.strip()!r}")
     value = Fraction(int(numerator) if numerator else 1)
     if slashes and denominator:  # "3/2", "/4"; "//4" would be an eighth of 4: rare, allowed
         value /= int(denominator) * 2 ** (len(slashes) - 1)
@@ -259,13 +262,13 @@ def _read_chord(reader: _Reader, line: str, position: int) -> int:
                 continue
             raise AbcSyntaxError(f"line {reader.line}, column {inside + 1}: {line[inside]!r} "
                                  f"is not a note, inside chord {line[position:close + 1]!r}")
-        length, inside = _read_length(line, note.end())
+        length, inside = _read_length(reader, line, note.end())
         first = length if first is None else first
         reader.final_note = note.group(2).upper()  # a chord's last note: usually its root's top
     if first is None:
         raise AbcSyntaxError(f"line {reader.line}, column {position + 1}: empty chord "
                              f"{line[position:close + 1]!r}")
-    multiplier, end = _read_length(line, close + 1)
+    multiplier, end = _read_length(reader, line, close + 1)
     _add_event(reader, first * multiplier * reader.unit, sounding=True)
     return end
 
