@@ -23,6 +23,7 @@ from types import ModuleType
 
 import torch
 
+from rnnkit.atomic import atomic_write_bytes
 from rnnkit.engine.gru import GRUKernel
 from rnnkit.engine.layernorm import LayerNormGRUKernel, LayerNormLSTMKernel
 from rnnkit.engine.lstm import LSTMKernel
@@ -66,6 +67,27 @@ def _headers() -> list[Path]:
     return sorted((Path(__file__).parent / "csrc").glob("*.h"))
 
 
+def _build_directory(name: str) -> Path:
+    """Where torch builds the extension: its usual cache, one folder per name."""
+    root = os.environ.get("TORCH_EXTENSIONS_DIR") or Path.home() / ".cache" / "torch_extensions"
+    directory = Path(root) / name
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def _stable_sources(build_directory: Path) -> list[str]:
+    """Copies of the sources inside the build folder, so that the build commands do not
+    depend on where this checkout lies: ninja rebuilds when a command changes, and two
+    checkouts (or a wheel install) with the same sources would otherwise rebuild in turn."""
+    copies = build_directory / "sources"
+    copies.mkdir(exist_ok=True)
+    for source in [*SOURCES, *_headers()]:
+        copy = copies / source.name
+        if not copy.is_file() or copy.read_bytes() != source.read_bytes():
+            atomic_write_bytes(copy, source.read_bytes())
+    return [str(copies / source.name) for source in SOURCES]
+
+
 @functools.cache
 def _build() -> tuple[ModuleType | None, str | None]:
     """Compile (or load the cached) extension; return it, or None and why not."""
@@ -76,7 +98,10 @@ def _build() -> tuple[ModuleType | None, str | None]:
     try:
         from torch.utils.cpp_extension import load
 
-        module = load(name=_extension_name(), sources=[str(source) for source in SOURCES],
+        name = _extension_name()
+        build_directory = _build_directory(name)
+        module = load(name=name, sources=_stable_sources(build_directory),
+                      build_directory=str(build_directory),
                       extra_cflags=CFLAGS, extra_ldflags=LDFLAGS, verbose=False)
     except (OSError, RuntimeError, ImportError, subprocess.CalledProcessError) as error:
         logger.warning("rnnkit: building the C++ scan kernels failed, using the torch-operator "
