@@ -147,3 +147,16 @@ def test_state_dict_resumes_the_same_curve(kind: str) -> None:
             second.after_validation(2.0)
         assert second.lr == pytest.approx(first.lr), step
     assert second.state_dict() == first.state_dict()
+
+
+def test_a_plateau_cut_in_the_last_warmup_step_is_kept() -> None:
+    config = TrainConfig(max_steps=100, lr=1.0, schedule="plateau", warmup_steps=2,
+                         plateau_patience=0, decay_factor=0.5)
+    schedule = schedule_for(config)
+    schedule.after_step()  # step 1 of 2: the warm-up has reached the full rate
+    schedule.after_validation(3.0)
+    schedule.after_validation(3.0)  # no improvement: the plateau halves the rate
+    assert schedule.lr == pytest.approx(0.5)
+    for _ in range(3):
+        schedule.after_step()  # warm-up over: the plateau owns the rate from step 2 on
+        assert schedule.lr == pytest.approx(0.5)
