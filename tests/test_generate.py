@@ -410,3 +410,14 @@ def test_a_word_prime_ending_with_a_carriage_return_keeps_its_eos():
     recorder = RecordingModel(TinyLanguageModel(len(words)).double())
     sample_text(recorder, words, "the cat\r", 1, seed=0)
     assert recorder.calls[0][0] == (1, 3)
+
+
+def test_a_nucleus_that_reaches_top_p_within_the_tolerance_takes_no_more_tokens():
+    """Four equal tokens (a quarter each, exact in binary): two reach 0.5, so a top_p of
+    0.5 + NUCLEUS_TOLERANCE keeps two, not three."""
+    from rnnkit.generate import NUCLEUS_TOLERANCE
+
+    filtered = filter_logits(torch.zeros(1, 4), top_p=0.5 + NUCLEUS_TOLERANCE)
+    assert torch.isfinite(filtered).tolist() == [[True, True, False, False]]
+    filtered = filter_logits(torch.zeros(1, 4), top_p=0.5 + 3 * NUCLEUS_TOLERANCE)
+    assert torch.isfinite(filtered).tolist() == [[True, True, True, False]]
