@@ -131,7 +131,15 @@ def test_each_path_is_reported_and_agrees_with_the_loop(cls, options, backend):
     assert layer.backend == backend
     assert_same(layer(x), loop(x))
     assert layer.backend == backend
-    assert_same(layer(x, lengths=lengths), loop(x, lengths=lengths))
+    output, state = layer(x, lengths=lengths)
+    assert_same((output, state), loop(x, lengths=lengths))
+    finals = state if isinstance(state, tuple) else (state,)
+    for row, length in enumerate(lengths.tolist()):  # each row alone, cut to its length
+        alone, alone_state = layer(x[:length, row:row + 1])
+        alone_finals = alone_state if isinstance(alone_state, tuple) else (alone_state,)
+        assert_same(output[:length, row:row + 1], alone)
+        assert not output[length:, row].any()
+        assert_same(tuple(f[:, row:row + 1] for f in finals), alone_finals)
     step = x[:1]
     assert_same(layer(step), loop(step))
     assert layer.backend == backend  # the single-step shortcut is for torch's kernel only
@@ -156,14 +164,19 @@ def test_the_device_and_dtype_decide_between_cpp_and_torch_operator_kernels():
     assert "not torch.bfloat16" in rnnkit.explain(half)
 
 
-def test_autocast_leaves_rnnkits_own_kernels_in_the_parameters_precision():
+@pytest.mark.parametrize(("cls", "options"), [
+    (rnnkit.GRU, {"reset_after": False}), (rnnkit.GRU, {"engine": "loop"}),
+    (rnnkit.LSTM, {"peephole": True, "proj_size": 2}),  # the loop: no scan kernel
+])
+def test_autocast_leaves_rnnkits_own_kernels_in_the_parameters_precision(cls, options):
     torch.manual_seed(0)
-    for engine in ("auto", "loop"):
-        layer = rnnkit.GRU(INPUT, HIDDEN, reset_after=False, engine=engine)
-        x = torch.randn(TIME, BATCH, INPUT)
-        expected, expected_state = layer(x)
+    layer = cls(INPUT, HIDDEN, **options)
+    x = torch.randn(TIME, BATCH, INPUT)
+    lengths = torch.tensor([TIME, 1, 2])
+    for given in (None, lengths):
+        expected, expected_state = layer(x, lengths=given)
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            output, state = layer(x)
+            output, state = layer(x, lengths=given)
         assert output.dtype == torch.float32
         torch.testing.assert_close(output, expected, rtol=1e-6, atol=1e-6)
         torch.testing.assert_close(state, expected_state, rtol=1e-6, atol=1e-6)
@@ -224,3 +237,24 @@ def test_build_layer_drops_dropout_for_one_layer_and_passes_options():
     assert "peephole" in peephole.fused_blocker()
     with pytest.raises(ValueError, match=r"cell to be one of 'lstm', 'gru'.*got 'rnn'"):
         build_layer("rnn", INPUT, HIDDEN)
+
+
+@pytest.mark.parametrize("cls", [rnnkit.GRU, rnnkit.LSTM])
+def test_training_dropout_draws_the_same_masks_on_every_path(cls):
+    """Recurrent and weight dropout are drawn before the path is chosen: with the same seed,
+    the scan and the loop see the same masks. A batch of 2 against 3 input features."""
+    torch.manual_seed(0)
+    layer = cls(INPUT, HIDDEN, recurrent_dropout=0.3, weight_dropout=0.2, dtype=torch.float64)
+    loop = cls(INPUT, HIDDEN, recurrent_dropout=0.3, weight_dropout=0.2, engine="loop",
+               dtype=torch.float64)
+    loop.load_state_dict(layer.state_dict())
+    x = torch.randn(TIME, 2, INPUT, dtype=torch.float64)
+    torch.manual_seed(5)
+    dropped = layer(x)
+    assert layer.backend == SCAN
+    torch.manual_seed(5)
+    assert_same(dropped, loop(x))
+    layer.eval()
+    plain = cls(INPUT, HIDDEN, dtype=torch.float64)
+    plain.load_state_dict(layer.state_dict())
+    assert not torch.allclose(dropped[0], plain(x)[0])
