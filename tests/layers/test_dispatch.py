@@ -235,8 +235,11 @@ def test_build_layer_drops_dropout_for_one_layer_and_passes_options():
     assert single.batch_first
     peephole = build_layer("lstm", INPUT, HIDDEN, peephole=True)
     assert "peephole" in peephole.fused_blocker()
-    with pytest.raises(ValueError, match=r"cell to be one of 'lstm', 'gru'.*got 'rnn'"):
+    assert build_layer("lstm", INPUT, HIDDEN, num_layers=2).dropout == 0.0  # none by default
+    with pytest.raises(ValueError) as error:
         build_layer("rnn", INPUT, HIDDEN)
+    assert str(error.value) == ("build_layer expected cell to be one of 'lstm', 'gru', "
+                                "'rnn_tanh', 'rnn_relu', got 'rnn'")
 
 
 @pytest.mark.parametrize("cls", [rnnkit.GRU, rnnkit.LSTM])
