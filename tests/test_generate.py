@@ -421,3 +421,49 @@ def test_a_nucleus_that_reaches_top_p_within_the_tolerance_takes_no_more_tokens(
     assert torch.isfinite(filtered).tolist() == [[True, True, False, False]]
     filtered = filter_logits(torch.zeros(1, 4), top_p=0.5 + 3 * NUCLEUS_TOLERANCE)
     assert torch.isfinite(filtered).tolist() == [[True, True, True, False]]
+
+
+def test_sample_text_is_the_prime_and_sample_tokens_with_the_seeded_generator(model, vocab):
+    ids = sample_tokens(model, vocab.encode("ab"), 20, generator=torch.Generator().manual_seed(3))
+    assert sample_text(model, vocab, "ab", 20, seed=3) == "ab" + vocab.decode(ids)
+    assert sample_text(model, vocab, "ab", 20, seed=3, device="cpu") == "ab" + vocab.decode(ids)
+
+
+def test_the_prime_is_encoded_strictly_even_by_a_lenient_vocabulary():
+    from rnnkit.data.vocab import Vocabulary
+
+    chars = Vocabulary.build("abc\n", level="char")  # its encode drops unknowns by default
+    torch.manual_seed(0)
+    with pytest.raises(ValueError):
+        sample_text(TinyLanguageModel(len(chars)), chars, "abZ", 3, seed=0)
+
+
+def test_model_device_is_the_first_parameter_or_buffer_else_the_cpu():
+    from rnnkit.generate import model_device
+
+    assert model_device(nn.Linear(2, 2, device="meta")) == torch.device("meta")
+    buffers_only = nn.Module()
+    buffers_only.register_buffer("table", torch.zeros(2, device="meta"))
+    assert model_device(buffers_only) == torch.device("meta")
+    assert model_device(nn.Identity()) == torch.device("cpu")
+
+
+def test_stop_at_cuts_at_the_first_occurrence_inside_one_word():
+    from rnnkit.data.vocab import Vocabulary
+
+    words = Vocabulary.build("banana banana\n", level="word")
+    banana = words.encode("banana")[0]
+
+    class Banana(nn.Module):
+        def forward(self, tokens, state=None):
+            logits = torch.full((*tokens.shape, len(words)), -50.0)
+            logits[..., banana] = 0.0
+            return logits, state
+
+    assert sample_text(Banana(), words, "banana", 3, seed=0, stop_at="an") == "banana ban"
+
+
+def test_an_empty_prime_of_ids_is_refused_word_for_word(model):
+    with pytest.raises(ValueError) as error:
+        sample_tokens(model, [], 5)
+    assert str(error.value) == "expected at least one prime token id, got an empty prime"
