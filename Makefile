@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint install clean music music-tools
+.PHONY: demo test lint install clean music music-tools mutation
 
 # Debian packages for `rnnkit music`: abc2midi (ABC -> MIDI), timidity with the FreePats
 # patches (MIDI -> WAV). Installed with apt-get, through sudo when not root.
@@ -39,6 +39,34 @@ music-tools:
 
 test: install lint music-tools
 	$(BIN)/python -m pytest -q -n 2 --doctest-modules src tests
+
+# Mutation testing (docs/testing-mutation.md): slow, so apart from `make test`. mutmut
+# (configured in pyproject.toml) runs each scope below in turn, then the kill rates are
+# printed per module. A scope is label=mutant-name patterns; layers/base.py is mutated whole
+# but only its dispatch functions are run and counted. Rerun one module with e.g.
+#   make mutation MUTATION_SCOPE='schedule=rnnkit.training.schedule.*' MUTATION_CLEAN=0
+comma := ,
+empty :=
+space := $(empty) $(empty)
+MUTATION_CHILDREN ?= 2
+MUTATION_CLEAN ?= 1
+DISPATCH := $(foreach f,fused_blocker engine_blocker backend_for native_blocker _settings \
+	_run _run_unfused,rnnkit.layers.base.x?RecurrentLayer?$(f)__mutmut_*) \
+	rnnkit.layers.base.x__one_cpu_step__mutmut_*
+MUTATION_SCOPE ?= clipping=rnnkit.training.clipping.* schedule=rnnkit.training.schedule.* \
+	generate=rnnkit.generate.* dispatch=$(subst $(space),$(comma),$(strip $(DISPATCH))) \
+	factory=rnnkit.layers.factory.* fused=rnnkit.layers.fused.* explain=rnnkit.layers.explain.* \
+	tasks=rnnkit.training.tasks.* metrics=rnnkit.training.metrics.*
+
+mutation: install
+	@set -f; start=$$(date +%s); [ "$(MUTATION_CLEAN)" = 0 ] || rm -rf mutants; \
+	for scope in $(MUTATION_SCOPE); do \
+		echo "== $${scope%%=*}"; \
+		OMP_NUM_THREADS=1 $(BIN)/mutmut run --max-children $(MUTATION_CHILDREN) \
+			$$(echo "$${scope#*=}" | tr , ' ') | tr '\r' '\n' | tail -n 3 || exit 1; \
+	done; \
+	$(BIN)/python tools/mutation_report.py $(MUTATION_SCOPE) --survivors; \
+	echo "make mutation took $$(( $$(date +%s) - start )) s"
 
 # The main job: fetch Shakespeare (once, verified), train a small character LSTM for about
 # two minutes of CPU time, then write text from the checkpoint it saved.

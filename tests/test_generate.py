@@ -254,3 +254,218 @@ def test_a_word_prime_without_newline_is_continued_not_ended():
     closed = RecordingModel(model)
     sample_text(closed, words, "the cat\n", 1, seed=0)
     assert closed.calls[0][0] == (1, 3)  # a finished line keeps its <eos>
+
+
+# --- mutation-testing additions (docs/testing-mutation.md) --------------------------------
+def reference_probabilities(logits: torch.Tensor, temperature: float, top_k, top_p):
+    """NumPy: softmax(logits / T) restricted to the top-k and renormalized, then to the
+    smallest set of most likely tokens reaching top_p of that (ties: lower id first)."""
+    import numpy as np
+
+    row = logits.double().numpy()[0] / temperature
+    probabilities = np.exp(row - row.max())
+    probabilities /= probabilities.sum()
+    order = sorted(range(len(row)), key=lambda token: (-row[token], token))
+    keep = order[:top_k] if top_k is not None else order
+    if top_p is not None:
+        kept, mass, total = [], 0.0, probabilities[keep].sum()
+        for token in keep:
+            kept.append(token)
+            mass += probabilities[token] / total
+            if mass >= top_p:
+                break
+        keep = kept
+    restricted = np.zeros_like(probabilities)
+    restricted[keep] = probabilities[keep]
+    return torch.from_numpy(restricted / restricted.sum())
+
+
+@pytest.mark.parametrize(("options", "seed"), [
+    ({}, 0), ({"temperature": 0.6}, 1), ({"temperature": 1.7, "top_k": 4}, 2),
+    ({"top_p": 0.7}, 3), ({"temperature": 0.8, "top_k": 6, "top_p": 0.9}, 4),
+])
+def test_seeded_draws_follow_the_filtered_softmax_of_a_hand_loop(model, options, seed):
+    """Each draw is torch.multinomial on the reference distribution of the whole prefix
+    (re-run from scratch), with the same generator: the same seed gives the same ids."""
+    prime, length = [1, 4, 2], 25
+    sampled = sample_tokens(model, prime, length, generator=torch.Generator().manual_seed(seed),
+                            **options)
+    generator, ids = torch.Generator().manual_seed(seed), list(prime)
+    with torch.no_grad():
+        for _ in range(length):
+            logits, _ = model(torch.tensor([ids]))
+            probabilities = reference_probabilities(
+                logits[:, -1], options.get("temperature", 1.0), options.get("top_k"),
+                options.get("top_p"))
+            ids.append(int(torch.multinomial(probabilities, 1, generator=generator)))
+    assert sampled == ids[len(prime):]
+    assert len(set(sampled)) > 1  # the draws are not all the same token
+
+
+def test_global_generator_draws_are_reproducible(model):
+    torch.manual_seed(21)
+    first = sample_tokens(model, [3], 30)
+    torch.manual_seed(21)
+    assert sample_tokens(model, [3], 30) == first
+
+
+def test_filter_logits_shifts_scales_and_promotes_to_float32():
+    logits = torch.tensor([[1.0, -2.0, 0.5], [4.0, 4.0, -1.0]])
+    for dtype, expected_dtype in [(torch.float16, torch.float32),
+                                  (torch.bfloat16, torch.float32),
+                                  (torch.float32, torch.float32),
+                                  (torch.float64, torch.float64)]:
+        filtered = filter_logits(logits.to(dtype), temperature=0.5)
+        assert filtered.dtype == expected_dtype
+        expected = (logits - logits.max(dim=1, keepdim=True).values) / 0.5
+        torch.testing.assert_close(filtered, expected.to(expected_dtype))
+    torch.testing.assert_close(filter_logits(logits), logits - torch.tensor([[1.0], [4.0]]))
+
+
+def test_top_p_one_and_top_k_of_the_vocabulary_keep_even_unlikely_tokens():
+    logits = torch.tensor([[0.0, -30.0, -25.0]])
+    assert torch.isfinite(filter_logits(logits, top_p=1.0)).all()
+    assert torch.isfinite(filter_logits(logits, top_k=3)).all()
+    assert torch.isfinite(filter_logits(logits, top_k=2)).tolist() == [[True, False, True]]
+
+
+def test_ties_keep_the_lower_token_ids_in_large_vocabularies():
+    logits = torch.zeros(2, 1000)
+    logits[1, 500:] = 1.0
+    assert torch.isfinite(filter_logits(logits, top_k=3)).nonzero()[:, 1].tolist() == \
+        [0, 1, 2, 500, 501, 502]
+    nucleus = filter_logits(logits[:1], top_p=0.0035)  # 3.5 tokens' worth of mass
+    assert torch.isfinite(nucleus).nonzero()[:, 1].tolist() == [0, 1, 2, 3]
+
+
+def test_nucleus_per_row_and_most_likely_always_kept():
+    logits = torch.tensor([[0.2, 0.1, 0.7], [0.6, 0.3, 0.1]]).log()
+    kept = torch.isfinite(filter_logits(logits, top_p=0.65)).tolist()
+    assert kept == [[False, False, True], [True, True, False]]
+    assert torch.isfinite(filter_logits(logits, top_p=1e-9)).tolist() == \
+        [[False, False, True], [True, False, False]]
+
+
+@pytest.mark.parametrize(("options", "words"), [
+    ({"temperature": True}, "temperature.*got True"),
+    ({"temperature": "1.0"}, "temperature.*got '1.0'"),
+    ({"top_p": True}, "top_p.*got True"),
+    ({"top_k": 2.0}, "top_k.*got 2.0"),
+])
+def test_booleans_and_strings_are_not_sampling_numbers(options, words):
+    with pytest.raises(ValueError, match=words):
+        filter_logits(torch.zeros(1, 4), **options)
+
+
+@pytest.mark.parametrize(("arguments", "words"), [
+    ({"length": True}, "length.*got True"),
+    ({"length": 3, "stop_at": ()}, r"stop_at.*got \(\)"),
+    ({"length": 3, "stop_at": ["a"]}, r"stop_at.*got \['a'\]"),
+    ({"length": 3, "stop_at": ("a", 3)}, r"stop_at.*got \('a', 3\)"),
+])
+def test_more_invalid_lengths_and_stops(arguments, words, model, vocab):
+    with pytest.raises(ValueError, match=words):
+        sample_text(model, vocab, "a", **arguments)
+
+
+def test_a_prime_that_is_not_a_string_is_a_type_error(model, vocab):
+    with pytest.raises(TypeError, match="prime to be a string, got list"):
+        sample_text(model, vocab, ["a"], 3)
+
+
+def test_stop_at_the_very_first_generated_token(model, vocab):
+    full = sample_text(model, vocab, "ab", 30, seed=7)
+    assert sample_text(model, vocab, "ab", 30, seed=7, stop_at=full[2]) == full[:3]
+
+
+def test_a_decoder_that_changes_the_prime_text_still_gives_prime_plus_generated(model):
+    class ClosingVocab(CharVocab):
+        """Decodes with a full stop closing the text, so the prime's text is not a prefix."""
+
+        def decode(self, ids) -> str:
+            return super().decode(ids) + "."
+
+    closing, plain = ClosingVocab(ALPHABET), CharVocab(ALPHABET)
+    expected = sample_text(model, plain, "ab", 12, seed=3)
+    assert sample_text(model, closing, "ab", 12, seed=3) == expected + "."
+
+
+def test_a_model_without_parameters_samples_on_the_cpu():
+    class Table(nn.Module):
+        """Next-token logits from a fixed table; the state counts the calls."""
+
+        def forward(self, tokens, state=None):
+            logits = torch.full((*tokens.shape, 3), -30.0)
+            logits[..., 2] = 0.0
+            return logits, (0 if state is None else state + 1)
+
+    assert sample_tokens(Table(), [0], 4) == [2, 2, 2, 2]
+
+
+def test_a_word_prime_ending_with_a_carriage_return_keeps_its_eos():
+    from rnnkit.data.vocab import Vocabulary
+
+    words = Vocabulary.build("the cat sat\nthe dog ran\n", level="word")
+    torch.manual_seed(0)
+    recorder = RecordingModel(TinyLanguageModel(len(words)).double())
+    sample_text(recorder, words, "the cat\r", 1, seed=0)
+    assert recorder.calls[0][0] == (1, 3)
+
+
+def test_a_nucleus_that_reaches_top_p_within_the_tolerance_takes_no_more_tokens():
+    """Four equal tokens (a quarter each, exact in binary): two reach 0.5, so a top_p of
+    0.5 + NUCLEUS_TOLERANCE keeps two, not three."""
+    from rnnkit.generate import NUCLEUS_TOLERANCE
+
+    filtered = filter_logits(torch.zeros(1, 4), top_p=0.5 + NUCLEUS_TOLERANCE)
+    assert torch.isfinite(filtered).tolist() == [[True, True, False, False]]
+    filtered = filter_logits(torch.zeros(1, 4), top_p=0.5 + 3 * NUCLEUS_TOLERANCE)
+    assert torch.isfinite(filtered).tolist() == [[True, True, True, False]]
+
+
+def test_sample_text_is_the_prime_and_sample_tokens_with_the_seeded_generator(model, vocab):
+    ids = sample_tokens(model, vocab.encode("ab"), 20, generator=torch.Generator().manual_seed(3))
+    assert sample_text(model, vocab, "ab", 20, seed=3) == "ab" + vocab.decode(ids)
+    assert sample_text(model, vocab, "ab", 20, seed=3, device="cpu") == "ab" + vocab.decode(ids)
+
+
+def test_the_prime_is_encoded_strictly_even_by_a_lenient_vocabulary(model):
+    class LenientVocab(CharVocab):
+        """Drops unknown characters unless asked to be strict."""
+
+        def encode(self, text: str, strict: bool = False) -> list[int]:
+            return super().encode(text, strict)
+
+    with pytest.raises(ValueError, match=r"\['Z'\]"):
+        sample_text(model, LenientVocab(ALPHABET), "abZ", 3, seed=0)
+
+
+def test_model_device_is_the_first_parameter_or_buffer_else_the_cpu():
+    from rnnkit.generate import model_device
+
+    assert model_device(nn.Linear(2, 2, device="meta")) == torch.device("meta")
+    buffers_only = nn.Module()
+    buffers_only.register_buffer("table", torch.zeros(2, device="meta"))
+    assert model_device(buffers_only) == torch.device("meta")
+    assert model_device(nn.Identity()) == torch.device("cpu")
+
+
+def test_stop_at_cuts_at_the_first_occurrence_inside_one_word():
+    from rnnkit.data.vocab import Vocabulary
+
+    words = Vocabulary.build("banana banana\n", level="word")
+    banana = words.encode("banana")[0]
+
+    class Banana(nn.Module):
+        def forward(self, tokens, state=None):
+            logits = torch.full((*tokens.shape, len(words)), -50.0)
+            logits[..., banana] = 0.0
+            return logits, state
+
+    assert sample_text(Banana(), words, "banana", 3, seed=0, stop_at="an") == "banana ban"
+
+
+def test_an_empty_prime_of_ids_is_refused_word_for_word(model):
+    with pytest.raises(ValueError) as error:
+        sample_tokens(model, [], 5)
+    assert str(error.value) == "expected at least one prime token id, got an empty prime"
