@@ -48,7 +48,8 @@ lint: install
 # regenerates all three locks (a few minutes: pip-compile resolves against the indexes and
 # hashes every file). runtime.lock is what a user's `pip install rnnkit` resolves, pinned;
 # dev.lock adds the test, lint and export tools at runtime.lock's versions (-c);
-# build.lock is what builds the wheel. Commit the three with the change.
+# build.lock is what builds the wheel, and seqeval's sdist (setup_requires setuptools_scm; it
+# has no wheel), so that the installs need no index. Commit the three with the change.
 LOCK_TOOLS := build/lock-tools
 COMPILE = CUSTOM_COMPILE_COMMAND="make lock" $(LOCK_TOOLS)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
 	--no-emit-index-url --no-emit-find-links
@@ -58,7 +59,7 @@ lock:
 	$(COMPILE) -c requirements/pinned.txt -o requirements/runtime.lock pyproject.toml
 	$(COMPILE) --all-extras -c requirements/runtime.lock -o requirements/dev.lock \
 		pyproject.toml requirements/pinned.txt
-	printf 'build\nsetuptools\nwheel\n' | $(COMPILE) -c requirements/dev.lock \
+	printf 'build\nsetuptools\nsetuptools-scm\nwheel\n' | $(COMPILE) -c requirements/dev.lock \
 		-o requirements/build.lock -
 
 # Install rnnkit as a user would and run it from there (.ci/check-wheel): the wheel, built
