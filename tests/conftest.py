@@ -69,16 +69,27 @@ def pytest_runtest_logreport(report):
 
 
 def pytest_collectreport(report):
-    if report.skipped:
+    if report.skipped:  # a whole module skipped (pytest.skip(allow_module_level=True), ...)
         _skipped.append((report.nodeid, _skip_reason(report)))
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    # pytest-xdist passes test reports to the controller but not skipped collection
+    # reports: each worker sends its list back when it ends (see pytest_sessionfinish).
+    _skipped.extend(tuple(entry) for entry in getattr(node, "workeroutput", {}).get(
+        "rnnkit_skips", []))
+
+
 def _offenders() -> list[tuple[str, str]]:
-    return [(test, reason) for test, reason in _skipped if not skip_allowed(reason)]
+    return sorted({(test, reason) for test, reason in _skipped if not skip_allowed(reason)})
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session, exitstatus):
+    if _is_worker(session.config):
+        session.config.workeroutput["rnnkit_skips"] = [
+            entry for entry in _skipped if "::" not in entry[0]]  # the collection-level ones
     if ci_is_set() and not _is_worker(session.config) and _offenders() and exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
