@@ -1,23 +1,40 @@
 # Two commands for a fresh machine: `make demo` and `make test`.
+#
+# Every install comes from requirements/*.lock, each file pinned and checked against its sha256
+# (pip --require-hashes); `make lock` regenerates the locks from requirements/pinned.txt and
+# pyproject.toml. The locks are for Linux x86_64, CPython 3.11 and torch's CPU build (README).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint install clean music music-tools mutation
+# The locked files, downloaded once per lock and checked against its hashes, outside the
+# checkout so that fresh clones on the same machine reuse them (pip's own HTTP cache keeps
+# nothing here). Every install below reads only this folder: --no-index, hashes required.
+WHEELHOUSE ?= $(HOME)/.cache/rnnkit/wheelhouse
+LOCK_ID    := $(shell cat requirements/dev.lock requirements/build.lock 2>/dev/null | sha256sum | cut -c1-16)
+WHEELS     := $(WHEELHOUSE)/.complete-$(LOCK_ID)
+LOCKED     := --no-index --find-links $(WHEELHOUSE) --require-hashes
 
-# Debian packages for `rnnkit music`: abc2midi (ABC -> MIDI), timidity with the FreePats
-# patches (MIDI -> WAV). Installed with apt-get, through sudo when not root.
-MUSIC_PACKAGES := abcmidi timidity freepats
-SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# `make test` runs against an installed wheel, in a virtual environment made afresh each time.
+CHECK := build/wheel-check
+
+.PHONY: demo test lint install lock wheel-check clean music music-tools mutation
+
+$(WHEELS): requirements/dev.lock requirements/build.lock
+	mkdir -p $(WHEELHOUSE)
+	$(PYTHON) -m pip download --quiet --no-deps --require-hashes --dest $(WHEELHOUSE) \
+		-r requirements/dev.lock -r requirements/build.lock
+	touch $@
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml requirements/pinned.txt | $(BIN)/python
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements/pinned.txt
-	$(BIN)/pip install --quiet --no-deps -e .
+# The development environment (`make demo`, `make lint`, editing src/): dev.lock, then rnnkit
+# itself in editable mode, built with the locked setuptools instead of an unpinned isolated one.
+$(STAMP): pyproject.toml requirements/dev.lock $(WHEELS) | $(BIN)/python
+	$(BIN)/pip install --quiet $(LOCKED) -r requirements/dev.lock
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	@command -v c++ >/dev/null || echo "note: no C++ compiler found; rnnkit's C++ scan kernels" \
 		"fall back to torch operators (install one with: apt-get install g++)"
 	touch $@
@@ -26,6 +43,31 @@ install: $(STAMP)
 
 lint: install
 	$(BIN)/ruff check .
+
+# After editing requirements/pinned.txt or pyproject.toml's dependencies: one command that
+# regenerates all three locks (a few minutes: pip-compile resolves against the indexes and
+# hashes every file). runtime.lock is what a user's `pip install rnnkit` resolves, pinned;
+# dev.lock adds the test, lint and export tools at runtime.lock's versions (-c);
+# build.lock is what builds the wheel, and seqeval's sdist (setup_requires setuptools_scm; it
+# has no wheel), so that the installs need no index. Commit the three with the change.
+LOCK_TOOLS := build/lock-tools
+COMPILE = CUSTOM_COMPILE_COMMAND="make lock" $(LOCK_TOOLS)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links
+lock:
+	test -x $(LOCK_TOOLS)/bin/pip-compile || { $(PYTHON) -m venv $(LOCK_TOOLS) && \
+		$(LOCK_TOOLS)/bin/pip install --quiet pip==26.3 pip-tools==7.6.2; }
+	$(COMPILE) -c requirements/pinned.txt -o requirements/runtime.lock pyproject.toml
+	$(COMPILE) --all-extras -c requirements/runtime.lock -o requirements/dev.lock \
+		pyproject.toml requirements/pinned.txt
+	printf 'build\nsetuptools\nsetuptools-scm\nwheel\n' | $(COMPILE) -c requirements/dev.lock \
+		-o requirements/build.lock -
+
+# Install rnnkit as a user would and run it from there (.ci/check-wheel): the wheel, built
+# from build.lock's tools, goes into a fresh virtual environment with runtime.lock's
+# dependencies only; rnnkit --help, the C++ kernels built from the installed sources, 20
+# training steps, eval and sample then run from a folder outside the checkout.
+wheel-check: $(WHEELS)
+	WHEELHOUSE=$(WHEELHOUSE) PYTHON=$(PYTHON) CHECK=$(CHECK) .ci/check-wheel
 
 music-tools:
 	@if command -v abc2midi >/dev/null && command -v timidity >/dev/null \
@@ -37,8 +79,22 @@ music-tools:
 			$(MUSIC_PACKAGES); \
 	fi
 
-test: install lint music-tools
-	$(BIN)/python -m pytest -q -n 2 --doctest-modules src tests
+# The suite runs in the wheel check's environment, against the installed wheel (not src/):
+# dev.lock tops it up with the test tools (the runtime packages are already there, at the
+# same versions), and the C++ kernels the wheel check built are reused, not built again.
+# --pyargs rnnkit collects the installed modules' doctests. Under CI (tests/conftest.py) a
+# kernel build that fails where a compiler exists stops the run at once, and a skipped test
+# fails it unless the reason is on the short allowed list (no GPU).
+test: wheel-check music-tools
+	$(CHECK)/venv/bin/pip install --quiet $(LOCKED) -r requirements/dev.lock
+	$(CHECK)/venv/bin/ruff check .
+	RNNKIT_TEST_INSTALLED=1 TORCH_EXTENSIONS_DIR=$(CURDIR)/$(CHECK)/torch_extensions \
+		$(CHECK)/venv/bin/python -m pytest -q -n 2 --doctest-modules --pyargs rnnkit tests
+
+# Debian packages for `rnnkit music`: abc2midi (ABC -> MIDI), timidity with the FreePats
+# patches (MIDI -> WAV). Installed with apt-get, through sudo when not root.
+MUSIC_PACKAGES := abcmidi timidity freepats
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Mutation testing (docs/testing-mutation.md): slow, so apart from `make test`. mutmut
 # (configured in pyproject.toml) runs each scope below in turn, then the kill rates are
@@ -84,4 +140,4 @@ music: install music-tools
 		--out runs/irish_folk_small/tunes
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(CHECK) $(LOCK_TOOLS) .pytest_cache .ruff_cache

@@ -6,6 +6,10 @@ torch version. It holds the LSTM (with peepholes), GRU (both resets), RNN and
 layer-normalized LSTM and GRU loops for float32/float64 on CPU; other devices and dtypes,
 and any machine where the build fails, use the torch-operator kernels, which compute the
 same thing. ``RNNKIT_NATIVE=0`` turns it off.
+
+Under CI (the ``CI`` environment variable set, as CI services do) the fallback is not
+allowed to hide a broken build: :func:`ci_native_failure` says why the kernels are not
+running where a C++ compiler exists, and the test session stops on it (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -31,8 +35,9 @@ from rnnkit.engine.rnn import RNNKernel
 from rnnkit.engine.scan import ScanKernel
 
 BACKEND_NATIVE = "rnnkit-fused"
-SOURCES = [Path(__file__).parent / "csrc" / name
-           for name in ("module.cpp", "scan.cpp", "layernorm.cpp")]
+CSRC = Path(__file__).parent / "csrc"  # package data: the wheel carries it (pyproject.toml)
+SOURCE_NAMES = ("module.cpp", "scan.cpp", "layernorm.cpp")
+SOURCES = [CSRC / name for name in SOURCE_NAMES]
 NATIVE_DTYPES = (torch.float32, torch.float64)
 # Release flags; -march=native is safe because the build happens on the machine that runs it.
 # -ffast-math lets GCC call glibc's vector exp/tanh (libmvec, within 4 ulp), hence -lm.
@@ -42,7 +47,7 @@ LDFLAGS = ["-lm"]
 logger = logging.getLogger(__name__)
 
 
-def _extension_name() -> str:
+def _extension_name(csrc: Path = CSRC) -> str:
     """``rnnkit_scan_<hash>``: one name per (CPU flags, sources, compiler flags, torch).
 
     -march=native code must not be loaded by a different CPU that shares the same extension
@@ -57,14 +62,14 @@ def _extension_name() -> str:
     digest = hashlib.sha256()
     for part in (cpu, *CFLAGS, *LDFLAGS, torch.__version__):
         digest.update(part.encode() + b"\0")
-    for source in sorted(SOURCES + _headers()):
+    for source in sorted([csrc / name for name in SOURCE_NAMES] + _headers(csrc)):
         digest.update(source.name.encode() + b"\0" + source.read_bytes())
     return "rnnkit_scan_" + digest.hexdigest()[:16]
 
 
-def _headers() -> list[Path]:
+def _headers(csrc: Path = CSRC) -> list[Path]:
     """The headers the sources include: a change to one must rebuild as well."""
-    return sorted((Path(__file__).parent / "csrc").glob("*.h"))
+    return sorted(csrc.glob("*.h"))
 
 
 def _build_directory(name: str) -> Path:
@@ -106,8 +111,32 @@ def _build() -> tuple[ModuleType | None, str | None]:
     except (OSError, RuntimeError, ImportError, subprocess.CalledProcessError) as error:
         logger.warning("rnnkit: building the C++ scan kernels failed, using the torch-operator "
                        "kernels instead: %s", error)
-        return None, f"building the C++ kernels failed: {str(error).splitlines()[0][:200]}"
+        lines = str(error).splitlines() or [repr(error)]
+        # The compiler's first error says more than torch's "Error building extension".
+        first = next((line for line in lines if "error:" in line), lines[0])
+        return None, f"building the C++ kernels failed: {first.strip()[:300]}"
     return module, None
+
+
+def ci_is_set() -> bool:
+    """Whether this runs under CI: ``CI`` set to anything but empty, ``0`` or ``false``."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false")
+
+
+def ci_native_failure() -> str | None:
+    """Under CI with a C++ compiler present, one line saying why the C++ kernels are not
+    running (their build failed, or ``RNNKIT_NATIVE=0`` turned them off); None when they
+    built, when no compiler exists (the documented fallback) and outside CI. Builds them.
+
+    Without the kernels, 56 of the 73 kernel tests skip and the rest pass on the fallback,
+    so a broken kernel source would otherwise leave a run green.
+    """
+    if not ci_is_set() or shutil.which(os.environ.get("CXX", "c++")) is None:
+        return None
+    reason = _build()[1]
+    if reason is None:
+        return None
+    return f"CI is set and a C++ compiler exists, but the C++ kernels are not running: {reason}"
 
 
 def native_unavailable_reason(device: torch.device, dtype: torch.dtype | None = None
