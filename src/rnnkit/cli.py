@@ -104,7 +104,8 @@ def error_line(error: BaseException, debug: bool = False) -> str:
     elif isinstance(error, KeyError):
         text = f"unexpected KeyError: the key {_message(error)!r} is missing"
     elif isinstance(error, EXPECTED_ERRORS) and str(error):
-        return " ".join(str(error).split())  # one line, whatever the message holds
+        # One line, whatever the message holds; spaces inside a line (a quoted value) stay.
+        return " ".join(line.strip() for line in str(error).splitlines() if line.strip())
     else:
         text = f"unexpected {type(error).__name__}: {_message(error) or '(no message)'}"
     return text if debug else f"{text} ({DEBUG_HINT})"

@@ -163,11 +163,12 @@ def test_the_refusal_costs_no_memory(runs, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("values", "words"), [
-    ({"num_layers": 10**8}, "far more than its checkpoint holds tensors"),
+    ({"num_layers": 10**8}, "num_layers must be an int in [1, 256], got 100000000"),
+    ({"num_layers": 256}, "far more than its checkpoint holds tensors"),
     ({"hidden_size": 10**15}, "cannot be built"),
-    ({"hidden_size": -3}, "hidden_size to be at least 1, got -3"),
-    ({"hidden_size": "8"}, "hidden_size to be an int, got str"),
-    ({"hidden_size": 8.0}, "hidden_size to be an int, got float"),
+    ({"hidden_size": -3}, "hidden_size must be an int in [1, 65536], got -3"),
+    ({"hidden_size": "8"}, "hidden_size must be an int in [1, 65536], got \"8\""),
+    ({"hidden_size": 8.0}, "hidden_size must be an int in [1, 65536], got 8.0"),
     ({"tie_weights": False}, "lacks tensor 'decoder.weight' of shape (15, 8)"),
 ])
 def test_hostile_config_values_are_refused_naming_the_config(

@@ -21,6 +21,8 @@ only (torch's CPU LSTM kernel, oneDNN, has no float16 path).
 
 from __future__ import annotations
 
+import functools
+
 import contextlib
 from collections.abc import Iterator
 from typing import Any
@@ -41,10 +43,31 @@ def check_precision_supported(precision: str, device: torch.device) -> None:
             f"precision='fp16' is not supported on {device.type}: torch's CPU recurrent "
             "kernels have no float16 path; use precision='bf16' on CPU, or fp16 on a CUDA "
             "device")
+    if precision == "bf16" and device.type == "cpu" and (reason := cpu_bf16_unavailable()):
+        raise ValueError(f"precision='bf16' is not supported on this CPU: {reason}; "
+                         "use precision='fp32'")
     if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise ValueError(
             f"precision='bf16' is not supported on {torch.cuda.get_device_name(device)} "
             "(bfloat16 needs compute capability 8.0 or newer); use precision='fp16'")
+
+
+@functools.cache
+def cpu_bf16_unavailable() -> str | None:
+    """Why torch's fused recurrent kernels cannot run in bfloat16 on this CPU, or None.
+
+    oneDNN's bfloat16 LSTM needs AVX-512 (or newer); on an AVX2-only CPU it fails deep in
+    the first forward with "could not create a primitive descriptor". One tiny step under
+    autocast finds out up front, so a run is refused before it starts instead.
+    """
+    probe = torch.nn.LSTM(1, 1)
+    try:
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            probe(torch.zeros(1, 1, 1))
+    except RuntimeError as error:
+        return ("torch's bfloat16 recurrent kernels (oneDNN) do not run here "
+                f"({str(error).splitlines()[0][:80]}); they need AVX-512")
+    return None
 
 
 class MixedPrecision:
