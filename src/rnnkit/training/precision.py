@@ -21,9 +21,8 @@ only (torch's CPU LSTM kernel, oneDNN, has no float16 path).
 
 from __future__ import annotations
 
-import functools
-
 import contextlib
+import functools
 from collections.abc import Iterator
 from typing import Any
 
