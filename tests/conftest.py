@@ -5,8 +5,8 @@ Under CI (the ``CI`` environment variable set, as CI services and ``.ci/run`` do
 
 * the session stops before any test when a C++ compiler exists but rnnkit's C++ kernels do
   not run (their build failed, or ``RNNKIT_NATIVE=0``): without them most kernel tests skip;
-* a skipped test fails the run unless its reason is on ``ALLOWED_SKIPS`` (no GPU, or no AVX-512 for bf16);
-  the offenders are listed one a line at the end.
+* a skipped test fails the run unless its reason is on ``ALLOWED_SKIPS`` (no GPU, or no
+  AVX-512 for bf16); the offenders are listed one a line at the end.
 
 ``RNNKIT_TEST_INSTALLED=1`` (``make test``) makes the session stop unless ``rnnkit`` is
 imported from an installed wheel rather than from ``src/``.
