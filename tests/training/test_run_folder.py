@@ -188,3 +188,20 @@ def test_files_follow_the_umask(text_file: Path, tmp_path: Path, umask: int) -> 
                 for name in modes}
     assert modes == expected
     assert {"latest.json", "log.csv"} <= set(modes)
+
+
+def test_overwrite_reads_no_large_or_linked_json_as_a_pointer(tmp_path: Path) -> None:
+    """A user's JSON beside the run, too large to be a pointer or a link, is neither read
+    nor removed, even when its content would parse as a pointer."""
+    out_dir = tmp_path / "run"
+    out_dir.mkdir()
+    (out_dir / "log.csv").write_text("step,train_loss\n1,2.0\n")
+    pointer = ('{"kind": "rnnkit-checkpoint", "tag": "big", "folder": "save-0000001", '
+               '"format_version": 1}')
+    (out_dir / "big.json").write_text(pointer + " " * (70 * 1024))
+    (tmp_path / "elsewhere.json").write_text(pointer)
+    (out_dir / "linked.json").symlink_to(tmp_path / "elsewhere.json")
+    with claim_run_folder(out_dir, resume=False, overwrite=True):
+        pass
+    assert not (out_dir / "log.csv").exists()
+    assert (out_dir / "big.json").exists() and (out_dir / "linked.json").is_symlink()

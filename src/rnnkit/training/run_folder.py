@@ -55,6 +55,7 @@ RUN_FILES = ("log.csv", "learning_curve.png", "results.json", "confusion.png", "
              "result.json", "curve.png")
 TENSORBOARD_FOLDER = "tensorboard"
 TENSORBOARD_EVENTS = re.compile(r"events\.out\.tfevents\..+")
+POINTER_MAX_BYTES = 64 * 1024
 HOLDER_WAIT_S = 2.0  # how long a refused process waits for the holder's record
 
 
@@ -245,6 +246,10 @@ def _is_pointer_file(path: Path) -> bool:
     if path.suffix != ".json" or path.name.startswith("."):
         return False
     try:
+        # A pointer is a small regular file; anything else (a link to /dev/zero, a large
+        # record of the user's) is not read at all.
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > POINTER_MAX_BYTES:
+            return False
         return is_checkpoint_pointer(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError):
         return False  # not ours: other records may sit next to the checkpoints
