@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from rnnkit.cli import build_parser, config_from_args, main
+from rnnkit.cli import build_parser, main
+from rnnkit.train_command import config_from_args
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ MODEL_NOT_FLAGS = {"source_vocab_size", "target_vocab_size", "pad_id", "bos_id",
 
 def add_seq2seq_commands(commands: Any) -> None:
     """Register ``g2p`` (train, eval) and ``translate`` on the CLI's subcommands."""
-    from rnnkit.cli import add_dataclass_flags
+    from rnnkit.train_command import add_dataclass_flags
 
     g2p = commands.add_parser("g2p", help="grapheme-to-phoneme models on the CMU dictionary")
     actions = g2p.add_subparsers(dest="action", required=True)
@@ -77,7 +77,7 @@ def run_translation_train(args: argparse.Namespace) -> int:
 def _run_pair_training(args: argparse.Namespace, section: str, config_class: type,
                        train: Any) -> int:
     """Build the task and model configs from the flags, train, print the test figures."""
-    from rnnkit.cli import section_values
+    from rnnkit.train_command import section_values
 
     config = replace(config_class(), **section_values(args, section))
     model_config = replace(Seq2SeqConfig(), **section_values(args, "model"))

@@ -100,7 +100,7 @@ TASKS = {
 
 def add_task_commands(commands: Any) -> None:
     """Register ``<task> train|eval`` for every task and ``predict``."""
-    from rnnkit.cli import add_dataclass_flags
+    from rnnkit.train_command import add_dataclass_flags
 
     for task in TASKS.values():
         parser = commands.add_parser(task.name, help=task.help)
@@ -129,7 +129,7 @@ def add_task_commands(commands: Any) -> None:
 
 def run_task_train(args: argparse.Namespace) -> int:
     """Train the task from its flags and print its headline figures as JSON."""
-    from rnnkit.cli import section_values
+    from rnnkit.train_command import section_values
     from rnnkit.training.config import replace_section
 
     task = TASKS[args.task_name]

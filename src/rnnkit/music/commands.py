@@ -83,7 +83,7 @@ def _add_play(actions: Any) -> None:
 
 
 def run_music_train(args: argparse.Namespace) -> int:
-    from rnnkit.cli import config_from_args, run_train
+    from rnnkit.train_command import config_from_args, run_train
     from rnnkit.training.config import RunConfig
 
     return run_train(args, config_from_args(args, RunConfig.from_dict(MUSIC_DEFAULTS)))
