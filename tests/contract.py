@@ -164,6 +164,22 @@ def as_hx(module: nn.Module, parts: tuple[Tensor, ...]) -> Tensor | tuple[Tensor
     return tuple(parts) if has_cell_state(module) else parts[0]
 
 
+def fresh_leaves(module: nn.Module, x: Tensor, parts: tuple[Tensor, ...] | None
+                 ) -> tuple[Tensor, Tensor | tuple[Tensor, ...] | None, list[Tensor]]:
+    """Copies of ``x`` and the state ``parts`` that require grad, the state in the form
+    ``forward`` takes (None without one), and every leaf to differentiate: input, state
+    parts, then the module's parameters."""
+    x = x.clone().requires_grad_()
+    leaves = [x]
+    hx = None
+    if parts is not None:
+        parts = tuple(p.clone().requires_grad_() for p in parts)
+        leaves.extend(parts)
+        hx = as_hx(module, parts)
+    leaves.extend(module.parameters())
+    return x, hx, leaves
+
+
 def state_sizes(module: nn.Module) -> tuple[int, ...]:
     """Feature sizes of ``(h,)`` or ``(h, c)``."""
     output = getattr(module, "proj_size", 0) or module.hidden_size

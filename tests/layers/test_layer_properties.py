@@ -23,7 +23,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import rnnkit
-from contract import as_hx, assert_close, state_parts
+from contract import assert_close, fresh_leaves, state_parts
 from rnnkit.engine import BACKEND_NATIVE, native_unavailable_reason
 
 PROPERTY_SETTINGS = settings(max_examples=40, deadline=None, derandomize=True, database=None,
@@ -130,14 +130,7 @@ def inputs(case: Case, module: nn.Module) -> tuple[torch.Tensor, tuple[torch.Ten
 
 def run(case: Case, module: nn.Module, x: torch.Tensor, parts) -> tuple:
     """Output (padded to ``time``), final state parts, and gradients of every leaf."""
-    x = x.clone().requires_grad_()
-    leaves = [x]
-    hx = None
-    if parts is not None:
-        parts = tuple(p.clone().requires_grad_() for p in parts)
-        leaves.extend(parts)
-        hx = as_hx(module, parts)
-    leaves.extend(module.parameters())
+    x, hx, leaves = fresh_leaves(module, x, parts)
     if case.lengths is None:
         output, state = module(x, hx)
     elif case.packed or not isinstance(module, rnnkit.layers.RecurrentLayer):

@@ -20,7 +20,18 @@ from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 import rnnkit
-from contract import BATCH, HIDDEN, INPUT, LENGTHS, PROJ, TIME, as_hx, assert_close, state_parts
+from contract import (
+    BATCH,
+    HIDDEN,
+    INPUT,
+    LENGTHS,
+    PROJ,
+    TIME,
+    as_hx,
+    assert_close,
+    fresh_leaves,
+    state_parts,
+)
 from rnnkit.engine import BACKEND_NATIVE, native_unavailable_reason
 
 MODES = {
@@ -73,14 +84,7 @@ def run(module, x, parts, sequence, *, lengths=LENGTHS, enforce_sorted=False):
     Returns the output tensor (padded, or the packed data), the state tuple, the leaves
     to differentiate (input, state, parameters) and the PackedSequence when there is one.
     """
-    x = x.clone().requires_grad_()
-    leaves = [x]
-    hx = None
-    if parts is not None:
-        parts = tuple(p.clone().requires_grad_() for p in parts)
-        leaves.extend(parts)
-        hx = as_hx(module, parts)
-    leaves.extend(module.parameters())
+    x, hx, leaves = fresh_leaves(module, x, parts)
     lengths = torch.tensor(lengths)
     batch_first = module.batch_first
     packed_out = None
