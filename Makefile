@@ -112,7 +112,8 @@ DISPATCH := $(foreach f,fused_blocker engine_blocker backend_for native_blocker 
 MUTATION_SCOPE ?= clipping=rnnkit.training.clipping.* schedule=rnnkit.training.schedule.* \
 	generate=rnnkit.generate.* dispatch=$(subst $(space),$(comma),$(strip $(DISPATCH))) \
 	factory=rnnkit.layers.factory.* fused=rnnkit.layers.fused.* explain=rnnkit.layers.explain.* \
-	tasks=rnnkit.training.tasks.* metrics=rnnkit.training.metrics.*
+	tasks=rnnkit.training.tasks.* metrics=rnnkit.training.metrics.* \
+	trainer=rnnkit.training.trainer.* checkpoint=rnnkit.training.checkpoint.*
 
 mutation: install
 	@set -f; start=$$(date +%s); [ "$(MUTATION_CLEAN)" = 0 ] || rm -rf mutants; \
