@@ -423,7 +423,7 @@ def save_run(run: Run, tag: str) -> None:
     rng_states = run.distributed.gather_objects(capture_rng_state())
     if not run.distributed.is_main:
         return
-    tensors, aliases = model_state_for_saving(run.model)
+    tensors, _ = model_state_for_saving(run.model)  # the config says which weights are tied
     optimizer_tensors, optimizer_meta = optimizer_state_to_safe(run.optimizer.state_dict())
     rng_tensors, rng_meta = rng_states[0]
     trainer_tensors = {f"optimizer.{k}": v for k, v in optimizer_tensors.items()}
@@ -435,7 +435,7 @@ def save_run(run: Run, tag: str) -> None:
                      "rng": rng_meta, "rng_ranks": [meta for _, meta in rng_states[1:]],
                      "schedule": run.schedule.state_dict(),
                      "precision": run.precision.state_dict(),
-                     "model_aliases": aliases, "data_source": run.corpus.source,
+                     "data_source": run.corpus.source,
                      "resumes": run.resumes}
     save_checkpoint(Path(run.config.train.out_dir), model_state=tensors,
                     config=run.config.to_dict(), vocab=run.corpus.vocab.to_dict(),
@@ -447,7 +447,7 @@ def restore_run(run: Run, checkpoint: Any) -> None:
     state = checkpoint.trainer_state
     tensors = checkpoint.trainer_tensors
     device = run.streams.device
-    restore_model_state(run.model, checkpoint.model_state, state["model_aliases"])
+    restore_model_state(run.model, checkpoint.model_state)
     optimizer_tensors = _with_prefix(tensors, "optimizer.")
     run.optimizer.load_state_dict(optimizer_state_from_safe(optimizer_tensors,
                                                             state["optimizer"]))
@@ -534,13 +534,13 @@ def _total_steps(run: Run) -> int | None:
 def _train_row(run: Run, loss: float, grad_norm: float, tokens_per_s: float) -> dict[str, Any]:
     progress = run.progress
     return {"step": progress.step, "epoch": progress.epoch, "tokens": progress.tokens,
-            "elapsed_s": round(progress.elapsed_s, 3), "lr": run.schedule.lr,
+            "elapsed_s": progress.elapsed_s, "lr": run.schedule.lr,
             "train_loss": loss, "grad_norm": grad_norm, "tokens_per_s": tokens_per_s}
 
 
 def _validation_row(progress: Progress, report: dict[str, float]) -> dict[str, Any]:
     return {"step": progress.step, "epoch": progress.epoch, "tokens": progress.tokens,
-            "elapsed_s": round(progress.elapsed_s, 3), "val_loss": report["loss"],
+            "elapsed_s": progress.elapsed_s, "val_loss": report["loss"],
             "val_perplexity": report["perplexity"],
             "val_bits_per_token": report["bits_per_token"]}
 

@@ -1,0 +1,336 @@
+"""What the trainer records and decides besides the weights: the progress bar, log.csv's
+rows, the validation lines, early stopping, the plateau schedule, which checkpoints it
+keeps, and the history a resume leaves. Each test was written against a mutant of
+training/trainer.py that every other test let through (docs/testing-mutation.md).
+
+A learning rate of 1e-30 leaves every weight bit for bit where it was (the update is far
+below half an ulp of any weight), so every validation gives the same loss: a run that can
+never improve, which is what early stopping and the plateau schedule must notice.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+import random
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from test_trainer import tiny_config
+
+from rnnkit.data.batching import num_windows
+from rnnkit.training.checkpoint import load_checkpoint, save_checkpoint
+from rnnkit.training.distributed import Distributed
+from rnnkit.training.precision import MixedPrecision
+from rnnkit.training.records import QuietRecords
+from rnnkit.training.state import capture_rng_state
+from rnnkit.training.trainer import prepare_run, restore_run, save_run, train, training_loop
+
+FROZEN_LR = 1e-30
+
+
+def log_rows(out_dir: Path) -> list[dict[str, str]]:
+    with (out_dir / "log.csv").open(encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def validation_rows(out_dir: Path) -> list[dict[str, str]]:
+    return [row for row in log_rows(out_dir) if row["val_loss"]]
+
+
+def train_rows(out_dir: Path) -> list[dict[str, str]]:
+    return [row for row in log_rows(out_dir) if row["train_loss"]]
+
+
+def test_the_progress_bar_counts_to_the_planned_steps_and_shows_the_time_left(
+        text_file: Path, tmp_path: Path, capsys) -> None:
+    train(tiny_config(text_file, tmp_path / "run", max_steps=6, eval_every=100,
+                      progress=True, max_time=10.0))
+    bar = capsys.readouterr().err
+    assert "6/6" in bar
+    left = [float(minutes) for minutes in re.findall(r"left=([\d.]+)min", bar)]
+    assert left and all(9.0 < minutes <= 10.0 for minutes in left), bar
+
+
+def test_no_progress_bar_when_progress_is_off(text_file: Path, tmp_path: Path,
+                                              capsys) -> None:
+    train(tiny_config(text_file, tmp_path / "run", max_steps=6, eval_every=100))
+    assert "6/6" not in capsys.readouterr().err
+
+
+def test_tokens_per_second_is_each_intervals_tokens_over_its_seconds(
+        text_file: Path, tmp_path: Path) -> None:
+    out_dir = tmp_path / "run"
+    train(tiny_config(text_file, out_dir, max_steps=8, log_every=2, eval_every=100))
+    rows = train_rows(out_dir)
+    assert [int(row["step"]) for row in rows] == [2, 4, 6, 8]
+    previous_tokens, previous_seconds = 0, 0.0
+    for row in rows:
+        tokens, seconds = int(row["tokens"]), float(row["elapsed_s"])
+        expected = (tokens - previous_tokens) / (seconds - previous_seconds)
+        assert float(row["tokens_per_s"]) == pytest.approx(expected, rel=1e-9)
+        previous_tokens, previous_seconds = tokens, seconds
+    assert int(rows[0]["tokens"]) == 2 * 4 * 16  # two windows of 4 streams x 16 targets
+
+
+def test_each_validation_line_says_what_it_measured(text_file: Path, tmp_path: Path,
+                                                    capsys) -> None:
+    train(tiny_config(text_file, tmp_path / "part", max_steps=4, eval_max_tokens=100,
+                      progress=True))
+    lines = "".join(capsys.readouterr())
+    assert "step 4: validation (first 100 tokens) loss" in lines
+    assert "step 4: validation (whole split, final) loss" in lines
+    train(tiny_config(text_file, tmp_path / "whole", max_steps=4, eval_max_tokens=10**6,
+                      progress=True))
+    assert "step 4: validation (whole split) loss" in "".join(capsys.readouterr())
+
+
+def test_a_run_that_stops_improving_stops_after_patience_validations(
+        text_file: Path, tmp_path: Path) -> None:
+    out_dir = tmp_path / "run"
+    result = train(tiny_config(text_file, out_dir, max_steps=40, eval_every=2, lr=FROZEN_LR,
+                               optimizer="sgd", early_stop_patience=3))
+    scheduled = validation_rows(out_dir)[:-1]  # the last is the final one
+    assert len({row["val_loss"] for row in scheduled}) == 1  # frozen: no change at all
+    # The first validation improves on nothing (infinity); three more without improvement.
+    assert [int(row["step"]) for row in scheduled] == [2, 4, 6, 8]
+    assert result.steps == 8
+    assert result.stop_reason == "early stop: no improvement in 3 validations"
+
+
+def test_the_plateau_schedule_cuts_the_rate_when_validation_stalls(text_file: Path,
+                                                                   tmp_path: Path) -> None:
+    out_dir = tmp_path / "run"
+    train(tiny_config(text_file, out_dir, max_steps=8, eval_every=2, log_every=2,
+                      lr=FROZEN_LR, optimizer="sgd", schedule="plateau",
+                      plateau_patience=1, decay_factor=0.5))
+    rates = [float(row["lr"]) for row in train_rows(out_dir)]
+    # Validation at step 2 improves (on infinity); 4 stalls once (patience 1); 6 cuts.
+    assert rates == pytest.approx([FROZEN_LR, FROZEN_LR, FROZEN_LR, FROZEN_LR / 2], rel=1e-12)
+
+
+def test_best_holds_the_lowest_validation_and_latest_the_last(text_file: Path,
+                                                              tmp_path: Path) -> None:
+    out_dir = tmp_path / "run"
+    train(tiny_config(text_file, out_dir, max_steps=12, eval_every=3, lr=3e-2))
+    scheduled = validation_rows(out_dir)[:-1]
+    best_row = min(scheduled, key=lambda row: float(row["val_loss"]))
+    best = load_checkpoint(out_dir, tag="best").trainer_state["progress"]
+    assert best["step"] == int(best_row["step"])
+    assert best["best_val_loss"] == pytest.approx(float(best_row["val_loss"]), rel=1e-12)
+    assert load_checkpoint(out_dir).trainer_state["progress"]["step"] == 12
+    assert sorted(path.name for path in out_dir.glob("*.json")) == ["best.json",
+                                                                    "latest.json"]
+
+
+def test_equal_validation_keeps_the_first_best(text_file: Path, tmp_path: Path) -> None:
+    out_dir = tmp_path / "run"
+    train(tiny_config(text_file, out_dir, max_steps=6, eval_every=2, lr=FROZEN_LR,
+                      optimizer="sgd"))
+    assert load_checkpoint(out_dir, tag="best").trainer_state["progress"]["step"] == 2
+
+
+def test_a_scheduled_validation_saves_latest(text_file: Path, tmp_path: Path) -> None:
+    """``latest`` after an interrupted run is the last scheduled save, not only the final
+    one: a run killed between validations resumes from the last one."""
+    out_dir = tmp_path / "run"
+    config = tiny_config(text_file, out_dir, max_steps=6, eval_every=2)
+    run = prepare_run(config)
+    training_loop(run, QuietRecords())  # no final save: as if killed right after step 6
+    assert load_checkpoint(out_dir).trainer_state["progress"]["step"] == 6
+
+
+def test_every_resume_is_kept_in_the_history(text_file: Path, tmp_path: Path) -> None:
+    out_dir = tmp_path / "run"
+    train(tiny_config(text_file, out_dir, max_steps=4))
+    train(tiny_config(text_file, out_dir, max_steps=6, resume=True))
+    train(tiny_config(text_file, out_dir, max_steps=8, resume=True, lr=1e-3))
+    resumes = load_checkpoint(out_dir).trainer_state["resumes"]
+    assert [entry["step"] for entry in resumes] == [4, 6]
+    assert resumes[1]["changed"]["train.lr"] == [3e-3, 1e-3]
+
+
+def test_a_checkpoint_from_before_resume_history_and_precision_state_resumes(
+        text_file: Path, tmp_path: Path) -> None:
+    """Checkpoints written before rnnkit recorded ``resumes`` and ``precision`` lack both
+    keys; they resume with an empty history and the scaler's defaults."""
+    out_dir = tmp_path / "run"
+    train(tiny_config(text_file, out_dir, max_steps=4))
+    saved = load_checkpoint(out_dir)
+    older = {key: value for key, value in saved.trainer_state.items()
+             if key not in ("resumes", "precision")}
+    save_checkpoint(out_dir, model_state=saved.model_state, config=saved.config,
+                    vocab=saved.vocab, trainer_tensors=saved.trainer_tensors,
+                    trainer_state=older, tag="latest")
+    result = train(tiny_config(text_file, out_dir, max_steps=6, resume=True))
+    assert result.steps == 6
+    assert [entry["step"] for entry in load_checkpoint(out_dir).trainer_state["resumes"]] == [4]
+
+
+def test_the_fp16_loss_scale_comes_back_on_resume(text_file: Path, tmp_path: Path) -> None:
+    """fp16 trains only on CUDA; the scaler's bookkeeping is the same on CPU, so a CPU
+    scaler stands in for it here."""
+    config = tiny_config(text_file, tmp_path / "run", max_steps=2)
+    run = prepare_run(config)
+    run.precision = MixedPrecision("fp16", torch.device("cpu"))
+    run.precision.scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
+    save_run(run, "latest")
+    fresh = prepare_run(config)
+    fresh.precision = MixedPrecision("fp16", torch.device("cpu"))
+    assert fresh.precision.scaler.get_scale() != 1024.0
+    restore_run(fresh, load_checkpoint(tmp_path / "run"))
+    assert fresh.precision.scaler.get_scale() == 1024.0
+
+
+@pytest.mark.parametrize("cell", ["gru", "rnn_tanh", "lstm"])
+def test_resume_carries_the_state_of_every_cell_exactly(cell: str, text_file: Path,
+                                                        tmp_path: Path) -> None:
+    """A GRU's or RNN's state is one tensor, an LSTM's a pair: both come back as saved."""
+    def config(out_dir: Path, steps: int, **values) -> object:
+        base = tiny_config(text_file, out_dir, max_steps=steps, eval_every=3, **values)
+        return replace(base, model=replace(base.model, cell=cell, dropout=0.0))
+
+    straight = train(config(tmp_path / "straight", 6))
+    train(config(tmp_path / "split", 3))
+    resumed = train(config(tmp_path / "split", 6, resume=True))
+    assert resumed.val_loss == straight.val_loss
+    first = load_checkpoint(tmp_path / "straight").model_state
+    second = load_checkpoint(tmp_path / "split").model_state
+    assert all(torch.equal(first[name], second[name]) for name in first)
+
+
+def checkpoint_with_rank_one_rng(text_file: Path, out_dir: Path, seed_of_rank_one: int):
+    """A one-process checkpoint plus the RNG state a rank 1 would have saved, drawn from
+    ``seed_of_rank_one``: what a two-process run leaves, without starting two processes."""
+    train(tiny_config(text_file, out_dir, max_steps=2))
+    saved = load_checkpoint(out_dir)
+    torch.manual_seed(seed_of_rank_one)
+    random.seed(seed_of_rank_one)
+    np.random.seed(seed_of_rank_one)
+    rank_tensors, rank_meta = capture_rng_state()
+    tensors = dict(saved.trainer_tensors)
+    tensors.update({f"rng_rank1.{key}": value for key, value in rank_tensors.items()})
+    state = {**saved.trainer_state, "rng_ranks": [rank_meta]}
+    save_checkpoint(out_dir, model_state=saved.model_state, config=saved.config,
+                    vocab=saved.vocab, trainer_tensors=tensors, trainer_state=state,
+                    tag="latest")
+    return load_checkpoint(out_dir)
+
+
+def draws() -> tuple[list[float], float, float]:
+    return torch.rand(3).tolist(), random.random(), float(np.random.rand())
+
+
+def seeded_draws(seed: int) -> tuple[list[float], float, float]:
+    torch.manual_seed(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    return draws()
+
+
+def test_each_rank_takes_back_its_own_generators_and_rows(text_file: Path,
+                                                          tmp_path: Path) -> None:
+    """Rank 1 of 2 restores the RNG state rank 1 saved and the second half of the carried
+    state's rows (streams 2 and 3 of 4); rank 0 restores its own."""
+    checkpoint = checkpoint_with_rank_one_rng(text_file, tmp_path / "run", 1234)
+    expected_rank_one = seeded_draws(1234)
+    config = tiny_config(text_file, tmp_path / "run", max_steps=2)
+    run = prepare_run(config)
+    run.distributed = Distributed(rank=1, world_size=2)
+    restore_run(run, checkpoint)
+    assert draws() == expected_rank_one
+    saved_hidden = checkpoint.trainer_tensors
+    assert torch.equal(run.hidden[0], saved_hidden["hidden.0"][:, 2:4])
+    assert torch.equal(run.hidden[1], saved_hidden["hidden.1"][:, 2:4])
+
+    run.distributed = Distributed(rank=0, world_size=2)
+    restore_run(run, checkpoint)
+    assert draws() != expected_rank_one
+    assert torch.equal(run.hidden[0], saved_hidden["hidden.0"][:, 0:2])
+
+
+def test_a_rank_the_checkpoint_lacks_starts_from_the_seed_plus_its_rank(
+        text_file: Path, tmp_path: Path, caplog) -> None:
+    checkpoint = checkpoint_with_rank_one_rng(text_file, tmp_path / "run", 1234)
+    config = tiny_config(text_file, tmp_path / "run", max_steps=2, batch_size=4)
+    run = prepare_run(config)
+    run.distributed = Distributed(rank=2, world_size=4)
+    with caplog.at_level(logging.WARNING, logger="rnnkit.training.trainer"):
+        restore_run(run, checkpoint)
+    restored = draws()
+    assert restored == seeded_draws(config.train.seed + 2)
+    assert "checkpoint has no RNG state for rank 2; seeding it afresh" in caplog.text
+
+
+def first_update(text_file: Path, out_dir: Path, **values) -> tuple[torch.Tensor, float]:
+    """The change one SGD step (lr 1, no momentum, no dropout) makes to the weights, as one
+    flat vector, and the gradient norm log.csv reports for it."""
+    config = tiny_config(text_file, out_dir, max_steps=1, log_every=1, eval_every=100,
+                         optimizer="sgd", lr=1.0, **values)
+    config = replace(config, model=replace(config.model, dropout=0.0))
+    before = torch.cat([p.detach().flatten() for p in prepare_run(config).model.parameters()])
+    train(config)
+    saved = load_checkpoint(out_dir).model_state
+    names = [name for name, _ in prepare_run(config).model.named_parameters()]
+    after = torch.cat([saved[name].flatten() for name in names])
+    return after - before, float(train_rows(out_dir)[0]["grad_norm"])
+
+
+def test_the_trainer_clips_the_gradient_norm_it_is_given(text_file: Path,
+                                                         tmp_path: Path) -> None:
+    update, grad_norm = first_update(text_file, tmp_path / "norm", clip_norm=0.05)
+    assert grad_norm > 0.05  # the bound binds
+    assert float(update.norm()) == pytest.approx(0.05, rel=1e-4)
+    unclipped, _ = first_update(text_file, tmp_path / "free", clip_norm=None)
+    assert float(unclipped.norm()) == pytest.approx(grad_norm, rel=1e-4)
+
+
+def test_the_trainer_clips_each_gradient_value_it_is_given(text_file: Path,
+                                                           tmp_path: Path) -> None:
+    update, _ = first_update(text_file, tmp_path / "value", clip_norm=None, clip_value=1e-3)
+    assert float(update.abs().max()) == pytest.approx(1e-3, rel=1e-4)
+    unclipped, _ = first_update(text_file, tmp_path / "free", clip_norm=None)
+    assert float(unclipped.abs().max()) > 2e-3
+
+
+def test_max_epochs_stops_at_the_end_of_the_last_epoch(text_file: Path, tmp_path: Path,
+                                                       capsys) -> None:
+    config = tiny_config(text_file, tmp_path / "run", max_epochs=1, eval_every=1000,
+                         progress=True)
+    per_epoch = num_windows(prepare_run(config).streams, config.train.seq_len)
+    result = train(config)
+    assert (result.steps, result.epochs) == (per_epoch, 1)
+    assert result.stop_reason == "reached max_epochs=1"
+    assert f"{per_epoch}/{per_epoch}" in capsys.readouterr().err
+
+
+def test_a_bound_as_long_as_the_split_validates_the_whole_split(text_file: Path,
+                                                                tmp_path: Path,
+                                                                capsys) -> None:
+    config = tiny_config(text_file, tmp_path / "run", max_steps=4)
+    valid_tokens = prepare_run(config).corpus.splits["valid"].shape[0]
+    train(replace(config, train=replace(config.train, eval_max_tokens=valid_tokens)))
+    assert "step 4: validation (whole split) loss" in "".join(capsys.readouterr())
+
+
+def test_max_time_stops_once_the_training_time_reaches_it(text_file: Path,
+                                                          tmp_path: Path) -> None:
+    out_dir = tmp_path / "run"
+    result = train(tiny_config(text_file, out_dir, max_steps=10**6, max_time=0.01,
+                               log_every=1, eval_every=10**6))
+    assert result.stop_reason == "reached max_time=0.01 minutes"
+    seconds = [float(row["elapsed_s"]) for row in train_rows(out_dir)]
+    assert seconds[-2] < 0.6 <= seconds[-1]  # stopped at the first step past the bound
+
+
+def test_the_checkpoint_records_the_data_it_was_trained_on(text_file: Path,
+                                                           tmp_path: Path) -> None:
+    train(tiny_config(text_file, tmp_path / "run", max_steps=2))
+    source = load_checkpoint(tmp_path / "run").trainer_state["data_source"]
+    assert source == {"name": str(text_file),
+                      "sha256": hashlib.sha256(text_file.read_bytes()).hexdigest()}
