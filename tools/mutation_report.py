@@ -2,7 +2,9 @@
 
 Reads the ``mutants/**/*.py.meta`` files mutmut 3 writes (its exit code per mutant) and
 ``tools/mutation_equivalent.txt`` (``mutant-name  reason``, one a line: survivors argued
-equivalent, left out of the denominator), and prints one Markdown row per module. A
+equivalent, left out of the denominator) and ``mutants/out_of_process.json`` (survivors
+run again against tests that reach them only in child processes, by
+``tools/mutation_out_of_process.py``), and prints one Markdown row per module. A
 module's scope is the mutant-name patterns given for it in the Makefile (``MUTATION_SCOPE``),
 so ``layers/base.py`` counts only its dispatch functions.
 
@@ -30,6 +32,11 @@ def results(root: Path = Path("mutants")) -> dict[str, str]:
     for meta in root.rglob("*.py.meta"):
         codes = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
         found.update({name: STATUS.get(code, "suspicious") for name, code in codes.items()})
+    rerun = root / "out_of_process.json"
+    if rerun.exists():
+        for name, outcome in json.loads(rerun.read_text(encoding="utf-8")).items():
+            if found.get(name) == "survived" and outcome["exit_code"] == 1:
+                found[name] = "killed out of process"
     return found
 
 
@@ -42,15 +49,16 @@ def equivalents(path: Path = Path("tools/mutation_equivalent.txt")) -> dict[str,
 def main(arguments: list[str]) -> int:
     if arguments[:1] == ["--pending"]:
         status = results()
-        print("\n".join(sorted(name for name, state in status.items() if state != "killed"
+        print("\n".join(sorted(name for name, state in status.items()
+                                if not state.startswith("killed")
                                 and any(fnmatch.fnmatchcase(name, p) for p in arguments[1:]))))
         return 0
     show_survivors = "--survivors" in arguments
     scopes = [argument.split("=", 1) for argument in arguments if "=" in argument]
     status, equivalent = results(), equivalents()
-    print("| module | mutants | killed | survived | equivalent | timeout | no tests "
-          "| kill rate |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| module | mutants | killed | killed out of process | survived | equivalent "
+          "| timeout | no tests | kill rate |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     survivors = []
     for label, patterns in scopes:
         names = [name for name in status
@@ -61,10 +69,11 @@ def main(arguments: list[str]) -> int:
                                                              "suspicious", "not checked")
                             and n not in equivalent)
         # A timeout is a detected mutant (the tests did not pass), as in mutmut's own score.
-        detected = counts["killed"] + counts["timeout"]
+        detected = counts["killed"] + counts["killed out of process"] + counts["timeout"]
         denominator = len(names) - counts["equivalent"]
         rate = f"{100 * detected / denominator:.1f}%" if denominator else "-"
-        print(f"| {label} | {len(names)} | {counts['killed']} | {counts['survived']} "
+        print(f"| {label} | {len(names)} | {counts['killed']} "
+              f"| {counts['killed out of process']} | {counts['survived']} "
               f"| {counts['equivalent']} | {counts['timeout']} | {counts['no tests']} "
               f"| {rate} |")
     if show_survivors:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
+import math
 import random
 import re
 from dataclasses import replace
@@ -23,13 +24,24 @@ import pytest
 import torch
 from test_trainer import tiny_config
 
-from rnnkit.data.batching import num_windows
-from rnnkit.training.checkpoint import load_checkpoint, save_checkpoint
+from rnnkit.data.batching import get_window, num_windows
+from rnnkit.generate import sample_text
+from rnnkit.inference import load_language_model
+from rnnkit.models import detach_state
+from rnnkit.models.language_model import WithConditions
+from rnnkit.training.checkpoint import load_checkpoint, restore_model_state, save_checkpoint
 from rnnkit.training.distributed import Distributed
 from rnnkit.training.precision import MixedPrecision
 from rnnkit.training.records import QuietRecords
 from rnnkit.training.state import capture_rng_state
-from rnnkit.training.trainer import prepare_run, restore_run, save_run, train, training_loop
+from rnnkit.training.trainer import (
+    TrainingDivergedError,
+    prepare_run,
+    restore_run,
+    save_run,
+    train,
+    training_loop,
+)
 
 FROZEN_LR = 1e-30
 
@@ -334,3 +346,133 @@ def test_the_checkpoint_records_the_data_it_was_trained_on(text_file: Path,
     source = load_checkpoint(tmp_path / "run").trainer_state["data_source"]
     assert source == {"name": str(text_file),
                       "sha256": hashlib.sha256(text_file.read_bytes()).hexdigest()}
+
+
+def test_the_result_reports_where_the_run_stopped(text_file: Path, tmp_path: Path) -> None:
+    out_dir = tmp_path / "run"
+    result = train(tiny_config(text_file, out_dir, max_steps=6, log_every=3, eval_every=100))
+    last = train_rows(out_dir)[-1]
+    assert (result.steps, result.tokens) == (6, int(last["tokens"]))
+    assert result.elapsed_s == float(last["elapsed_s"])
+    assert result.checkpoint == str(out_dir)
+
+
+def test_a_loss_under_the_explosion_bound_trains_on(text_file: Path, tmp_path: Path) -> None:
+    """The bound is explode_factor x ln(vocab): 2 x ln(17) = 5.7 lets a fresh model's loss
+    (about ln 17 = 2.8) pass; 0.5 x ln(17) = 1.4 stops the first step, before any save."""
+    assert train(tiny_config(text_file, tmp_path / "pass", max_steps=3,
+                             explode_factor=2.0)).steps == 3
+    message = (r"diverged at step 1: loss 2\.\d+, gradient norm .*; no checkpoint had been "
+               r"saved yet\. Try a lower lr \(now 0\.003\) or clip_norm\.$")
+    with pytest.raises(TrainingDivergedError, match=message):
+        train(tiny_config(text_file, tmp_path / "stop", max_steps=3, explode_factor=0.5))
+
+
+@pytest.mark.parametrize(("optimizer", "values"), [
+    ("sgd", {"momentum": 0.9, "weight_decay": 0.01}),
+    ("adam", {"weight_decay": 0.01}),
+    ("adamw", {"weight_decay": 0.01}),
+])
+def test_each_optimizer_steps_as_torch_optim_does(optimizer: str, values: dict,
+                                                  text_file: Path, tmp_path: Path) -> None:
+    """Three trainer steps against the loop written out with the torch.optim class asked
+    for (same start, same windows, state carried, no clipping, no dropout)."""
+    config = tiny_config(text_file, tmp_path / "run", max_steps=3, eval_every=100,
+                         optimizer=optimizer, lr=0.05, clip_norm=None, **values)
+    config = replace(config, model=replace(config.model, dropout=0.0))
+    reference = prepare_run(config)
+    model, streams = reference.model, reference.streams
+    kinds = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+    by_hand = kinds[optimizer](model.parameters(), lr=0.05, **values)
+    hidden = None
+    for window in range(3):
+        inputs, targets = get_window(streams, window, config.train.seq_len)
+        logits, hidden = model(inputs, detach_state(hidden))
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
+                                                 targets.reshape(-1))
+        by_hand.zero_grad()
+        loss.backward()
+        by_hand.step()
+    train(config)
+    trained = load_checkpoint(tmp_path / "run").model_state
+    for name, value in model.state_dict().items():
+        torch.testing.assert_close(trained[name], value, rtol=0, atol=1e-6, msg=name)
+
+
+@pytest.mark.parametrize("bound", ["max_steps", "max_epochs"])
+def test_a_cosine_schedule_without_decay_steps_ends_at_the_runs_bound(
+        bound: str, text_file: Path, tmp_path: Path) -> None:
+    out_dir = tmp_path / "run"
+    limit = {"max_steps": 9} if bound == "max_steps" else {"max_steps": None, "max_epochs": 1}
+    config = tiny_config(text_file, out_dir, schedule="cosine", log_every=1, eval_every=1000,
+                         lr=0.01, **limit)
+    per_epoch = num_windows(prepare_run(config).streams, config.train.seq_len)
+    total = 9 if bound == "max_steps" else per_epoch
+    train(config)
+    rates = {int(row["step"]): float(row["lr"]) for row in train_rows(out_dir)}
+    assert sorted(rates) == list(range(1, total + 1))
+    for step, rate in rates.items():
+        assert rate == pytest.approx(0.01 * 0.5 * (1 + math.cos(math.pi * step / total)),
+                                     abs=1e-12)
+
+
+def test_a_run_bounded_by_time_alone_trains(text_file: Path, tmp_path: Path) -> None:
+    result = train(tiny_config(text_file, tmp_path / "run", max_steps=None, max_time=0.005,
+                               eval_every=10**6))
+    assert result.stop_reason == "reached max_time=0.005 minutes"
+
+
+def test_the_end_of_run_sample_is_the_models_text_from_the_first_validation_token(
+        text_file: Path, tmp_path: Path, capsys) -> None:
+    out_dir = tmp_path / "run"
+    config = tiny_config(text_file, out_dir, max_steps=4, sample_length=12)
+    first_token = prepare_run(config).corpus.splits["valid"][0]
+    train(config)
+    loaded = load_language_model(out_dir, device="cpu")
+    prime = loaded.vocab.decode([int(first_token)])
+    expected = sample_text(loaded.model, loaded.vocab, prime, 12, temperature=0.8,
+                           seed=config.train.seed)
+    printed = "".join(capsys.readouterr())
+    assert f"--- sample (12 tokens, temperature 0.8) ---\n{expected}\n---" in printed
+
+
+JIG = "X:1\nT:Jig\nM:6/8\nL:1/8\nK:D Major\nA|dfa agf|efg e2c|d3 d2:|\n"
+REEL = "X:2\nT:Reel\nM:C|\nL:1/8\nK:G Major\nB|GABc dBGB|cBAG A4:|\n"
+
+
+def test_a_conditional_runs_sample_is_written_under_its_first_validation_conditions(
+        tmp_path: Path, capsys) -> None:
+    tunes = tmp_path / "tunes.abc"
+    tunes.write_text("\n".join([JIG, REEL] * 10), encoding="utf-8")
+    config = tiny_config(tunes, tmp_path / "run", max_steps=3, sample_length=12)
+    config = replace(config, data=replace(config.data, format="abc", condition="key_meter"))
+    run = prepare_run(config)
+    valid = run.corpus.splits["valid"]  # (tokens, 1 + conditions)
+    assert valid.dim() == 2 and valid.shape[1] == 3
+    train(config)
+    saved = load_checkpoint(tmp_path / "run", trainer=False)
+    model = run.model
+    restore_model_state(model, saved.model_state)
+    prime = run.corpus.vocab.decode([int(valid[0, 0])])
+    expected = sample_text(WithConditions(model, valid[0, 1:]), run.corpus.vocab, prime, 12,
+                           temperature=0.8, seed=config.train.seed)
+    printed = "".join(capsys.readouterr())
+    assert f"--- sample (12 tokens, temperature 0.8) ---\n{expected}\n---" in printed
+
+
+def test_an_unknown_compile_backend_is_refused_listing_the_known_ones(
+        text_file: Path, tmp_path: Path) -> None:
+    known = ", ".join(sorted(torch._dynamo.list_backends(exclude_tags=())))
+    message = f"compile_backend='fastest' is not a torch.compile backend; known: {known}"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        prepare_run(tiny_config(text_file, tmp_path / "run", max_steps=2, compile=True,
+                                compile_backend="fastest"))
+
+
+def test_compile_wraps_the_model_the_step_calls(text_file: Path, tmp_path: Path) -> None:
+    run = prepare_run(tiny_config(text_file, tmp_path / "run", max_steps=2, compile=True,
+                                  compile_backend="eager"))
+    assert run.trained is not run.model
+    assert run.trained._orig_mod is run.model  # what torch.compile wrapped
+    plain = prepare_run(tiny_config(text_file, tmp_path / "plain", max_steps=2))
+    assert plain.trained is plain.model

@@ -131,14 +131,10 @@ class Run:
     streams: Tensor  # (batch / processes, steps): this process's training streams
     progress: Progress
     precision: MixedPrecision
+    trained: nn.Module  # what the step calls: the model, or it wrapped by DDP and compile
     distributed: Distributed = field(default_factory=Distributed)
-    trained: nn.Module | None = None  # what the step calls: the model, wrapped by DDP/compile
     hidden: RecurrentState | None = None
     resumes: list[dict[str, Any]] = field(default_factory=list)  # when and what changed
-
-    def __post_init__(self) -> None:
-        if self.trained is None:
-            self.trained = self.model
 
 
 def train(config: RunConfig) -> TrainResult:
@@ -223,7 +219,7 @@ def _build_run(config: RunConfig, distributed: Distributed, device: torch.device
     schedule = LearningRateSchedule(optimizer, settings, per_epoch,
                                     _planned_steps(settings, per_epoch))
     run = Run(config, corpus, model, optimizer, schedule, streams, Progress(), precision,
-              distributed, trained=_trained_module(model, distributed, settings))
+              trained=_trained_module(model, distributed, settings), distributed=distributed)
     if resume_from is not None:
         restore_run(run, resume_from)
         run.resumes.append(resume_record(run.progress.step, changes))
