@@ -33,12 +33,15 @@ from rnnkit.training.checkpoint import load_checkpoint, restore_model_state, sav
 from rnnkit.training.distributed import Distributed
 from rnnkit.training.precision import MixedPrecision
 from rnnkit.training.records import QuietRecords
+from rnnkit.training.resume_check import ResumeMismatchError
 from rnnkit.training.state import capture_rng_state
 from rnnkit.training.trainer import (
     TrainingDivergedError,
     prepare_run,
+    resolve_device,
     restore_run,
     save_run,
+    seed_everything,
     train,
     training_loop,
 )
@@ -476,3 +479,59 @@ def test_compile_wraps_the_model_the_step_calls(text_file: Path, tmp_path: Path)
     assert run.trained._orig_mod is run.model  # what torch.compile wrapped
     plain = prepare_run(tiny_config(text_file, tmp_path / "plain", max_steps=2))
     assert plain.trained is plain.model
+
+
+def test_the_step_schedule_decays_once_per_epoch(text_file: Path, tmp_path: Path) -> None:
+    out_dir = tmp_path / "run"
+    config = tiny_config(text_file, out_dir, max_epochs=3, schedule="step", decay_factor=0.5,
+                         decay_start_epoch=2, log_every=1, eval_every=1000, lr=0.01)
+    per_epoch = num_windows(prepare_run(config).streams, config.train.seq_len)
+    train(config)
+    rates = {int(row["step"]): float(row["lr"]) for row in train_rows(out_dir)}
+    assert len(rates) == 3 * per_epoch
+    for step, rate in rates.items():  # the rate the next step will use
+        epoch = step // per_epoch
+        assert rate == pytest.approx(0.01 * 0.5 ** max(0, epoch + 1 - 2), rel=1e-12), step
+
+
+def test_resume_keeps_the_saved_vocabulary(text_file: Path, tmp_path: Path) -> None:
+    """The token ids the model learned stay those ids, even when the text now lacks a
+    character (a vocabulary built afresh would renumber the rest and shrink)."""
+    out_dir = tmp_path / "run"
+    train(tiny_config(text_file, out_dir, max_steps=2))
+    before = load_checkpoint(out_dir).vocab
+    text_file.write_text(text_file.read_text(encoding="utf-8").replace("d", "t"),
+                         encoding="utf-8")
+    assert train(tiny_config(text_file, out_dir, max_steps=4, resume=True)).steps == 4
+    assert load_checkpoint(out_dir).vocab == before
+
+
+def test_a_refused_resume_names_the_run_folder(text_file: Path, tmp_path: Path) -> None:
+    out_dir = tmp_path / "run"
+    train(tiny_config(text_file, out_dir, max_steps=2))
+    with pytest.raises(ResumeMismatchError,
+                       match=f"^cannot resume the run in {re.escape(str(out_dir))} with these "
+                             r"settings changed \(train.optimizer: saved 'adam', now 'sgd'\)"):
+        train(tiny_config(text_file, out_dir, max_steps=4, resume=True, optimizer="sgd"))
+
+
+@pytest.mark.parametrize("seed", [0, 7, 2**32 + 7, 2**63 - 1])
+def test_seed_everything_seeds_python_numpy_and_torch(seed: int) -> None:
+    seed_everything(seed)
+    drawn = draws()
+    torch.manual_seed(seed)
+    random.seed(seed)
+    legacy = np.random.RandomState(seed % 2**32)  # NumPy's global seed takes 32 bits
+    assert drawn == (torch.rand(3).tolist(), random.random(), float(legacy.rand()))
+
+
+def test_a_device_is_resolved_or_refused_by_what_torch_sees() -> None:
+    if torch.cuda.is_available():
+        assert resolve_device("auto") == torch.device("cuda")
+        assert resolve_device("cuda") == torch.device("cuda")
+    else:
+        assert resolve_device("auto") == torch.device("cpu")
+        with pytest.raises(ValueError, match=r"^device='cuda' was requested but torch sees "
+                                             r"no CUDA device$"):
+            resolve_device("cuda")
+    assert resolve_device("cpu") == torch.device("cpu")
