@@ -23,6 +23,7 @@ from rnnkit.training.checkpoint import (
     CheckpointError,
     load_checkpoint,
     load_checkpoint_config,
+    load_model,
     model_state_for_saving,
     restore_model_state,
     save_checkpoint,
@@ -615,3 +616,47 @@ def test_the_config_alone_reads_as_load_checkpoint_reads_it(tmp_path: Path) -> N
         load_checkpoint_config(tmp_path, tag="best")
     with pytest.raises(CheckpointError, match="does not exist"):
         load_checkpoint_config(tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize("change", ["missing", "extra"])
+def test_restoring_is_strict_about_names(change: str) -> None:
+    tensors, _ = model_state_for_saving(TiedModel())
+    if change == "missing":
+        del tensors["rnn.bias_hh_l0"]
+    else:
+        tensors["rnn.weight_hr_l0"] = torch.zeros(6, 6, dtype=torch.float64)
+    word = {"missing": r"Missing key\(s\).*rnn\.bias_hh_l0",
+            "extra": r"Unexpected key\(s\).*rnn\.weight_hr_l0"}[change]
+    with pytest.raises(RuntimeError, match=word):
+        restore_model_state(TiedModel(), tensors)
+
+
+class OneNumberTied(nn.Module):
+    """Two names for one one-element parameter, and two distinct empty parameters."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gain = nn.Parameter(torch.ones(1))
+        self.same_gain = self.gain
+        self.nothing = nn.Parameter(torch.zeros(0, 3))
+        self.nothing_else = nn.Parameter(torch.zeros(0, 3))
+
+
+def test_a_one_element_tie_is_kept_and_empty_tensors_are_never_ties() -> None:
+    """Empty tensors may report the same address; only their names tell them apart."""
+    tensors, aliases = model_state_for_saving(OneNumberTied())
+    assert aliases == {"same_gain": "gain"}
+    assert sorted(tensors) == ["gain", "nothing", "nothing_else"]
+
+
+def test_load_model_reads_the_tag_it_is_given(tmp_path: Path) -> None:
+    def build(config: dict) -> nn.Module:
+        return nn.Linear(2, config["width"])
+
+    for tag, width in (("best", 3), ("latest", 5)):
+        state, _ = model_state_for_saving(nn.Linear(2, width))
+        save_checkpoint(tmp_path, model_state=state, config={"width": width}, vocab={},
+                        tag=tag)
+    model, saved = load_model(tmp_path, build, tag="best")
+    assert model.out_features == 3 and saved.config == {"width": 3}
+    assert not model.training  # in eval mode, ready to use
