@@ -114,6 +114,18 @@ MUTATION_SCOPE ?= clipping=rnnkit.training.clipping.* schedule=rnnkit.training.s
 	factory=rnnkit.layers.factory.* fused=rnnkit.layers.fused.* explain=rnnkit.layers.explain.* \
 	tasks=rnnkit.training.tasks.* metrics=rnnkit.training.metrics.* \
 	trainer=rnnkit.training.trainer.* checkpoint=rnnkit.training.checkpoint.*
+# Survivors whose tests run the code in child processes (torchrun ranks, an interrupted CLI
+# run), which mutmut cannot trace: mutant patterns=tests, run by
+# tools/mutation_out_of_process.py after mutmut.
+TRAINER := rnnkit.training.trainer
+DDP_TESTS := tests/training/test_distributed.py::test_resume_under_ddp_continues_exactly
+MUTATION_OUT_OF_PROCESS ?= \
+	$(TRAINER).x__gathered_hidden__*,$(TRAINER).x_save_run__*,$(TRAINER).x__trained_module__*,$\
+	$(TRAINER).x_train__*=$(DDP_TESTS) \
+	$(TRAINER).x__stop_if_interrupted__*=$\
+	tests/training/test_run_folder.py::test_ctrl_c_saves_latest_and_resume_goes_on_exactly \
+	rnnkit.training.checkpoint.x__pause_for_tests__*=$\
+	tests/training/test_run_folder.py::test_a_second_ctrl_c_inside_that_save_leaves_the_previous_one
 
 mutation: install
 	@set -f; start=$$(date +%s); [ "$(MUTATION_CLEAN)" = 0 ] || rm -rf mutants; \
@@ -122,6 +134,7 @@ mutation: install
 		OMP_NUM_THREADS=1 $(BIN)/mutmut run --max-children $(MUTATION_CHILDREN) \
 			$$(echo "$${scope#*=}" | tr , ' ') | tr '\r' '\n' | tail -n 3 || exit 1; \
 	done; \
+	$(BIN)/python tools/mutation_out_of_process.py $(MUTATION_OUT_OF_PROCESS) || exit 1; \
 	$(BIN)/python tools/mutation_report.py $(MUTATION_SCOPE) --survivors; \
 	echo "make mutation took $$(( $$(date +%s) - start )) s"
 
