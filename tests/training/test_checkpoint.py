@@ -9,6 +9,7 @@ import json
 import math
 import os
 import pickle
+import re
 import struct
 from pathlib import Path
 
@@ -660,3 +661,37 @@ def test_load_model_reads_the_tag_it_is_given(tmp_path: Path) -> None:
     model, saved = load_model(tmp_path, build, tag="best")
     assert model.out_features == 3 and saved.config == {"width": 3}
     assert not model.training  # in eval mode, ready to use
+
+
+def test_json_files_are_readable_utf8_one_key_a_line(tmp_path: Path) -> None:
+    """People read config.json and vocab.json: indented, a key per line, non-ASCII as
+    itself (not \\u escapes), a final newline."""
+    folder = save(tmp_path)
+    config_text = (folder / "config.json").read_text(encoding="utf-8")
+    assert config_text.startswith('{\n "format_version": 1,\n "hidden": 32,\n')
+    assert config_text.endswith("}\n")
+    assert '"name": "lstm ✓"' in config_text
+    assert '"é"' in (folder / "vocab.json").read_text(encoding="utf-8")
+
+
+def test_a_save_is_made_durable_before_its_pointer_names_it(tmp_path: Path,
+                                                           monkeypatch) -> None:
+    """The save folder and the run directory are fsynced (a spy on ``os.fsync`` records
+    which files and directories were flushed, in order)."""
+    flushed: list[str] = []
+    real_fsync = os.fsync
+
+    def spy(descriptor: int) -> None:
+        flushed.append(os.readlink(f"/proc/self/fd/{descriptor}"))
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    folder = save(tmp_path)
+    names = [re.sub(r"\.[0-9a-f]+\.tmp$", ".tmp", str(Path(path).relative_to(tmp_path)))
+             for path in flushed]
+    saved = folder.name
+    assert names == [f"{saved}/.model.safetensors.tmp", f"{saved}/.trainer.safetensors.tmp",
+                     f"{saved}/.config.json.tmp", f"{saved}/.vocab.json.tmp",
+                     f"{saved}/.trainer.json.tmp",
+                     saved, ".",  # the complete folder, and its entry in the run directory
+                     ".latest.json.tmp", "."]  # then the pointer, and its rename
