@@ -6,6 +6,7 @@ damaging files on disk and asserting the type and the words of the message.
 """
 
 import json
+import logging
 import math
 import os
 import pickle
@@ -159,9 +160,25 @@ def test_tensor_in_json_part_fails_before_writing(tmp_path: Path) -> None:
 
 
 def test_config_may_not_hold_format_version(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="format_version"):
+    message = ("save_checkpoint: config may not hold the key 'format_version'; the checkpoint "
+               "writes its own format version there")
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         save(tmp_path, config={"format_version": 2})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_config_that_is_not_a_dict_is_named(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match=r"^save_checkpoint expected config as a dict, got list$"):
+        save(tmp_path, config=[("hidden", 32)])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_save_makes_the_folders_it_needs_and_says_so(tmp_path: Path, caplog) -> None:
+    directory = tmp_path / "runs" / "new" / "run"
+    with caplog.at_level(logging.INFO, logger="rnnkit.training.checkpoint"):
+        folder = save(directory, tag="best")
+    assert folder.parent == directory and load_checkpoint(directory, tag="best").path == folder
+    assert f"saved checkpoint {folder} (tag 'best')" in caplog.messages
 
 
 @pytest.mark.parametrize("tag", ["", ".hidden", "../escape", "a/b", "x" * 65, "sp ace"])
@@ -672,6 +689,14 @@ def test_json_files_are_readable_utf8_one_key_a_line(tmp_path: Path) -> None:
     assert config_text.endswith("}\n")
     assert '"name": "lstm ✓"' in config_text
     assert '"é"' in (folder / "vocab.json").read_text(encoding="utf-8")
+
+
+def test_safetensors_files_say_they_hold_pytorch_tensors(tmp_path: Path) -> None:
+    """Readers such as transformers' loaders check the header's ``format`` metadata."""
+    folder = save(tmp_path)
+    for name in ("model.safetensors", "trainer.safetensors"):
+        with safetensors.safe_open(folder / name, framework="pt") as opened:
+            assert opened.metadata() == {"format": "pt"}
 
 
 def test_a_save_is_made_durable_before_its_pointer_names_it(tmp_path: Path,
