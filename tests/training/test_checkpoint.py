@@ -720,3 +720,29 @@ def test_a_save_is_made_durable_before_its_pointer_names_it(tmp_path: Path,
                      f"{saved}/.trainer.json.tmp",
                      saved, ".",  # the complete folder, and its entry in the run directory
                      ".latest.json.tmp", "."]  # then the pointer, and its rename
+
+
+def test_a_model_state_entry_that_is_not_a_tensor_is_named(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match=r"^expected a tensor for 'scale', got float$"):
+        save(tmp_path, model_state={"scale": 0.5})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_other_json_files_sorted_before_the_pointers_hide_no_save(tmp_path: Path) -> None:
+    """A run folder also holds the user's own JSON; one that is not a pointer (here even
+    invalid) must not stop the pointers after it from being read, or their saves pruned."""
+    (tmp_path / "a-notes.json").write_text("{not json", encoding="utf-8")
+    (tmp_path / "b-summary.json").write_text('{"accuracy": 0.9}', encoding="utf-8")
+    save(tmp_path, seed=1, tag="best")
+    save(tmp_path, seed=2, tag="latest")
+    assert load_checkpoint(tmp_path, tag="best").trainer_state["step"] == 1
+    assert load_checkpoint(tmp_path).trainer_state["step"] == 2
+
+
+def test_a_save_that_cannot_prune_warns_and_still_saves(tmp_path: Path, caplog) -> None:
+    (tmp_path / "save-0000099").write_text("a file where a save folder would be")
+    with caplog.at_level(logging.WARNING, logger="rnnkit.training.checkpoint"):
+        save(tmp_path, seed=3)
+    assert load_checkpoint(tmp_path).trainer_state["step"] == 3
+    assert any(message.startswith(f"could not remove old checkpoint folders in {tmp_path}: ")
+               and "save-0000099" in message for message in caplog.messages)
