@@ -311,7 +311,7 @@ def test_first_save_interrupted_leaves_no_checkpoint(
 
 
 def test_reader_racing_a_save_loads_again(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog
 ) -> None:
     """A save that prunes the folder a reader is about to load makes the reader retry."""
     save(tmp_path, seed=1)
@@ -325,8 +325,11 @@ def test_reader_racing_a_save_loads_again(
         return real(directory, folder, *rest)
 
     monkeypatch.setattr(checkpoint_module, "_load_folder", racing)
-    loaded = load_checkpoint(tmp_path)
+    with caplog.at_level(logging.INFO, logger="rnnkit.training.checkpoint"):
+        loaded = load_checkpoint(tmp_path)
     assert seen == ["save-0000001", "save-0000002"]
+    assert (f"checkpoint 'latest' moved on while loading {tmp_path / 'save-0000001'}; "
+            "loading again") in caplog.messages
     assert loaded.config["seed"] == 2
     assert_bit_equal(loaded.model_state, make_state(2))
 
@@ -344,8 +347,9 @@ def test_path_is_a_file(tmp_path: Path) -> None:
 
 
 def test_directory_without_checkpoint(tmp_path: Path) -> None:
-    with pytest.raises(CheckpointError,
-                       match=r"no checkpoint tagged 'latest'.*holds no checkpoint"):
+    message = (f"no checkpoint tagged 'latest' in {tmp_path} (latest.json is missing; the "
+               "directory holds no checkpoint)")
+    with pytest.raises(CheckpointError, match=f"^{re.escape(message)}$"):
         load_checkpoint(tmp_path)
 
 
@@ -416,7 +420,8 @@ def test_non_strict_json_is_rejected(tmp_path: Path, constant: str) -> None:
 def test_config_must_be_an_object(tmp_path: Path) -> None:
     folder = save(tmp_path)
     (folder / "config.json").write_text("[1, 2]")
-    with pytest.raises(CheckpointError, match=r"config\.json should hold a JSON object"):
+    message = f"{folder / 'config.json'} should hold a JSON object, got list"
+    with pytest.raises(CheckpointError, match=f"^{re.escape(message)}$"):
         load_checkpoint(tmp_path)
 
 
@@ -472,7 +477,8 @@ def test_newer_format_version_is_refused(tmp_path: Path, where: str) -> None:
     document = json.loads(path.read_text())
     document["format_version"] = CHECKPOINT_FORMAT_VERSION + 1
     path.write_text(json.dumps(document))
-    with pytest.raises(CheckpointError, match=r"format_version 2, newer .*upgrade rnnkit"):
+    with pytest.raises(CheckpointError, match=f"^{re.escape(str(path))} has format_version 2, "
+                                              r"newer .*upgrade rnnkit$"):
         load_checkpoint(tmp_path)
 
 
