@@ -334,6 +334,22 @@ def test_reader_racing_a_save_loads_again(
     assert_bit_equal(loaded.model_state, make_state(2))
 
 
+def test_a_reader_gives_up_on_a_checkpoint_that_keeps_changing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    save(tmp_path, seed=1)
+    real = checkpoint_module._load_folder
+
+    def always_racing(directory, folder, *rest):
+        save(tmp_path, seed=2)  # every attempt finds its folder pruned
+        return real(directory, folder, *rest)
+
+    monkeypatch.setattr(checkpoint_module, "_load_folder", always_racing)
+    message = f"checkpoint 'latest' in {tmp_path} kept changing while loading"
+    with pytest.raises(CheckpointError, match=f"^{re.escape(message)}$"):
+        load_checkpoint(tmp_path)
+
+
 # --- clear errors ------------------------------------------------------------------------
 def test_missing_directory(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match=r"checkpoint directory .*nowhere does not exist"):
