@@ -147,6 +147,7 @@ def test_ctrl_c_saves_latest_and_resume_goes_on_exactly(text_file: Path, tmp_pat
     os.kill(child.pid, signal.SIGINT)
     assert finish(child) == 130
     step = saved_step(out_dir, "latest")
+    assert sorted(path.name for path in out_dir.glob("*.json")) == ["best.json", "latest.json"]
     said = log_path.read_text(encoding="utf-8")
     assert f"interrupted at step {step}: saved latest in {out_dir}" in said
 
