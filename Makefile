@@ -116,7 +116,7 @@ MUTATION_SCOPE ?= clipping=rnnkit.training.clipping.* schedule=rnnkit.training.s
 	trainer=rnnkit.training.trainer.* checkpoint=rnnkit.training.checkpoint.*
 # Survivors whose tests run the code in child processes (torchrun ranks, an interrupted CLI
 # run), which mutmut cannot trace: mutant patterns=tests, run by
-# tools/mutation_out_of_process.py after mutmut.
+# tools/mutation_rerun.py after mutmut.
 TRAINER := rnnkit.training.trainer
 DDP_TESTS := tests/training/test_distributed.py::test_resume_under_ddp_continues_exactly
 MUTATION_OUT_OF_PROCESS ?= \
@@ -134,7 +134,7 @@ mutation: install
 		OMP_NUM_THREADS=1 $(BIN)/mutmut run --max-children $(MUTATION_CHILDREN) \
 			$$(echo "$${scope#*=}" | tr , ' ') | tr '\r' '\n' | tail -n 3 || exit 1; \
 	done; \
-	$(BIN)/python tools/mutation_out_of_process.py $(MUTATION_OUT_OF_PROCESS) || exit 1; \
+	$(BIN)/python tools/mutation_rerun.py $(MUTATION_OUT_OF_PROCESS) || exit 1; \
 	$(BIN)/python tools/mutation_report.py $(MUTATION_SCOPE) --survivors; \
 	echo "make mutation took $$(( $$(date +%s) - start )) s"
 

@@ -2,9 +2,9 @@
 
 Reads the ``mutants/**/*.py.meta`` files mutmut 3 writes (its exit code per mutant) and
 ``tools/mutation_equivalent.txt`` (``mutant-name  reason``, one a line: survivors argued
-equivalent, left out of the denominator) and ``mutants/out_of_process.json`` (survivors
-run again against tests that reach them only in child processes, by
-``tools/mutation_out_of_process.py``), and prints one Markdown row per module. A
+equivalent, left out of the denominator) and ``mutants/rerun.json`` (survivors run again
+against named tests by ``tools/mutation_rerun.py``), and prints one Markdown row per
+module. A
 module's scope is the mutant-name patterns given for it in the Makefile (``MUTATION_SCOPE``),
 so ``layers/base.py`` counts only its dispatch functions.
 
@@ -32,11 +32,11 @@ def results(root: Path = Path("mutants")) -> dict[str, str]:
     for meta in root.rglob("*.py.meta"):
         codes = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
         found.update({name: STATUS.get(code, "suspicious") for name, code in codes.items()})
-    rerun = root / "out_of_process.json"
+    rerun = root / "rerun.json"
     if rerun.exists():
         for name, outcome in json.loads(rerun.read_text(encoding="utf-8")).items():
             if found.get(name) == "survived" and outcome["exit_code"] == 1:
-                found[name] = "killed out of process"
+                found[name] = "killed on rerun"
     return found
 
 
@@ -56,7 +56,7 @@ def main(arguments: list[str]) -> int:
     show_survivors = "--survivors" in arguments
     scopes = [argument.split("=", 1) for argument in arguments if "=" in argument]
     status, equivalent = results(), equivalents()
-    print("| module | mutants | killed | killed out of process | survived | equivalent "
+    print("| module | mutants | killed | killed on rerun | survived | equivalent "
           "| timeout | no tests | kill rate |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     survivors = []
@@ -69,11 +69,11 @@ def main(arguments: list[str]) -> int:
                                                              "suspicious", "not checked")
                             and n not in equivalent)
         # A timeout is a detected mutant (the tests did not pass), as in mutmut's own score.
-        detected = counts["killed"] + counts["killed out of process"] + counts["timeout"]
+        detected = counts["killed"] + counts["killed on rerun"] + counts["timeout"]
         denominator = len(names) - counts["equivalent"]
         rate = f"{100 * detected / denominator:.1f}%" if denominator else "-"
         print(f"| {label} | {len(names)} | {counts['killed']} "
-              f"| {counts['killed out of process']} | {counts['survived']} "
+              f"| {counts['killed on rerun']} | {counts['survived']} "
               f"| {counts['equivalent']} | {counts['timeout']} | {counts['no tests']} "
               f"| {rate} |")
     if show_survivors:

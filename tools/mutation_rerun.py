@@ -1,15 +1,18 @@
-"""Run surviving mutants against tests that reach them only in child processes.
+"""Run surviving mutants again, each against the tests named for it.
 
-mutmut 3 picks the tests for a mutant by recording, in one instrumented run, which tests
-call which function. A function that runs only inside a child process (the ranks of a
-``torchrun`` job, a CLI process a test interrupts) is never recorded, so its mutants pass
-as survivors without their tests ever running. This runs each such survivor against the
-tests given for it: pytest in ``mutants/`` with ``MUTANT_UNDER_TEST`` set, which the child
+Two uses. mutmut 3 picks the tests for a mutant by recording, in one instrumented run,
+which tests call which function; a function that runs only inside a child process (the
+ranks of a ``torchrun`` job, a CLI process a test interrupts) is never recorded, so its
+mutants pass as survivors without their tests ever running. And after tests are added
+for survivors, rerunning each survivor against its new tests takes seconds where
+mutmut's rerun takes every test that calls the function.
+
+Each mutant runs as pytest in ``mutants/`` with ``MUTANT_UNDER_TEST`` set, which child
 processes inherit with the mutated sources on their ``PYTHONPATH``
-(tests/training/processes.py). Results go to ``mutants/out_of_process.json``, which
-``tools/mutation_report.py`` reads.
+(tests/training/processes.py). A failing test kills it; results go to
+``mutants/rerun.json``, which ``tools/mutation_report.py`` reads.
 
-    python tools/mutation_out_of_process.py 'glob[,glob...]=test[,test...]' ...
+    python tools/mutation_rerun.py 'glob[,glob...]=test[,test...]' ...
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from mutation_report import equivalents, results
 
-RESULTS = Path("mutants/out_of_process.json")
+RESULTS = Path("mutants/rerun.json")
 
 
 def run_mutant(name: str, tests: list[str]) -> int:
