@@ -12,7 +12,7 @@ processes inherit with the mutated sources on their ``PYTHONPATH``
 (tests/training/processes.py). A failing test kills it; results go to
 ``mutants/rerun.json``, which ``tools/mutation_report.py`` reads.
 
-    python tools/mutation_rerun.py 'glob[,glob...]=test[,test...]' ...
+usage: python tools/mutation_rerun.py 'glob[,glob...]=test[,test...]' ...
 """
 
 from __future__ import annotations
@@ -45,6 +45,9 @@ def run_mutant(name: str, tests: list[str]) -> int:
 def main(arguments: list[str]) -> int:
     status, equivalent = results(), equivalents()
     done = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
+    if not arguments or any("=" not in argument for argument in arguments):
+        print(__doc__.rstrip().rsplit("\n", 1)[-1].strip(), file=sys.stderr)
+        return 2
     for argument in arguments:
         patterns, tests = (part.split(",") for part in argument.split("=", 1))
         names = sorted(name for name, state in status.items()

@@ -88,14 +88,18 @@ def rnnkit_train(nproc: int, text_file: Path, out_dir: Path, cwd: Path,
 
 
 def test_resume_under_ddp_continues_exactly(text_file: Path, tmp_path: Path) -> None:
-    """4 steps in one go equal 2 + resume 2, both with 2 processes; the carried state and
-    the step count come back, and only rank 0 wrote (one log, one set of checkpoints)."""
-    whole = rnnkit_train(2, text_file, tmp_path / "whole", tmp_path, "--max-steps", "4")
+    """4 steps in one go equal 2 + resume 2, both with 2 processes; the carried state, the
+    step count and each rank's dropout generator come back, and only rank 0 wrote (one
+    log, one set of checkpoints)."""
+    dropout = ("--dropout", "0.1")  # each rank draws its own masks from its own generator
+    whole = rnnkit_train(2, text_file, tmp_path / "whole", tmp_path, "--max-steps", "4",
+                         *dropout)
     assert whole.returncode == 0, whole.stderr[-3000:]
-    first = rnnkit_train(2, text_file, tmp_path / "split", tmp_path, "--max-steps", "2")
+    first = rnnkit_train(2, text_file, tmp_path / "split", tmp_path, "--max-steps", "2",
+                         *dropout)
     assert first.returncode == 0, first.stderr[-3000:]
     second = rnnkit_train(2, text_file, tmp_path / "split", tmp_path, "--max-steps", "4",
-                          "--resume")
+                          "--resume", *dropout)
     assert second.returncode == 0, second.stderr[-3000:]
     assert whole.stdout.count('"stop_reason"') == 1  # the result line comes from rank 0 only
     expected = load_checkpoint(tmp_path / "whole")

@@ -14,8 +14,11 @@ import csv
 import hashlib
 import logging
 import math
+import os
 import random
 import re
+import signal
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -31,12 +34,14 @@ from rnnkit.models import detach_state
 from rnnkit.models.language_model import WithConditions
 from rnnkit.training.checkpoint import load_checkpoint, restore_model_state, save_checkpoint
 from rnnkit.training.distributed import Distributed
+from rnnkit.training.interrupt import TrainingInterrupted
 from rnnkit.training.precision import MixedPrecision
 from rnnkit.training.records import QuietRecords
 from rnnkit.training.resume_check import ResumeMismatchError
 from rnnkit.training.state import capture_rng_state
 from rnnkit.training.trainer import (
     TrainingDivergedError,
+    check_finite,
     prepare_run,
     resolve_device,
     restore_run,
@@ -219,22 +224,36 @@ def test_resume_carries_the_state_of_every_cell_exactly(cell: str, text_file: Pa
     assert all(torch.equal(first[name], second[name]) for name in first)
 
 
-def checkpoint_with_rank_one_rng(text_file: Path, out_dir: Path, seed_of_rank_one: int):
-    """A one-process checkpoint plus the RNG state a rank 1 would have saved, drawn from
-    ``seed_of_rank_one``: what a two-process run leaves, without starting two processes."""
+def checkpoint_with_rank_rng(text_file: Path, out_dir: Path, seeds_of_ranks: list[int]):
+    """A one-process checkpoint plus the RNG state ranks 1, 2, ... would have saved, drawn
+    from ``seeds_of_ranks``: what a run of more processes leaves, without starting them."""
     train(tiny_config(text_file, out_dir, max_steps=2))
     saved = load_checkpoint(out_dir)
-    torch.manual_seed(seed_of_rank_one)
-    random.seed(seed_of_rank_one)
-    np.random.seed(seed_of_rank_one)
-    rank_tensors, rank_meta = capture_rng_state()
-    tensors = dict(saved.trainer_tensors)
-    tensors.update({f"rng_rank1.{key}": value for key, value in rank_tensors.items()})
-    state = {**saved.trainer_state, "rng_ranks": [rank_meta]}
+    tensors, metas = dict(saved.trainer_tensors), []
+    for rank, seed in enumerate(seeds_of_ranks, start=1):
+        seed_like_rank(seed, rank)
+        rank_tensors, rank_meta = capture_rng_state()
+        tensors.update({f"rng_rank{rank}.{key}": value for key, value in rank_tensors.items()})
+        metas.append(rank_meta)
+    state = {**saved.trainer_state, "rng_ranks": metas}
     save_checkpoint(out_dir, model_state=saved.model_state, config=saved.config,
                     vocab=saved.vocab, trainer_tensors=tensors, trainer_state=state,
                     tag="latest")
     return load_checkpoint(out_dir)
+
+
+def seed_like_rank(seed: int, rank: int) -> None:
+    """Seed every generator, then draw ``rank`` NumPy numbers: ranks that drew different
+    amounts differ in the JSON half of their saved state too (NumPy's position)."""
+    torch.manual_seed(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    np.random.rand(rank)
+
+
+def rank_draws(seed: int, rank: int) -> tuple[list[float], float, float]:
+    seed_like_rank(seed, rank)
+    return draws()
 
 
 def draws() -> tuple[list[float], float, float]:
@@ -252,8 +271,8 @@ def test_each_rank_takes_back_its_own_generators_and_rows(text_file: Path,
                                                           tmp_path: Path) -> None:
     """Rank 1 of 2 restores the RNG state rank 1 saved and the second half of the carried
     state's rows (streams 2 and 3 of 4); rank 0 restores its own."""
-    checkpoint = checkpoint_with_rank_one_rng(text_file, tmp_path / "run", 1234)
-    expected_rank_one = seeded_draws(1234)
+    checkpoint = checkpoint_with_rank_rng(text_file, tmp_path / "run", [1234])
+    expected_rank_one = rank_draws(1234, rank=1)
     config = tiny_config(text_file, tmp_path / "run", max_steps=2)
     run = prepare_run(config)
     run.distributed = Distributed(rank=1, world_size=2)
@@ -271,7 +290,7 @@ def test_each_rank_takes_back_its_own_generators_and_rows(text_file: Path,
 
 def test_a_rank_the_checkpoint_lacks_starts_from_the_seed_plus_its_rank(
         text_file: Path, tmp_path: Path, caplog) -> None:
-    checkpoint = checkpoint_with_rank_one_rng(text_file, tmp_path / "run", 1234)
+    checkpoint = checkpoint_with_rank_rng(text_file, tmp_path / "run", [1234])
     config = tiny_config(text_file, tmp_path / "run", max_steps=2, batch_size=4)
     run = prepare_run(config)
     run.distributed = Distributed(rank=2, world_size=4)
@@ -279,7 +298,33 @@ def test_a_rank_the_checkpoint_lacks_starts_from_the_seed_plus_its_rank(
         restore_run(run, checkpoint)
     restored = draws()
     assert restored == seeded_draws(config.train.seed + 2)
-    assert "checkpoint has no RNG state for rank 2; seeding it afresh" in caplog.text
+    assert caplog.messages == ["checkpoint has no RNG state for rank 2; seeding it afresh"]
+
+
+def test_a_checkpoint_without_rank_generators_seeds_the_other_ranks_afresh(
+        text_file: Path, tmp_path: Path) -> None:
+    """Checkpoints from before rnnkit saved every rank's generators lack ``rng_ranks``."""
+    out_dir = tmp_path / "run"
+    train(tiny_config(text_file, out_dir, max_steps=2))
+    saved = load_checkpoint(out_dir)
+    older = {key: value for key, value in saved.trainer_state.items() if key != "rng_ranks"}
+    save_checkpoint(out_dir, model_state=saved.model_state, config=saved.config,
+                    vocab=saved.vocab, trainer_tensors=saved.trainer_tensors,
+                    trainer_state=older, tag="latest")
+    config = tiny_config(text_file, out_dir, max_steps=2)
+    run = prepare_run(config)
+    run.distributed = Distributed(rank=1, world_size=2)
+    restore_run(run, load_checkpoint(out_dir))
+    assert draws() == seeded_draws(config.train.seed + 1)
+
+
+def test_rank_two_of_four_takes_back_rank_twos_generators(text_file: Path,
+                                                           tmp_path: Path) -> None:
+    checkpoint = checkpoint_with_rank_rng(text_file, tmp_path / "run", [1234, 5678])
+    run = prepare_run(tiny_config(text_file, tmp_path / "run", max_steps=2, batch_size=4))
+    run.distributed = Distributed(rank=2, world_size=4)
+    restore_run(run, checkpoint)
+    assert draws() == rank_draws(5678, rank=2)
 
 
 def first_update(text_file: Path, out_dir: Path, **values) -> tuple[torch.Tensor, float]:
@@ -371,6 +416,16 @@ def test_a_loss_under_the_explosion_bound_trains_on(text_file: Path, tmp_path: P
         train(tiny_config(text_file, tmp_path / "stop", max_steps=3, explode_factor=0.5))
 
 
+def test_a_loss_at_the_explosion_bound_is_a_divergence(text_file: Path,
+                                                       tmp_path: Path) -> None:
+    run = prepare_run(tiny_config(text_file, tmp_path / "run", max_steps=1,
+                                  explode_factor=2.0))
+    bound = 2.0 * math.log(run.config.model.vocab_size)
+    check_finite(run, math.nextafter(bound, 0.0), grad_norm=1.0)
+    with pytest.raises(TrainingDivergedError, match=r"^training diverged at step 1: loss "):
+        check_finite(run, bound, grad_norm=1.0)
+
+
 @pytest.mark.parametrize(("optimizer", "values"), [
     ("sgd", {"momentum": 0.9, "weight_decay": 0.05}),
     ("adam", {"weight_decay": 0.05}),
@@ -428,15 +483,20 @@ def test_a_run_bounded_by_time_alone_trains(text_file: Path, tmp_path: Path) -> 
 def test_the_end_of_run_sample_is_the_models_text_from_the_first_validation_token(
         text_file: Path, tmp_path: Path, capsys) -> None:
     out_dir = tmp_path / "run"
-    config = tiny_config(text_file, out_dir, max_steps=4, sample_length=12)
+    config = tiny_config(text_file, out_dir, max_steps=40, sample_length=40)
     first_token = prepare_run(config).corpus.splits["valid"][0]
     train(config)
     loaded = load_language_model(out_dir, device="cpu")
     prime = loaded.vocab.decode([int(first_token)])
-    expected = sample_text(loaded.model, loaded.vocab, prime, 12, temperature=0.8,
+
+    def sample(temperature: float) -> str:
+        return sample_text(loaded.model, loaded.vocab, prime, 40, temperature=temperature,
                            seed=config.train.seed)
+
+    expected = sample(0.8)
+    assert expected not in {sample(1.0), sample(1.8)}  # the temperature shows in the text
     printed = "".join(capsys.readouterr())
-    assert f"--- sample (12 tokens, temperature 0.8) ---\n{expected}\n---" in printed
+    assert f"--- sample (40 tokens, temperature 0.8) ---\n{expected}\n---" in printed
 
 
 JIG = "X:1\nT:Jig\nM:6/8\nL:1/8\nK:D Major\nA|dfa agf|efg e2c|d3 d2:|\n"
@@ -479,6 +539,27 @@ def test_compile_wraps_the_model_the_step_calls(text_file: Path, tmp_path: Path)
     assert run.trained._orig_mod is run.model  # what torch.compile wrapped
     plain = prepare_run(tiny_config(text_file, tmp_path / "plain", max_steps=2))
     assert plain.trained is plain.model
+
+
+COMPILED_GRAPHS: list = []
+
+
+def recording_backend(graph_module, example_inputs):
+    """A torch.compile backend that records the graphs Dynamo hands it and runs them as
+    they are."""
+    COMPILED_GRAPHS.append(graph_module)
+    return graph_module.forward
+
+
+def test_compile_uses_the_backend_it_is_given(text_file: Path, tmp_path: Path) -> None:
+    name = "rnnkit_test_recording"
+    if name not in torch._dynamo.list_backends(exclude_tags=()):
+        torch._dynamo.register_backend(recording_backend, name=name)
+    COMPILED_GRAPHS.clear()
+    torch._dynamo.reset()
+    train(tiny_config(text_file, tmp_path / "run", max_steps=1, compile=True,
+                      compile_backend=name))
+    assert COMPILED_GRAPHS
 
 
 def test_the_step_schedule_decays_once_per_epoch(text_file: Path, tmp_path: Path) -> None:
@@ -535,3 +616,34 @@ def test_a_device_is_resolved_or_refused_by_what_torch_sees() -> None:
                                              r"no CUDA device$"):
             resolve_device("cuda")
     assert resolve_device("cpu") == torch.device("cpu")
+
+
+def press_ctrl_c_once(path: Path, cancelled: threading.Event) -> threading.Thread:
+    """A thread that sends this process SIGINT once ``path`` exists (the trainer is then
+    listening for it), unless ``cancelled`` is set first (the run failed before that)."""
+    def press() -> None:
+        while not path.exists():
+            if cancelled.wait(0.01):
+                return
+        os.kill(os.getpid(), signal.SIGINT)
+
+    thread = threading.Thread(target=press, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_ctrl_c_in_a_library_call_raises_with_where_latest_was_saved(
+        text_file: Path, tmp_path: Path) -> None:
+    out_dir = tmp_path / "run"
+    config = tiny_config(text_file, out_dir, max_steps=10**6, max_time=1.0, eval_every=2)
+    cancelled = threading.Event()
+    thread = press_ctrl_c_once(out_dir / "best.json", cancelled)
+    try:
+        with pytest.raises(TrainingInterrupted) as raised:
+            train(config)
+    finally:
+        cancelled.set()
+        thread.join()
+    step = load_checkpoint(out_dir).trainer_state["progress"]["step"]
+    assert str(raised.value) == (f"interrupted at step {step}: saved latest in {out_dir}; "
+                                 f"continue with --resume --out-dir {out_dir}")
