@@ -82,3 +82,33 @@ def test_the_averaged_weights_are_validated_and_left_in_the_model(tmp_path) -> N
 def test_a_decay_outside_zero_to_one_is_refused() -> None:
     with pytest.raises(ValueError, match=r"average_decay must be a finite number in \[0, 1\)"):
         ExampleTrainingConfig(average_decay=1.0)
+
+
+@pytest.mark.parametrize(("max_steps", "steps", "validated_epochs"), [
+    (3, 3, [1]),       # inside the first epoch: validates there and stops
+    (5, 5, [1]),       # at the end of the first epoch
+    (7, 7, [1, 2]),    # inside the second
+    (None, 15, [1, 2, 3]),
+])
+def test_max_steps_bounds_the_optimizer_steps_across_epochs(
+        max_steps: int | None, steps: int, validated_epochs: list[int], tmp_path) -> None:
+    model = nn.Linear(3, 2)
+    taken = []
+
+    def loss_of(module: nn.Module, batch: _Batch) -> torch.Tensor:
+        taken.append(1)
+        return nn.functional.mse_loss(module(batch.inputs), batch.targets)
+
+    config = ExampleTrainingConfig(epochs=3, max_steps=max_steps, progress=False,
+                                   out_dir=str(tmp_path))
+    trained = train_on_examples(model, config, batches=_batches, loss_of=loss_of,
+                                validate=lambda module: {"error": 1.0},
+                                error_of=lambda f: f["error"],
+                                save=lambda m, history, tag: None)
+    assert len(taken) == steps
+    assert [row["epoch"] for row in trained.history] == validated_epochs
+
+
+def test_max_steps_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="max_steps"):
+        ExampleTrainingConfig(max_steps=0)

@@ -59,6 +59,7 @@ class ExampleTrainingConfig:
     warmup_steps: int = 0  # batches over which the rate rises linearly to lr
     clip_norm: float = 5.0
     epochs: int = 10
+    max_steps: int | None = None  # optimizer steps in all; the run validates where it stops
     max_time: float | None = None  # minutes of training, evaluation excluded
     validate_every: int = 1  # epochs between validations (and checkpoints); the last is
     average_decay: float = 0.0  # > 0: judge and save a moving average of the weights
@@ -72,7 +73,8 @@ class ExampleTrainingConfig:
     # Task configs add their own fields' rules; check_fields merges them over these.
     RANGES: ClassVar[dict[str, Rule]] = {
         "batch_size": f"[1, {MAX_BATCH}]", "lr": "> 0", "lr_decay": "(0, 1]",
-        "warmup_steps": ">= 0", "clip_norm": "> 0", "epochs": ">= 1", "max_time": "> 0",
+        "warmup_steps": ">= 0", "clip_norm": "> 0", "epochs": ">= 1", "max_steps": ">= 1",
+        "max_time": "> 0",
         "validate_every": ">= 1", "average_decay": "[0, 1)", "seed": f"[0, {MAX_SEED}]",
         "device": ("auto", "cpu", "cuda"), "threads": "[1, 4096]",
         "split_seed": f"[0, {MAX_SEED}]", "valid_fraction": "(0, 1)",
@@ -130,7 +132,9 @@ def train_on_examples(model: nn.Module, config: ExampleTrainingConfig, *,
                                       epoch, steps, budget_s, averaged)
         trained_s += seconds
         out_of_time = config.max_time is not None and trained_s >= config.max_time * 60
-        last = out_of_time or epoch + 1 == config.epochs
+        out_of_steps = config.max_steps is not None and steps >= config.max_steps
+        stopped = out_of_time or out_of_steps
+        last = stopped or epoch + 1 == config.epochs
         if (epoch + 1) % config.validate_every and not last:
             continue
         figures = validate(judged)
@@ -144,7 +148,7 @@ def train_on_examples(model: nn.Module, config: ExampleTrainingConfig, *,
         if error_of(figures) < best:
             best = error_of(figures)
             save(judged, history, "best")
-        if out_of_time:
+        if stopped:
             break
     if averaged is not None:
         model.load_state_dict(judged.state_dict())
@@ -190,6 +194,8 @@ def _train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer,
         bar.set_postfix({"loss": f"{loss.item():.3f}", "examples/s": f"{examples / seconds:.0f}"},
                         refresh=False)
         if budget_s is not None and seconds >= budget_s:
+            break
+        if config.max_steps is not None and steps >= config.max_steps:
             break
     bar.close()
     return seconds, steps
