@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rnnkit.cli import build_parser, main
-from rnnkit.train_command import config_from_args
+from rnnkit.tasks.language_model.commands import config_from_args
 
 
 @pytest.fixture
