@@ -11,15 +11,15 @@ from rnnkit.validation import MAX_SIZE
 
 def add_commands(commands: Any) -> None:
     """Register ``diagnose gradients`` on the top-level subparsers."""
-    from rnnkit.analysis.gradients import PROBE_CELLS
+    from rnnkit.cells.catalog import CELL_NAMES
 
     diagnose = commands.add_parser("diagnose", help="measure how gradients flow through time")
     probes = diagnose.add_subparsers(dest="probe", required=True)
     gradients = probes.add_parser(
         "gradients", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         help="||dL/dh_t|| for every step of a fresh cell, loss at the last step")
-    gradients.add_argument("--cell", required=True, choices=PROBE_CELLS)
-    gradients.add_argument("--compare", nargs="+", default=[], choices=PROBE_CELLS,
+    gradients.add_argument("--cell", required=True, choices=CELL_NAMES)
+    gradients.add_argument("--compare", nargs="+", default=[], choices=CELL_NAMES,
                            metavar="CELL", help="more cells to overlay in the same plot")
     gradients.add_argument("--length", type=value_type(int, "[2, 100000]"), default=100,
                            help="time steps T")

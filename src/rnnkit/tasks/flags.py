@@ -9,7 +9,7 @@ from dataclasses import fields
 from typing import Any
 
 from rnnkit.arguments import field_type
-from rnnkit.validation import type_hints, unwrap_optional
+from rnnkit.validation import field_rules, type_hints, unwrap_optional
 
 
 def add_dataclass_flags(parser: argparse.ArgumentParser, section: str, cls: type,
@@ -42,6 +42,8 @@ def _add_field_flag(group: Any, cls: type, section: str, name: str, hint: Any,
         group.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction,
                            default=argparse.SUPPRESS, help=f"(default {default})")
         return
+    rule = field_rules(cls).get(name)
+    allowed = f"one of {', '.join(rule)} " if isinstance(rule, tuple) else ""
     group.add_argument(flag, dest=dest, type=field_type(cls, name),
                        default=argparse.SUPPRESS, metavar=base.__name__.upper(),
-                       help=f"(default {default})")
+                       help=f"{allowed}(default {default})")

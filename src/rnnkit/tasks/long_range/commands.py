@@ -35,9 +35,9 @@ def add_commands(commands: Any) -> None:
 
 
 def _add_task_training_options(parser: argparse.ArgumentParser) -> None:
-    from rnnkit.models.long_range import TASK_CELLS
+    from rnnkit.cells.catalog import CELL_NAMES
 
-    parser.add_argument("--cell", required=True, choices=TASK_CELLS)
+    parser.add_argument("--cell", required=True, choices=CELL_NAMES)
     parser.add_argument("--hidden", type=_long_range("hidden_size"), default=128,
                         help="hidden size")
     parser.add_argument("--steps", type=_long_range("steps"), default=2000)
