@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
+import re
 from pathlib import Path
 
 import pytest
 
+from rnnkit.cells.catalog import CELL_NAMES
 from rnnkit.cli import build_parser, main
-from rnnkit.train_command import config_from_args
+from rnnkit.tasks.language_model.commands import config_from_args
 
 
 @pytest.fixture
@@ -97,3 +100,63 @@ def test_empty_text_file(tmp_path: Path, capsys) -> None:
                  "--out-dir", str(tmp_path / "x")]) == 1
     error = capsys.readouterr().err
     assert "empty" in error and "empty.txt" in error
+
+
+CELL_COMMANDS = [["train"], ["music", "train"], ["g2p", "train"], ["translation", "train"],
+                 ["classify", "train"], ["tag", "train"], ["forecast", "train"],
+                 ["task", "adding"], ["task", "copy"], ["task", "digits"],
+                 ["diagnose", "gradients"]]
+
+
+def listed_cells(help_text: str) -> tuple[str, ...]:
+    """The cell names a command's --help lists for --cell, in either form argparse shows:
+    ``--cell {a,b}`` (choices) or ``--cell STR  one of a, b (default a)`` (config flags)."""
+    text = " ".join(help_text.split())
+    choices = re.search(r"--cell \{([^}]*)\}", text)
+    if choices:
+        return tuple(choices.group(1).split(","))
+    return tuple(re.search(r"--cell STR one of (.*?) \(default", text).group(1).split(", "))
+
+
+@pytest.mark.parametrize("command", CELL_COMMANDS, ids=" ".join)
+def test_every_command_lists_the_catalogues_cells(command: list[str], capsys) -> None:
+    with pytest.raises(SystemExit):
+        main([*command, "--help"])
+    assert listed_cells(capsys.readouterr().out) == CELL_NAMES
+
+
+def commands_with_a_cell(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
+    if any("--cell" in action.option_strings for action in parser._actions):
+        yield list(path)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, subparser in action.choices.items():
+                yield from commands_with_a_cell(subparser, (*path, name))
+
+
+def test_every_command_with_a_cell_is_in_the_list_above() -> None:
+    """A new command with --cell must join CELL_COMMANDS (and so the test above)."""
+    assert sorted(commands_with_a_cell(build_parser())) == sorted(CELL_COMMANDS)
+
+
+def test_train_takes_the_irnn_and_saves_it(text_file: Path, tmp_path: Path, capsys) -> None:
+    out_dir = tmp_path / "irnn"
+    assert main(["train", "--text-file", str(text_file), "--out-dir", str(out_dir),
+                 "--cell", "irnn", "--hidden-size", "16", "--embedding-size", "8",
+                 "--batch-size", "4", "--seq-len", "16", "--max-steps", "3",
+                 "--eval-every", "3", "--no-progress", "--no-tensorboard",
+                 "--sample-length", "5"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["steps"] == 3
+    saved = json.loads((out_dir / "latest.json").read_text(encoding="utf-8"))
+    config = json.loads((out_dir / saved["folder"] / "config.json").read_text())
+    assert config["model"]["cell"] == "irnn"
+    assert main(["sample", "--checkpoint", str(out_dir), "--length", "5", "--seed", "1"]) == 0
+
+
+def test_irnn_with_another_init_is_refused_in_one_line(text_file: Path, tmp_path: Path,
+                                                       capsys) -> None:
+    assert main(["train", "--text-file", str(text_file), "--out-dir", str(tmp_path / "x"),
+                 "--cell", "irnn", "--init", "orthogonal"]) == 1
+    assert capsys.readouterr().err.strip() == (
+        "rnnkit train: error: ModelConfig: cell='irnn' fixes init='identity', "
+        "got init='orthogonal'")

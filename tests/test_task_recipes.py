@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rnnkit.task_commands import TASKS, read_task_config
+from rnnkit.tasks.examples.commands import TASKS, read_task_config
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 RECIPES = {"rotten_tomatoes_bilstm.toml": "classify", "pos_oanc_tagger.toml": "tag",

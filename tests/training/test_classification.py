@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from rnnkit.cli import main
+from rnnkit.cli.dispatch import train_argv
 from rnnkit.models.classifier import ClassifierConfig
-from rnnkit.task_commands import task_train_argv
 from rnnkit.training.classification import (
     ClassificationConfig,
     SavedClassifier,
@@ -138,11 +138,16 @@ def test_a_csv_without_the_named_column_is_refused_with_the_columns_it_has(
 
 
 def test_train_task_argv_stands_for_the_task_commands() -> None:
-    assert task_train_argv(["train", "--lr", "1", "--task", "classify", "--epochs", "2"]) == [
+    assert train_argv(["train", "--lr", "1", "--task", "classify", "--epochs", "2"]) == [
         "classify", "train", "--lr", "1", "--epochs", "2"]
-    assert task_train_argv(["train", "--task", "language-model"]) == ["train"]
-    with pytest.raises(ValueError, match="--task expected one of"):
-        task_train_argv(["train", "--task", "nonsense"])
+    assert train_argv(["train", "--task", "tag"]) == ["tag", "train"]
+    assert train_argv(["train", "--task", "forecast", "--lr", "1"]) == [
+        "forecast", "train", "--lr", "1"]
+    assert train_argv(["train", "--task", "language-model"]) == ["train"]
+    message = ("--task expected one of language-model, seq2seq, classify, tag, forecast, "
+               "got 'nonsense'")
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        train_argv(["train", "--task", "nonsense"])
 
 
 def test_word_dropout_reads_words_as_unknown_and_never_touches_padding() -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from rnnkit.cli import main
+from rnnkit.cli.dispatch import train_argv
 from rnnkit.models.seq2seq import Seq2SeqConfig
-from rnnkit.seq2seq_commands import seq2seq_train_argv
 from rnnkit.training.translation import (
     TranslationConfig,
     load_translation_data,
@@ -68,17 +68,17 @@ def test_training_writes_bleu_results_and_translate_reads_them(
 
 
 def test_train_task_seq2seq_stands_for_the_pair_commands(tmp_path: Path) -> None:
-    assert seq2seq_train_argv(["train", "--task", "seq2seq", "--dataset", "cmudict",
-                               "--attention", "dot"]) == ["g2p", "train", "--attention", "dot"]
-    assert seq2seq_train_argv(["train", "--dataset", "django_de", "--task", "seq2seq"]) == [
+    assert train_argv(["train", "--task", "seq2seq", "--dataset", "cmudict",
+                       "--attention", "dot"]) == ["g2p", "train", "--attention", "dot"]
+    assert train_argv(["train", "--dataset", "django_de", "--task", "seq2seq"]) == [
         "translation", "train"]
-    assert seq2seq_train_argv(["train", "--task", "language-model", "--lr", "1"]) == [
+    assert train_argv(["train", "--task", "language-model", "--lr", "1"]) == [
         "train", "--lr", "1"]
-    assert seq2seq_train_argv(["sample", "--task", "x"]) == ["sample", "--task", "x"]
+    assert train_argv(["sample", "--task", "x"]) == ["sample", "--task", "x"]
     with pytest.raises(ValueError, match="--task seq2seq needs --dataset"):
-        seq2seq_train_argv(["train", "--task", "seq2seq"])
+        train_argv(["train", "--task", "seq2seq"])
     with pytest.raises(ValueError, match="got --dataset 'shakespeare'"):
-        seq2seq_train_argv(["train", "--task", "seq2seq", "--dataset", "shakespeare"])
+        train_argv(["train", "--task", "seq2seq", "--dataset", "shakespeare"])
     with pytest.raises(SystemExit):
         main(["train", "--task", "nonsense"])
 

@@ -24,12 +24,11 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.atomic import atomic_write_json
-from rnnkit.cells import GRUCell, LSTMCell, RNNCell
-from rnnkit.cells.variants import CELL_VARIANTS, variant_options
+from rnnkit.cells import LSTMCell
+from rnnkit.cells.catalog import CATALOG, CELL_NAMES, build_cell
 from rnnkit.plotting import pyplot, save_figure
 from rnnkit.validation import check_choice, check_positive_int
 
-PROBE_CELLS = CELL_VARIANTS
 State = tuple[Tensor, ...]
 
 
@@ -43,12 +42,11 @@ def build_probe_cell(
     an identity recurrent matrix and zero bias (Le et al. 2015); ``lstm`` adds
     ``forget_bias`` to the forget gate's bias; ``gru`` is torch.nn's form.
     """
-    check_choice("build_probe_cell", "cell", name, PROBE_CELLS)
+    check_choice("build_probe_cell", "cell", name, CELL_NAMES)
     check_positive_int("build_probe_cell", "input_size", input_size)
     check_positive_int("build_probe_cell", "hidden_size", hidden_size)
-    kind, options = variant_options(name, forget_bias=forget_bias)
-    cell_class = {"rnn": RNNCell, "lstm": LSTMCell, "gru": GRUCell}[kind]
-    return cell_class(input_size, hidden_size, dtype=dtype, **options)
+    options = {"forget_bias": forget_bias} if CATALOG[name].kind == "lstm" else {}
+    return build_cell(name, input_size, hidden_size, dtype=dtype, **options)
 
 
 def step(cell: nn.Module, x: Tensor, state: State | None) -> State:

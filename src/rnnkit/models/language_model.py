@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from rnnkit.cells.catalog import CATALOG, CELL_NAMES
 from rnnkit.cells.init import INIT_SCHEMES
 from rnnkit.layers import RecurrentLayer
 from rnnkit.layers.factory import build_layer
@@ -22,8 +23,8 @@ from rnnkit.validation import (
     check_positive_int,
 )
 
-CELLS = ("lstm", "gru", "rnn_tanh", "rnn_relu")
 EMBEDDINGS = ("learned", "one-hot")
+DEFAULT_INIT = "uniform"
 ARCHITECTURES = ("rnn", "transformer")
 
 RecurrentState = Tensor | tuple[Tensor, Tensor]
@@ -60,14 +61,14 @@ class ModelConfig:
     layer_norm: bool = False
     recurrent_dropout: float = 0.0
     weight_dropout: float = 0.0
-    init: str = "uniform"
+    init: str = DEFAULT_INIT
     condition_sizes: tuple[int, ...] = ()
     condition_size: int = 16
     num_heads: int = 4
     context: int = 256
 
     RANGES: ClassVar[dict[str, Rule]] = {
-        "vocab_size": ">= 0", "architecture": ARCHITECTURES, "cell": CELLS,
+        "vocab_size": ">= 0", "architecture": ARCHITECTURES, "cell": CELL_NAMES,
         "embedding": EMBEDDINGS, "embedding_size": f"[1, {MAX_SIZE}]",
         "hidden_size": f"[1, {MAX_SIZE}]", "num_layers": f"[1, {MAX_LAYERS}]",
         "dropout": "[0, 1)", "proj_size": f"[0, {MAX_SIZE}]", "recurrent_dropout": "[0, 1)",
@@ -94,6 +95,10 @@ class ModelConfig:
         if self.layer_norm and self.cell not in ("lstm", "gru"):
             raise ValueError(f"{owner}: layer_norm needs cell='lstm' or 'gru', "
                              f"got cell={self.cell!r}")
+        fixed_init = CATALOG[self.cell].fixed.get("init")
+        if fixed_init is not None and self.init not in (DEFAULT_INIT, fixed_init):
+            raise ValueError(f"{owner}: cell={self.cell!r} fixes "
+                             f"init={fixed_init!r}, got init={self.init!r}")
 
     @property
     def input_size(self) -> int:
@@ -126,9 +131,10 @@ class OneHot(nn.Module):
 
 def build_recurrent_layer(config: ModelConfig) -> RecurrentLayer:
     """The rnnkit layer a :class:`ModelConfig` describes, batch-first."""
-    options: dict[str, object] = dict(init=config.init,
-                                      recurrent_dropout=config.recurrent_dropout,
+    options: dict[str, object] = dict(recurrent_dropout=config.recurrent_dropout,
                                       weight_dropout=config.weight_dropout)
+    if "init" not in CATALOG[config.cell].fixed:  # irnn's identity init is its own
+        options.update(init=config.init)
     if config.cell == "lstm":
         options.update(proj_size=config.proj_size, peephole=config.peephole,
                        layer_norm=config.layer_norm, forget_bias=config.forget_bias)

@@ -10,20 +10,18 @@ from __future__ import annotations
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from rnnkit.cells.variants import CELL_VARIANTS, variant_options
-from rnnkit.layers import GRU, LSTM, RNN, RecurrentLayer
+from rnnkit.cells.catalog import CATALOG, CELL_NAMES
+from rnnkit.layers import RecurrentLayer
+from rnnkit.layers.factory import build_layer
 from rnnkit.validation import check_choice, check_positive_int
-
-TASK_CELLS = CELL_VARIANTS
 
 
 def build_task_layer(cell: str, input_size: int, hidden_size: int, *,
                      forget_bias: float = 1.0) -> RecurrentLayer:
     """A one-layer, batch-first rnnkit layer by cell name."""
-    check_choice("build_task_layer", "cell", cell, TASK_CELLS)
-    kind, options = variant_options(cell, forget_bias=forget_bias)
-    layer_class = {"rnn": RNN, "lstm": LSTM, "gru": GRU}[kind]
-    return layer_class(input_size, hidden_size, batch_first=True, **options)
+    check_choice("build_task_layer", "cell", cell, CELL_NAMES)
+    options = {"forget_bias": forget_bias} if CATALOG[cell].kind == "lstm" else {}
+    return build_layer(cell, input_size, hidden_size, **options)
 
 
 class LastStepRegressor(nn.Module):

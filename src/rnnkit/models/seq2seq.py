@@ -39,10 +39,11 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from rnnkit.cells.catalog import CELL_NAMES
 from rnnkit.layers import RecurrentLayer
 from rnnkit.layers.factory import build_layer
 from rnnkit.models.attention import SCORES, Attention
-from rnnkit.models.language_model import ARCHITECTURES, CELLS
+from rnnkit.models.language_model import ARCHITECTURES
 from rnnkit.validation import (
     MAX_LAYERS,
     MAX_LENGTH,
@@ -88,7 +89,7 @@ class Seq2SeqConfig:
 
     RANGES: ClassVar[dict[str, Rule]] = {
         "source_vocab_size": ">= 0", "target_vocab_size": ">= 0",
-        "architecture": ARCHITECTURES, "cell": CELLS, "embedding_size": f"[1, {MAX_SIZE}]",
+        "architecture": ARCHITECTURES, "cell": CELL_NAMES, "embedding_size": f"[1, {MAX_SIZE}]",
         "hidden_size": f"[1, {MAX_SIZE}]", "num_layers": f"[1, {MAX_LAYERS}]",
         "attention": ATTENTIONS, "dropout": "[0, 1)", "pad_id": ">= 0", "bos_id": ">= 0",
         "eos_id": ">= 0", "num_heads": "[1, 1024]", "max_length": f"[1, {MAX_LENGTH}]"}

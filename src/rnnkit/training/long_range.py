@@ -24,6 +24,7 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from rnnkit.atomic import atomic_write_json
+from rnnkit.cells.catalog import CELL_NAMES
 from rnnkit.data.digits import (
     NUM_CLASSES,
     PIXEL_ORDERS,
@@ -34,7 +35,7 @@ from rnnkit.data.digits import (
     split_digits,
 )
 from rnnkit.data.long_range import ADDING_BASELINE_MSE, adding_problem, copy_task
-from rnnkit.models.long_range import TASK_CELLS, LastStepRegressor, StepClassifier
+from rnnkit.models.long_range import LastStepRegressor, StepClassifier
 from rnnkit.plotting import pyplot, save_figure
 from rnnkit.training.clipping import clip_gradients
 from rnnkit.validation import (
@@ -88,7 +89,7 @@ class LongRangeConfig:
     progress: bool = True
 
     RANGES: ClassVar[dict[str, Rule]] = {
-        "task": TASKS, "cell": TASK_CELLS, "length": f"[1, {MAX_LENGTH}]",
+        "task": TASKS, "cell": CELL_NAMES, "length": f"[1, {MAX_LENGTH}]",
         "hidden_size": f"[1, {MAX_SIZE}]", "steps": ">= 1", "batch_size": f"[1, {MAX_BATCH}]",
         "optimizer": OPTIMIZERS, "lr": "> 0", "clip_norm": "> 0", "clip_value": "> 0",
         "test_size": f"[1, {MAX_BATCH}]", "eval_every": ">= 1", "seed": f"[0, {MAX_SEED}]",

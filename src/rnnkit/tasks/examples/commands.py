@@ -22,6 +22,8 @@ from typing import Any
 from rnnkit.models.classifier import ClassifierConfig
 from rnnkit.models.forecaster import ForecasterConfig
 from rnnkit.models.tagger import TaggerConfig
+from rnnkit.tasks.flags import add_dataclass_flags, section_values
+from rnnkit.tasks.plugin import Plugin
 from rnnkit.training.classification import ClassificationConfig
 from rnnkit.training.forecasting import ForecastConfig
 from rnnkit.training.tagging import TaggingConfig
@@ -100,7 +102,6 @@ TASKS = {
 
 def add_task_commands(commands: Any) -> None:
     """Register ``<task> train|eval`` for every task and ``predict``."""
-    from rnnkit.train_command import add_dataclass_flags
 
     for task in TASKS.values():
         parser = commands.add_parser(task.name, help=task.help)
@@ -129,7 +130,6 @@ def add_task_commands(commands: Any) -> None:
 
 def run_task_train(args: argparse.Namespace) -> int:
     """Train the task from its flags and print its headline figures as JSON."""
-    from rnnkit.train_command import section_values
     from rnnkit.training.config import replace_section
 
     task = TASKS[args.task_name]
@@ -232,21 +232,16 @@ def _input_lines(path: str | None) -> list[str]:
     return read_utf8(path, "input file").splitlines()
 
 
-TASK_NAMES = ("language-model", "seq2seq", *TASKS)
+def _train_argv(task: str) -> Callable[[list[str]], list[str]]:
+    """``train --task <task> REST`` is ``<task> train REST``."""
+    return lambda rest: [task, "train", *rest]
 
 
-def task_train_argv(argv: list[str]) -> list[str]:
-    """``train --task classify|tag|forecast REST`` as ``<task> train REST``; other ``argv``
-    go to :func:`~rnnkit.seq2seq_commands.seq2seq_train_argv` (``--task seq2seq`` and
-    ``--task language-model``)."""
-    from rnnkit.seq2seq_commands import seq2seq_train_argv
+def evaluate_task_checkpoint(checkpoint: str, data_file: str | None) -> dict[str, Any] | None:
+    """The figures of a classify, tag or forecast run (``None`` for any other run)."""
+    task = task_of_checkpoint(checkpoint)
+    return None if task is None else TASKS[task].evaluate(checkpoint, data_file)
 
-    if not argv or argv[0] != "train" or "--task" not in argv:
-        return argv
-    index = argv.index("--task")
-    task = argv[index + 1] if index + 1 < len(argv) else ""
-    if task in TASKS:
-        return [task, "train", *argv[1:index], *argv[index + 2:]]
-    if task not in TASK_NAMES:
-        raise ValueError(f"--task expected one of {', '.join(TASK_NAMES)}, got {task!r}")
-    return seq2seq_train_argv(argv)
+
+PLUGIN = Plugin(add_task_commands, train_tasks={name: _train_argv(name) for name in TASKS},
+                evaluate_checkpoint=evaluate_task_checkpoint)

@@ -20,6 +20,8 @@ from rnnkit.arguments import (
 )
 from rnnkit.data.abc_tunes import split_tunes
 from rnnkit.data.text import load_text_file
+from rnnkit.tasks.language_model.commands import add_training_flags, config_from_args, run_train
+from rnnkit.tasks.plugin import Plugin
 
 LOG = logging.getLogger(__name__)
 # `rnnkit music train` starts from these; --config and flags come on top.
@@ -27,7 +29,7 @@ MUSIC_DEFAULTS = {"data": {"dataset": "irish_abc", "format": "abc"},
                   "train": {"out_dir": "runs/music"}}
 
 
-def add_music_commands(commands: Any, add_training_flags: Any) -> None:
+def add_commands(commands: Any) -> None:
     """Register ``music train|generate|play`` on the top-level subparsers."""
     music = commands.add_parser("music", help="train on ABC tunes, generate and play tunes")
     actions = music.add_subparsers(dest="action", required=True)
@@ -83,7 +85,6 @@ def _add_play(actions: Any) -> None:
 
 
 def run_music_train(args: argparse.Namespace) -> int:
-    from rnnkit.train_command import config_from_args, run_train
     from rnnkit.training.config import RunConfig
 
     return run_train(args, config_from_args(args, RunConfig.from_dict(MUSIC_DEFAULTS)))
@@ -195,3 +196,6 @@ def _chosen_tune(source: Path, number: int) -> str:
         raise ValueError(f"{source} holds {len(tunes)} tune(s); --tune {number} is not "
                          f"among them")
     return tunes[number - 1]
+
+
+PLUGIN = Plugin(add_commands)

@@ -19,15 +19,16 @@ from typing import Any
 
 from rnnkit.arguments import BEAM
 from rnnkit.models.seq2seq import Seq2SeqConfig
+from rnnkit.tasks.flags import add_dataclass_flags, section_values
+from rnnkit.tasks.plugin import Plugin
 from rnnkit.training.g2p import G2PConfig
 from rnnkit.training.translation import TranslationConfig
 
 MODEL_NOT_FLAGS = {"source_vocab_size", "target_vocab_size", "pad_id", "bos_id", "eos_id"}
 
 
-def add_seq2seq_commands(commands: Any) -> None:
+def add_commands(commands: Any) -> None:
     """Register ``g2p`` (train, eval) and ``translate`` on the CLI's subcommands."""
-    from rnnkit.train_command import add_dataclass_flags
 
     g2p = commands.add_parser("g2p", help="grapheme-to-phoneme models on the CMU dictionary")
     actions = g2p.add_subparsers(dest="action", required=True)
@@ -77,7 +78,6 @@ def run_translation_train(args: argparse.Namespace) -> int:
 def _run_pair_training(args: argparse.Namespace, section: str, config_class: type,
                        train: Any) -> int:
     """Build the task and model configs from the flags, train, print the test figures."""
-    from rnnkit.train_command import section_values
 
     config = replace(config_class(), **section_values(args, section))
     model_config = replace(Seq2SeqConfig(), **section_values(args, "model"))
@@ -90,20 +90,11 @@ def _run_pair_training(args: argparse.Namespace, section: str, config_class: typ
 SEQ2SEQ_DATASETS = {"cmudict": ["g2p", "train"], "django_de": ["translation", "train"]}
 
 
-def seq2seq_train_argv(argv: list[str]) -> list[str]:
+def seq2seq_train_argv(rest: list[str]) -> list[str]:
     """``train --task seq2seq --dataset NAME REST`` as the command it stands for
-    (``g2p train REST`` or ``translation train REST``); any other ``argv`` unchanged, less
-    ``--task language-model``."""
-    if not argv or argv[0] != "train" or "--task" not in argv:
-        return argv
-    rest = list(argv[1:])
-    index = rest.index("--task")
-    task = rest[index + 1] if index + 1 < len(rest) else ""
-    del rest[index:index + 2]
-    if task == "language-model":
-        return ["train", *rest]
-    if task != "seq2seq":
-        raise ValueError(f"--task expected 'language-model' or 'seq2seq', got {task!r}")
+    (``g2p train REST`` or ``translation train REST``); ``rest`` is the line after
+    ``train`` without ``--task seq2seq``."""
+    rest = list(rest)
     if "--dataset" not in rest or rest.index("--dataset") + 1 >= len(rest):
         raise ValueError(f"--task seq2seq needs --dataset, one of {sorted(SEQ2SEQ_DATASETS)}")
     where = rest.index("--dataset")
@@ -210,3 +201,6 @@ def run_settings(config: dict[str, Any], section: str, checkpoint: str) -> dict[
                 "a run of an unknown kind")
     raise ValueError(f"{checkpoint} is not {RUN_KINDS[section].split(' (')[0]}: it holds "
                      f"{kind}, without [{section}] settings")
+
+
+PLUGIN = Plugin(add_commands, train_tasks={"seq2seq": seq2seq_train_argv})

@@ -1,0 +1,83 @@
+"""The two commands that reach every task: ``rnnkit train --task NAME`` (the task's own
+train command) and ``rnnkit eval --checkpoint DIR`` (scored by the task that wrote it)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from rnnkit.arguments import LENGTH
+from rnnkit.cli.registry import PLUGINS
+from rnnkit.tasks.language_model.commands import add_checkpoint_arguments
+from rnnkit.tasks.plugin import Plugin
+
+LANGUAGE_MODEL = "language-model"  # rnnkit train's own task
+
+
+def train_task_names(plugins: Sequence[Plugin] = PLUGINS) -> tuple[str, ...]:
+    """What ``--task`` accepts: the language model, then every plugin's names."""
+    return (LANGUAGE_MODEL, *(name for plugin in plugins for name in plugin.train_tasks))
+
+
+def train_argv(argv: list[str], plugins: Sequence[Plugin] = PLUGINS) -> list[str]:
+    """``train --task NAME REST`` as the command line of NAME's own train command
+    (``--task language-model`` is ``train REST``); any other ``argv`` unchanged."""
+    if not argv or argv[0] != "train" or "--task" not in argv:
+        return argv
+    rest = list(argv[1:])
+    index = rest.index("--task")
+    task = rest[index + 1] if index + 1 < len(rest) else ""
+    del rest[index:index + 2]
+    if task == LANGUAGE_MODEL:
+        return ["train", *rest]
+    for plugin in plugins:
+        if task in plugin.train_tasks:
+            return plugin.train_tasks[task](rest)
+    raise ValueError(f"--task expected one of {', '.join(train_task_names(plugins))}, "
+                     f"got {task!r}")
+
+
+def add_train_task_choice(commands: Any, plugins: Sequence[Plugin] = PLUGINS) -> None:
+    """``--task`` on ``rnnkit train``, listing every task a plugin answers for."""
+    names = train_task_names(plugins)
+    commands.choices["train"].add_argument(
+        "--task", choices=names, default=LANGUAGE_MODEL,
+        help="train another task with the other flags: --task NAME runs NAME's own train "
+             "command (seq2seq: --dataset cmudict|django_de picks G2P or translation)")
+
+
+def add_eval_command(commands: Any, plugins: Sequence[Plugin] = PLUGINS) -> None:
+    """Register ``eval`` on the top-level subparsers: a run folder is scored by the first
+    plugin that claims it, else as a language model."""
+    evaluate = commands.add_parser("eval", help="figures of a checkpoint: loss, bits and "
+                                   "perplexity of a language model, a task's test figures")
+    add_checkpoint_arguments(evaluate)
+    evaluate.add_argument("--text-file", help="score this file instead of the run's data")
+    evaluate.add_argument("--split", default="valid", choices=("valid", "test", "train"))
+    evaluate.add_argument("--window", type=LENGTH, default=256,
+                          help="window length of the fixed-context figure")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.set_defaults(handler=run_eval, plugins=plugins)
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from rnnkit.inference import evaluate_checkpoint
+
+    for plugin in args.plugins:
+        if plugin.evaluate_checkpoint is not None:
+            figures = plugin.evaluate_checkpoint(args.checkpoint, args.text_file)
+            if figures is not None:  # its own figures, of its best epoch
+                print(json.dumps(figures))
+                return 0
+    report = evaluate_checkpoint(args.checkpoint, tag=args.tag or "latest",
+                                 text_file=args.text_file, split=args.split,
+                                 window=args.window, device=args.device)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        for key, value in report.items():
+            print(f"{key:>28}: {value}")
+    return 0
+

@@ -1,0 +1,29 @@
+"""The one list of what the ``rnnkit`` command offers: a plugin a line.
+
+A new task is one package under :mod:`rnnkit.tasks` whose ``commands`` module has a
+``PLUGIN`` (:class:`rnnkit.tasks.plugin.Plugin`), plus its line here. Tools of the library
+(data sets, gradient probes, export) hand over their ``add_commands`` the same way.
+"""
+
+from __future__ import annotations
+
+from rnnkit.analysis import commands as analysis_commands
+from rnnkit.data import commands as data_commands
+from rnnkit.export import commands as export_commands
+from rnnkit.tasks.examples import commands as example_tasks
+from rnnkit.tasks.language_model import commands as language_model
+from rnnkit.tasks.long_range import commands as long_range
+from rnnkit.tasks.music import commands as music
+from rnnkit.tasks.plugin import Plugin
+from rnnkit.tasks.seq2seq import commands as seq2seq
+
+PLUGINS: tuple[Plugin, ...] = (
+    language_model.PLUGIN,                  # train, sample
+    Plugin(data_commands.add_commands),     # data list|fetch
+    Plugin(analysis_commands.add_commands), # diagnose gradients
+    long_range.PLUGIN,                      # task adding|copy|digits
+    music.PLUGIN,                           # music train|generate|play
+    Plugin(export_commands.add_export_command),  # export
+    seq2seq.PLUGIN,                         # g2p, translation, translate; train --task seq2seq
+    example_tasks.PLUGIN,                   # classify, tag, forecast, predict
+)

@@ -1,0 +1,1 @@
+"""The long-range tasks (adding, copy, sequential digits): ``rnnkit task NAME``."""

@@ -1,0 +1,1 @@
+"""Music in ABC notation, built on the language model: ``rnnkit music train|generate|play``."""

@@ -1,0 +1,28 @@
+"""What a task hands the ``rnnkit`` command."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# ``rest`` of ``rnnkit train --task NAME REST`` in, the argv of the task's own command out.
+TrainArgv = Callable[[list[str]], list[str]]
+# A run folder and an optional file to score instead of the run's test part, in; the
+# figures as a JSON-ready dict out, or ``None`` when the run is another task's.
+CheckpointEvaluator = Callable[[str, str | None], dict[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class Plugin:
+    """A task's (or a tool's) part of the ``rnnkit`` command.
+
+    ``add_commands`` adds its subcommands to the top-level subparsers of the parser.
+    ``train_tasks`` names what it answers to in ``rnnkit train --task NAME``, each with the
+    command line that stands for it. ``evaluate_checkpoint`` serves ``rnnkit eval
+    --checkpoint DIR`` for the run folders it wrote.
+    """
+
+    add_commands: Callable[[Any], None]
+    train_tasks: Mapping[str, TrainArgv] = field(default_factory=dict)
+    evaluate_checkpoint: CheckpointEvaluator | None = None

@@ -1,0 +1,1 @@
+"""Encoder-decoder tasks: ``rnnkit g2p``, ``rnnkit translation`` and ``rnnkit translate``."""

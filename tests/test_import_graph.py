@@ -1,0 +1,129 @@
+"""The floors of the package, read from its import statements (module level and inside
+functions alike): no import cycle; the library never imports a task or the CLI; a task
+never imports the CLI, nor another task (music may build on the language model)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SOURCE = Path(__file__).resolve().parent.parent / "src"
+ALLOWED_BETWEEN_TASKS = {("music", "language_model")}
+
+
+def module_files() -> dict[str, Path]:
+    """``rnnkit.x.y`` -> its file, for every module of the package."""
+    modules = {}
+    for path in sorted((SOURCE / "rnnkit").rglob("*.py")):
+        parts = list(path.relative_to(SOURCE).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        modules[".".join(parts)] = path
+    return modules
+
+
+def imported_names(name: str, path: Path) -> set[str]:
+    """Every module name an import statement of ``path`` names, relative ones resolved,
+    ``from a import b`` counted as ``a.b`` too (b may be a module)."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package.split(".")[:len(package.split(".")) - node.level + 1]
+            module = (".".join([*base, node.module] if node.module else base) if node.level
+                      else node.module)
+            names.add(module)
+            names.update(f"{module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def import_graph() -> dict[str, set[str]]:
+    modules = module_files()
+    return {name: {other for other in imported_names(name, path)
+                   if other in modules and other != name}
+            for name, path in modules.items()}
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for other in sorted(graph[module]):
+            if other not in index:
+                visit(other)
+                low[module] = min(low[module], low[other])
+            elif other in stack:
+                low[module] = min(low[module], index[other])
+        if low[module] == index[module]:
+            component = []
+            while (top := stack.pop()) != module:
+                component.append(top)
+            if component:
+                found.append(sorted([module, *component]))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return found
+
+
+def floor(module: str) -> str:
+    """``cli``, ``task`` or ``library``."""
+    if module in ("rnnkit.cli", "rnnkit.__main__") or module.startswith("rnnkit.cli."):
+        return "cli"
+    if module.startswith("rnnkit.tasks.") and module != "rnnkit.tasks.plugin":
+        return "task"
+    return "library"
+
+
+def task_of(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[2] if floor(module) == "task" and len(parts) > 3 else None
+
+
+GRAPH = import_graph()
+
+
+def test_the_package_has_no_import_cycle() -> None:
+    assert cycles(GRAPH) == []
+
+
+def test_the_cycle_finder_finds_a_planted_cycle() -> None:
+    planted = {name: set(imports) for name, imports in GRAPH.items()}
+    planted["rnnkit.layers.base"].add("rnnkit.training.trainer")  # trainer reaches layers
+    assert any("rnnkit.layers.base" in cycle for cycle in cycles(planted))
+
+
+@pytest.mark.parametrize("module", sorted(name for name in GRAPH if floor(name) != "cli"))
+def test_nothing_below_the_cli_imports_it(module: str) -> None:
+    assert {other for other in GRAPH[module] if floor(other) == "cli"} == set()
+
+
+@pytest.mark.parametrize("module", sorted(name for name in GRAPH if floor(name) == "library"))
+def test_the_library_imports_no_task(module: str) -> None:
+    assert {other for other in GRAPH[module] if floor(other) == "task"} == set()
+
+
+@pytest.mark.parametrize("module", sorted(name for name in GRAPH if task_of(name)))
+def test_a_task_imports_no_other_task(module: str) -> None:
+    own = task_of(module)
+    others = {task_of(other) for other in GRAPH[module] if task_of(other) not in (None, own)}
+    assert {task for task in others if (own, task) not in ALLOWED_BETWEEN_TASKS} == set()
+
+
+def test_every_task_package_is_in_the_registry() -> None:
+    """A task folder with commands and no line in rnnkit.cli.registry is unreachable."""
+    registry = GRAPH["rnnkit.cli.registry"]
+    with_commands = {name for name in GRAPH if floor(name) == "task"
+                     and name.endswith(".commands")}
+    assert with_commands and with_commands <= registry
