@@ -43,6 +43,7 @@ install: $(STAMP)
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 # After editing requirements/pinned.txt or pyproject.toml's dependencies: one command that
 # regenerates all three locks (a few minutes: pip-compile resolves against the indexes and
@@ -88,6 +89,7 @@ music-tools:
 test: wheel-check music-tools
 	$(CHECK)/venv/bin/pip install --quiet $(LOCKED) -r requirements/dev.lock
 	$(CHECK)/venv/bin/ruff check .
+	$(CHECK)/venv/bin/lint-imports
 	RNNKIT_TEST_INSTALLED=1 TORCH_EXTENSIONS_DIR=$(CURDIR)/$(CHECK)/torch_extensions \
 		$(CHECK)/venv/bin/python -m pytest -q -n 2 --doctest-modules --pyargs rnnkit tests
 
