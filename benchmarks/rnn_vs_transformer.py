@@ -10,9 +10,9 @@ Three parts:
     # generation speed and the state kept per generated token as the context grows
     python benchmarks/rnn_vs_transformer.py generate --threads 1
 
-The LSTM is the ``make demo`` recipe (configs/shakespeare_char.toml: 2 x 256, embeddings
+The LSTM is the ``make demo`` recipe (src/rnnkit/recipes/shakespeare_char.toml: 2 x 256, embeddings
 of 64, batch 32 x 64 with the state carried, Adam 3e-3); the Transformer is its twin in
-configs/shakespeare_char_transformer.toml: 4 pre-norm layers of 128 with 4 heads over a
+src/rnnkit/recipes/shakespeare_char_transformer.toml: 4 pre-norm layers of 128 with 4 heads over a
 context of 128 (:class:`rnnkit.models.transformer_lm.TransformerLanguageModel`), batch
 16 x 128 (the same 2,048 tokens a step), Adam 1e-3 after 200 warm-up steps. Both are
 trained by the same trainer and validated the same way: stateful, windows of 256, on the
@@ -49,8 +49,8 @@ RUNS = Path(os.environ.get("RNN_VS_TRANSFORMER_RUNS", "runs/rnn_vs_transformer")
 NAMES = ("lstm", "transformer")
 
 
-RECIPES = {"lstm": "configs/shakespeare_char.toml",
-           "transformer": "configs/shakespeare_char_transformer.toml"}
+RECIPES = {"lstm": "src/rnnkit/recipes/shakespeare_char.toml",
+           "transformer": "src/rnnkit/recipes/shakespeare_char_transformer.toml"}
 
 
 def run_config(which: str, minutes: float, threads: int | None) -> RunConfig:

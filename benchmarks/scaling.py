@@ -75,7 +75,7 @@ def run_variant(name: str, args: argparse.Namespace, out_dir: Path) -> dict[str,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default="configs/shakespeare_char.toml")
+    parser.add_argument("--config", default="src/rnnkit/recipes/shakespeare_char.toml")
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--warmup-steps", type=int, default=50)
     parser.add_argument("--log-every", type=int, default=10)

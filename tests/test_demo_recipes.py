@@ -27,6 +27,7 @@ import pytest
 from rnnkit.cli import main
 from rnnkit.data.registry import cache_dir
 from rnnkit.inference import load_language_model
+from rnnkit.recipes import recipe_names
 from rnnkit.training.checkpoint import load_checkpoint
 from rnnkit.training.config import read_toml
 
@@ -61,7 +62,7 @@ def with_flags(command: list[str], **flags: str) -> list[str]:
         elif word in names:
             skip = True
         else:
-            result.append(str(ROOT / word) if word.startswith("configs/") else word)
+            result.append(word)
     for flag, value in names.items():
         result += [flag] if value is None else [flag, value]
     return result
@@ -71,7 +72,7 @@ def assert_recipe_used(run: Path, recipe: str, replaced: frozenset = frozenset()
     """The run's saved config holds every value of ``recipe`` but the bounds and
     ``replaced``."""
     saved = load_checkpoint(run).config
-    for section, values in read_toml(ROOT / recipe).items():
+    for section, values in read_toml(recipe).items():
         for key, value in values.items():
             if key in NOT_THE_RECIPE | replaced:
                 continue
@@ -94,11 +95,11 @@ def test_make_demo_trains_the_recipe_and_samples(tmp_path: Path, capsys) -> None
                            sample_length="20", out_dir=str(run), no_progress=None,
                            no_tensorboard=None)) == 0
     # --text-file takes the place of the data set
-    saved = assert_recipe_used(run, "configs/shakespeare_char.toml", frozenset({"dataset"}))
+    saved = assert_recipe_used(run, "shakespeare_char", frozenset({"dataset"}))
     assert saved["data"]["text_file"] == str(text_file) and saved["data"]["dataset"] is None
     loaded = load_language_model(run, device="cpu")
     assert (loaded.model.config.hidden_size, loaded.model.config.num_layers) == (256, 2)
-    assert train[train.index("--config") + 1] == "configs/shakespeare_char.toml"
+    assert train[train.index("--config") + 1] == "shakespeare_char"  # a shipped recipe
     capsys.readouterr()
     assert sample[sample.index("--checkpoint") + 1] == "runs/shakespeare_char"
     assert int(sample[sample.index("--length") + 1]) == 400
@@ -126,7 +127,7 @@ def test_make_music_fetches_trains_the_recipe_and_generates(tmp_path: Path, caps
     run = tmp_path / "irish_folk_small"
     assert main(with_flags(train, max_steps="3", eval_every="3", sample_length="20",
                            out_dir=str(run), no_progress=None, no_tensorboard=None)) == 0
-    saved = assert_recipe_used(run, "configs/irish_folk_small.toml")
+    saved = assert_recipe_used(run, "irish_folk_small")
     assert saved["data"]["dataset"] == "irish_abc" and saved["data"]["text_file"] is None
     tunes = tmp_path / "tunes"
     capsys.readouterr()
@@ -145,4 +146,4 @@ def test_the_makefile_targets_name_the_recipes(target: str) -> None:
     commands = make_target(target)
     configs = [command[command.index("--config") + 1] for command in commands
                if "--config" in command]
-    assert len(configs) == 1 and (ROOT / configs[0]).is_file()
+    assert len(configs) == 1 and configs[0] in recipe_names()

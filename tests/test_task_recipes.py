@@ -1,5 +1,5 @@
-"""The task recipes in configs/ name only real fields, and a recipe with a wrong key or
-table is refused with the name of what is wrong."""
+"""The task recipes that ship with rnnkit name only real fields, and a recipe with a wrong
+key or table is refused with the name of what is wrong."""
 
 from __future__ import annotations
 
@@ -10,16 +10,15 @@ import pytest
 
 from rnnkit.tasks.examples.commands import TASKS, read_task_config
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-RECIPES = {"rotten_tomatoes_bilstm.toml": "classify", "pos_oanc_tagger.toml": "tag",
-           "wnut16_tagger.toml": "tag", "airline_forecast.toml": "forecast",
-           "sunspots_forecast.toml": "forecast"}
+RECIPES = {"rotten_tomatoes_bilstm": "classify", "pos_oanc_tagger": "tag",
+           "wnut16_tagger": "tag", "airline_forecast": "forecast",
+           "sunspots_forecast": "forecast"}
 
 
 @pytest.mark.parametrize("name", sorted(RECIPES))
 def test_every_task_recipe_builds_its_two_configs(name: str) -> None:
     task = TASKS[RECIPES[name]]
-    tables = read_task_config(str(CONFIGS / name), task)
+    tables = read_task_config(name, task)
     config = replace(task.config(), **tables[task.name])
     replace(task.model_config(), **tables["model"])
     assert config.out_dir.startswith("runs/")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -48,6 +49,9 @@ def run_handler(args: argparse.Namespace, debug: bool = False) -> int:
                                          getattr(args, "probe", None)) if part)
     try:
         return args.handler(args)
+    except BrokenPipeError:  # the reader went away (`rnnkit recipes | head`): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a shell reports it
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

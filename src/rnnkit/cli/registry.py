@@ -10,6 +10,7 @@ from __future__ import annotations
 from rnnkit.analysis import commands as analysis_commands
 from rnnkit.data import commands as data_commands
 from rnnkit.export import commands as export_commands
+from rnnkit.recipes import commands as recipe_commands
 from rnnkit.tasks.examples import commands as example_tasks
 from rnnkit.tasks.language_model import commands as language_model
 from rnnkit.tasks.long_range import commands as long_range
@@ -20,6 +21,7 @@ from rnnkit.tasks.seq2seq import commands as seq2seq
 PLUGINS: tuple[Plugin, ...] = (
     language_model.PLUGIN,                  # train, sample
     Plugin(data_commands.add_commands),     # data list|fetch
+    Plugin(recipe_commands.add_commands),   # recipes
     Plugin(analysis_commands.add_commands), # diagnose gradients
     long_range.PLUGIN,                      # task adding|copy|digits
     music.PLUGIN,                           # music train|generate|play

@@ -246,10 +246,12 @@ def load_config_file(path: str | Path, base: RunConfig | None = None) -> RunConf
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
-    """The tables of a TOML config file; a missing file or bad TOML is named."""
+    """The tables of a TOML config file, or of the shipped recipe ``path`` names (see
+    :func:`rnnkit.recipes.config_path`); a missing file or bad TOML is named."""
     from rnnkit.data.text import read_utf8
+    from rnnkit.recipes import config_path
 
-    path = Path(path)
+    path = config_path(path)
     text = read_utf8(path, "config file")
     try:
         return tomllib.loads(text)

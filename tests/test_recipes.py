@@ -1,0 +1,68 @@
+"""The recipes that ship inside the package: named without a path, listed by
+``rnnkit recipes``, every one a valid configuration of the command it names."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from rnnkit.cli import main
+from rnnkit.recipes import RECIPES, config_path, recipe_names
+from rnnkit.tasks.examples.commands import TASKS, read_task_config
+from rnnkit.training.config import load_config_file, read_toml
+
+SHIPPED = sorted(path.stem for path in RECIPES.glob("*.toml"))
+
+
+def test_the_recipes_are_the_packages_toml_files() -> None:
+    assert recipe_names() == tuple(SHIPPED) and len(SHIPPED) >= 14
+    assert RECIPES.parts[-2:] == ("rnnkit", "recipes")
+
+
+def test_rnnkit_recipes_lists_each_with_its_command_a_line_each(capsys) -> None:
+    assert main(["recipes"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == SHIPPED
+    commands = {line.split()[0]: re.match(r"\S+\s+(rnnkit(?: \w+)? train)", line).group(1)
+                for line in lines}
+    assert commands["shakespeare_char"] == "rnnkit train"
+    assert commands["rotten_tomatoes_bilstm"] == "rnnkit classify train"
+    assert commands["pos_oanc_tagger"] == "rnnkit tag train"
+    assert commands["airline_forecast"] == "rnnkit forecast train"
+    assert "character LSTM on Shakespeare" in dict(zip(SHIPPED, lines, strict=True))[
+        "shakespeare_char"]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_recipe_is_a_valid_config_of_its_command(name: str) -> None:
+    tables = tomllib.loads((RECIPES / f"{name}.toml").read_text(encoding="utf-8"))
+    task = next((table for table in tables if table in TASKS), None)
+    if task is None:
+        config = load_config_file(name)  # by name, as --config NAME reads it
+        assert config.train.out_dir.startswith("runs/")
+    else:
+        assert set(read_task_config(name, TASKS[task])) == set(tables)
+
+
+def test_a_path_is_read_as_a_file_and_a_name_as_a_recipe(tmp_path: Path, monkeypatch) -> None:
+    mine = tmp_path / "mine.toml"
+    mine.write_text("[train]\nmax_steps = 7\n", encoding="utf-8")
+    assert load_config_file(mine).train.max_steps == 7
+    assert config_path("zaremba_small") == RECIPES / "zaremba_small.toml"
+    assert read_toml("zaremba_small") == read_toml(RECIPES / "zaremba_small.toml")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "zaremba_small").write_text("[train]\nmax_steps = 3\n", encoding="utf-8")
+    assert load_config_file("zaremba_small").train.max_steps == 3  # a file of yours wins
+
+
+def test_an_unknown_recipe_is_refused_with_the_list(capsys) -> None:
+    assert main(["train", "--config", "shakespeare"]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("rnnkit train: error: --config 'shakespeare' is neither a file "
+                            "nor a recipe; the recipes are airline_forecast, irish_folk, ")
+    assert error.endswith("zaremba_small (rnnkit recipes lists them)")
+    assert main(["train", "--config", "missing.toml"]) == 1
+    assert "missing.toml" in capsys.readouterr().err
