@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from rnnkit.cli import main
 from rnnkit.recipes import RECIPES, config_path, recipe_names
