@@ -96,8 +96,8 @@ def task_case(task: str, recipe: str | None, *extra: str) -> Case:
 
 
 def long_range_case(task: str, *extra: str) -> Case:
-    return Case(f"task_{task}", ("task", task, "--cell", "lstm", "--hidden", "32",
-                                 "--steps", str(STEPS), "--eval-every", "10",
+    return Case(f"task_{task}", ("task", task, "--cell", "lstm", "--hidden-size", "32",
+                                 "--max-steps", str(STEPS), "--eval-every", "10",
                                  "--test-size", "200", "--out", "{out}", "--no-progress",
                                  *extra), long_range_figures)
 
@@ -115,7 +115,7 @@ CASES = [
     task_case("g2p", None, "--eval-words", "200"),
     task_case("translation", None),
     long_range_case("adding", "--length", "50"),
-    long_range_case("copy", "--delay", "20"),
+    long_range_case("copy", "--length", "20"),
     long_range_case("digits"),
 ]
 

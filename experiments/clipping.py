@@ -93,7 +93,7 @@ def config_for(args: argparse.Namespace, setting: Clipping, seed: int) -> LongRa
     """The exploding setup with one way of clipping."""
     length = args.length if args.task == "adding" else None
     return LongRangeConfig(task=args.task, cell=args.cell, length=length,
-                           hidden_size=args.hidden, steps=args.steps,
+                           hidden_size=args.hidden, max_steps=args.steps,
                            batch_size=args.batch_size, optimizer="sgd", lr=args.lr,
                            clip_norm=setting.clip_norm, clip_value=setting.clip_value,
                            seed=seed, progress=False)

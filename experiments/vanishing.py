@@ -132,9 +132,9 @@ def grid_config(args: argparse.Namespace, task: str, variant: Variant,
                   lr=args.lr or variant.lr, clip_norm=args.clip_norm,
                   forget_bias=variant.forget_bias, seed=args.seed, progress=False)
     if task == "adding":
-        return LongRangeConfig(task="adding", length=column, steps=args.steps,
+        return LongRangeConfig(task="adding", length=column, max_steps=args.steps,
                                target=args.target, **common)
-    return LongRangeConfig(task="digits", pixel_order=column, steps=args.digits_steps, **common)
+    return LongRangeConfig(task="digits", pixel_order=column, max_steps=args.digits_steps, **common)
 
 
 def table_row(record: dict) -> dict:

@@ -110,12 +110,14 @@ CELL_COMMANDS = [["train"], ["music", "train"], ["g2p", "train"], ["translation"
 
 def listed_cells(help_text: str) -> tuple[str, ...]:
     """The cell names a command's --help lists for --cell, in either form argparse shows:
-    ``--cell {a,b}`` (choices) or ``--cell STR  one of a, b (default a)`` (config flags)."""
+    ``--cell {a,b}`` (choices) or ``--cell STR  one of a, b (default a)`` (config flags,
+    ``(required)`` where the field has no default)."""
     text = " ".join(help_text.split())
     choices = re.search(r"--cell \{([^}]*)\}", text)
     if choices:
         return tuple(choices.group(1).split(","))
-    return tuple(re.search(r"--cell STR one of (.*?) \(default", text).group(1).split(", "))
+    listed = re.search(r"--cell STR one of (.*?) \((?:default|required)", text)
+    return tuple(listed.group(1).split(", "))
 
 
 @pytest.mark.parametrize("command", CELL_COMMANDS, ids=" ".join)
@@ -160,3 +162,25 @@ def test_irnn_with_another_init_is_refused_in_one_line(text_file: Path, tmp_path
     assert capsys.readouterr().err.strip() == (
         "rnnkit train: error: ModelConfig: cell='irnn' fixes init='identity', "
         "got init='orthogonal'")
+
+
+# Another spelling of an option some command once had, and the one name it has now.
+RETIRED_SPELLINGS = {"--hidden": "--hidden-size", "--steps": "--max-steps",
+                     "--delay": "--length"}
+
+
+def option_strings(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
+    for action in parser._actions:
+        for option in action.option_strings:
+            yield " ".join(path), option
+        if isinstance(action, argparse._SubParsersAction):
+            for name, subparser in action.choices.items():
+                yield from option_strings(subparser, (*path, name))
+
+
+def test_one_option_has_one_name_in_every_command() -> None:
+    options = set(option_strings(build_parser()))
+    assert {(command, option) for command, option in options
+            if option in RETIRED_SPELLINGS} == set()
+    spelled = {option for _, option in options}
+    assert set(RETIRED_SPELLINGS.values()) <= spelled

@@ -34,7 +34,7 @@ def majority(tmp_path_factory):
 
 def test_the_example_task_trains_from_its_own_command(majority, capsys) -> None:
     plugins = (*PLUGINS, majority.PLUGIN)
-    assert main(["majority", "train", "--steps", "300"], plugins) == 0
+    assert main(["majority", "train", "--max-steps", "300"], plugins) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["steps"] == 300
     assert result["test_accuracy"] > 0.9  # chance is 0.5
@@ -42,15 +42,15 @@ def test_the_example_task_trains_from_its_own_command(majority, capsys) -> None:
 
 def test_train_task_stands_for_the_example_tasks_command(majority, capsys) -> None:
     plugins = (*PLUGINS, majority.PLUGIN)
-    assert main(["train", "--task", "majority", "--steps", "2"], plugins) == 0
+    assert main(["train", "--task", "majority", "--max-steps", "2"], plugins) == 0
     assert json.loads(capsys.readouterr().out)["steps"] == 2
 
 
 def test_the_example_tasks_flags_are_checked(majority, capsys) -> None:
     with pytest.raises(SystemExit) as exit_:
-        main(["majority", "train", "--steps", "0"], (*PLUGINS, majority.PLUGIN))
+        main(["majority", "train", "--max-steps", "0"], (*PLUGINS, majority.PLUGIN))
     assert exit_.value.code == 2
-    assert "--steps" in capsys.readouterr().err
+    assert "--max-steps" in capsys.readouterr().err
 
 
 def test_without_its_plugin_the_command_does_not_exist(capsys) -> None:

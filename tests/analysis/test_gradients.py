@@ -143,7 +143,7 @@ def test_inputs_must_be_a_sequence() -> None:
 def test_cli_writes_norms_summary_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "probe"
     status = main(["diagnose", "gradients", "--cell", "rnn_tanh", "--compare", "lstm", "irnn",
-                   "--length", "7", "--hidden", "4", "--batch-size", "2", "--seed", "3",
+                   "--length", "7", "--hidden-size", "4", "--batch-size", "2", "--seed", "3",
                    "--out", str(out)])
     assert status == 0
     norms = json.loads((out / "grad_norms.json").read_text())

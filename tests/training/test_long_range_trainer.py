@@ -28,7 +28,7 @@ from rnnkit.training.long_range import (
 
 
 def test_a_short_adding_problem_is_learned_far_below_the_baseline() -> None:
-    config = LongRangeConfig(task="adding", cell="lstm", length=8, hidden_size=16, steps=400,
+    config = LongRangeConfig(task="adding", cell="lstm", length=8, hidden_size=16, max_steps=400,
                              batch_size=32, lr=1e-2, test_size=256, eval_every=100,
                              progress=False)
     result = train_long_range(config)
@@ -57,7 +57,7 @@ def test_copy_accuracy_counts_only_the_recalled_steps() -> None:
 
 
 def test_gradient_norms_are_recorded_before_and_after_clipping(tmp_path: Path) -> None:
-    config = LongRangeConfig(task="adding", cell="rnn_tanh", length=6, hidden_size=8, steps=5,
+    config = LongRangeConfig(task="adding", cell="rnn_tanh", length=6, hidden_size=8, max_steps=5,
                              clip_norm=1e-3, eval_every=5, test_size=16, progress=False)
     result = train_long_range(config)
     assert len(result.curve) == 5
@@ -71,7 +71,7 @@ def test_gradient_norms_are_recorded_before_and_after_clipping(tmp_path: Path) -
 
 
 def test_same_seed_same_run() -> None:
-    config = LongRangeConfig(task="copy", cell="irnn", length=3, hidden_size=8, steps=4,
+    config = LongRangeConfig(task="copy", cell="irnn", length=3, hidden_size=8, max_steps=4,
                              eval_every=2, test_size=8, progress=False)
     assert train_long_range(config).curve == train_long_range(config).curve
 
@@ -117,7 +117,7 @@ def test_clipping_bounds_the_update_itself(clip: dict) -> None:
 
 
 def test_training_stops_at_the_target() -> None:
-    config = LongRangeConfig(task="adding", cell="gru", length=4, hidden_size=8, steps=50,
+    config = LongRangeConfig(task="adding", cell="gru", length=4, hidden_size=8, max_steps=50,
                              eval_every=5, test_size=16, target=10.0, progress=False)
     result = train_long_range(config)
     assert result.steps_run == 5 and len(result.curve) == 5
@@ -136,7 +136,7 @@ def separable_digits(count: int) -> DigitImages:
 @pytest.mark.parametrize("order", ["rows", "permuted"])
 def test_sequential_digits_are_learned(monkeypatch: pytest.MonkeyPatch, order: str) -> None:
     monkeypatch.setattr(long_range, "load_digits", lambda: separable_digits(120))
-    config = LongRangeConfig(task="digits", cell="gru", hidden_size=16, steps=150,
+    config = LongRangeConfig(task="digits", cell="gru", hidden_size=16, max_steps=150,
                              batch_size=16, lr=1e-2, eval_every=50, pixel_order=order,
                              progress=False)
     assert config.length == 64
@@ -147,8 +147,8 @@ def test_sequential_digits_are_learned(monkeypatch: pytest.MonkeyPatch, order: s
 
 
 def test_task_command_trains_and_saves(tmp_path: Path, capsys) -> None:
-    status = main(["task", "adding", "--cell", "gru", "--length", "4", "--hidden", "8",
-                   "--steps", "6", "--eval-every", "3", "--test-size", "8", "--clip-value",
+    status = main(["task", "adding", "--cell", "gru", "--length", "4", "--hidden-size", "8",
+                   "--max-steps", "6", "--eval-every", "3", "--test-size", "8", "--clip-value",
                    "0.5", "--no-progress", "--out", str(tmp_path / "run")])
     assert status == 0
     printed = capsys.readouterr().out
@@ -160,7 +160,7 @@ def test_task_command_trains_and_saves(tmp_path: Path, capsys) -> None:
 def test_digits_command(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     monkeypatch.setattr(long_range, "load_digits", lambda: separable_digits(40))
     status = main(["task", "digits", "--cell", "rnn_tanh", "--pixel-order", "permuted",
-                   "--hidden", "8", "--steps", "2", "--no-progress"])
+                   "--hidden-size", "8", "--max-steps", "2", "--no-progress"])
     assert status == 0
     assert "digits rnn_tanh T=64: test_accuracy" in capsys.readouterr().out
 
@@ -171,7 +171,7 @@ def test_task_command_names_an_impossible_length(capsys) -> None:
 
 
 def test_a_diverged_run_stops_and_saves_nulls(tmp_path: Path) -> None:
-    config = LongRangeConfig(task="adding", cell="irnn", length=30, hidden_size=16, steps=50,
+    config = LongRangeConfig(task="adding", cell="irnn", length=30, hidden_size=16, max_steps=50,
                              optimizer="sgd", lr=1e4, clip_norm=None, test_size=8,
                              progress=False)
     result = train_long_range(config)
@@ -182,7 +182,7 @@ def test_a_diverged_run_stops_and_saves_nulls(tmp_path: Path) -> None:
 
 
 def test_train_or_load_reuses_only_the_same_run(tmp_path: Path) -> None:
-    config = LongRangeConfig(task="adding", cell="rnn_tanh", length=4, hidden_size=4, steps=3,
+    config = LongRangeConfig(task="adding", cell="rnn_tanh", length=4, hidden_size=4, max_steps=3,
                              eval_every=3, test_size=8, progress=False)
     first = train_or_load(config, tmp_path)
     record = json.loads((tmp_path / "result.json").read_text())
@@ -190,12 +190,12 @@ def test_train_or_load_reuses_only_the_same_run(tmp_path: Path) -> None:
     (tmp_path / "result.json").write_text(json.dumps(record))
     assert train_or_load(replace(config, progress=True), tmp_path)["value"] == 123.0
     assert train_or_load(config, tmp_path, retrain=True)["value"] == first["value"]
-    changed = train_or_load(replace(config, steps=4), tmp_path)
+    changed = train_or_load(replace(config, max_steps=4), tmp_path)
     assert changed["steps_run"] == 4 and changed["value"] != 123.0
 
 
 def test_train_or_load_each_runs_in_workers_and_keeps_the_order(tmp_path: Path) -> None:
-    configs = [LongRangeConfig(task="adding", cell=cell, length=4, hidden_size=4, steps=3,
+    configs = [LongRangeConfig(task="adding", cell=cell, length=4, hidden_size=4, max_steps=3,
                                eval_every=3, test_size=8, progress=False)
                for cell in ("gru", "rnn_tanh", "lstm")]
     runs = [(config, tmp_path / config.cell) for config in configs]

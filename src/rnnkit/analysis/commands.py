@@ -23,7 +23,7 @@ def add_commands(commands: Any) -> None:
                            metavar="CELL", help="more cells to overlay in the same plot")
     gradients.add_argument("--length", type=value_type(int, "[2, 100000]"), default=100,
                            help="time steps T")
-    gradients.add_argument("--hidden", type=positive_int(4096), default=64,
+    gradients.add_argument("--hidden-size", type=positive_int(4096), default=64,
                            help="hidden size")
     gradients.add_argument("--input-size", type=positive_int(MAX_SIZE), default=8)
     gradients.add_argument("--batch-size", type=positive_int(100000), default=32)
@@ -37,7 +37,7 @@ def add_commands(commands: Any) -> None:
 def run_diagnose_gradients(args: argparse.Namespace) -> int:
     from rnnkit.analysis.gradients import probe, save_gradient_flows
 
-    flows = [probe(cell, length=args.length, hidden_size=args.hidden,
+    flows = [probe(cell, length=args.length, hidden_size=args.hidden_size,
                    input_size=args.input_size, batch_size=args.batch_size, seed=args.seed,
                    forget_bias=args.forget_bias)
              for cell in dict.fromkeys([args.cell, *args.compare])]

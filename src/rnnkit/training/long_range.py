@@ -72,7 +72,7 @@ class LongRangeConfig:
     cell: str
     length: int | None = None
     hidden_size: int = 128
-    steps: int = 2000
+    max_steps: int = 2000
     batch_size: int = 50
     optimizer: str = "adam"
     lr: float = 1e-3
@@ -88,9 +88,19 @@ class LongRangeConfig:
     pixel_order: str = "rows"
     progress: bool = True
 
+    HELP: ClassVar[dict[str, str]] = {
+        "length": "T for the adding problem, the delay for copy; none: 100",
+        "max_steps": "training steps (fewer when --target is reached)",
+        "clip_norm": "clip the total gradient norm; 'none' turns it off",
+        "clip_value": "clip every gradient entry to [-v, v] (before --clip-norm)",
+        "forget_bias": "for the LSTM",
+        "test_size": "test sequences of the synthetic tasks (digits use their split)",
+        "target": "stop at the first evaluation that reaches this score",
+        "copy_length": "symbols to recall", "num_symbols": "symbol alphabet",
+        "pixel_order": "row-major, or one fixed random permutation"}
     RANGES: ClassVar[dict[str, Rule]] = {
         "task": TASKS, "cell": CELL_NAMES, "length": f"[1, {MAX_LENGTH}]",
-        "hidden_size": f"[1, {MAX_SIZE}]", "steps": ">= 1", "batch_size": f"[1, {MAX_BATCH}]",
+        "hidden_size": f"[1, {MAX_SIZE}]", "max_steps": ">= 1", "batch_size": f"[1, {MAX_BATCH}]",
         "optimizer": OPTIMIZERS, "lr": "> 0", "clip_norm": "> 0", "clip_value": "> 0",
         "test_size": f"[1, {MAX_BATCH}]", "eval_every": ">= 1", "seed": f"[0, {MAX_SEED}]",
         "copy_length": "[1, 4096]", "num_symbols": "[1, 4096]", "pixel_order": PIXEL_ORDERS}
@@ -140,7 +150,7 @@ class LongRangeResult:
 
     @property
     def steps_run(self) -> int:
-        """Steps trained: ``config.steps``, or fewer when ``config.target`` was reached."""
+        """Steps trained: ``config.max_steps``, or fewer when ``config.target`` was reached."""
         return int(self.curve[-1]["step"]) if self.curve else 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -170,7 +180,7 @@ def train_long_range(config: LongRangeConfig) -> LongRangeResult:
     model = build_task_model(config)
     optimizer = _build_optimizer(config, model)
     result = LongRangeResult(config, data.metric, math.nan, data.baseline, elapsed_s=0.0)
-    bar = tqdm(range(1, config.steps + 1), disable=not config.progress, unit="step",
+    bar = tqdm(range(1, config.max_steps + 1), disable=not config.progress, unit="step",
                desc=f"{config.task} {config.cell} T={config.length}")
     for step in bar:
         start = time.perf_counter()
@@ -182,7 +192,7 @@ def train_long_range(config: LongRangeConfig) -> LongRangeResult:
         if not math.isfinite(loss):
             result.diverged_at = step
             break
-        if step % config.eval_every == 0 or step == config.steps:
+        if step % config.eval_every == 0 or step == config.max_steps:
             row[result.metric] = result.value = evaluate(config, model, data.test_batch)
             bar.set_postfix(loss=f"{loss:.4f}", **{result.metric: f"{result.value:.4f}"})
             if _reached(config, result.value):
