@@ -5,7 +5,7 @@ flags here, so one option has one spelling everywhere."""
 from __future__ import annotations
 
 import argparse
-from dataclasses import MISSING, fields
+from dataclasses import MISSING, fields, replace
 from typing import Any
 
 from rnnkit.arguments import field_type
@@ -60,3 +60,49 @@ def _help_text(cls: type, name: str, default: Any, required: bool) -> str:
     described = "; ".join(part for part in (what, allowed) if part)
     bound = "(required)" if required else f"(default {default})"
     return f"{described} {bound}" if described else bound
+
+
+def read_recipe_tables(path: str, classes: dict[str, type]) -> dict[str, dict[str, Any]]:
+    """The tables of the TOML recipe ``path`` (a file or a shipped recipe's name), one per
+    config class of ``classes`` (section name -> class), every key checked against its
+    class: an unknown table or key is named in the error with what is known."""
+    from rnnkit.training.config import read_toml
+
+    tables = read_toml(path)
+    unknown = set(tables) - set(classes)
+    if unknown:
+        expected = " and ".join(f"[{name}]" for name in classes)
+        raise ValueError(f"config file {path}: unknown table(s) {sorted(unknown)}; a "
+                         f"{next(iter(classes))} recipe has {expected}")
+    for name, values in tables.items():
+        if not isinstance(values, dict):
+            raise ValueError(f"config file {path}: [{name}] must be a table of keys, got "
+                             f"{type(values).__name__}")
+        known = {field.name for field in fields(classes[name])}
+        if set(values) - known:
+            raise ValueError(f"config file {path}: unknown key(s) "
+                             f"{sorted(set(values) - known)} in [{name}]; known keys: "
+                             f"{', '.join(sorted(known))}")
+    return tables
+
+
+def configs_from_args(args: argparse.Namespace, classes: dict[str, type]) -> dict[str, Any]:
+    """One config per section of ``classes``: its defaults, then the ``--config`` recipe's
+    table (its errors name the file and the key), then the flags given."""
+    from rnnkit.training.config import replace_section
+
+    recipe = getattr(args, "config", None)
+    tables = read_recipe_tables(recipe, classes) if recipe else {}
+    configs = {}
+    for section, cls in classes.items():
+        config = replace_section(cls(), tables.get(section, {}), section, recipe)
+        configs[section] = replace(config, **section_values(args, section))
+    return configs
+
+
+def add_config_flag(parser: argparse.ArgumentParser, sections: list[str]) -> None:
+    """``--config``: a recipe (a shipped one's name, or a TOML file) with these tables."""
+    tables = " and ".join(f"[{section}]" for section in sections)
+    parser.add_argument("--config", help=f"a recipe with {tables} tables: a shipped one's "
+                                         "name (rnnkit recipes) or a TOML file; flags "
+                                         "override it")

@@ -15,14 +15,19 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rnnkit.models.classifier import ClassifierConfig
 from rnnkit.models.forecaster import ForecasterConfig
 from rnnkit.models.tagger import TaggerConfig
-from rnnkit.tasks.flags import add_dataclass_flags, section_values
+from rnnkit.tasks.flags import (
+    add_config_flag,
+    add_dataclass_flags,
+    configs_from_args,
+    read_recipe_tables,
+)
 from rnnkit.tasks.plugin import Plugin
 from rnnkit.training.classification import ClassificationConfig
 from rnnkit.training.forecasting import ForecastConfig
@@ -109,8 +114,7 @@ def add_task_commands(commands: Any) -> None:
         train = actions.add_parser("train", help="train, then report the test figures next "
                                    "to the baselines",
                                    formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-        train.add_argument("--config", help=f"TOML file with [{task.name}] and [model] "
-                           "tables (flags override it)")
+        add_config_flag(train, [task.name, "model"])
         add_dataclass_flags(train, task.name, task.config, skip=set())
         add_dataclass_flags(train, "model", task.model_config, skip=ENCODER_NOT_FLAGS)
         train.set_defaults(handler=run_task_train, task_name=task.name)
@@ -129,44 +133,17 @@ def add_task_commands(commands: Any) -> None:
 
 
 def run_task_train(args: argparse.Namespace) -> int:
-    """Train the task from its flags and print its headline figures as JSON."""
-    from rnnkit.training.config import replace_section
-
+    """Train the task from its recipe and flags and print its headline figures as JSON."""
     task = TASKS[args.task_name]
-    tables = read_task_config(args.config, task) if args.config else {}
-    config, model_config = task.config(), task.model_config()
-    if tables:  # the file's values first, so that its errors name the file and the key
-        config = replace_section(config, tables.get(task.name, {}), task.name, args.config)
-        model_config = replace_section(model_config, tables.get("model", {}), "model",
-                                       args.config)
-    config = replace(config, **section_values(args, task.name))
-    model_config = replace(model_config, **section_values(args, "model"))
-    results = task.train(config, model_config)
+    configs = configs_from_args(args, {task.name: task.config, "model": task.model_config})
+    results = task.train(configs[task.name], configs["model"])
     print(json.dumps({key: results[key] for key in task.headline if key in results}))
     return 0
 
 
 def read_task_config(path: str, task: TaskCommand) -> dict[str, dict[str, Any]]:
-    """The ``[<task>]`` and ``[model]`` tables of a TOML recipe, their keys checked against
-    the two config classes (an unknown table or key is named in the error)."""
-    from rnnkit.training.config import read_toml
-
-    tables = read_toml(path)
-    classes = {task.name: task.config, "model": task.model_config}
-    unknown = set(tables) - set(classes)
-    if unknown:
-        raise ValueError(f"config file {path}: unknown table(s) {sorted(unknown)}; a "
-                         f"{task.name} recipe has [{task.name}] and [model]")
-    for name, values in tables.items():
-        if not isinstance(values, dict):
-            raise ValueError(f"config file {path}: [{name}] must be a table of keys, got "
-                             f"{type(values).__name__}")
-        known = {field.name for field in fields(classes[name])}
-        if set(values) - known:
-            raise ValueError(f"config file {path}: unknown key(s) "
-                             f"{sorted(set(values) - known)} in [{name}]; known keys: "
-                             f"{', '.join(sorted(known))}")
-    return tables
+    """The ``[<task>]`` and ``[model]`` tables of a recipe, their keys checked."""
+    return read_recipe_tables(path, {task.name: task.config, "model": task.model_config})
 
 
 def run_task_eval(args: argparse.Namespace) -> int:

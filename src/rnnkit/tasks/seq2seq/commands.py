@@ -14,12 +14,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import replace
 from typing import Any
 
 from rnnkit.arguments import BEAM
 from rnnkit.models.seq2seq import Seq2SeqConfig
-from rnnkit.tasks.flags import add_dataclass_flags, section_values
+from rnnkit.tasks.flags import add_config_flag, add_dataclass_flags, configs_from_args
 from rnnkit.tasks.plugin import Plugin
 from rnnkit.training.g2p import G2PConfig
 from rnnkit.training.translation import TranslationConfig
@@ -34,6 +33,7 @@ def add_commands(commands: Any) -> None:
     actions = g2p.add_subparsers(dest="action", required=True)
     train = actions.add_parser("train", help="train an encoder-decoder, report WER and PER",
                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_config_flag(train, ["g2p", "model"])
     add_dataclass_flags(train, "g2p", G2PConfig, skip=set())
     add_dataclass_flags(train, "model", Seq2SeqConfig, skip=MODEL_NOT_FLAGS)
     train.set_defaults(handler=run_g2p_train)
@@ -53,6 +53,7 @@ def add_commands(commands: Any) -> None:
     train_translation = translation_actions.add_parser(
         "train", help="train an encoder-decoder, report BLEU and chrF",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_config_flag(train_translation, ["translation", "model"])
     add_dataclass_flags(train_translation, "translation", TranslationConfig, skip=set())
     add_dataclass_flags(train_translation, "model", Seq2SeqConfig, skip=MODEL_NOT_FLAGS)
     train_translation.set_defaults(handler=run_translation_train)
@@ -77,11 +78,11 @@ def run_translation_train(args: argparse.Namespace) -> int:
 
 def _run_pair_training(args: argparse.Namespace, section: str, config_class: type,
                        train: Any) -> int:
-    """Build the task and model configs from the flags, train, print the test figures."""
+    """Build the task and model configs from the recipe and flags, train, print the test
+    figures."""
 
-    config = replace(config_class(), **section_values(args, section))
-    model_config = replace(Seq2SeqConfig(), **section_values(args, "model"))
-    results = train(config, model_config)
+    configs = configs_from_args(args, {section: config_class, "model": Seq2SeqConfig})
+    results = train(configs[section], configs["model"])
     print(json.dumps({key: results[key] for key in ("parameters", "trained_s", "test_greedy",
                                                     "test_beam")}))
     return 0
