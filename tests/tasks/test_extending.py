@@ -15,7 +15,7 @@ import pytest
 from rnnkit.cli import main
 from rnnkit.cli.registry import PLUGINS
 
-PAGE = Path(__file__).resolve().parent.parent / "docs" / "extending.md"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "extending.md"
 
 
 @pytest.fixture(scope="module")

@@ -500,7 +500,7 @@ def test_a_real_process_prints_one_line_and_no_traceback(prepared: Path) -> None
     """Two commands in their own processes (run side by side): a flag argparse refuses and a
     config file the handler refuses."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(Path(__file__).parents[1] / "src"), os.environ.get("PYTHONPATH", "")])}
+        [str(Path(__file__).parents[2] / "src"), os.environ.get("PYTHONPATH", "")])}
     commands = [["train", "--clip-norm", "-1"],
                 ["train", "--config", str(prepared / "resume.toml")]]
     processes = [subprocess.Popen([sys.executable, "-m", "rnnkit", *argv], env=env,
