@@ -282,7 +282,7 @@ CASES: list[tuple[list[str], list[str]]] = [
     (["g2p", "train", "--attention", "cosine"], ["--attention", "cosine"]),
     (["g2p", "train", "--max-length", "0"], ["--max-length"]),
     (["g2p", "train", "--clip-norm", "0"], ["--clip-norm"]),
-    (["g2p", "train", "--epochs", "0"], ["--epochs"]),
+    (["g2p", "train", "--max-epochs", "0"], ["--max-epochs"]),
     (["g2p", "train", "--average-decay", "1"], ["--average-decay", "[0, 1)"]),
     (["g2p", "train", "--lr-decay", "0"], ["--lr-decay", "(0, 1]"]),
     (["g2p", "train", "--max-time", "nan"], ["--max-time", "nan"]),

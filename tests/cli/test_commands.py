@@ -166,7 +166,7 @@ def test_irnn_with_another_init_is_refused_in_one_line(text_file: Path, tmp_path
 
 # Another spelling of an option some command once had, and the one name it has now.
 RETIRED_SPELLINGS = {"--hidden": "--hidden-size", "--steps": "--max-steps",
-                     "--delay": "--length"}
+                     "--delay": "--length", "--epochs": "--max-epochs"}
 
 
 def option_strings(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):

@@ -25,7 +25,7 @@ def test_defaults_then_the_recipe_then_the_flags(task: str, config_class: type,
     args = build_parser().parse_args([task, "train", "--config", str(recipe), "--lr", "0.25"])
     configs = configs_from_args(args, {task: config_class, "model": Seq2SeqConfig})
     assert (configs[task].batch_size, configs[task].lr) == (7, 0.25)  # file, then the flag
-    assert configs[task].epochs == config_class().epochs  # neither: the default
+    assert configs[task].max_epochs == config_class().max_epochs  # neither: the default
     assert configs["model"].hidden_size == 24
 
 

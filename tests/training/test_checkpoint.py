@@ -649,7 +649,7 @@ def test_directory_given_as_str(tmp_path: Path) -> None:
 
 def test_the_config_alone_reads_as_load_checkpoint_reads_it(tmp_path: Path) -> None:
     save_checkpoint(tmp_path, model_state={"w": torch.ones(2)},
-                    config={"classify": {"epochs": 3}, "model": {"inf": float("inf")}},
+                    config={"classify": {"max_epochs": 3}, "model": {"inf": float("inf")}},
                     vocab={}, tag="latest")
     assert load_checkpoint_config(tmp_path) == load_checkpoint(tmp_path).config
     with pytest.raises(CheckpointError, match="no checkpoint tagged 'best'"):

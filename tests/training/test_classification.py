@@ -16,6 +16,7 @@ import torch
 from rnnkit.cli import main
 from rnnkit.cli.dispatch import train_argv
 from rnnkit.models.classifier import ClassifierConfig
+from rnnkit.training.checkpoint import load_checkpoint, save_checkpoint
 from rnnkit.training.classification import (
     ClassificationConfig,
     SavedClassifier,
@@ -43,7 +44,7 @@ def reviews(count: int, seed: int = 0) -> list[tuple[str, str]]:
 
 
 def tiny(out_dir: Path, **values) -> ClassificationConfig:
-    settings = dict(epochs=12, batch_size=16, lr=1e-2, out_dir=str(out_dir), progress=False,
+    settings = dict(max_epochs=12, batch_size=16, lr=1e-2, out_dir=str(out_dir), progress=False,
                     device="cpu", min_count=1)
     settings.update(values)
     return ClassificationConfig(**settings)
@@ -103,7 +104,7 @@ def test_a_classifier_with_character_features_trains_and_reloads(tmp_path: Path)
 def test_predict_and_eval_read_the_run_and_name_bad_input(tmp_path: Path, monkeypatch,
                                                           capsys) -> None:
     run = tmp_path / "run"
-    train_classifier(tiny(run, epochs=2), MODEL, reviews(60))
+    train_classifier(tiny(run, max_epochs=2), MODEL, reviews(60))
     monkeypatch.setattr("sys.stdin", io.StringIO("a superb film\nso boring\n"))
     assert main(["predict", "--checkpoint", str(run)]) == 0
     rows = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
@@ -138,8 +139,8 @@ def test_a_csv_without_the_named_column_is_refused_with_the_columns_it_has(
 
 
 def test_train_task_argv_stands_for_the_task_commands() -> None:
-    assert train_argv(["train", "--lr", "1", "--task", "classify", "--epochs", "2"]) == [
-        "classify", "train", "--lr", "1", "--epochs", "2"]
+    assert train_argv(["train", "--lr", "1", "--task", "classify", "--max-epochs", "2"]) == [
+        "classify", "train", "--lr", "1", "--max-epochs", "2"]
     assert train_argv(["train", "--task", "tag"]) == ["tag", "train"]
     assert train_argv(["train", "--task", "forecast", "--lr", "1"]) == [
         "forecast", "train", "--lr", "1"]
@@ -186,3 +187,27 @@ def test_a_student_distils_its_teachers_mean_answers(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"another split .*split_seed=0"):
         train_classifier(replace(config, split_seed=1, out_dir=str(tmp_path / "other")),
                          MODEL, pairs)
+
+
+def test_a_run_saved_before_epochs_became_max_epochs_still_loads(tmp_path: Path, capsys,
+                                                                 monkeypatch) -> None:
+    """Older rnnkit saved ``[classify] epochs``; the run answers as it did."""
+    torch.manual_seed(0)
+    train_classifier(tiny(tmp_path, max_epochs=2), MODEL, reviews(60))
+    before = SavedClassifier.load(tmp_path).classify(["the plot was superb"])
+    for tag in ("best", "latest"):
+        saved = load_checkpoint(tmp_path, tag=tag)
+        config = {**saved.config, "classify": {
+            ("epochs" if key == "max_epochs" else key): value
+            for key, value in saved.config["classify"].items()}}
+        save_checkpoint(tmp_path, model_state=saved.model_state, config=config,
+                        vocab=saved.vocab, trainer_state=saved.trainer_state, tag=tag)
+    assert "epochs" in load_checkpoint(tmp_path, tag="best").config["classify"]
+    loaded = SavedClassifier.load(tmp_path)
+    assert loaded.config.max_epochs == 2
+    assert loaded.classify(["the plot was superb"]) == before
+    monkeypatch.setattr("sys.stdin", io.StringIO("the plot was superb\n"))
+    assert main(["predict", "--checkpoint", str(tmp_path)]) == 0
+    label, probability, text = capsys.readouterr().out.rstrip("\n").split("\t")
+    assert (label, text) == (before[0][0], "the plot was superb")
+    assert float(probability) == pytest.approx(before[0][1], abs=1e-4)

@@ -43,7 +43,7 @@ def _train(decay: float, tmp_path) -> tuple[nn.Module, list[list[torch.Tensor]],
         validated.append([p.detach().clone() for p in module.parameters()])
         return {"error": float(len(validated))}
 
-    config = ExampleTrainingConfig(lr=0.1, epochs=2, average_decay=decay, progress=False,
+    config = ExampleTrainingConfig(lr=0.1, max_epochs=2, average_decay=decay, progress=False,
                                    clip_norm=1e9, out_dir=str(tmp_path))
     trained = train_on_examples(model, config, batches=_batches, loss_of=loss_of,
                                 validate=validate, error_of=lambda f: f["error"],
@@ -99,7 +99,7 @@ def test_max_steps_bounds_the_optimizer_steps_across_epochs(
         taken.append(1)
         return nn.functional.mse_loss(module(batch.inputs), batch.targets)
 
-    config = ExampleTrainingConfig(epochs=3, max_steps=max_steps, progress=False,
+    config = ExampleTrainingConfig(max_epochs=3, max_steps=max_steps, progress=False,
                                    out_dir=str(tmp_path))
     trained = train_on_examples(model, config, batches=_batches, loss_of=loss_of,
                                 validate=lambda module: {"error": 1.0},

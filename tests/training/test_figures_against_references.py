@@ -99,7 +99,7 @@ def jiwer_edits(hypothesis: list[str], reference: list[str]) -> int:
 def test_g2p_error_rates_match_jiwer_on_the_saved_models_outputs(tmp_path, monkeypatch,
                                                                  capsys):
     text = dictionary()
-    config = G2PConfig(epochs=3, batch_size=8, eval_words=10, valid_fraction=0.2,
+    config = G2PConfig(max_epochs=3, batch_size=8, eval_words=10, valid_fraction=0.2,
                        test_fraction=0.25, out_dir=str(tmp_path / "g2p"), progress=False,
                        device="cpu", max_output=32)
     reported = train_g2p(config, Seq2SeqConfig(hidden_size=16, embedding_size=8), text=text)
@@ -146,7 +146,7 @@ def reviews(count: int = 120, seed: int = 0) -> list[tuple[str, str]]:
 def test_classification_figures_match_scikit_learn_on_predict_output(tmp_path, monkeypatch,
                                                                      capsys):
     pairs = reviews()
-    config = ClassificationConfig(epochs=2, batch_size=16, lr=1e-2, out_dir=str(tmp_path / "c"),
+    config = ClassificationConfig(max_epochs=2, batch_size=16, lr=1e-2, out_dir=str(tmp_path / "c"),
                                   progress=False, device="cpu", min_count=1, test_fraction=0.25)
     reported = train_classifier(config, ClassifierConfig(embedding_size=8, hidden_size=8,
                                                          dropout=0.0), pairs)
@@ -185,7 +185,7 @@ def entity_sentences(count: int = 60, seed: int = 0) -> list[list[tuple[str, str
 
 def test_tagging_figures_match_seqeval_and_scikit_learn_on_saved_tags(tmp_path):
     sentences = entity_sentences()
-    config = TaggingConfig(epochs=2, batch_size=5, valid_fraction=0.2, test_fraction=0.25,
+    config = TaggingConfig(max_epochs=2, batch_size=5, valid_fraction=0.2, test_fraction=0.25,
                            out_dir=str(tmp_path / "t"), progress=False, device="cpu", threads=1)
     reported = train_tagging(config, TaggerConfig(embedding_size=6, hidden_size=6,
                                                   char_embedding_size=4, char_filters=4),
@@ -220,7 +220,7 @@ CATALOGUE = "".join(f'msgid "{english}"\nmsgstr "{german}"\n\n'
 
 def test_translation_bleu_and_chrf_match_sacrebleu_on_translate_output(tmp_path, monkeypatch,
                                                                        capsys):
-    config = TranslationConfig(epochs=3, batch_size=4, valid_fraction=0.2, test_fraction=0.25,
+    config = TranslationConfig(max_epochs=3, batch_size=4, valid_fraction=0.2, test_fraction=0.25,
                                out_dir=str(tmp_path / "m"), progress=False, device="cpu",
                                max_output=16, beam_width=2)
     reported = train_translation(config, Seq2SeqConfig(hidden_size=16, embedding_size=8),
@@ -244,7 +244,7 @@ def test_forecast_errors_match_numpy_on_checkpoint_forecasts(tmp_path):
     rng = np.random.default_rng(0)
     values = [5.0 + np.sin(2 * np.pi * t / 12) + 0.1 * float(rng.standard_normal())
               for t in range(120)]
-    config = ForecastConfig(window=12, epochs=2, validate_every=1, season=12, arima=False,
+    config = ForecastConfig(window=12, max_epochs=2, validate_every=1, season=12, arima=False,
                             out_dir=str(tmp_path / "f"), progress=False, device="cpu",
                             threads=1)
     reported = train_forecast(config, ForecasterConfig(hidden_size=8, horizon=3), values)

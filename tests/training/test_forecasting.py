@@ -35,7 +35,7 @@ def noisy_sine(length: int = 200, seed: int = 0) -> list[float]:
 
 
 def tiny_config(out_dir: Path, **values) -> ForecastConfig:
-    settings = dict(window=12, epochs=2, validate_every=1, season=12,
+    settings = dict(window=12, max_epochs=2, validate_every=1, season=12,
                     arima=False, out_dir=str(out_dir), progress=False, device="cpu", threads=1)
     settings.update(values)
     return ForecastConfig(**settings)
@@ -131,7 +131,8 @@ def test_training_run_saves_a_checkpoint_that_forecasts_as_the_run_did(tmp_path:
 
 
 def test_forecasts_continue_the_values_given(tmp_path: Path) -> None:
-    train_forecast(tiny_config(tmp_path, epochs=1), ForecasterConfig(hidden_size=8), noisy_sine())
+    train_forecast(tiny_config(tmp_path, max_epochs=1), ForecasterConfig(hidden_size=8),
+                   noisy_sine())
     tail = noisy_sine(40, seed=3)
     assert forecast_from_checkpoint(tmp_path, tail) == forecast_from_checkpoint(tmp_path,
                                                                                tail[-12:])
@@ -140,7 +141,7 @@ def test_forecasts_continue_the_values_given(tmp_path: Path) -> None:
 
 
 def test_many_to_many_run_with_the_arima_baseline(tmp_path: Path) -> None:
-    config = tiny_config(tmp_path, epochs=1, season=1, arima=True, log_transform=True)
+    config = tiny_config(tmp_path, max_epochs=1, season=1, arima=True, log_transform=True)
     results = train_forecast(config, ForecasterConfig(hidden_size=8, horizon=2,
                                                       mode="many-to-many"),
                              noisy_sine(120))

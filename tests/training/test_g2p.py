@@ -20,7 +20,7 @@ TEXT = "".join(f"{word} {phonemes}\n" for word, phonemes in WORDS.items()) + "ca
 
 
 def tiny_config(out_dir: Path, **values) -> G2PConfig:
-    settings = dict(epochs=2, batch_size=4, eval_words=10, valid_fraction=0.125,
+    settings = dict(max_epochs=2, batch_size=4, eval_words=10, valid_fraction=0.125,
                     test_fraction=0.125, out_dir=str(out_dir), progress=False, device="cpu")
     settings.update(values)
     return G2PConfig(**settings)
@@ -56,7 +56,7 @@ def test_the_loop_learns_the_training_words(tmp_path: Path) -> None:
     most of them (the loop really trains)."""
     from rnnkit.training.g2p import evaluate_words
 
-    config = tiny_config(tmp_path, epochs=30, lr=1e-2)
+    config = tiny_config(tmp_path, max_epochs=30, lr=1e-2)
     train_g2p(config, Seq2SeqConfig(hidden_size=32, embedding_size=16, dropout=0.0),
               text=TEXT)
     from rnnkit.training.g2p import load_g2p_model
@@ -68,7 +68,7 @@ def test_the_loop_learns_the_training_words(tmp_path: Path) -> None:
 
 def test_translate_reads_words_and_names_bad_lines(tmp_path: Path, monkeypatch,
                                                    capsys) -> None:
-    train_g2p(tiny_config(tmp_path, epochs=1),
+    train_g2p(tiny_config(tmp_path, max_epochs=1),
               Seq2SeqConfig(hidden_size=16, embedding_size=8), text=TEXT)
     monkeypatch.setattr("sys.stdin", io.StringIO("cat\nTAP\n"))
     assert main(["translate", "--checkpoint", str(tmp_path), "--beam", "3"]) == 0
@@ -85,7 +85,7 @@ def test_translate_reads_words_and_names_bad_lines(tmp_path: Path, monkeypatch,
 def test_attention_maps_are_drawn_and_refused_without_attention(tmp_path: Path) -> None:
     from rnnkit.training.g2p import attention_weights, load_g2p_model
 
-    train_g2p(tiny_config(tmp_path / "a", epochs=1),
+    train_g2p(tiny_config(tmp_path / "a", max_epochs=1),
               Seq2SeqConfig(hidden_size=16, embedding_size=8, attention="general"), text=TEXT)
     assert main(["g2p", "attention", "--checkpoint", str(tmp_path / "a"), "--words", "cat",
                  "pact", "--out", str(tmp_path / "maps.png")]) == 0
@@ -93,7 +93,7 @@ def test_attention_maps_are_drawn_and_refused_without_attention(tmp_path: Path) 
     model, letters, phonemes = load_g2p_model(tmp_path / "a")
     output, weights = attention_weights(model, letters, phonemes, "pact")
     assert weights.shape == (len(output) + 1, 4)
-    train_g2p(tiny_config(tmp_path / "n", epochs=1),
+    train_g2p(tiny_config(tmp_path / "n", max_epochs=1),
               Seq2SeqConfig(hidden_size=16, embedding_size=8, attention="none"), text=TEXT)
     model, letters, phonemes = load_g2p_model(tmp_path / "n")
     with pytest.raises(ValueError, match="no attention weights to show"):
@@ -128,7 +128,7 @@ def test_stress_stripping_merges_pronunciations_that_differ_only_in_stress() -> 
 def test_the_rate_decays_when_validation_stops_improving(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"lr_decay must be a finite number in \(0, 1\]"):
         tiny_config(tmp_path, lr_decay=0.0)
-    config = tiny_config(tmp_path, epochs=6, lr=1e-2, lr_decay=0.5)
+    config = tiny_config(tmp_path, max_epochs=6, lr=1e-2, lr_decay=0.5)
     history = train_g2p(config, Seq2SeqConfig(hidden_size=8, embedding_size=4),
                         text=TEXT)["history"]
     rates = [row["lr"] for row in history]
@@ -147,7 +147,7 @@ def test_the_rate_decays_when_validation_stops_improving(tmp_path: Path) -> None
 def test_warmup_raises_the_rate_linearly_over_its_steps(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="warmup_steps must be an int >= 0"):
         tiny_config(tmp_path, warmup_steps=-1)
-    history = train_g2p(tiny_config(tmp_path, epochs=2, lr=1e-2, warmup_steps=100),
+    history = train_g2p(tiny_config(tmp_path, max_epochs=2, lr=1e-2, warmup_steps=100),
                         Seq2SeqConfig(hidden_size=8, embedding_size=4), text=TEXT)["history"]
     per_epoch = 4  # 13 training pairs in batches of 4
     assert [row["lr"] for row in history] == pytest.approx(
@@ -161,7 +161,7 @@ def test_a_run_can_start_from_another_runs_best_weights(tmp_path: Path) -> None:
     from rnnkit.training.pair_training import build_pair_model
 
     model_config = Seq2SeqConfig(hidden_size=8, embedding_size=4)
-    train_g2p(tiny_config(tmp_path / "first", epochs=1), model_config, text=TEXT)
+    train_g2p(tiny_config(tmp_path / "first", max_epochs=1), model_config, text=TEXT)
     first, _, _ = load_g2p_model(tmp_path / "first")
     config = tiny_config(tmp_path / "second", init_from=str(tmp_path / "first"))
     data = load_g2p_data(config, TEXT)

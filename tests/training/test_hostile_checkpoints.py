@@ -63,10 +63,11 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
                           out_dir=str(root / "lm"), progress=False, tensorboard=False)))
     reviews = [(f"{'great' if i % 2 else 'dull'} film {i}", "pos" if i % 2 else "neg")
                for i in range(20)]
-    train_classifier(ClassificationConfig(epochs=1, batch_size=8, out_dir=str(root / "classify"),
-                                          progress=False, device="cpu", min_count=1),
+    train_classifier(ClassificationConfig(max_epochs=1, batch_size=8,
+                                          out_dir=str(root / "classify"), progress=False,
+                                          device="cpu", min_count=1),
                      ClassifierConfig(embedding_size=4, hidden_size=4, dropout=0.0), reviews)
-    train_g2p(G2PConfig(epochs=1, batch_size=4, eval_words=2, valid_fraction=0.125,
+    train_g2p(G2PConfig(max_epochs=1, batch_size=4, eval_words=2, valid_fraction=0.125,
                         test_fraction=0.125, out_dir=str(root / "g2p"), progress=False,
                         device="cpu"),
               Seq2SeqConfig(hidden_size=4, embedding_size=4),

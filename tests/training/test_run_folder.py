@@ -70,7 +70,7 @@ def test_a_run_folder_is_kept_unless_resume_or_overwrite(text_file: Path, tmp_pa
 
 
 def test_a_task_run_folder_is_kept_unless_overwrite(tmp_path: Path) -> None:
-    config = ForecastConfig(window=12, epochs=1, season=12, arima=False, out_dir=str(tmp_path),
+    config = ForecastConfig(window=12, max_epochs=1, season=12, arima=False, out_dir=str(tmp_path),
                             progress=False, device="cpu", threads=1)
     model = ForecasterConfig(hidden_size=8)
     series = [5.0 + math.sin(2 * math.pi * t / 12) for t in range(120)]

@@ -24,7 +24,7 @@ def test_tag_train_predict_and_eval_from_the_command_line(tmp_path: Path, monkey
     data = tmp_path / "train.conll"
     data.write_text(conll(SENTENCES * 5), encoding="utf-8")
     run = tmp_path / "run"
-    assert main(["train", "--task", "tag", "--file", str(data), "--epochs", "2",
+    assert main(["train", "--task", "tag", "--file", str(data), "--max-epochs", "2",
                  "--min-count", "1", "--embedding-size", "8", "--hidden-size", "8",
                  "--char-embedding-size", "4", "--char-filters", "4", "--crf",
                  "--no-progress", "--device", "cpu", "--out-dir", str(run)]) == 0

@@ -60,7 +60,7 @@ def corpus(count: int = 30, seed: int = 0) -> list[list[tuple[str, str]]]:
 
 def tiny_config(out_dir: Path, **values) -> TaggingConfig:
     # batch_size 5: a bucket holds sentences of two lengths, so padding reaches the loss
-    settings = dict(epochs=2, batch_size=5, valid_fraction=0.2, test_fraction=0.2,
+    settings = dict(max_epochs=2, batch_size=5, valid_fraction=0.2, test_fraction=0.2,
                     out_dir=str(out_dir), progress=False, device="cpu", threads=1)
     settings.update(values)
     return TaggingConfig(**settings)
@@ -129,7 +129,7 @@ def test_a_file_run_is_evaluated_again_and_an_unseen_tag_is_named(tmp_path: Path
                 [("mary", "B-PER"), ("jones", "I-PER"), ("likes", "O"), ("rome", "B-LOC")],
                 [("we", "O"), ("saw", "O"), ("john", "B-PER")]] * 4
     data_file = write_conll(tmp_path / "train.conll", entities)
-    config = tiny_config(tmp_path / "run", file=str(data_file), epochs=1)
+    config = tiny_config(tmp_path / "run", file=str(data_file), max_epochs=1)
     results = train_tagging(config, TINY_MODEL)
     assert results["entities"] and "entity_f1" in results["test"]["rnn"]
     assert evaluate_tagging_checkpoint(tmp_path / "run") == results["test"]

@@ -26,7 +26,7 @@ CATALOGUE = "".join(f'msgid "{english}"\nmsgstr "{german}"\n\n'
 
 
 def tiny_config(out_dir: Path, **values) -> TranslationConfig:
-    settings = dict(epochs=2, batch_size=4, valid_fraction=0.2, test_fraction=0.2,
+    settings = dict(max_epochs=2, batch_size=4, valid_fraction=0.2, test_fraction=0.2,
                     out_dir=str(out_dir), progress=False, device="cpu", max_output=12,
                     beam_width=2)
     settings.update(values)
@@ -116,7 +116,7 @@ def test_decoding_keeps_the_order_of_its_sources_and_bounds_outputs_by_length() 
 
 
 def test_validation_every_few_epochs_and_at_the_last(tmp_path: Path) -> None:
-    results = train_translation(tiny_config(tmp_path, epochs=5, validate_every=2),
+    results = train_translation(tiny_config(tmp_path, max_epochs=5, validate_every=2),
                                 Seq2SeqConfig(hidden_size=8, embedding_size=4),
                                 text=CATALOGUE)
     assert [row["epoch"] for row in results["history"]] == [2, 4, 5]

@@ -89,7 +89,7 @@ class ClassificationConfig(ExampleTrainingConfig):
     batch_size: int = 32
     lr: float = 2e-3
     lr_decay: float = 0.5
-    epochs: int = 10
+    max_epochs: int = 10
     out_dir: str = "runs/classify"
 
     RANGES: ClassVar[dict[str, Rule]] = {
@@ -375,7 +375,7 @@ class SavedClassifier:
                  if model.config.uses_chars else None)
         return cls(model, TokenTable.from_dict(saved.vocab["words"]),
                    LabelTable.from_dict(saved.vocab["labels"]),
-                   ClassificationConfig(**saved.config["classify"]), chars)
+                   ClassificationConfig.from_saved(saved.config["classify"]), chars)
 
     def classify(self, texts: Sequence[str]) -> list[tuple[str, float]]:
         """The most probable label of each text and its probability; an empty text (no

@@ -104,7 +104,7 @@ def pretrain_encoder(encoder: TokenEncoder, train: Sequence[Example | SpelledExa
         if tag == "best":
             best_state.update(copy.deepcopy(judged.encoder.state_dict()))
 
-    settings = dataclasses.replace(config, epochs=epochs, lr_decay=1.0, validate_every=1,
+    settings = dataclasses.replace(config, max_epochs=epochs, lr_decay=1.0, validate_every=1,
                                    max_time=None)
     trained = train_on_examples(
         model, settings, loss_of=lambda m, batch: m.loss(batch.tokens, batch.lengths,

@@ -27,7 +27,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, Self
 
 import torch
 from torch import Tensor, nn
@@ -58,7 +58,7 @@ class ExampleTrainingConfig:
     lr_decay: float = 1.0  # times the rate after 2 epochs without a 1% better validation
     warmup_steps: int = 0  # batches over which the rate rises linearly to lr
     clip_norm: float = 5.0
-    epochs: int = 10
+    max_epochs: int = 10
     max_steps: int | None = None  # optimizer steps in all; the run validates where it stops
     max_time: float | None = None  # minutes of training, evaluation excluded
     validate_every: int = 1  # epochs between validations (and checkpoints); the last is
@@ -73,12 +73,24 @@ class ExampleTrainingConfig:
     # Task configs add their own fields' rules; check_fields merges them over these.
     RANGES: ClassVar[dict[str, Rule]] = {
         "batch_size": f"[1, {MAX_BATCH}]", "lr": "> 0", "lr_decay": "(0, 1]",
-        "warmup_steps": ">= 0", "clip_norm": "> 0", "epochs": ">= 1", "max_steps": ">= 1",
+        "warmup_steps": ">= 0", "clip_norm": "> 0", "max_epochs": ">= 1", "max_steps": ">= 1",
         "max_time": "> 0",
         "validate_every": ">= 1", "average_decay": "[0, 1)", "seed": f"[0, {MAX_SEED}]",
         "device": ("auto", "cpu", "cuda"), "threads": "[1, 4096]",
         "split_seed": f"[0, {MAX_SEED}]", "valid_fraction": "(0, 1)",
         "test_fraction": "(0, 1)"}
+
+    # Keys a run folder of an older rnnkit holds under another name, and today's name.
+    RENAMED: ClassVar[dict[str, str]] = {"epochs": "max_epochs"}
+
+    @classmethod
+    def from_saved(cls, values: dict[str, Any]) -> Self:
+        """The config a run folder saved, its renamed keys read under today's names."""
+        values = dict(values)
+        for old, new in cls.RENAMED.items():
+            if old in values and new not in values:
+                values[new] = values.pop(old)
+        return cls(**values)
 
     def __post_init__(self) -> None:
         owner = type(self).__name__
@@ -126,7 +138,7 @@ def train_on_examples(model: nn.Module, config: ExampleTrainingConfig, *,
                 if config.lr_decay < 1.0 else None)
     history: list[dict[str, Any]] = []
     best, trained_s, steps = math.inf, 0.0, 0
-    for epoch in range(config.epochs):
+    for epoch in range(config.max_epochs):
         budget_s = None if config.max_time is None else config.max_time * 60 - trained_s
         seconds, steps = _train_epoch(model, optimizer, batches(epoch), loss_of, config,
                                       epoch, steps, budget_s, averaged)
@@ -134,7 +146,7 @@ def train_on_examples(model: nn.Module, config: ExampleTrainingConfig, *,
         out_of_time = config.max_time is not None and trained_s >= config.max_time * 60
         out_of_steps = config.max_steps is not None and steps >= config.max_steps
         stopped = out_of_time or out_of_steps
-        last = stopped or epoch + 1 == config.epochs
+        last = stopped or epoch + 1 == config.max_epochs
         if (epoch + 1) % config.validate_every and not last:
             continue
         figures = validate(judged)

@@ -91,7 +91,7 @@ class ForecastConfig(ExampleTrainingConfig):
     arima: bool = True
     batch_size: int = 16
     lr: float = 3e-3
-    epochs: int = 200
+    max_epochs: int = 200
     validate_every: int = 5
     out_dir: str = "runs/forecast"
 
@@ -265,7 +265,7 @@ def load_forecaster(checkpoint_dir: str | Path, tag: str = "best"
     if "scaler" not in saved.vocab or "series" not in saved.vocab:
         raise CheckpointError(f"{saved.path / VOCAB_FILE} is not a forecasting run's: it "
                               f"holds {sorted(saved.vocab)}, expected 'scaler' and 'series'")
-    return (model, ForecastConfig(**saved.config["forecast"]),
+    return (model, ForecastConfig.from_saved(saved.config["forecast"]),
             Scaler.from_dict(saved.vocab["scaler"]), list(saved.vocab["series"]))
 
 

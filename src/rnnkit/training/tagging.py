@@ -93,7 +93,7 @@ class TaggingConfig(ExampleTrainingConfig):
     # 0 for the first epochs, which reads as a stall and cuts the rate before anything is
     # learned: use 1.0 there.
     lr_decay: float = 0.5
-    epochs: int = 20
+    max_epochs: int = 20
     out_dir: str = "runs/tag"
 
     RANGES: ClassVar[dict[str, Rule]] = {
@@ -262,7 +262,7 @@ class SavedTagger:
         config and tables only, the config checked against the tensors before the model is
         built (:func:`~rnnkit.training.checkpoint.load_model`)."""
         model, saved = load_model(checkpoint, _tagger_of, tag=tag)
-        config = TaggingConfig(**saved.config["tag"])
+        config = TaggingConfig.from_saved(saved.config["tag"])
         tables = TaggingTables.from_vocab(saved.vocab, config.lowercase, config.max_word_chars)
         return cls(model, tables, MostFrequentTag.from_dict(saved.vocab["baseline"]), config)
 

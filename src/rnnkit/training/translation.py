@@ -46,7 +46,7 @@ class TranslationConfig(PairTrainingConfig):
     valid_fraction: float = 0.1
     test_fraction: float = 0.1
     batch_size: int = 16
-    epochs: int = 100
+    max_epochs: int = 100
     max_output: int = 360  # characters; the longest German message has 347
     output_ratio: float = 2.0  # and at most 2 characters per source character, + 10
     out_dir: str = "runs/translation"
