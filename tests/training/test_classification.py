@@ -142,6 +142,8 @@ def test_train_task_argv_stands_for_the_task_commands() -> None:
     assert train_argv(["train", "--lr", "1", "--task", "classify", "--max-epochs", "2"]) == [
         "classify", "train", "--lr", "1", "--max-epochs", "2"]
     assert train_argv(["train", "--task", "tag"]) == ["tag", "train"]
+    assert train_argv(["train", "--task=tag", "--lr", "1"]) == ["tag", "train", "--lr", "1"]
+    assert train_argv(["train", "--lr", "1"]) == ["train", "--lr", "1"]
     assert train_argv(["train", "--task", "forecast", "--lr", "1"]) == [
         "forecast", "train", "--lr", "1"]
     assert train_argv(["train", "--task", "language-model"]) == ["train"]

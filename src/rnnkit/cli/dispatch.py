@@ -24,9 +24,12 @@ def train_task_names(plugins: Sequence[Plugin] = PLUGINS) -> tuple[str, ...]:
 def train_argv(argv: list[str], plugins: Sequence[Plugin] = PLUGINS) -> list[str]:
     """``train --task NAME REST`` as the command line of NAME's own train command
     (``--task language-model`` is ``train REST``); any other ``argv`` unchanged."""
-    if not argv or argv[0] != "train" or "--task" not in argv:
+    if not argv or argv[0] != "train":
         return argv
-    rest = list(argv[1:])
+    rest = [part for item in argv[1:]  # --task=NAME is --task NAME
+            for part in (item.split("=", 1) if item.startswith("--task=") else [item])]
+    if "--task" not in rest:
+        return argv
     index = rest.index("--task")
     task = rest[index + 1] if index + 1 < len(rest) else ""
     del rest[index:index + 2]

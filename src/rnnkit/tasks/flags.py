@@ -53,7 +53,8 @@ def _add_field_flag(group: Any, cls: type, section: str, name: str, hint: Any,
 
 def _help_text(cls: type, name: str, default: Any, required: bool) -> str:
     """What the field is (``cls.HELP``, where given), its allowed values when they are a
-    list, and its default: ``sequence length T; (default 100)``."""
+    list, and its default: ``for the LSTM (default 1.0)``, ``one of adam, rmsprop, sgd
+    (default adam)``."""
     rule = field_rules(cls).get(name)
     what = getattr(cls, "HELP", {}).get(name)
     allowed = f"one of {', '.join(rule)}" if isinstance(rule, tuple) else None
