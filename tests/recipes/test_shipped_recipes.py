@@ -66,3 +66,9 @@ def test_an_unknown_recipe_is_refused_with_the_list(capsys) -> None:
     assert error.endswith("zaremba_small (rnnkit recipes lists them)")
     assert main(["train", "--config", "missing.toml"]) == 1
     assert "missing.toml" in capsys.readouterr().err
+
+
+def test_a_folder_named_like_a_recipe_does_not_hide_it(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "zaremba_small").mkdir()  # e.g. a run folder
+    assert config_path("zaremba_small") == RECIPES / "zaremba_small.toml"

@@ -22,7 +22,7 @@ def recipe_names() -> tuple[str, ...]:
 
 
 def config_path(config: str | Path) -> Path:
-    """The file ``--config`` names: an existing file or anything that looks like a path
+    """The file ``--config`` names: a file that exists or anything that looks like a path
     (a ``/`` or a ``.toml`` suffix) as given, otherwise the shipped recipe of that name.
 
     Example:
@@ -30,7 +30,7 @@ def config_path(config: str | Path) -> Path:
         'shakespeare_char.toml'
     """
     text = str(config)
-    if Path(text).exists() or "/" in text or text.endswith(".toml"):
+    if Path(text).is_file() or "/" in text or text.endswith(".toml"):
         return Path(text)
     if text in recipe_names():
         return RECIPES / f"{text}.toml"
