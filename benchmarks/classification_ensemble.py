@@ -18,8 +18,8 @@ import statistics
 import torch
 from common import machine_line, print_table
 
-from rnnkit.training.classification import SavedClassifier, load_classification_data
-from rnnkit.training.label_metrics import classification_figures
+from rnnkit.metrics.labels import classification_figures
+from rnnkit.tasks.examples.classification import SavedClassifier, load_classification_data
 
 
 def main() -> None:

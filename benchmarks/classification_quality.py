@@ -24,8 +24,8 @@ from pathlib import Path
 import torch
 from common import machine_line, print_table
 
+from rnnkit.tasks.examples.classification import train_classifier
 from rnnkit.tasks.examples.commands import TASKS, read_task_config
-from rnnkit.training.classification import train_classifier
 from rnnkit.training.config import tomllib
 
 

@@ -27,7 +27,7 @@ import torch
 
 from rnnkit.atomic import atomic_write_text
 from rnnkit.plotting import pyplot, save_figure
-from rnnkit.training.long_range import LongRangeConfig, train_or_load_each
+from rnnkit.tasks.long_range.training import LongRangeConfig, train_or_load_each
 
 
 @dataclass(frozen=True)

@@ -101,3 +101,13 @@ def test_every_task_package_is_in_the_registry() -> None:
     with_commands = {name for name in GRAPH
                      if name.startswith("rnnkit.tasks.") and name.endswith(".commands")}
     assert with_commands and with_commands <= registry
+
+
+def test_no_module_of_the_training_package_is_named_after_a_task() -> None:
+    """training/ holds the loop and what every task shares; a task's own code lives in its
+    package under rnnkit.tasks."""
+    task_words = ("classif", "tagg", "forecast", "g2p", "translation", "long_range",
+                  "music", "seq2seq", "pair")
+    named = [module for module in GRAPH if module.startswith("rnnkit.training.")
+             and any(word in module.rpartition(".")[2] for word in task_words)]
+    assert named == []

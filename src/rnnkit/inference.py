@@ -12,6 +12,7 @@ from torch import nn
 from rnnkit.data.corpus import load_corpus
 from rnnkit.data.text import load_text_file
 from rnnkit.data.vocab import Vocabulary
+from rnnkit.metrics.language import loss_report
 from rnnkit.models.factory import build_language_model
 from rnnkit.training.checkpoint import (
     CONFIG_FILE,
@@ -20,7 +21,6 @@ from rnnkit.training.checkpoint import (
     load_model,
 )
 from rnnkit.training.config import RunConfig
-from rnnkit.training.metrics import loss_report
 from rnnkit.training.tasks import LanguageModelingTask
 from rnnkit.training.trainer import resolve_device
 

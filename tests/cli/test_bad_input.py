@@ -403,7 +403,7 @@ def nothing_to_fetch_or_train(prepared: Path, monkeypatch: pytest.MonkeyPatch) -
     def tripwire(config: object) -> None:
         raise ReachedTraining(f"validation let {config} through")
 
-    monkeypatch.setattr("rnnkit.training.long_range.train_long_range", tripwire)
+    monkeypatch.setattr("rnnkit.tasks.long_range.training.train_long_range", tripwire)
 
 
 def _expand(argv: list[str], request: pytest.FixtureRequest, prepared: Path) -> list[str]:

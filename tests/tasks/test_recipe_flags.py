@@ -10,8 +10,8 @@ import pytest
 from rnnkit.cli import build_parser, main
 from rnnkit.models.seq2seq import Seq2SeqConfig
 from rnnkit.tasks.flags import configs_from_args
-from rnnkit.training.g2p import G2PConfig
-from rnnkit.training.translation import TranslationConfig
+from rnnkit.tasks.seq2seq.g2p import G2PConfig
+from rnnkit.tasks.seq2seq.translation import TranslationConfig
 
 PAIR_TASKS = [("g2p", G2PConfig), ("translation", TranslationConfig)]
 

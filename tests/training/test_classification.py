@@ -16,8 +16,7 @@ import torch
 from rnnkit.cli import main
 from rnnkit.cli.dispatch import train_argv
 from rnnkit.models.classifier import ClassifierConfig
-from rnnkit.training.checkpoint import load_checkpoint, save_checkpoint
-from rnnkit.training.classification import (
+from rnnkit.tasks.examples.classification import (
     ClassificationConfig,
     SavedClassifier,
     _teacher_targets,
@@ -25,6 +24,7 @@ from rnnkit.training.classification import (
     load_classification_data,
     train_classifier,
 )
+from rnnkit.training.checkpoint import load_checkpoint, save_checkpoint
 
 GOOD, BAD = ["great", "fine", "lovely", "superb"], ["dull", "awful", "boring", "weak"]
 FILLER = ["the", "film", "was", "plot", "acting", "really", "quite", "a"]

@@ -39,15 +39,24 @@ from rnnkit.models.classifier import ClassifierConfig
 from rnnkit.models.forecaster import ForecasterConfig
 from rnnkit.models.seq2seq import Seq2SeqConfig
 from rnnkit.models.tagger import TaggerConfig
-from rnnkit.training.classification import (
+from rnnkit.tasks.examples.classification import (
     ClassificationConfig,
     load_classification_data,
     train_classifier,
 )
-from rnnkit.training.forecasting import ForecastConfig, forecast_from_checkpoint, train_forecast
-from rnnkit.training.g2p import G2PConfig, load_g2p_data, train_g2p
-from rnnkit.training.tagging import TaggingConfig, load_tagging_data, tag_sentences, train_tagging
-from rnnkit.training.translation import (
+from rnnkit.tasks.examples.forecasting import (
+    ForecastConfig,
+    forecast_from_checkpoint,
+    train_forecast,
+)
+from rnnkit.tasks.examples.tagging import (
+    TaggingConfig,
+    load_tagging_data,
+    tag_sentences,
+    train_tagging,
+)
+from rnnkit.tasks.seq2seq.g2p import G2PConfig, load_g2p_data, train_g2p
+from rnnkit.tasks.seq2seq.translation import (
     TranslationConfig,
     load_translation_data,
     train_translation,

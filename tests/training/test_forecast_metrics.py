@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from rnnkit.training.forecast_metrics import mae, mase, mase_scale, rmse
+from rnnkit.metrics.forecasts import mae, mase, mase_scale, rmse
 
 
 def test_mae_and_rmse_by_hand() -> None:

@@ -13,8 +13,7 @@ import pytest
 
 from rnnkit.data.series_windows import SplitSizes
 from rnnkit.models.forecaster import ForecasterConfig
-from rnnkit.training.checkpoint import save_checkpoint
-from rnnkit.training.forecasting import (
+from rnnkit.tasks.examples.forecasting import (
     ForecastConfig,
     evaluate_forecast_checkpoint,
     forecast_from_checkpoint,
@@ -25,6 +24,7 @@ from rnnkit.training.forecasting import (
     rnn_forecasts,
     train_forecast,
 )
+from rnnkit.training.checkpoint import save_checkpoint
 
 
 def noisy_sine(length: int = 200, seed: int = 0) -> list[float]:

@@ -10,7 +10,7 @@ import pytest
 
 from rnnkit.cli import main
 from rnnkit.models.seq2seq import Seq2SeqConfig
-from rnnkit.training.g2p import G2PConfig, load_g2p_data, train_g2p
+from rnnkit.tasks.seq2seq.g2p import G2PConfig, load_g2p_data, train_g2p
 
 WORDS = {"cat": "K AE1 T", "cap": "K AE1 P", "tap": "T AE1 P", "pat": "P AE1 T",
          "at": "AE1 T", "apt": "AE1 P T", "tat": "T AE1 T", "pact": "P AE1 K T",
@@ -54,12 +54,12 @@ def test_training_writes_results_and_checkpoints(tmp_path: Path, attention: str,
 def test_the_loop_learns_the_training_words(tmp_path: Path) -> None:
     """Thirty epochs on twelve words: the greedy output of the training words is right for
     most of them (the loop really trains)."""
-    from rnnkit.training.g2p import evaluate_words
+    from rnnkit.tasks.seq2seq.g2p import evaluate_words
 
     config = tiny_config(tmp_path, max_epochs=30, lr=1e-2)
     train_g2p(config, Seq2SeqConfig(hidden_size=32, embedding_size=16, dropout=0.0),
               text=TEXT)
-    from rnnkit.training.g2p import load_g2p_model
+    from rnnkit.tasks.seq2seq.g2p import load_g2p_model
 
     model, _, _ = load_g2p_model(tmp_path, tag="latest")
     rates = evaluate_words(model, load_g2p_data(config, TEXT), "train", config)
@@ -83,7 +83,7 @@ def test_translate_reads_words_and_names_bad_lines(tmp_path: Path, monkeypatch,
 
 
 def test_attention_maps_are_drawn_and_refused_without_attention(tmp_path: Path) -> None:
-    from rnnkit.training.g2p import attention_weights, load_g2p_model
+    from rnnkit.tasks.seq2seq.g2p import attention_weights, load_g2p_model
 
     train_g2p(tiny_config(tmp_path / "a", max_epochs=1),
               Seq2SeqConfig(hidden_size=16, embedding_size=8, attention="general"), text=TEXT)
@@ -101,7 +101,7 @@ def test_attention_maps_are_drawn_and_refused_without_attention(tmp_path: Path) 
 
 
 def test_a_limited_evaluation_spans_the_whole_word_list(tmp_path: Path, monkeypatch) -> None:
-    from rnnkit.training import g2p
+    from rnnkit.tasks.seq2seq import g2p
 
     data = load_g2p_data(tiny_config(tmp_path), TEXT)
     seen: list[list[str]] = []
@@ -115,7 +115,7 @@ def test_a_limited_evaluation_spans_the_whole_word_list(tmp_path: Path, monkeypa
 
 
 def test_stress_stripping_merges_pronunciations_that_differ_only_in_stress() -> None:
-    from rnnkit.training.g2p import strip_stress
+    from rnnkit.tasks.seq2seq.g2p import strip_stress
 
     entries = {"read": [("R", "IY1", "D"), ("R", "EH1", "D")],
                "an": [("AE1", "N"), ("AH0", "N"), ("AE0", "N")]}
@@ -157,8 +157,8 @@ def test_warmup_raises_the_rate_linearly_over_its_steps(tmp_path: Path) -> None:
 def test_a_run_can_start_from_another_runs_best_weights(tmp_path: Path) -> None:
     import torch
 
-    from rnnkit.training.g2p import load_g2p_model
-    from rnnkit.training.pair_training import build_pair_model
+    from rnnkit.tasks.seq2seq.g2p import load_g2p_model
+    from rnnkit.tasks.seq2seq.pair_training import build_pair_model
 
     model_config = Seq2SeqConfig(hidden_size=8, embedding_size=4)
     train_g2p(tiny_config(tmp_path / "first", max_epochs=1), model_config, text=TEXT)

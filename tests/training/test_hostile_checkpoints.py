@@ -31,15 +31,19 @@ from rnnkit.cli import main
 from rnnkit.models import ModelConfig
 from rnnkit.models.classifier import ClassifierConfig
 from rnnkit.models.seq2seq import Seq2SeqConfig
+from rnnkit.tasks.examples.classification import (
+    ClassificationConfig,
+    SavedClassifier,
+    train_classifier,
+)
+from rnnkit.tasks.seq2seq.g2p import G2PConfig, load_g2p_model, train_g2p
 from rnnkit.training.checkpoint import (
     CheckpointError,
     load_checkpoint,
     load_model,
     save_checkpoint,
 )
-from rnnkit.training.classification import ClassificationConfig, SavedClassifier, train_classifier
 from rnnkit.training.config import DataConfig, RunConfig, TrainConfig
-from rnnkit.training.g2p import G2PConfig, load_g2p_model, train_g2p
 from rnnkit.training.trainer import train
 
 WORDS = ["the ", "cat ", "sat ", "on ", "a ", "mat.\n", "dog ", "ran "]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rnnkit.training.label_metrics import (
+from rnnkit.metrics.labels import (
     classification_figures,
     confusion_counts,
     is_bio,

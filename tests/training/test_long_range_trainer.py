@@ -14,8 +14,8 @@ import torch
 from rnnkit.cli import main
 from rnnkit.data.digits import DigitImages
 from rnnkit.data.long_range import copy_task
-from rnnkit.training import long_range
-from rnnkit.training.long_range import (
+from rnnkit.tasks.long_range import training as long_range
+from rnnkit.tasks.long_range.training import (
     LongRangeConfig,
     build_task_model,
     evaluate,

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from rnnkit.training.metrics import bits_per_token, loss_report, perplexity
+from rnnkit.metrics.language import bits_per_token, loss_report, perplexity
 
 
 @pytest.mark.parametrize("loss", [0.0, 0.5, 1.7, 4.2])

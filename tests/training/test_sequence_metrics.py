@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from rnnkit.training.sequence_metrics import (
+from rnnkit.metrics.sequences import (
     closest_reference,
     corpus_bleu,
     edit_distance,

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from rnnkit.data.tag_examples import split_sentences, tags_of, tokens_of
+from rnnkit.metrics.labels import tagging_figures
 from rnnkit.models.tagger import TaggerConfig
-from rnnkit.training.label_metrics import tagging_figures
-from rnnkit.training.tagging import (
+from rnnkit.tasks.examples.tagging import (
     SavedTagger,
     TaggingConfig,
     evaluate_tagging_checkpoint,
@@ -22,7 +22,7 @@ from rnnkit.training.tagging import (
     tag_sentences,
     train_tagging,
 )
-from rnnkit.training.tagging_baseline import MostFrequentTag, known_unknown_accuracy
+from rnnkit.tasks.examples.tagging_baseline import MostFrequentTag, known_unknown_accuracy
 
 TRAIN = [[("the", "DT"), ("dog", "NN"), ("barks", "VBZ")],
          [("the", "DT"), ("run", "NN"), ("ended", "VBD")],

@@ -12,7 +12,7 @@ import pytest
 from rnnkit.cli import main
 from rnnkit.cli.dispatch import train_argv
 from rnnkit.models.seq2seq import Seq2SeqConfig
-from rnnkit.training.translation import (
+from rnnkit.tasks.seq2seq.translation import (
     TranslationConfig,
     load_translation_data,
     train_translation,
@@ -97,7 +97,7 @@ def test_decoding_keeps_the_order_of_its_sources_and_bounds_outputs_by_length() 
     import torch
 
     from rnnkit.models.factory import build_seq2seq
-    from rnnkit.training.pair_training import decode_sources
+    from rnnkit.tasks.seq2seq.pair_training import decode_sources
 
     torch.manual_seed(0)
     model = build_seq2seq(Seq2SeqConfig(source_vocab_size=9, target_vocab_size=7,

@@ -32,6 +32,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from rnnkit.data.batching import get_window, make_streams, num_windows
 from rnnkit.data.corpus import Corpus, load_corpus
+from rnnkit.metrics.language import loss_report
 from rnnkit.models.factory import build_language_model
 from rnnkit.models.language_model import (
     RecurrentState,
@@ -59,7 +60,6 @@ from rnnkit.training.interrupt import (
     TrainingInterrupted,
     deferred_interrupt,
 )
-from rnnkit.training.metrics import loss_report
 from rnnkit.training.precision import (
     MixedPrecision,
     carried_state,

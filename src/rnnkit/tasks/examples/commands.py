@@ -22,6 +22,9 @@ from typing import Any
 from rnnkit.models.classifier import ClassifierConfig
 from rnnkit.models.forecaster import ForecasterConfig
 from rnnkit.models.tagger import TaggerConfig
+from rnnkit.tasks.examples.classification import ClassificationConfig
+from rnnkit.tasks.examples.forecasting import ForecastConfig
+from rnnkit.tasks.examples.tagging import TaggingConfig
 from rnnkit.tasks.flags import (
     add_config_flag,
     add_dataclass_flags,
@@ -29,9 +32,6 @@ from rnnkit.tasks.flags import (
     read_recipe_tables,
 )
 from rnnkit.tasks.plugin import Plugin
-from rnnkit.training.classification import ClassificationConfig
-from rnnkit.training.forecasting import ForecastConfig
-from rnnkit.training.tagging import TaggingConfig
 
 ENCODER_NOT_FLAGS = {"vocab_size", "num_classes", "num_tags", "pad_id", "char_vocab_size"}
 
@@ -50,37 +50,37 @@ class TaskCommand:
 
 
 def _train_classifier(config: Any, model_config: Any) -> dict[str, Any]:
-    from rnnkit.training.classification import train_classifier
+    from rnnkit.tasks.examples.classification import train_classifier
 
     return train_classifier(config, model_config)
 
 
 def _evaluate_classifier(checkpoint: str, data_file: str | None) -> dict[str, Any]:
-    from rnnkit.training.classification import evaluate_classifier_checkpoint
+    from rnnkit.tasks.examples.classification import evaluate_classifier_checkpoint
 
     return evaluate_classifier_checkpoint(checkpoint, data_file)
 
 
 def _train_tagger(config: Any, model_config: Any) -> dict[str, Any]:
-    from rnnkit.training.tagging import train_tagging
+    from rnnkit.tasks.examples.tagging import train_tagging
 
     return train_tagging(config, model_config)
 
 
 def _evaluate_tagger(checkpoint: str, data_file: str | None) -> dict[str, Any]:
-    from rnnkit.training.tagging import evaluate_tagging_checkpoint
+    from rnnkit.tasks.examples.tagging import evaluate_tagging_checkpoint
 
     return evaluate_tagging_checkpoint(checkpoint, data_file)
 
 
 def _train_forecaster(config: Any, model_config: Any) -> dict[str, Any]:
-    from rnnkit.training.forecasting import train_forecast
+    from rnnkit.tasks.examples.forecasting import train_forecast
 
     return train_forecast(config, model_config)
 
 
 def _evaluate_forecaster(checkpoint: str, data_file: str | None) -> dict[str, Any]:
-    from rnnkit.training.forecasting import evaluate_forecast_checkpoint
+    from rnnkit.tasks.examples.forecasting import evaluate_forecast_checkpoint
 
     if data_file is not None:
         raise ValueError("a forecast run is scored on the test part of its own series; "
@@ -166,19 +166,19 @@ def run_predict(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.checkpoint} is not a classify, tag or forecast run: predict "
                          "reads those (use `rnnkit sample` or `rnnkit translate` for others)")
     if task == "classify":
-        from rnnkit.training.classification import SavedClassifier
+        from rnnkit.tasks.examples.classification import SavedClassifier
 
         lines = _input_lines(args.input)
         for text, (label, probability) in zip(
                 lines, SavedClassifier.load(args.checkpoint).classify(lines), strict=True):
             print(f"{label}\t{probability:.4f}\t{text}")
     elif task == "tag":
-        from rnnkit.training.tagging import tag_lines
+        from rnnkit.tasks.examples.tagging import tag_lines
 
         for tagged in tag_lines(args.checkpoint, _input_lines(args.input)):
             print(" ".join(f"{token}/{tag}" for token, tag in tagged))
     elif task == "forecast":
-        from rnnkit.training.forecasting import forecast_from_checkpoint
+        from rnnkit.tasks.examples.forecasting import forecast_from_checkpoint
 
         values = None
         if args.input is not None:

@@ -1,6 +1,6 @@
 """``rnnkit task adding|copy|digits``: a cell trained on a long-range task.
 
-The flags are :class:`~rnnkit.training.long_range.LongRangeConfig`'s fields, named as
+The flags are :class:`~rnnkit.tasks.long_range.training.LongRangeConfig`'s fields, named as
 everywhere else (``--hidden-size``, ``--max-steps``); ``--length`` is T for the adding
 problem and the delay for copy (digits are always 64 pixels).
 """
@@ -25,7 +25,7 @@ TASKS = {"adding": "the adding problem: report test MSE",
 
 def add_commands(commands: Any) -> None:
     """Register ``task adding|copy|digits`` on the top-level subparsers."""
-    from rnnkit.training.long_range import LongRangeConfig
+    from rnnkit.tasks.long_range.training import LongRangeConfig
 
     task = commands.add_parser("task", help="train a cell on a long-range task")
     tasks = task.add_subparsers(dest="task", required=True)
@@ -38,7 +38,7 @@ def add_commands(commands: Any) -> None:
 
 
 def run_task(args: argparse.Namespace) -> int:
-    from rnnkit.training.long_range import (
+    from rnnkit.tasks.long_range.training import (
         LongRangeConfig,
         save_long_range_result,
         train_long_range,

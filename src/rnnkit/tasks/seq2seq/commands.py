@@ -1,9 +1,9 @@
 """`rnnkit g2p train|eval|attention`, `rnnkit translation train` and `rnnkit translate`.
 
-``g2p train`` takes one flag per field of :class:`~rnnkit.training.g2p.G2PConfig` and of
+``g2p train`` takes one flag per field of :class:`~rnnkit.tasks.seq2seq.g2p.G2PConfig` and of
 :class:`~rnnkit.models.seq2seq.Seq2SeqConfig` (``--attention none|additive|dot|general``,
 ``--architecture rnn|transformer``); ``translation train`` the same with
-:class:`~rnnkit.training.translation.TranslationConfig`. ``rnnkit train --task seq2seq
+:class:`~rnnkit.tasks.seq2seq.translation.TranslationConfig`. ``rnnkit train --task seq2seq
 --dataset cmudict|django_de ...`` is the same as those two (:func:`seq2seq_train_argv`).
 ``translate`` reads one line at a time from standard input: a word for a G2P checkpoint
 (its phonemes are printed), a message for a translation checkpoint.
@@ -20,8 +20,8 @@ from rnnkit.arguments import BEAM
 from rnnkit.models.seq2seq import Seq2SeqConfig
 from rnnkit.tasks.flags import add_config_flag, add_dataclass_flags, configs_from_args
 from rnnkit.tasks.plugin import Plugin
-from rnnkit.training.g2p import G2PConfig
-from rnnkit.training.translation import TranslationConfig
+from rnnkit.tasks.seq2seq.g2p import G2PConfig
+from rnnkit.tasks.seq2seq.translation import TranslationConfig
 
 MODEL_NOT_FLAGS = {"source_vocab_size", "target_vocab_size", "pad_id", "bos_id", "eos_id"}
 
@@ -65,13 +65,13 @@ def add_commands(commands: Any) -> None:
 
 
 def run_g2p_train(args: argparse.Namespace) -> int:
-    from rnnkit.training.g2p import train_g2p
+    from rnnkit.tasks.seq2seq.g2p import train_g2p
 
     return _run_pair_training(args, "g2p", G2PConfig, train_g2p)
 
 
 def run_translation_train(args: argparse.Namespace) -> int:
-    from rnnkit.training.translation import train_translation
+    from rnnkit.tasks.seq2seq.translation import train_translation
 
     return _run_pair_training(args, "translation", TranslationConfig, train_translation)
 
@@ -108,9 +108,9 @@ def seq2seq_train_argv(rest: list[str]) -> list[str]:
 
 
 def run_g2p_eval(args: argparse.Namespace) -> int:
+    from rnnkit.tasks.seq2seq.g2p import evaluate_words, load_g2p_data
+    from rnnkit.tasks.seq2seq.pair_training import load_pair_model
     from rnnkit.training.checkpoint import load_checkpoint_config
-    from rnnkit.training.g2p import evaluate_words, load_g2p_data
-    from rnnkit.training.pair_training import load_pair_model
 
     document = load_checkpoint_config(args.checkpoint, tag="best")
     config = G2PConfig(**run_settings(document, "g2p", args.checkpoint))
@@ -121,7 +121,7 @@ def run_g2p_eval(args: argparse.Namespace) -> int:
 
 
 def run_g2p_attention(args: argparse.Namespace) -> int:
-    from rnnkit.training.g2p import plot_attention
+    from rnnkit.tasks.seq2seq.g2p import plot_attention
 
     model, letters, phonemes = _load(args.checkpoint)
     print(plot_attention(model, letters, phonemes, [w.lower() for w in args.words], args.out))
@@ -129,8 +129,8 @@ def run_g2p_attention(args: argparse.Namespace) -> int:
 
 
 def run_translate(args: argparse.Namespace) -> int:
+    from rnnkit.tasks.seq2seq.pair_training import load_pair_model
     from rnnkit.training.checkpoint import load_checkpoint_config
-    from rnnkit.training.pair_training import load_pair_model
 
     document = load_checkpoint_config(args.checkpoint, tag="best")
     if "translation" not in document and "g2p" not in document:
@@ -152,7 +152,7 @@ def run_translate(args: argparse.Namespace) -> int:
 
 def _word_translator(model: Any, saved: Any):
     """A word's phonemes, spaced, from a G2P checkpoint."""
-    from rnnkit.training.g2p import g2p_tables, pronounce
+    from rnnkit.tasks.seq2seq.g2p import g2p_tables, pronounce
 
     letters, phonemes = g2p_tables(saved)
 
@@ -166,7 +166,7 @@ def _word_translator(model: Any, saved: Any):
 
 def _message_translator(model: Any, saved: Any):
     """A message's translation from a translation checkpoint."""
-    from rnnkit.training.translation import translate_lines, translation_tables
+    from rnnkit.tasks.seq2seq.translation import translate_lines, translation_tables
 
     source, target = translation_tables(saved)
     settings = saved.config["translation"]  # the caller checked that it is there
@@ -180,8 +180,8 @@ def _message_translator(model: Any, saved: Any):
 
 
 def _load(checkpoint: str):
+    from rnnkit.tasks.seq2seq.g2p import load_g2p_model
     from rnnkit.training.checkpoint import load_checkpoint_config
-    from rnnkit.training.g2p import load_g2p_model
 
     run_settings(load_checkpoint_config(checkpoint, tag="best"), "g2p", checkpoint)
     return load_g2p_model(checkpoint)

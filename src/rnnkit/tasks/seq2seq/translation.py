@@ -4,7 +4,7 @@ A small demonstration task for :class:`~rnnkit.models.seq2seq.Seq2Seq` and its
 Transformer baseline: the ``django_de`` catalogues (:mod:`rnnkit.data.po_catalogue`, 733
 message pairs) split by message, both sides spelled as characters (so no tokenizer has
 to be trained on 600 messages and no word is ever unknown on the target side). Training
-is :func:`rnnkit.training.pair_training.train_on_pairs`; the epoch kept is the one with
+is :func:`rnnkit.tasks.seq2seq.pair_training.train_on_pairs`; the epoch kept is the one with
 the best validation chrF (character n-gram F-score, which moves before BLEU does on a
 model this weak), and the run ends with corpus BLEU and chrF (sacrebleu) on the test
 messages, greedy and with a beam.
@@ -22,17 +22,17 @@ from rnnkit.atomic import atomic_write_json
 from rnnkit.data.pairs import SymbolTable
 from rnnkit.data.po_catalogue import parse_po, split_pairs
 from rnnkit.data.registry import load_splits
+from rnnkit.metrics.sequences import corpus_bleu
 from rnnkit.models.seq2seq import Seq2SeqConfig
-from rnnkit.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from rnnkit.training.example_training import start_run
-from rnnkit.training.pair_training import (
+from rnnkit.tasks.seq2seq.pair_training import (
     PairTrainingConfig,
     build_pair_model,
     decode_sources,
     train_on_pairs,
 )
+from rnnkit.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from rnnkit.training.example_training import start_run
 from rnnkit.training.run_folder import claims_run_folder
-from rnnkit.training.sequence_metrics import corpus_bleu
 from rnnkit.validation import Rule
 
 
@@ -144,6 +144,6 @@ def _save(model: nn.Module, data: TranslationData, config: TranslationConfig,
 
 def translation_tables(saved: Checkpoint) -> tuple[SymbolTable, SymbolTable]:
     """The source and target character tables of a translation checkpoint (its model:
-    :func:`~rnnkit.training.pair_training.load_pair_model`)."""
+    :func:`~rnnkit.tasks.seq2seq.pair_training.load_pair_model`)."""
     return (SymbolTable.from_dict(saved.vocab["source"]),
             SymbolTable.from_dict(saved.vocab["target"]))

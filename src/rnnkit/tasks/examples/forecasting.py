@@ -9,8 +9,8 @@ training windows in a seeded shuffle on the loop of
 ``validate_every`` epochs the validation part is forecast from rolling origins, and the
 epoch with the lowest validation MAE (in the series' units) is kept (checkpoint tag
 ``best``). The run ends with rolling-origin forecasts of the test part by the RNN, the
-seasonal naive method and ARIMA (:mod:`rnnkit.training.forecast_baselines`), scored by
-MAE, RMSE and MASE (:mod:`rnnkit.training.forecast_metrics`), written to
+seasonal naive method and ARIMA (:mod:`rnnkit.tasks.examples.forecast_baselines`), scored by
+MAE, RMSE and MASE (:mod:`rnnkit.metrics.forecasts`), written to
 ``out_dir/results.json`` with a plot of the one-step-ahead forecasts, ``forecast.png``.
 """
 
@@ -40,7 +40,14 @@ from rnnkit.data.series_windows import (
     split_sizes,
     window_batch,
 )
+from rnnkit.metrics.forecasts import mae, mase, rmse
 from rnnkit.models.forecaster import ForecasterConfig, SequenceForecaster
+from rnnkit.tasks.examples.forecast_baselines import (
+    arima_forecasts,
+    choose_arima,
+    describe_arima,
+    seasonal_naive_forecasts,
+)
 from rnnkit.training.checkpoint import (
     VOCAB_FILE,
     CheckpointError,
@@ -53,13 +60,6 @@ from rnnkit.training.example_training import (
     start_run,
     train_on_examples,
 )
-from rnnkit.training.forecast_baselines import (
-    arima_forecasts,
-    choose_arima,
-    describe_arima,
-    seasonal_naive_forecasts,
-)
-from rnnkit.training.forecast_metrics import mae, mase, rmse
 from rnnkit.training.run_folder import claims_run_folder
 from rnnkit.validation import MAX_LENGTH, Rule
 

@@ -3,8 +3,8 @@ and its Transformer baseline (``Seq2SeqConfig(architecture="transformer")``).
 
 The CMU dictionary is split by word (:func:`rnnkit.data.cmudict.split_words`); every
 pronunciation of a training word is a training pair, and a held-out word is scored against
-all of its pronunciations (:mod:`rnnkit.training.sequence_metrics`). Each epoch visits the
-training pairs in length buckets (:mod:`rnnkit.training.pair_training`), then
+all of its pronunciations (:mod:`rnnkit.metrics.sequences`). Each epoch visits the
+training pairs in length buckets (:mod:`rnnkit.tasks.seq2seq.pair_training`), then
 greedy-decodes ``eval_words`` validation words for word and phoneme error rates; the best
 epoch by validation word error rate is kept (checkpoint tag ``best``), and the run ends
 with the test split decoded greedily and with a beam.
@@ -23,18 +23,18 @@ from rnnkit.data.cmudict import Pronunciations, parse_cmudict, split_words
 from rnnkit.data.pairs import SymbolTable
 from rnnkit.data.registry import load_splits
 from rnnkit.decode import greedy_decode
+from rnnkit.metrics.sequences import error_rates
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
-from rnnkit.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from rnnkit.training.example_training import start_run
-from rnnkit.training.pair_training import (
+from rnnkit.tasks.seq2seq.pair_training import (
     PairTrainingConfig,
     build_pair_model,
     decode_sources,
     load_pair_model,
     train_on_pairs,
 )
+from rnnkit.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from rnnkit.training.example_training import start_run
 from rnnkit.training.run_folder import claims_run_folder
-from rnnkit.training.sequence_metrics import error_rates
 from rnnkit.validation import Rule
 
 
@@ -175,7 +175,7 @@ def _save(model: Seq2Seq, data: G2PData, config: G2PConfig, history: list[dict],
 def load_g2p_model(checkpoint: str | Path, tag: str = "best"
                    ) -> tuple[Seq2Seq, SymbolTable, SymbolTable]:
     """The model and the letter and phoneme tables of a G2P checkpoint (no pickle; see
-    :func:`~rnnkit.training.pair_training.load_pair_model`)."""
+    :func:`~rnnkit.tasks.seq2seq.pair_training.load_pair_model`)."""
     model, saved = load_pair_model(checkpoint, tag)
     return (model, *g2p_tables(saved))
 

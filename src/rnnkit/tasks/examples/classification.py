@@ -9,7 +9,7 @@ teaches the model what to do with the unknown words it will meet). Each epoch vi
 training texts in length buckets on :func:`~rnnkit.training.example_training.train_on_examples`;
 the epoch with the best validation accuracy is kept. With ``pretrain_epochs`` the encoder
 is first trained as a language model on the training texts
-(:mod:`rnnkit.training.encoder_pretraining`). The run ends on the test part with
+(:mod:`rnnkit.tasks.examples.encoder_pretraining`). The run ends on the test part with
 accuracy, macro-F1 and a confusion matrix, next to a TF-IDF + logistic-regression baseline
 (scikit-learn) fitted on the same training texts in the same run.
 """
@@ -43,22 +43,22 @@ from rnnkit.data.token_batches import (
     evaluation_batches,
     word_tokens,
 )
+from rnnkit.metrics.labels import classification_figures, confusion_counts
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
-from rnnkit.training.adversarial import adversarial_classification_loss
+from rnnkit.tasks.examples.adversarial import adversarial_classification_loss
+from rnnkit.tasks.examples.distillation import mean_probabilities, mixed_targets
+from rnnkit.tasks.examples.encoder_pretraining import pretrain_encoder
 from rnnkit.training.checkpoint import (
     CheckpointError,
     load_checkpoint,
     load_model,
     save_checkpoint,
 )
-from rnnkit.training.distillation import mean_probabilities, mixed_targets
-from rnnkit.training.encoder_pretraining import pretrain_encoder
 from rnnkit.training.example_training import (
     ExampleTrainingConfig,
     start_run,
     train_on_examples,
 )
-from rnnkit.training.label_metrics import classification_figures, confusion_counts
 from rnnkit.training.run_folder import claims_run_folder
 from rnnkit.validation import Rule
 
