@@ -34,16 +34,15 @@ class CellVariant:
 
     kind: str
     fixed: dict[str, Any] = field(default_factory=dict)
-    summary: str = ""
 
 
 CATALOG: dict[str, CellVariant] = {
-    "lstm": CellVariant("lstm", summary="LSTM, gates i f g o, forget-gate bias 1"),
-    "gru": CellVariant("gru", summary="GRU, gates r z n (torch.nn's form)"),
-    "rnn_tanh": CellVariant("rnn", {"nonlinearity": "tanh"}, "Elman RNN, tanh"),
-    "rnn_relu": CellVariant("rnn", {"nonlinearity": "relu"}, "Elman RNN, ReLU"),
-    "irnn": CellVariant("rnn", {"nonlinearity": "relu", "init": "identity"},
-                        "ReLU RNN, identity recurrent matrix, zero bias (Le et al. 2015)"),
+    "lstm": CellVariant("lstm"),  # gates i f g o, forget-gate bias 1
+    "gru": CellVariant("gru"),  # gates r z n, torch.nn's form
+    "rnn_tanh": CellVariant("rnn", {"nonlinearity": "tanh"}),  # Elman RNN
+    "rnn_relu": CellVariant("rnn", {"nonlinearity": "relu"}),
+    # ReLU RNN from an identity recurrent matrix and zero bias (Le et al. 2015)
+    "irnn": CellVariant("rnn", {"nonlinearity": "relu", "init": "identity"}),
 }
 CELL_NAMES: tuple[str, ...] = tuple(CATALOG)
 

@@ -103,7 +103,8 @@ def configs_from_args(args: argparse.Namespace, classes: dict[str, type]) -> dic
 
 def add_config_flag(parser: argparse.ArgumentParser, sections: list[str]) -> None:
     """``--config``: a recipe (a shipped one's name, or a TOML file) with these tables."""
-    tables = " and ".join(f"[{section}]" for section in sections)
+    names = [f"[{section}]" for section in sections]
+    tables = " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
     parser.add_argument("--config", help=f"a recipe with {tables} tables: a shipped one's "
                                          "name (rnnkit recipes) or a TOML file; flags "
                                          "override it")

@@ -2,8 +2,8 @@
 
 ``<task> train`` takes one flag per field of the task's config and of its model config
 (``rnnkit train --task classify|tag|forecast ...`` is the same, see
-:func:`task_train_argv`) and prints the test figures of the model and of the baselines
-measured in the same run. ``<task> eval`` scores a run's best checkpoint on its test part
+:func:`rnnkit.cli.dispatch.train_argv`) and prints the test figures of the model and of the
+baselines measured in the same run. ``<task> eval`` scores a run's best checkpoint on its test part
 or on a file of yours; ``rnnkit eval --checkpoint DIR`` does the same for a task
 checkpoint. ``predict`` reads a task checkpoint and answers: a label (and its probability)
 per input line, a tag per token of each line, or the next values of a series.
@@ -107,7 +107,6 @@ TASKS = {
 
 def add_task_commands(commands: Any) -> None:
     """Register ``<task> train|eval`` for every task and ``predict``."""
-
     for task in TASKS.values():
         parser = commands.add_parser(task.name, help=task.help)
         actions = parser.add_subparsers(dest="action", required=True)

@@ -23,7 +23,7 @@ from rnnkit.arguments import (
     checkpoint_tag,
     positive_int,
 )
-from rnnkit.tasks.flags import add_dataclass_flags, section_values
+from rnnkit.tasks.flags import add_config_flag, add_dataclass_flags, section_values
 from rnnkit.tasks.plugin import Plugin
 from rnnkit.training.config import SECTIONS, RunConfig, apply_overrides, load_config_file
 
@@ -74,7 +74,7 @@ def run_sample(args: argparse.Namespace) -> int:
 
 def add_training_flags(parser: argparse.ArgumentParser) -> None:
     """``--config`` and one flag per field of the config dataclasses."""
-    parser.add_argument("--config", help="TOML file with [data], [model], [train] tables")
+    add_config_flag(parser, list(SECTIONS))
     for section, cls in SECTIONS.items():
         add_dataclass_flags(parser, section, cls, skip=NOT_FLAGS)
 
