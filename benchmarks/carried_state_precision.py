@@ -20,9 +20,9 @@ from common import machine_line, print_table
 from rnnkit.data.batching import get_window, make_streams, num_windows
 from rnnkit.data.corpus import load_corpus
 from rnnkit.inference import load_language_model
+from rnnkit.metrics.language import target_tokens
 from rnnkit.models.language_model import detach_state
 from rnnkit.training.precision import carried_state
-from rnnkit.training.tasks import target_tokens
 
 
 @torch.no_grad()

@@ -24,9 +24,10 @@ import torch
 from common import PlainLanguageModel, machine_line, plain_train_steps, print_table
 
 from rnnkit.models import ModelConfig
+from rnnkit.tasks.language_model.training import prepare_run
 from rnnkit.training.config import DataConfig, RunConfig, TrainConfig
 from rnnkit.training.records import RunRecords
-from rnnkit.training.trainer import prepare_run, training_loop
+from rnnkit.training.trainer import training_loop
 
 
 def main() -> None:
@@ -51,7 +52,7 @@ def main() -> None:
     run = prepare_run(config)
     tokens_per_run = args.steps * args.batch_size * args.seq_len
     same_model_optimizer = torch.optim.Adam(run.model.parameters(), lr=2e-3)
-    torch_model = PlainLanguageModel(len(run.corpus.vocab), 128, args.hidden_size,
+    torch_model = PlainLanguageModel(len(run.task.corpus.vocab), 128, args.hidden_size,
                                      args.num_layers, 0.2)
     torch_optimizer = torch.optim.Adam(torch_model.parameters(), lr=2e-3)
     timings: dict[str, list[float]] = {"rnnkit trainer": [], "plain loop, same model": [],
@@ -61,8 +62,7 @@ def main() -> None:
     def time_trainer() -> float:
         records = RunRecords(Path(out_dir), total_steps=None, start_step=run.progress.step,
                              progress=True, tensorboard=True, max_time_s=None)
-        run.config = replace(run.config, train=replace(run.config.train,
-                                                       max_steps=run.progress.step + args.steps))
+        run.settings = replace(run.settings, max_steps=run.progress.step + args.steps)
         start = time.perf_counter()
         training_loop(run, records)
         elapsed = time.perf_counter() - start
@@ -71,7 +71,8 @@ def main() -> None:
 
     def time_plain(name: str, model, optimizer) -> float:
         start = time.perf_counter()
-        plain_train_steps(model, optimizer, run.streams, args.seq_len, windows[name], args.steps)
+        plain_train_steps(model, optimizer, run.task.streams, args.seq_len, windows[name],
+                          args.steps)
         windows[name] += args.steps
         return time.perf_counter() - start
 

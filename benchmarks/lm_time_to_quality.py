@@ -24,17 +24,18 @@ from common import PlainLanguageModel, machine_line, plain_train_steps, print_ta
 
 from rnnkit.data.batching import make_streams
 from rnnkit.data.corpus import load_corpus
+from rnnkit.metrics.language import stateful_loss
 from rnnkit.plotting import pyplot, save_figure
+from rnnkit.tasks.language_model.training import train
 from rnnkit.training.config import load_config_file
+from rnnkit.training.environment import seed_everything
 from rnnkit.training.records import read_log
-from rnnkit.training.tasks import LanguageModelingTask
-from rnnkit.training.trainer import seed_everything, train
 
 EVAL_STREAMS, EVAL_WINDOW = 32, 256
 
 
 def validation_loss(model: torch.nn.Module, ids: torch.Tensor) -> float:
-    return LanguageModelingTask().evaluate_stateful(model, ids, batch_size=EVAL_STREAMS,
+    return stateful_loss(model, ids, batch_size=EVAL_STREAMS,
                                                     seq_len=EVAL_WINDOW)
 
 

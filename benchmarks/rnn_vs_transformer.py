@@ -41,9 +41,9 @@ from common import machine_line, print_table
 from rnnkit.inference import load_language_model
 from rnnkit.models.factory import build_language_model
 from rnnkit.plotting import pyplot, save_figure
+from rnnkit.tasks.language_model.training import train
 from rnnkit.training.config import RunConfig, load_config_file
 from rnnkit.training.records import read_log
-from rnnkit.training.trainer import train
 
 RUNS = Path(os.environ.get("RNN_VS_TRANSFORMER_RUNS", "runs/rnn_vs_transformer"))
 NAMES = ("lstm", "transformer")

@@ -17,7 +17,7 @@ from rnnkit.layers.explain import explain
 __version__ = "0.1.0"
 
 _LAZY = {
-    "train": "rnnkit.training.trainer",
+    "train": "rnnkit.tasks.language_model.training",
     "sample": "rnnkit.inference",
     "load_language_model": "rnnkit.inference",
     "LanguageModel": "rnnkit.models.language_model",

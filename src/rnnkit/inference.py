@@ -12,7 +12,7 @@ from torch import nn
 from rnnkit.data.corpus import load_corpus
 from rnnkit.data.text import load_text_file
 from rnnkit.data.vocab import Vocabulary
-from rnnkit.metrics.language import loss_report
+from rnnkit.metrics.language import loss_report, stateful_loss, windowed_loss
 from rnnkit.models.factory import build_language_model
 from rnnkit.training.checkpoint import (
     CONFIG_FILE,
@@ -21,8 +21,7 @@ from rnnkit.training.checkpoint import (
     load_model,
 )
 from rnnkit.training.config import RunConfig
-from rnnkit.training.tasks import LanguageModelingTask
-from rnnkit.training.trainer import resolve_device
+from rnnkit.training.environment import resolve_device
 
 
 @dataclass(frozen=True)
@@ -100,10 +99,9 @@ def evaluate_checkpoint(
             raise ValueError(f"the run's data has no {split!r} split; it has "
                              f"{sorted(corpus.splits)}")
         ids, source = corpus.splits[split], f"{corpus.source.get('name')}:{split}"
-    task = LanguageModelingTask()
     seq_len = loaded.config.train.eval_window
-    stateful = task.evaluate_stateful(loaded.model, ids, batch_size=batch_size, seq_len=seq_len)
-    windowed = task.evaluate_windows(loaded.model, ids, window=window, batch_size=batch_size)
+    stateful = stateful_loss(loaded.model, ids, batch_size=batch_size, seq_len=seq_len)
+    windowed = windowed_loss(loaded.model, ids, window=window, batch_size=batch_size)
     report = {f"stateful_{k}": v for k, v in loss_report(stateful).items()}
     report.update({f"window{window}_{k}": v for k, v in loss_report(windowed).items()})
     unit = "character" if loaded.config.data.level == "char" else "word"

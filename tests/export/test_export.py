@@ -166,8 +166,8 @@ def test_other_bad_requests_are_named(tmp_path: Path) -> None:
 
 @pytest.fixture
 def checkpoint(tmp_path: Path) -> Path:
+    from rnnkit.tasks.language_model.training import train
     from rnnkit.training.config import DataConfig, RunConfig, TrainConfig
-    from rnnkit.training.trainer import train
 
     rng = random.Random(0)
     text = tmp_path / "text.txt"

@@ -14,10 +14,11 @@ from pathlib import Path
 def main(config_path: str, out_dir: str) -> None:
     from safetensors.torch import save_file
 
+    from rnnkit.tasks.language_model.training import prepare_run
     from rnnkit.training.config import RunConfig
     from rnnkit.training.distributed import stop_distributed
     from rnnkit.training.records import QuietRecords
-    from rnnkit.training.trainer import prepare_run, training_loop
+    from rnnkit.training.trainer import training_loop
 
     config = RunConfig.from_dict(json.loads(Path(config_path).read_text(encoding="utf-8")))
     run = prepare_run(config)

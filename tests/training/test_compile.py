@@ -9,9 +9,10 @@ import torch
 import torch._dynamo
 
 from rnnkit.models import LanguageModel, ModelConfig
+from rnnkit.tasks.language_model.training import prepare_run
 from rnnkit.training.config import DataConfig, RunConfig, TrainConfig
 from rnnkit.training.records import QuietRecords
-from rnnkit.training.trainer import prepare_run, training_loop
+from rnnkit.training.trainer import training_loop
 
 # One configuration per path a layer can take: torch's fused kernel, rnnkit's scan kernels
 # for each cell torch lacks, and the scan with recurrent dropout.

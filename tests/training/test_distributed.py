@@ -14,11 +14,12 @@ from processes import child_environment
 from safetensors.torch import load_file
 
 from rnnkit.models import ModelConfig
+from rnnkit.tasks.language_model.training import prepare_run
 from rnnkit.training.checkpoint import load_checkpoint
 from rnnkit.training.config import DataConfig, RunConfig, TrainConfig
 from rnnkit.training.distributed import Distributed, check_divides
 from rnnkit.training.records import QuietRecords
-from rnnkit.training.trainer import prepare_run, training_loop
+from rnnkit.training.trainer import training_loop
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
 

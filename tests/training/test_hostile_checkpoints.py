@@ -36,6 +36,7 @@ from rnnkit.tasks.examples.classification import (
     SavedClassifier,
     train_classifier,
 )
+from rnnkit.tasks.language_model.training import train
 from rnnkit.tasks.seq2seq.g2p import G2PConfig, load_g2p_model, train_g2p
 from rnnkit.training.checkpoint import (
     CheckpointError,
@@ -44,7 +45,6 @@ from rnnkit.training.checkpoint import (
     save_checkpoint,
 )
 from rnnkit.training.config import DataConfig, RunConfig, TrainConfig
-from rnnkit.training.trainer import train
 
 WORDS = ["the ", "cat ", "sat ", "on ", "a ", "mat.\n", "dog ", "ran "]
 PHONEMES = {"cat": "K AE1 T", "cap": "K AE1 P", "tap": "T AE1 P", "pat": "P AE1 T",

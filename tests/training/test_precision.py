@@ -9,6 +9,7 @@ import torch
 
 from rnnkit import GRU, LSTM
 from rnnkit.models import ModelConfig
+from rnnkit.tasks.language_model.training import prepare_run, train
 from rnnkit.training.config import DataConfig, RunConfig, TrainConfig
 from rnnkit.training.precision import (
     MixedPrecision,
@@ -17,7 +18,7 @@ from rnnkit.training.precision import (
     cpu_bf16_unavailable,
 )
 from rnnkit.training.records import QuietRecords
-from rnnkit.training.trainer import prepare_run, train, training_loop
+from rnnkit.training.trainer import training_loop
 
 
 def config_for(text_file: Path, out_dir: Path, **train_values) -> RunConfig:
@@ -72,7 +73,7 @@ def test_bf16_training_keeps_weights_and_carried_state_in_float32(text_file: Pat
     before = run.model.decoder.weight.detach().clone()
     training_loop(run, QuietRecords())
     assert all(p.dtype == torch.float32 for p in run.model.parameters())
-    assert all(part.dtype == torch.float32 for part in run.hidden)
+    assert all(part.dtype == torch.float32 for part in run.state)
     assert not torch.equal(before, run.model.decoder.weight)
 
 

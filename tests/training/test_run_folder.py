@@ -166,7 +166,7 @@ def test_a_second_ctrl_c_inside_that_save_leaves_the_previous_one(text_file: Pat
     out_dir, log_path = tmp_path / "run", tmp_path / "child.log"
     child = start_cli(tiny_run(text_file, out_dir, "--max-steps", "100000"), log_path,
                       env={SAVE_PAUSE_VARIABLE: "0.3"})
-    wait_for(lambda: (out_dir / "best.json").exists(), child, log_path, what="a save")
+    wait_for(lambda: (out_dir / "latest.json").exists(), child, log_path, what="a save")
     named = {load_checkpoint(out_dir).path.name, load_checkpoint(out_dir, tag="best").path.name}
     os.kill(child.pid, signal.SIGINT)
     wait_for(lambda: [path for path in out_dir.glob("save-*/trainer.json")

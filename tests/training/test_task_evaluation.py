@@ -8,7 +8,12 @@ import pytest
 import torch
 from torch import nn
 
-from rnnkit.training.tasks import LanguageModelingTask, stateful_loss_sums
+from rnnkit.metrics.language import (
+    cross_entropy,
+    stateful_loss,
+    stateful_loss_sums,
+    windowed_loss,
+)
 
 VOCAB, CONDITIONS = 7, 3
 
@@ -71,8 +76,7 @@ def test_stateful_evaluation_equals_each_stream_run_whole(tokens, batch_size, se
         targets = stream[1:, 0] if conditions else stream[1:]
         total += nll_sum(model, stream[:-1], targets.numpy())
         count += length - 1
-    task = LanguageModelingTask()
-    loss = task.evaluate_stateful(model, ids, batch_size=batch_size, seq_len=seq_len)
+    loss = stateful_loss(model, ids, batch_size=batch_size, seq_len=seq_len)
     assert loss == pytest.approx(total / count, rel=1e-5)
     assert model.training  # its mode is given back
     streams_given = ids[: length * streams].view(streams, length, *ids.shape[1:])
@@ -96,16 +100,16 @@ def test_window_evaluation_restarts_every_window_from_zero(batch_size, condition
         window = ids[start:start + 5]
         targets = window[1:, 0] if conditions else window[1:]
         total += nll_sum(model, window[:-1], targets.numpy())
-    loss = LanguageModelingTask().evaluate_windows(model, ids, window=4, batch_size=batch_size)
+    loss = windowed_loss(model, ids, window=4, batch_size=batch_size)
     assert loss == pytest.approx(total / 20, rel=1e-5)
     assert model.training
 
 
 def test_window_evaluation_needs_one_window_and_a_target():
     with pytest.raises(ValueError, match="4 tokens, fewer than one window of 4 \\+ 1"):
-        LanguageModelingTask().evaluate_windows(TorchLanguageModel(), text(4), window=4,
+        windowed_loss(TorchLanguageModel(), text(4), window=4,
                                                 batch_size=2)
-    loss = LanguageModelingTask().evaluate_windows(TorchLanguageModel(), text(5), window=4,
+    loss = windowed_loss(TorchLanguageModel(), text(5), window=4,
                                                    batch_size=2)
     assert np.isfinite(loss)
 
@@ -119,5 +123,5 @@ def test_loss_is_the_mean_cross_entropy_of_the_tokens(conditions):
     array = logits.numpy().reshape(6, VOCAB)
     log_probabilities = array - np.log(np.exp(array).sum(axis=1, keepdims=True))
     expected = -log_probabilities[np.arange(6), tokens.numpy().reshape(6)].mean()
-    loss = LanguageModelingTask().loss(logits, targets)
+    loss = cross_entropy(logits, targets)
     assert float(loss) == pytest.approx(expected, rel=1e-12)

@@ -20,7 +20,8 @@ event_accumulator = pytest.importorskip(
 
 TRAIN_SCALARS = {"train/train_loss": "train_loss", "train/lr": "lr",
                  "train/grad_norm": "grad_norm", "train/tokens_per_s": "tokens_per_s"}
-VALID_SCALARS = {"valid/loss": "val_loss", "valid/perplexity": "val_perplexity"}
+VALID_SCALARS = {"valid/loss": "val_loss", "valid/perplexity": "val_perplexity",
+                 "valid/bits_per_token": "val_bits_per_token"}
 
 
 def test_tensorboard_scalars_equal_the_csv_log(tmp_path: Path) -> None:

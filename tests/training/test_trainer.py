@@ -8,11 +8,12 @@ import pytest
 import torch
 
 from rnnkit.data.batching import get_window, make_streams, num_windows
+from rnnkit.metrics.language import cross_entropy, stateful_loss
 from rnnkit.models import LanguageModel, ModelConfig, detach_state
+from rnnkit.tasks.language_model.training import prepare_run, train
 from rnnkit.training.checkpoint import load_checkpoint
 from rnnkit.training.config import DataConfig, RunConfig, TrainConfig
-from rnnkit.training.tasks import LanguageModelingTask
-from rnnkit.training.trainer import TrainingDivergedError, prepare_run, train
+from rnnkit.training.trainer import TrainingDivergedError
 
 
 def tiny_config(text_file: Path, out_dir: Path, **train_values) -> RunConfig:
@@ -34,14 +35,13 @@ def test_windows_with_carried_state_equal_the_unsplit_loss(cell: str) -> None:
                                       hidden_size=8, dropout=0.0)).double().eval()
     ids = torch.randint(0, 11, (3 * 40 + 1,))
     streams = make_streams(ids, 3)
-    task = LanguageModelingTask()
     whole_inputs, whole_targets = streams[:, :-1], streams[:, 1:]
-    whole_loss = task.loss(model(whole_inputs)[0], whole_targets)
+    whole_loss = cross_entropy(model(whole_inputs)[0], whole_targets)
     total, count, state = 0.0, 0, None
     for index in range(num_windows(streams, 7)):
         inputs, targets = get_window(streams, index, 7)
         logits, state = model(inputs, detach_state(state))
-        total += task.loss(logits, targets) * targets.numel()
+        total += cross_entropy(logits, targets) * targets.numel()
         count += targets.numel()
     torch.testing.assert_close(total / count, whole_loss, rtol=0, atol=1e-12)
 
@@ -53,10 +53,9 @@ def test_without_the_carry_the_windowed_loss_differs() -> None:
     model = LanguageModel(ModelConfig(vocab_size=11, embedding_size=6, hidden_size=8,
                                       dropout=0.0)).double().eval()
     streams = make_streams(torch.randint(0, 11, (3 * 40 + 1,)), 3)
-    task = LanguageModelingTask()
-    whole = task.loss(model(streams[:, :-1])[0], streams[:, 1:])
+    whole = cross_entropy(model(streams[:, :-1])[0], streams[:, 1:])
     windows = [get_window(streams, i, 7) for i in range(num_windows(streams, 7))]
-    reset = sum(task.loss(model(x)[0], y) * y.numel() for x, y in windows)
+    reset = sum(cross_entropy(model(x)[0], y) * y.numel() for x, y in windows)
     assert abs(float(reset / (streams.shape[1] - 1) / 3) - float(whole)) > 1e-6
 
 
@@ -88,7 +87,7 @@ def test_resume_continues_exactly(text_file: Path, tmp_path: Path) -> None:
 
 def test_resume_crosses_an_epoch_boundary_exactly(text_file: Path, tmp_path: Path) -> None:
     config = tiny_config(text_file, tmp_path / "probe", max_steps=1)
-    per_epoch = num_windows(prepare_run(config).streams, config.train.seq_len)
+    per_epoch = num_windows(prepare_run(config).task.streams, config.train.seq_len)
     stop = per_epoch + 3
     train(tiny_config(text_file, tmp_path / "a", max_steps=stop, eval_every=1000))
     train(tiny_config(text_file, tmp_path / "b", max_steps=per_epoch, eval_every=1000))
@@ -119,8 +118,7 @@ def test_divergence_stops_with_a_message_and_keeps_the_last_checkpoint(
 def test_training_lowers_the_validation_loss(text_file: Path, tmp_path: Path) -> None:
     config = tiny_config(text_file, tmp_path / "run", max_steps=60, eval_every=30, lr=1e-2)
     run = prepare_run(config)
-    task = LanguageModelingTask()
-    before = task.evaluate_stateful(run.model, run.corpus.splits["valid"], batch_size=2,
+    before = stateful_loss(run.model, run.task.corpus.splits["valid"], batch_size=2,
                                     seq_len=32)
     result = train(config)
     assert result.val_loss < before - 0.5
@@ -145,7 +143,7 @@ def test_the_trainer_trains_a_transformer_and_resumes_it_exactly(text_file: Path
                                                dropout=0.0))
 
     run = prepare_run(config(tmp_path / "probe", max_steps=1))
-    before = LanguageModelingTask().evaluate_stateful(run.model, run.corpus.splits["valid"],
+    before = stateful_loss(run.model, run.task.corpus.splits["valid"],
                                                       batch_size=2, seq_len=16)
     result = train(config(tmp_path / "one_go", max_steps=12))
     assert result.val_loss < before - 0.5

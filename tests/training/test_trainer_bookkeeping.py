@@ -32,6 +32,7 @@ from rnnkit.generate import sample_text
 from rnnkit.inference import load_language_model
 from rnnkit.models import detach_state
 from rnnkit.models.language_model import WithConditions
+from rnnkit.tasks.language_model.training import prepare_run, train
 from rnnkit.training.checkpoint import load_checkpoint, restore_model_state, save_checkpoint
 from rnnkit.training.distributed import Distributed
 from rnnkit.training.interrupt import TrainingInterrupted
@@ -42,12 +43,10 @@ from rnnkit.training.state import capture_rng_state
 from rnnkit.training.trainer import (
     TrainingDivergedError,
     check_finite,
-    prepare_run,
     resolve_device,
     restore_run,
     save_run,
     seed_everything,
-    train,
     training_loop,
 )
 
@@ -142,7 +141,7 @@ def test_best_holds_the_lowest_validation_and_latest_the_last(text_file: Path,
     best_row = min(scheduled, key=lambda row: float(row["val_loss"]))
     best = load_checkpoint(out_dir, tag="best").trainer_state["progress"]
     assert best["step"] == int(best_row["step"])
-    assert best["best_val_loss"] == pytest.approx(float(best_row["val_loss"]), rel=1e-12)
+    assert best["best_error"] == pytest.approx(float(best_row["val_loss"]), rel=1e-12)
     assert load_checkpoint(out_dir).trainer_state["progress"]["step"] == 12
     assert sorted(path.name for path in out_dir.glob("*.json")) == ["best.json",
                                                                     "latest.json"]
@@ -279,13 +278,13 @@ def test_each_rank_takes_back_its_own_generators_and_rows(text_file: Path,
     restore_run(run, checkpoint)
     assert draws() == expected_rank_one
     saved_hidden = checkpoint.trainer_tensors
-    assert torch.equal(run.hidden[0], saved_hidden["hidden.0"][:, 2:4])
-    assert torch.equal(run.hidden[1], saved_hidden["hidden.1"][:, 2:4])
+    assert torch.equal(run.state[0], saved_hidden["hidden.0"][:, 2:4])
+    assert torch.equal(run.state[1], saved_hidden["hidden.1"][:, 2:4])
 
     run.distributed = Distributed(rank=0, world_size=2)
     restore_run(run, checkpoint)
     assert draws() != expected_rank_one
-    assert torch.equal(run.hidden[0], saved_hidden["hidden.0"][:, 0:2])
+    assert torch.equal(run.state[0], saved_hidden["hidden.0"][:, 0:2])
 
 
 def test_a_rank_the_checkpoint_lacks_starts_from_the_seed_plus_its_rank(
@@ -362,7 +361,7 @@ def test_max_epochs_stops_at_the_end_of_the_last_epoch(text_file: Path, tmp_path
                                                        capsys) -> None:
     config = tiny_config(text_file, tmp_path / "run", max_epochs=1, eval_every=1000,
                          progress=True)
-    per_epoch = num_windows(prepare_run(config).streams, config.train.seq_len)
+    per_epoch = num_windows(prepare_run(config).task.streams, config.train.seq_len)
     result = train(config)
     assert (result.steps, result.epochs) == (per_epoch, 1)
     assert result.stop_reason == "reached max_epochs=1"
@@ -373,7 +372,7 @@ def test_a_bound_as_long_as_the_split_validates_the_whole_split(text_file: Path,
                                                                 tmp_path: Path,
                                                                 capsys) -> None:
     config = tiny_config(text_file, tmp_path / "run", max_steps=4)
-    valid_tokens = prepare_run(config).corpus.splits["valid"].shape[0]
+    valid_tokens = prepare_run(config).task.corpus.splits["valid"].shape[0]
     train(replace(config, train=replace(config.train, eval_max_tokens=valid_tokens)))
     assert "step 4: validation (whole split) loss" in "".join(capsys.readouterr())
 
@@ -391,7 +390,7 @@ def test_max_time_stops_once_the_training_time_reaches_it(text_file: Path,
 def test_the_checkpoint_records_the_data_it_was_trained_on(text_file: Path,
                                                            tmp_path: Path) -> None:
     train(tiny_config(text_file, tmp_path / "run", max_steps=2))
-    source = load_checkpoint(tmp_path / "run").trainer_state["data_source"]
+    source = load_checkpoint(tmp_path / "run").trainer_state["task"]["data_source"]
     assert source == {"name": str(text_file),
                       "sha256": hashlib.sha256(text_file.read_bytes()).hexdigest()}
 
@@ -420,7 +419,7 @@ def test_a_loss_at_the_explosion_bound_is_a_divergence(text_file: Path,
                                                        tmp_path: Path) -> None:
     run = prepare_run(tiny_config(text_file, tmp_path / "run", max_steps=1,
                                   explode_factor=2.0))
-    bound = 2.0 * math.log(run.config.model.vocab_size)
+    bound = 2.0 * math.log(run.task.config.model.vocab_size)
     check_finite(run, math.nextafter(bound, 0.0), grad_norm=1.0)
     with pytest.raises(TrainingDivergedError, match=r"^training diverged at step 1: loss "):
         check_finite(run, bound, grad_norm=1.0)
@@ -439,7 +438,7 @@ def test_each_optimizer_steps_as_torch_optim_does(optimizer: str, values: dict,
                          optimizer=optimizer, lr=0.05, clip_norm=None, **values)
     config = replace(config, model=replace(config.model, dropout=0.0))
     reference = prepare_run(config)
-    model, streams = reference.model, reference.streams
+    model, streams = reference.model, reference.task.streams
     kinds = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
     by_hand = kinds[optimizer](model.parameters(), lr=0.05, **values)
     hidden = None
@@ -464,7 +463,7 @@ def test_a_cosine_schedule_without_decay_steps_ends_at_the_runs_bound(
     limit = {"max_steps": 9} if bound == "max_steps" else {"max_steps": None, "max_epochs": 1}
     config = tiny_config(text_file, out_dir, schedule="cosine", log_every=1, eval_every=1000,
                          lr=0.01, **limit)
-    per_epoch = num_windows(prepare_run(config).streams, config.train.seq_len)
+    per_epoch = num_windows(prepare_run(config).task.streams, config.train.seq_len)
     total = 9 if bound == "max_steps" else per_epoch
     train(config)
     rates = {int(row["step"]): float(row["lr"]) for row in train_rows(out_dir)}
@@ -484,7 +483,7 @@ def test_the_end_of_run_sample_is_the_models_text_from_the_first_validation_toke
         text_file: Path, tmp_path: Path, capsys) -> None:
     out_dir = tmp_path / "run"
     config = tiny_config(text_file, out_dir, max_steps=40, sample_length=40)
-    first_token = prepare_run(config).corpus.splits["valid"][0]
+    first_token = prepare_run(config).task.corpus.splits["valid"][0]
     train(config)
     loaded = load_language_model(out_dir, device="cpu")
     prime = loaded.vocab.decode([int(first_token)])
@@ -510,14 +509,14 @@ def test_a_conditional_runs_sample_is_written_under_its_first_validation_conditi
     config = tiny_config(tunes, tmp_path / "run", max_steps=3, sample_length=12)
     config = replace(config, data=replace(config.data, format="abc", condition="key_meter"))
     run = prepare_run(config)
-    valid = run.corpus.splits["valid"]  # (tokens, 1 + conditions)
+    valid = run.task.corpus.splits["valid"]  # (tokens, 1 + conditions)
     assert valid.dim() == 2 and valid.shape[1] == 3
     train(config)
     saved = load_checkpoint(tmp_path / "run", trainer=False)
     model = run.model
     restore_model_state(model, saved.model_state)
-    prime = run.corpus.vocab.decode([int(valid[0, 0])])
-    expected = sample_text(WithConditions(model, valid[0, 1:]), run.corpus.vocab, prime, 12,
+    prime = run.task.corpus.vocab.decode([int(valid[0, 0])])
+    expected = sample_text(WithConditions(model, valid[0, 1:]), run.task.corpus.vocab, prime, 12,
                            temperature=0.8, seed=config.train.seed)
     printed = "".join(capsys.readouterr())
     assert f"--- sample (12 tokens, temperature 0.8) ---\n{expected}\n---" in printed
@@ -566,7 +565,7 @@ def test_the_step_schedule_decays_once_per_epoch(text_file: Path, tmp_path: Path
     out_dir = tmp_path / "run"
     config = tiny_config(text_file, out_dir, max_epochs=3, schedule="step", decay_factor=0.5,
                          decay_start_epoch=2, log_every=1, eval_every=1000, lr=0.01)
-    per_epoch = num_windows(prepare_run(config).streams, config.train.seq_len)
+    per_epoch = num_windows(prepare_run(config).task.streams, config.train.seq_len)
     train(config)
     rates = {int(row["step"]): float(row["lr"]) for row in train_rows(out_dir)}
     assert len(rates) == 3 * per_epoch

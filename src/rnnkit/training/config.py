@@ -94,6 +94,11 @@ class TrainConfig:
     (:mod:`rnnkit.training.distributed`). ``decay_steps``: the step at which
     the cosine schedule reaches ``min_lr`` (default: the run's bound in steps); set it when a
     run is split into parts with ``resume`` so that every part follows the same curve.
+    ``eval_every_epochs``: also validate at the end of every this many epochs (set
+    ``eval_every`` to none to validate by epochs only); a run validates where it stops
+    too. ``average_decay`` d > 0 keeps an exponential moving average of the weights,
+    ``average = d * average + (1 - d) * weights`` after every step (Polyak averaging,
+    Keras' ``use_ema``), and validates and saves the average.
     """
 
     batch_size: int = 64
@@ -107,6 +112,7 @@ class TrainConfig:
     decay_start_epoch: int = 4
     decay_factor: float = 0.5
     plateau_patience: int = 1
+    plateau_threshold: float = 1e-4  # a validation this much better (relative) counts
     min_lr: float = 0.0
     decay_steps: int | None = None
     clip_norm: float | None = 5.0
@@ -114,12 +120,14 @@ class TrainConfig:
     max_steps: int | None = None
     max_epochs: int | None = None
     max_time: float | None = None
-    eval_every: int = 200
+    eval_every: int | None = 200
+    eval_every_epochs: int | None = None
     eval_batch_size: int = 16
     eval_window: int = 256
     eval_max_tokens: int | None = None
     early_stop_patience: int | None = None
     explode_factor: float = 1e3
+    average_decay: float = 0.0
     log_every: int = 10
     sample_length: int = 200
     seed: int = 1337
@@ -138,9 +146,11 @@ class TrainConfig:
         "batch_size": f"[1, {MAX_BATCH}]", "seq_len": f"[1, {MAX_LENGTH}]",
         "optimizer": OPTIMIZERS, "lr": "> 0", "momentum": "[0, 1)", "weight_decay": ">= 0",
         "schedule": SCHEDULES, "warmup_steps": ">= 0", "decay_start_epoch": ">= 0",
-        "decay_factor": "(0, 1]", "plateau_patience": ">= 0", "min_lr": ">= 0",
+        "decay_factor": "(0, 1]", "plateau_patience": ">= 0", "plateau_threshold": ">= 0",
+        "min_lr": ">= 0",
         "decay_steps": ">= 1", "clip_norm": "> 0", "clip_value": "> 0", "max_steps": ">= 1",
         "max_epochs": ">= 1", "max_time": "> 0", "eval_every": ">= 1",
+        "eval_every_epochs": ">= 1", "average_decay": "[0, 1)",
         "eval_batch_size": f"[1, {MAX_BATCH}]", "eval_window": f"[1, {MAX_LENGTH}]",
         "eval_max_tokens": ">= 1", "early_stop_patience": ">= 1", "explode_factor": "> 0",
         "log_every": ">= 1", "sample_length": f"[0, {MAX_LENGTH}]", "seed": f"[0, {MAX_SEED}]",

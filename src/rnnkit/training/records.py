@@ -15,8 +15,9 @@ from rnnkit.plotting import pyplot, save_figure
 
 log = logging.getLogger(__name__)
 
-CSV_FIELDS = ("step", "epoch", "tokens", "elapsed_s", "lr", "train_loss", "grad_norm",
-              "tokens_per_s", "val_loss", "val_perplexity", "val_bits_per_token")
+TRAIN_FIELDS = ("step", "epoch", "tokens", "elapsed_s", "lr", "train_loss", "grad_norm",
+                "tokens_per_s")
+LANGUAGE_FIGURES = ("loss", "perplexity", "bits_per_token")  # a language model's validation
 
 
 class RunRecords:
@@ -26,11 +27,14 @@ class RunRecords:
     (before it was killed) are dropped first, so the steps that run again are not logged
     twice.
 
-    The progress bar shows loss, perplexity, tokens/s and the time left.
+    The CSV has the training columns and one ``val_<name>`` column per validation figure
+    (``figure_names``: a language model's loss, perplexity and bits per token; a
+    classifier's accuracy, ...). The progress bar shows loss, tokens/s and the time left.
     """
 
     def __init__(self, out_dir: Path, *, total_steps: int | None, start_step: int,
-                 progress: bool, tensorboard: bool, max_time_s: float | None) -> None:
+                 progress: bool, tensorboard: bool, max_time_s: float | None,
+                 figure_names: tuple[str, ...] = LANGUAGE_FIGURES) -> None:
         self.out_dir = out_dir
         out_dir.mkdir(parents=True, exist_ok=True)
         self.csv_path = out_dir / "log.csv"
@@ -38,13 +42,14 @@ class RunRecords:
         if resuming:
             truncate_log(self.csv_path, start_step)
         self._csv_file = self.csv_path.open("a" if resuming else "w", newline="", encoding="utf-8")
-        self._csv = csv.DictWriter(self._csv_file, fieldnames=CSV_FIELDS)
+        self._csv = csv.DictWriter(self._csv_file, fieldnames=csv_fields(figure_names))
         if not resuming:
             self._csv.writeheader()
         self._writer = _tensorboard_writer(out_dir / "tensorboard") if tensorboard else None
         self._bar = tqdm(total=total_steps, initial=start_step, disable=not progress,
                          unit="step", dynamic_ncols=True)
         self.max_time_s = max_time_s
+        self._perplexity = "perplexity" in figure_names
 
     def log_train(self, row: dict[str, Any]) -> None:
         """One training row: step, epoch, tokens, elapsed_s, lr, train_loss, grad_norm, ..."""
@@ -53,9 +58,10 @@ class RunRecords:
         if self._writer is not None:
             for key in ("train_loss", "lr", "grad_norm", "tokens_per_s"):
                 self._writer.add_scalar(f"train/{key}", row[key], row["step"])
-        postfix = {"loss": f"{row['train_loss']:.3f}",
-                   "ppl": f"{math.exp(min(row['train_loss'], 50)):.2f}",
-                   "tok/s": f"{row['tokens_per_s']:.0f}", "lr": f"{row['lr']:.2e}"}
+        postfix = {"loss": f"{row['train_loss']:.3f}"}
+        if self._perplexity:  # of a loss in nats per token
+            postfix["ppl"] = f"{math.exp(min(row['train_loss'], 50)):.2f}"
+        postfix |= {"tok/s": f"{row['tokens_per_s']:.0f}", "lr": f"{row['lr']:.2e}"}
         if self.max_time_s is not None:
             postfix["left"] = f"{max(0.0, self.max_time_s - row['elapsed_s']) / 60:.1f}min"
         self._bar.set_postfix(postfix, refresh=False)
@@ -63,20 +69,17 @@ class RunRecords:
     def advance(self, steps: int = 1) -> None:
         self._bar.update(steps)
 
-    def log_validation(self, row: dict[str, Any], scope: str) -> None:
-        """One validation row: step, epoch, tokens, elapsed_s, val_loss, val_perplexity, ...
-
-        ``scope`` says what was measured (for example "whole split"), for the printed line.
-        """
+    def log_validation(self, row: dict[str, Any], line: str) -> None:
+        """One validation row: step, epoch, tokens, elapsed_s and the ``val_*`` figures;
+        ``line`` (what was measured and the figures, as the task words them) is printed
+        after the step."""
         self._csv.writerow(row)
         self._csv_file.flush()
         if self._writer is not None:
-            self._writer.add_scalar("valid/loss", row["val_loss"], row["step"])
-            self._writer.add_scalar("valid/perplexity", row["val_perplexity"], row["step"])
-        self._bar.write(f"step {row['step']}: validation ({scope}) loss "
-                        f"{row['val_loss']:.4f} nats/token, "
-                        f"perplexity {row['val_perplexity']:.2f}, "
-                        f"{row['val_bits_per_token']:.3f} bits/token")
+            for key, value in row.items():
+                if key.startswith("val_"):
+                    self._writer.add_scalar(f"valid/{key[4:]}", value, row["step"])
+        self._bar.write(f"step {row['step']}: validation {line}")
 
     def write(self, text: str) -> None:
         """Print a line without breaking the progress bar."""
@@ -100,7 +103,7 @@ class QuietRecords:
     def advance(self, steps: int = 1) -> None:
         """Ignore progress."""
 
-    def log_validation(self, row: dict[str, Any], scope: str) -> None:
+    def log_validation(self, row: dict[str, Any], line: str) -> None:
         """Ignore a validation row."""
 
     def write(self, text: str) -> None:
@@ -108,6 +111,11 @@ class QuietRecords:
 
     def close(self) -> None:
         """Nothing to close."""
+
+
+def csv_fields(figure_names: tuple[str, ...]) -> tuple[str, ...]:
+    """The columns of ``log.csv``: the training ones, then ``val_<name>`` per figure."""
+    return TRAIN_FIELDS + tuple(f"val_{name}" for name in figure_names)
 
 
 def truncate_log(csv_path: Path, last_step: int) -> None:

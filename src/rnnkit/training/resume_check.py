@@ -26,7 +26,8 @@ CHANGEABLE = {
     *(f"train.{name}" for name in (
         "lr", "momentum", "weight_decay", "warmup_steps", "decay_start_epoch", "decay_factor",
         "plateau_patience", "min_lr", "decay_steps", "clip_norm", "clip_value", "max_steps",
-        "max_epochs", "max_time", "eval_every", "eval_batch_size", "eval_window",
+        "max_epochs", "max_time", "eval_every", "eval_every_epochs", "validate_every",
+        "plateau_threshold", "eval_batch_size", "eval_window",
         "eval_max_tokens", "early_stop_patience", "explode_factor", "log_every",
         "sample_length", "seed", "out_dir", "resume", "overwrite", "device", "threads",
         "progress", "tensorboard", "compile", "compile_backend")),
@@ -48,7 +49,7 @@ def check_resumable(saved: dict[str, Any], new: dict[str, Any], where: str) -> d
     old_values, new_values = _flatten(saved), _flatten(new)
     changed = {key: [old_values[key], value] for key, value in new_values.items()
                if key in old_values and key not in DERIVED and old_values[key] != value}
-    refused = {key: values for key, values in changed.items() if key not in CHANGEABLE}
+    refused = {key: values for key, values in changed.items() if not _changeable(key)}
     if refused:
         listed = "; ".join(f"{key}: saved {old!r}, now {now!r}"
                            for key, (old, now) in sorted(refused.items()))
@@ -56,10 +57,19 @@ def check_resumable(saved: dict[str, Any], new: dict[str, Any], where: str) -> d
             f"cannot resume the run in {where} with these settings changed ({listed}); "
             f"resume with the saved values, or start a new run (another out_dir, or overwrite)")
     accepted = {key: values for key, values in changed.items()
-                if key not in ("train.resume", "train.overwrite")}
+                if key.rsplit(".", 1)[-1] not in ("resume", "overwrite")}
     for key, (old, now) in sorted(accepted.items()):
         log.info("resume: %s changed from %r to %r", key, old, now)
     return accepted
+
+
+def _changeable(key: str) -> bool:
+    """On :data:`CHANGEABLE`; a task whose settings share one table (``classify.lr``) may
+    change there what ``[train]`` may."""
+    section, name = key.split(".", 1)
+    if section in ("model", "data"):
+        return key in CHANGEABLE
+    return f"train.{name}" in CHANGEABLE
 
 
 def resume_record(step: int, changes: dict[str, list]) -> dict[str, Any]:

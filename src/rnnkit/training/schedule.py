@@ -20,7 +20,8 @@ class LearningRateSchedule:
     - ``cosine``: linear warm-up over ``warmup_steps``, then cosine from ``lr`` to ``min_lr``
       at ``decay_steps`` (default ``total_steps``, the run's bound).
     - ``plateau``: multiply by ``decay_factor`` when validation loss has not improved for
-      ``plateau_patience`` evaluations (torch's ``ReduceLROnPlateau``).
+      ``plateau_patience`` evaluations, an improvement counting when it is better by
+      ``plateau_threshold`` of the best (relative; torch's ``ReduceLROnPlateau``).
     """
 
     def __init__(
@@ -40,6 +41,7 @@ class LearningRateSchedule:
         if config.schedule == "plateau":
             self.plateau = ReduceLROnPlateau(optimizer, factor=config.decay_factor,
                                              patience=config.plateau_patience,
+                                             threshold=config.plateau_threshold,
                                              min_lr=config.min_lr)
         self._apply(self.factor(0))
 

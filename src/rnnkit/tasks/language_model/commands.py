@@ -91,8 +91,8 @@ def config_from_args(args: argparse.Namespace, base: RunConfig | None = None) ->
 
 
 def run_train(args: argparse.Namespace, config: RunConfig | None = None) -> int:
+    from rnnkit.tasks.language_model.training import train
     from rnnkit.training.distributed import launched_by_torchrun
-    from rnnkit.training.trainer import train
 
     nproc = getattr(args, "nproc", 1)
     if nproc > 1 and not launched_by_torchrun():

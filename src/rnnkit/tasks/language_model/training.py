@@ -1,0 +1,90 @@
+"""``rnnkit.train``: a language model trained on :func:`~rnnkit.training.trainer.fit`.
+
+The run configuration names the text, the model and the optimization
+(:class:`~rnnkit.training.config.RunConfig`); this module loads the text (on resume with
+the vocabulary the run was saved with), builds the model and hands both to the one loop
+as a :class:`~rnnkit.tasks.language_model.task.LanguageModelTask`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from torch import nn
+
+from rnnkit.data.corpus import load_corpus
+from rnnkit.models.factory import build_language_model
+from rnnkit.tasks.language_model.task import LanguageModelTask
+from rnnkit.training.checkpoint import load_checkpoint
+from rnnkit.training.config import RunConfig
+from rnnkit.training.distributed import process_rank, start_distributed, stop_distributed
+from rnnkit.training.run import Run
+from rnnkit.training.run_folder import claim_run_folder
+from rnnkit.training.trainer import fit, start_training
+from rnnkit.training.trainer import prepare_run as prepare_fit
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What ``train`` returns: where the run stopped, why, and its last validation figures."""
+
+    steps: int
+    epochs: int
+    tokens: int
+    elapsed_s: float
+    stop_reason: str
+    val_loss: float
+    val_perplexity: float
+    val_bits_per_token: float
+    checkpoint: str
+
+
+def train(config: RunConfig) -> TrainResult:
+    """Train the language model ``config`` describes; returns its final figures.
+
+    Raises :class:`~rnnkit.training.trainer.TrainingDivergedError` if the loss or gradients
+    stop being finite; the last good checkpoint stays in ``config.train.out_dir``. Raises
+    :class:`~rnnkit.training.run_folder.RunFolderError` if another process trains in
+    ``out_dir``, or if it holds a run and neither ``resume`` nor ``overwrite`` is set;
+    :class:`~rnnkit.training.interrupt.TrainingInterrupted` after Ctrl-C, once ``latest``
+    is saved.
+    """
+    settings = config.train
+    with claim_run_folder(settings.out_dir, resume=settings.resume,
+                          overwrite=settings.overwrite, main_process=process_rank() == 0):
+        model, task = build_language_model_task(config)
+        result = fit(model, task, settings)
+    figures = result.figures
+    return TrainResult(
+        steps=result.steps, epochs=result.epochs, tokens=result.tokens,
+        elapsed_s=result.elapsed_s, stop_reason=result.stop_reason, val_loss=figures["loss"],
+        val_perplexity=figures["perplexity"], val_bits_per_token=figures["bits_per_token"],
+        checkpoint=str(Path(settings.out_dir)),
+    )
+
+
+def build_language_model_task(config: RunConfig) -> tuple[nn.Module, LanguageModelTask]:
+    """Seed, join the process group, load the text and build the model on this process's
+    device; returns ``(model, task)``. On resume the text is read with the saved
+    vocabulary, so the token ids keep their meaning."""
+    settings = config.train
+    distributed, device = start_training(settings)
+    try:
+        saved_vocab = load_checkpoint(settings.out_dir).vocab if settings.resume else None
+        corpus = load_corpus(config.data, vocab_dict=saved_vocab)
+        config = replace(config, model=replace(config.model, vocab_size=len(corpus.vocab),
+                                               condition_sizes=corpus.condition_sizes))
+        model = build_language_model(config.model).to(device)
+        return model, LanguageModelTask(config, corpus, device)
+    except BaseException:
+        stop_distributed(distributed)
+        raise
+
+
+def prepare_run(config: RunConfig) -> Run:
+    """The run :func:`train` would start (restored on resume), without training it: for
+    tools and tests that drive :func:`~rnnkit.training.trainer.training_loop` themselves."""
+    model, task = build_language_model_task(config)
+    distributed, _ = start_distributed(next(model.parameters()).device)  # joined already
+    return prepare_fit(model, task, config.train, distributed)
