@@ -1,4 +1,5 @@
-"""The example loop's weight averaging against a moving average computed by hand."""
+"""Example tasks on the one loop: weight averaging against a moving average computed by
+hand, and the step bound across epochs."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from rnnkit.training.example_training import ExampleTrainingConfig, train_on_examples
+from rnnkit.training.example_training import ExampleTask, ExampleTrainingConfig, train_on_examples
 
 
 class _Batch:
@@ -24,6 +25,12 @@ def _batches(epoch: int) -> list[_Batch]:
     generator = torch.Generator().manual_seed(epoch)
     return [_Batch(torch.randn(4, 3, generator=generator), torch.randn(4, 2, generator=generator))
             for _ in range(5)]
+
+
+def _task(loss_of, validate) -> ExampleTask:
+    return ExampleTask(batches=_batches, loss_of=loss_of, validate=validate,
+                       error_of=lambda f: f["error"], figure_names=("error",),
+                       saved_config={"probe": {}}, saved_tables={})
 
 
 def _train(decay: float, tmp_path) -> tuple[nn.Module, list[list[torch.Tensor]],
@@ -45,9 +52,7 @@ def _train(decay: float, tmp_path) -> tuple[nn.Module, list[list[torch.Tensor]],
 
     config = ExampleTrainingConfig(lr=0.1, max_epochs=2, average_decay=decay, progress=False,
                                    clip_norm=1e9, out_dir=str(tmp_path))
-    trained = train_on_examples(model, config, batches=_batches, loss_of=loss_of,
-                                validate=validate, error_of=lambda f: f["error"],
-                                save=lambda m, history, tag: None)
+    trained = train_on_examples(model, config, _task(loss_of, validate))
     return model, seen, validated, trained.history
 
 
@@ -101,10 +106,8 @@ def test_max_steps_bounds_the_optimizer_steps_across_epochs(
 
     config = ExampleTrainingConfig(max_epochs=3, max_steps=max_steps, progress=False,
                                    out_dir=str(tmp_path))
-    trained = train_on_examples(model, config, batches=_batches, loss_of=loss_of,
-                                validate=lambda module: {"error": 1.0},
-                                error_of=lambda f: f["error"],
-                                save=lambda m, history, tag: None)
+    trained = train_on_examples(model, config,
+                                _task(loss_of, lambda module: {"error": 1.0}))
     assert len(taken) == steps
     assert [row["epoch"] for row in trained.history] == validated_epochs
 

@@ -1,41 +1,40 @@
-"""The training loop for models trained on batches of examples: pairs (G2P, translation),
-and later labelled sequences.
+"""Tasks trained on batches of independent examples (classify, tag, forecast, G2P,
+translation), on the one loop: :func:`train_on_examples` wraps what varies by task into an
+:class:`ExampleTask` and hands it to :func:`~rnnkit.training.trainer.fit`.
 
-The language-model trainer (:mod:`rnnkit.training.trainer`) walks one long token stream
-with a carried state; an example task instead visits batches of independent examples, and
-is judged once an epoch on held-out ones. What varies by task comes in as functions:
-``batches`` (one epoch's batches, shuffled by the epoch's seed), ``loss_of`` (a model's
-mean loss on a batch), ``validate`` (the held-out figures of a model), ``error_of`` (the
-figure to minimize, which picks the best epoch and drives the rate decay) and ``save`` (a
-checkpoint with the task's vocabularies). The loop is:
+A language model walks one long token stream with a carried state; an example task
+instead visits batches of independent examples, and is judged once an epoch (or every
+``validate_every`` epochs, and where the run stops) on held-out ones. What varies by task
+comes in as functions: ``batches`` (one epoch's batches, shuffled by the epoch's seed),
+``loss_of`` (a model's mean loss on a batch), ``validate`` (the held-out figures of a
+model), ``error_of`` (the figure to minimize, which picks the best epoch and drives the
+rate decay). The task's configuration and tables are saved with every checkpoint, so a
+run resumes exactly (``resume``), and the loop's precision, compile, records and weight
+averaging apply as for the language model.
 
-    for each epoch: batches -> loss -> backward -> clip -> step (-> average)
-                    validate -> decay the rate on a plateau -> save latest (and best)
-
-With ``average_decay`` d > 0 the loop also keeps an exponential moving average of the
-weights, ``average = d * average + (1 - d) * weights`` after every step (Polyak averaging,
-Keras' ``use_ema``), and it is the average that is validated and saved: it sits nearer the
-middle of the region that the last few thousand noisy steps wandered over, so the epoch
-chosen on validation depends less on where the last step happened to land (on Rotten
-Tomatoes it narrowed the spread over seeds without raising the mean: docs/tasks.md).
+With ``average_decay`` d > 0 the loop keeps an exponential moving average of the weights
+and validates and saves it: it sits nearer the middle of the region that the last few
+thousand noisy steps wandered over, so the epoch chosen on validation depends less on where
+the last step happened to land (on Rotten Tomatoes it narrowed the spread over seeds
+without raising the mean: docs/tasks.md).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, Self
 
 import torch
 from torch import Tensor, nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-from tqdm.auto import tqdm
 
-from rnnkit.training.clipping import clip_gradients
-from rnnkit.training.trainer import resolve_device, seed_everything
+from rnnkit.training.config import TrainConfig
+from rnnkit.training.distributed import Distributed
+from rnnkit.training.precision import PRECISIONS
+from rnnkit.training.task import StepLoss, figures_line
+from rnnkit.training.trainer import fit, start_training
 from rnnkit.validation import MAX_BATCH, MAX_SEED, Rule, check_fields
 
 log = logging.getLogger(__name__)
@@ -65,8 +64,11 @@ class ExampleTrainingConfig:
     average_decay: float = 0.0  # > 0: judge and save a moving average of the weights
     seed: int = 1337
     out_dir: str = "runs/examples"
+    resume: bool = False  # continue the run in out_dir from its latest checkpoint
     overwrite: bool = False  # replace the run in out_dir (rnnkit.training.run_folder)
     progress: bool = True
+    tensorboard: bool = False  # TensorBoard events besides log.csv
+    precision: str = "fp32"  # or bf16 / fp16 mixed precision (rnnkit.training.precision)
     device: str = "auto"
     threads: int | None = None
 
@@ -76,7 +78,7 @@ class ExampleTrainingConfig:
         "warmup_steps": ">= 0", "clip_norm": "> 0", "max_epochs": ">= 1", "max_steps": ">= 1",
         "max_time": "> 0",
         "validate_every": ">= 1", "average_decay": "[0, 1)", "seed": f"[0, {MAX_SEED}]",
-        "device": ("auto", "cpu", "cuda"), "threads": "[1, 4096]",
+        "device": ("auto", "cpu", "cuda"), "threads": "[1, 4096]", "precision": PRECISIONS,
         "split_seed": f"[0, {MAX_SEED}]", "valid_fraction": "(0, 1)",
         "test_fraction": "(0, 1)"}
 
@@ -101,113 +103,103 @@ class ExampleTrainingConfig:
                              f"rest trains), got {valid} + {test}")
 
 
+    def train_settings(self) -> TrainConfig:
+        """These settings as the one loop's: Adam, the rate decayed by ``lr_decay`` on a
+        plateau of the validation error (a gain under 1% of it does not count: G2P's
+        validation error creeps down by a tenth of a point an epoch long after the rate
+        should have dropped), validation every ``validate_every`` epochs."""
+        return TrainConfig(
+            batch_size=self.batch_size, optimizer="adam", lr=self.lr,
+            schedule="plateau" if self.lr_decay < 1.0 else "constant",
+            decay_factor=self.lr_decay, plateau_patience=1, plateau_threshold=0.01,
+            warmup_steps=self.warmup_steps, clip_norm=self.clip_norm,
+            max_epochs=self.max_epochs, max_steps=self.max_steps, max_time=self.max_time,
+            eval_every=None, eval_every_epochs=self.validate_every,
+            average_decay=self.average_decay, seed=self.seed, out_dir=self.out_dir,
+            resume=self.resume, overwrite=self.overwrite, progress=self.progress,
+            tensorboard=self.tensorboard, precision=self.precision, device=self.device,
+            threads=self.threads)
+
+
 def start_run(config: ExampleTrainingConfig) -> torch.device:
     """Threads and seeds of a run; returns the device it trains on."""
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    seed_everything(config.seed)
-    return resolve_device(config.device)
+    return start_training(config.train_settings())[1]
 
 
 @dataclass
 class TrainedExamples:
-    """What :func:`train_on_examples` did: one row per epoch and the seconds it trained."""
+    """What :func:`train_on_examples` did: one row per validation and the seconds it
+    trained."""
 
     history: list[dict[str, Any]]
     trained_s: float
 
 
-def train_on_examples(model: nn.Module, config: ExampleTrainingConfig, *,
-                      batches: Callable[[int], Sequence[Batch]],
-                      loss_of: Callable[[nn.Module, Batch], Tensor],
-                      validate: Callable[[nn.Module], dict[str, float]],
-                      error_of: Callable[[dict[str, float]], float],
-                      save: Callable[[nn.Module, list[dict[str, Any]], str], None]
+class ExampleTask:
+    """A :class:`~rnnkit.training.task.Task` made of an example task's functions (see the
+    module docstring); ``saved_config`` and ``saved_tables`` are what its checkpoints hold
+    besides the weights, ``task_state`` any generator of its own the loss draws from."""
+
+    validates_at_end = False
+    divergence_bound = math.inf  # the loop still stops on a loss or gradient that is not finite
+
+    def __init__(self, *, batches: Callable[[int], Sequence[Batch]],
+                 loss_of: Callable[[nn.Module, Batch], Tensor],
+                 validate: Callable[[nn.Module], dict[str, float]],
+                 error_of: Callable[[dict[str, float]], float],
+                 figure_names: tuple[str, ...], saved_config: dict[str, Any],
+                 saved_tables: dict[str, Any], generator: torch.Generator | None = None
+                 ) -> None:
+        self._batches, self._loss_of, self._validate = batches, loss_of, validate
+        self._error_of, self.figure_names = error_of, figure_names
+        self._config, self._tables, self._generator = saved_config, saved_tables, generator
+        self._epoch_batches: tuple[int, Sequence[Batch]] | None = None
+
+    def bind(self, distributed: Distributed) -> None:
+        if distributed.enabled:
+            raise ValueError("example tasks train in one process for now: run them without "
+                             "torchrun")
+
+    def batches(self, epoch: int) -> Sequence[Batch]:
+        if self._epoch_batches is None or self._epoch_batches[0] != epoch:
+            self._epoch_batches = (epoch, self._batches(epoch))
+        return self._epoch_batches[1]
+
+    def loss(self, model: nn.Module, batch: Batch, state: Any) -> StepLoss:
+        batch = batch.to(next(model.parameters()).device)
+        return StepLoss(self._loss_of(model, batch), len(batch))
+
+    def validate(self, model: nn.Module, *, final: bool) -> dict[str, float]:
+        return self._validate(model)
+
+    def error(self, figures: dict[str, float]) -> float:
+        return self._error_of(figures)
+
+    def describe(self, figures: dict[str, float], *, final: bool) -> str:
+        return figures_line(figures)
+
+    def closing_report(self, model: nn.Module) -> str:
+        return ""
+
+    def saved_config(self) -> dict[str, Any]:
+        return self._config
+
+    def saved_tables(self) -> dict[str, Any]:
+        return self._tables
+
+    def state_dict(self) -> dict[str, Any]:
+        return {} if self._generator is None else {"generator": self._generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if self._generator is not None and "generator" in state:
+            self._generator.set_state(state["generator"])
+
+
+def train_on_examples(model: nn.Module, config: ExampleTrainingConfig, task: ExampleTask
                       ) -> TrainedExamples:
-    """Train ``model`` (see the module docstring); checkpoints ``latest`` every epoch and
-    ``best`` whenever ``error_of(validate(model))`` is the lowest yet. With
-    ``average_decay`` the averaged weights are validated and saved, and copied into
-    ``model`` when training ends."""
-    averaged = _weight_average(model, config.average_decay)
-    judged = model if averaged is None else averaged.module
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    # A gain under 1% of the error (relative) does not count: G2P's validation error
-    # creeps down by a tenth of a point an epoch long after the rate should have dropped.
-    schedule = (torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, factor=config.lr_decay, patience=1, threshold=0.01, threshold_mode="rel")
-                if config.lr_decay < 1.0 else None)
-    history: list[dict[str, Any]] = []
-    best, trained_s, steps = math.inf, 0.0, 0
-    for epoch in range(config.max_epochs):
-        budget_s = None if config.max_time is None else config.max_time * 60 - trained_s
-        seconds, steps = _train_epoch(model, optimizer, batches(epoch), loss_of, config,
-                                      epoch, steps, budget_s, averaged)
-        trained_s += seconds
-        out_of_time = config.max_time is not None and trained_s >= config.max_time * 60
-        out_of_steps = config.max_steps is not None and steps >= config.max_steps
-        stopped = out_of_time or out_of_steps
-        last = stopped or epoch + 1 == config.max_epochs
-        if (epoch + 1) % config.validate_every and not last:
-            continue
-        figures = validate(judged)
-        history.append({"epoch": epoch + 1, "trained_s": round(trained_s, 1),
-                        "lr": optimizer.param_groups[0]["lr"], **figures})
-        log.info("epoch %d: validation %s (%.0f s of training)", epoch + 1,
-                 ", ".join(f"{k} {v:.4f}" for k, v in figures.items()), trained_s)
-        if schedule is not None:
-            schedule.step(error_of(figures))
-        save(judged, history, "latest")
-        if error_of(figures) < best:
-            best = error_of(figures)
-            save(judged, history, "best")
-        if stopped:
-            break
-    if averaged is not None:
-        model.load_state_dict(judged.state_dict())
-    return TrainedExamples(history, trained_s)
-
-
-def _weight_average(model: nn.Module, decay: float) -> AveragedModel | None:
-    """A copy of ``model`` whose weights (and buffers) follow the exponential moving
-    average of ``model``'s with ``decay``, or ``None`` when ``decay`` is 0."""
-    if decay == 0.0:
-        return None
-    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
-
-
-def _train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer,
-                 batches: Sequence[Batch], loss_of: Callable[[nn.Module, Batch], Tensor],
-                 config: ExampleTrainingConfig, epoch: int, steps: int,
-                 budget_s: float | None, averaged: AveragedModel | None
-                 ) -> tuple[float, int]:
-    """One pass over the batches (or until ``budget_s`` seconds) from optimizer step
-    ``steps``, folding each step's weights into ``averaged`` if given; returns the seconds
-    it took and the steps taken by its end."""
-    device = next(model.parameters()).device
-    model.train()
-    bar = tqdm(batches, desc=f"epoch {epoch + 1}", disable=not config.progress, unit="batch")
-    seconds, examples = 0.0, 0
-    for batch in bar:
-        start = time.perf_counter()
-        batch = batch.to(device)
-        if steps < config.warmup_steps:
-            for group in optimizer.param_groups:
-                group["lr"] = config.lr * (steps + 1) / config.warmup_steps
-        loss = loss_of(model, batch)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        clip_gradients(model.parameters(), clip_norm=config.clip_norm, clip_value=None)
-        optimizer.step()
-        if averaged is not None:
-            averaged.update_parameters(model)
-        steps += 1
-        seconds += time.perf_counter() - start
-        examples += len(batch)
-        bar.set_postfix({"loss": f"{loss.item():.3f}", "examples/s": f"{examples / seconds:.0f}"},
-                        refresh=False)
-        if budget_s is not None and seconds >= budget_s:
-            break
-        if config.max_steps is not None and steps >= config.max_steps:
-            break
-    bar.close()
-    return seconds, steps
+    """Train ``model`` on ``task`` with ``config``'s settings (see the module docstring);
+    checkpoints ``latest`` at every validation and ``best`` whenever the task's error is
+    the lowest yet. With ``average_decay`` the averaged weights are validated and saved,
+    and copied into ``model`` when training ends. The caller claims the run folder."""
+    result = fit(model, task, config.train_settings())
+    return TrainedExamples(result.history, result.elapsed_s)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import logging
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +80,8 @@ class RunRecords:
             for key, value in row.items():
                 if key.startswith("val_"):
                     self._writer.add_scalar(f"valid/{key[4:]}", value, row["step"])
-        self._bar.write(f"step {row['step']}: validation {line}")
+        # Progress goes to stderr with the bar: stdout is left to what a command answers.
+        self._bar.write(f"step {row['step']}: validation {line}", file=sys.stderr)
 
     def write(self, text: str) -> None:
         """Print a line without breaking the progress bar."""
@@ -154,12 +156,13 @@ def read_log(csv_path: Path) -> tuple[list[dict[str, float]], list[dict[str, flo
     with csv_path.open(encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
             values = {k: float(v) for k, v in row.items() if v not in ("", None)}
-            (valid_rows if "val_loss" in values else train_rows).append(values)
+            (train_rows if "train_loss" in values else valid_rows).append(values)
     return train_rows, valid_rows
 
 
 def plot_learning_curve(csv_path: Path, png_path: Path) -> None:
-    """Training and validation loss against steps and against minutes, as a PNG."""
+    """Training and validation loss against steps and against minutes, as a PNG (the
+    validation loss where the task's figures have one)."""
     plt = pyplot()
 
     train_rows, valid_rows = read_log(csv_path)
@@ -170,11 +173,12 @@ def plot_learning_curve(csv_path: Path, png_path: Path) -> None:
         scale = 60.0 if key == "elapsed_s" else 1.0
         axis.plot([r[key] / scale for r in train_rows], [r["train_loss"] for r in train_rows],
                   label="train (window)", alpha=0.6)
-        if valid_rows:
+        if any("val_loss" in row for row in valid_rows):
+            valid_rows = [row for row in valid_rows if "val_loss" in row]
             axis.plot([r[key] / scale for r in valid_rows], [r["val_loss"] for r in valid_rows],
                       "o-", label="validation")
         axis.set_xlabel(label)
-        axis.set_ylabel("loss (nats/token)")
+        axis.set_ylabel("loss")
         axis.grid(alpha=0.3)
         axis.legend()
     figure.tight_layout()

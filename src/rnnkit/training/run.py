@@ -33,6 +33,7 @@ class Run:
     distributed: Distributed = field(default_factory=Distributed)
     averaged: AveragedModel | None = None  # the moving average of the weights, if kept
     state: Any = None  # the recurrent state carried to the next batch of the epoch
+    step_lr: float | None = None  # the rate the last step took (the schedule's is the next)
     history: list[dict[str, Any]] = field(default_factory=list)
     resumes: list[dict[str, Any]] = field(default_factory=list)  # when and what changed
 

@@ -97,12 +97,13 @@ def claim_run_folder(out_dir: str | os.PathLike, *, resume: bool, overwrite: boo
 def claims_run_folder(train: Callable[..., Trained]) -> Callable[..., Trained]:
     """Make a task's ``train(config, ...)`` claim ``config.out_dir`` while it runs.
 
-    For the trainers of examples (:mod:`rnnkit.training.example_training`), which cannot
-    resume: a folder holding a run needs ``config.overwrite``.
+    For the tasks trained on examples (:mod:`rnnkit.training.example_training`): a
+    folder holding a run needs ``config.resume`` or ``config.overwrite``.
     """
     @functools.wraps(train)
     def claimed(config: Any, *args: Any, **kwargs: Any) -> Trained:
-        with claim_run_folder(config.out_dir, resume=False, overwrite=config.overwrite):
+        with claim_run_folder(config.out_dir, resume=getattr(config, "resume", False),
+                              overwrite=config.overwrite):
             return train(config, *args, **kwargs)
 
     return claimed

@@ -97,8 +97,9 @@ def fit(model: nn.Module, task: Task, settings: TrainConfig) -> FitResult:
         try:
             stop_reason = training_loop(run, records)
             figures = closing_validation(run, records)
-            if run.distributed.is_main:
-                records.write(task.closing_report(run.judged))
+            report = task.closing_report(run.judged) if run.distributed.is_main else ""
+            if report:
+                records.write(report)
         finally:
             records.close()
         if run.averaged is not None:
@@ -197,6 +198,7 @@ def _train_until_stop(run: Run, records: Records, interrupt: InterruptRequest) -
             continue
         step_start = time.perf_counter()
         loss, tokens, grad_norm = train_step(run, batches[progress.batch])
+        run.step_lr = run.schedule.lr
         run.schedule.after_step()
         if run.averaged is not None:
             run.averaged.update_parameters(run.model)
@@ -287,7 +289,8 @@ def scheduled_validation(run: Run, records: Records, *, final: bool = False
     figures = run.task.validate(run.judged, final=final)
     progress.validated_step = progress.step
     run.history.append({"epoch": progress.epoch + (progress.batch > 0),
-                        "trained_s": round(progress.elapsed_s, 1), "lr": run.schedule.lr,
+                        "trained_s": round(progress.elapsed_s, 1),
+                        "lr": run.schedule.lr if run.step_lr is None else run.step_lr,
                         **figures})
     records.log_validation(_validation_row(progress, figures),
                            run.task.describe(figures, final=final))

@@ -52,9 +52,9 @@ from rnnkit.training.checkpoint import (
     CheckpointError,
     load_checkpoint,
     load_model,
-    save_checkpoint,
 )
 from rnnkit.training.example_training import (
+    ExampleTask,
     ExampleTrainingConfig,
     start_run,
     train_on_examples,
@@ -204,14 +204,14 @@ def train_classifier(config: ClassificationConfig, model_config: ClassifierConfi
         return adversarial_classification_loss(model, tokens, batch.lengths, batch.chars,
                                                targets, config.adversarial_epsilon)
 
-    trained = train_on_examples(
-        model, config, loss_of=loss_of,
+    trained = train_on_examples(model, config, ExampleTask(
+        loss_of=loss_of,
         batches=lambda epoch: bucketed_examples(batch_examples, config.batch_size,
                                                 seed=config.seed + epoch),
         validate=lambda m: classification_figures(
             [example[1] for example in valid_examples], predict_classes(m, valid_examples)),
         error_of=lambda figures: 1.0 - figures["accuracy"],
-        save=lambda m, history, tag: _save(m, data, config, history, out_dir, tag))
+        figure_names=("accuracy", "macro_f1"), **_saved_with(model, data, config)))
     model.load_state_dict(load_checkpoint(out_dir, tag="best").model_state)
     test_examples = data.examples("test", config, spelled)
     true = [example[1] for example in test_examples]
@@ -346,13 +346,12 @@ def plot_confusion(counts: list[list[int]], names: Sequence[str], path: str | Pa
     return save_figure(figure, path)
 
 
-def _save(model: SequenceClassifier, data: ClassificationData, config: ClassificationConfig,
-          history: list[dict], out_dir: Path, tag: str) -> None:
-    save_checkpoint(out_dir, model_state=dict(model.state_dict()),
-                    config={"model": asdict(model.config), "classify": asdict(config)},
-                    vocab={"words": data.words.to_dict(), "labels": data.labels.to_dict(),
-                           "chars": data.chars.to_dict()},
-                    trainer_state={"history": history}, tag=tag)
+def _saved_with(model: SequenceClassifier, data: ClassificationData,
+                config: ClassificationConfig) -> dict[str, Any]:
+    """What a checkpoint holds besides the weights: the configurations, the tables."""
+    return {"saved_config": {"model": asdict(model.config), "classify": asdict(config)},
+            "saved_tables": {"words": data.words.to_dict(), "labels": data.labels.to_dict(),
+                             "chars": data.chars.to_dict()}}
 
 
 @dataclass

@@ -19,10 +19,10 @@ Shapes:
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 from torch import Tensor, nn
@@ -36,7 +36,12 @@ from rnnkit.data.token_batches import (
     evaluation_batches,
 )
 from rnnkit.models.token_encoder import TokenEncoder
-from rnnkit.training.example_training import ExampleTrainingConfig, train_on_examples
+from rnnkit.training.checkpoint import load_checkpoint
+from rnnkit.training.example_training import (
+    ExampleTask,
+    ExampleTrainingConfig,
+    train_on_examples,
+)
 
 log = logging.getLogger(__name__)
 
@@ -96,23 +101,22 @@ def pretrain_encoder(encoder: TokenEncoder, train: Sequence[Example | SpelledExa
     if not train_examples or not valid_examples:
         raise ValueError("language-model pretraining needs texts of two or more tokens in "
                          "both the training and the validation part")
-    best_state: dict[str, Tensor] = {}  # the loop calls keep_best with "best" on each new low
-
-    def keep_best(judged: EncoderLanguageModel, history: list[dict], tag: str) -> None:
-        # ``judged`` is the model that was validated: with ``average_decay`` the averaged
-        # copy, not the one being trained.
-        if tag == "best":
-            best_state.update(copy.deepcopy(judged.encoder.state_dict()))
-
+    # Its own run folder inside the task's, checkpointed like any run; the best epoch's
+    # encoder is taken from there.
     settings = dataclasses.replace(config, max_epochs=epochs, lr_decay=1.0, validate_every=1,
-                                   max_time=None)
-    trained = train_on_examples(
-        model, settings, loss_of=lambda m, batch: m.loss(batch.tokens, batch.lengths,
-                                                          batch.chars),
+                                   max_time=None,
+                                   out_dir=str(Path(config.out_dir) / "pretraining"),
+                                   resume=False)
+    trained = train_on_examples(model, settings, ExampleTask(
+        loss_of=lambda m, batch: m.loss(batch.tokens, batch.lengths, batch.chars),
         batches=lambda epoch: bucketed_examples(train_examples, config.batch_size,
                                                 seed=config.seed + 1000 + epoch),
         validate=lambda m: {"lm_loss": _mean_loss(m, valid_examples)},
-        error_of=lambda figures: figures["lm_loss"], save=keep_best)
+        error_of=lambda figures: figures["lm_loss"], figure_names=("lm_loss",),
+        saved_config={"pretraining": {"epochs": epochs}}, saved_tables={}))
+    best_state = {key.removeprefix("encoder."): value for key, value in
+                  load_checkpoint(settings.out_dir, tag="best").model_state.items()
+                  if key.startswith("encoder.")}
     encoder.load_state_dict(best_state)
     return trained.history
 

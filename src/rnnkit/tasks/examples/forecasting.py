@@ -53,9 +53,9 @@ from rnnkit.training.checkpoint import (
     CheckpointError,
     load_checkpoint,
     load_model,
-    save_checkpoint,
 )
 from rnnkit.training.example_training import (
+    ExampleTask,
     ExampleTrainingConfig,
     start_run,
     train_on_examples,
@@ -201,13 +201,13 @@ def train_forecast(config: ForecastConfig, model_config: ForecasterConfig,
     out_dir = Path(config.out_dir)
     train_origins = data.origins("train")
     loss_of = _every_step_loss if model_config.mode == "many-to-many" else _last_step_loss
-    trained = train_on_examples(
-        model, config, loss_of=loss_of,
+    trained = train_on_examples(model, config, ExampleTask(
+        loss_of=loss_of,
         batches=lambda epoch: _shuffled_batches(data, train_origins, config.batch_size,
                                                 seed=config.seed + epoch),
         validate=lambda m: _validation_figures(m, data),
         error_of=lambda figures: figures["valid_mae"],
-        save=lambda m, history, tag: _save(m, data, config, history, out_dir, tag))
+        figure_names=("valid_mae", "valid_rmse"), **_saved_with(model, data, config)))
     model.load_state_dict(load_checkpoint(out_dir, tag="best").model_state)
     forecasts = {"rnn": rnn_forecasts(model, data.scaled, data.scaler, data.origins("test"),
                                       data.window)}
@@ -376,10 +376,9 @@ def _validation_figures(model: SequenceForecaster, data: ForecastData) -> dict[s
     return {"valid_mae": mae(actual, predicted), "valid_rmse": rmse(actual, predicted)}
 
 
-def _save(model: SequenceForecaster, data: ForecastData, config: ForecastConfig,
-          history: list[dict[str, Any]], out_dir: Path, tag: str) -> None:
-    save_checkpoint(out_dir, model_state=dict(model.state_dict()),
-                    config={"model": asdict(model.config), "forecast": asdict(config)},
-                    vocab={"scaler": data.scaler.to_dict(),
-                           "series": [float(value) for value in data.values]},
-                    trainer_state={"history": history}, tag=tag)
+def _saved_with(model: SequenceForecaster, data: ForecastData,
+                config: ForecastConfig) -> dict[str, Any]:
+    """What a checkpoint holds besides the weights: the configurations, the tables."""
+    return {"saved_config": {"model": asdict(model.config), "forecast": asdict(config)},
+            "saved_tables": {"scaler": data.scaler.to_dict(),
+                             "series": [float(value) for value in data.values]}}

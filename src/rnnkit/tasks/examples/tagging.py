@@ -57,9 +57,9 @@ from rnnkit.training.checkpoint import (
     CheckpointError,
     load_checkpoint,
     load_model,
-    save_checkpoint,
 )
 from rnnkit.training.example_training import (
+    ExampleTask,
     ExampleTrainingConfig,
     TrainedExamples,
     start_run,
@@ -189,12 +189,12 @@ def train_tagging(config: TaggingConfig, model_config: TaggerConfig,
         return tagging_figures(tags_of(valid), predicted, entities)
 
     selected_by = "entity_f1" if entities else "token_accuracy"
-    trained = train_on_examples(
-        model, config, loss_of=loss_of, validate=validate,
+    trained = train_on_examples(model, config, ExampleTask(
+        loss_of=loss_of, validate=validate,
         batches=lambda epoch: bucketed_examples(train_examples, config.batch_size,
                                                 seed=config.seed + epoch),
         error_of=lambda figures: 1.0 - figures[selected_by],
-        save=lambda m, history, tag: _save(m, data, config, history, out_dir, tag))
+        figure_names=_tagging_figure_names(entities), **_saved_with(model, data, config)))
     model.load_state_dict(load_checkpoint(out_dir, tag="best").model_state)
     results = _results(SavedTagger(model, tables, data.baseline, config), data, trained,
                        selected_by)
@@ -238,12 +238,17 @@ def predict_tag_ids(model: SequenceTagger, examples: Sequence[Example | SpelledE
     return tags
 
 
-def _save(model: SequenceTagger, data: TaggingData, config: TaggingConfig,
-          history: list[dict], out_dir: Path, tag: str) -> None:
-    save_checkpoint(out_dir, model_state=dict(model.state_dict()),
-                    config={"model": asdict(model.config), "tag": asdict(config)},
-                    vocab={**data.tables.to_vocab(), "baseline": data.baseline.to_dict()},
-                    trainer_state={"history": history}, tag=tag)
+def _tagging_figure_names(entities: bool) -> tuple[str, ...]:
+    """The keys of :func:`~rnnkit.metrics.labels.tagging_figures`."""
+    return (("token_accuracy", "entity_precision", "entity_recall", "entity_f1") if entities
+            else ("token_accuracy",))
+
+
+def _saved_with(model: SequenceTagger, data: TaggingData,
+                config: TaggingConfig) -> dict[str, Any]:
+    """What a checkpoint holds besides the weights: the configurations, the tables."""
+    return {"saved_config": {"model": asdict(model.config), "tag": asdict(config)},
+            "saved_tables": {**data.tables.to_vocab(), "baseline": data.baseline.to_dict()}}
 
 
 # --- a trained tagger --------------------------------------------------------------------

@@ -32,7 +32,7 @@ from rnnkit.tasks.seq2seq.pair_training import (
     load_pair_model,
     train_on_pairs,
 )
-from rnnkit.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from rnnkit.training.checkpoint import Checkpoint, load_checkpoint
 from rnnkit.training.example_training import start_run
 from rnnkit.training.run_folder import claims_run_folder
 from rnnkit.validation import Rule
@@ -106,7 +106,7 @@ def train_g2p(config: G2PConfig, model_config: Seq2SeqConfig,
         model, data.pairs("train"), config,
         validate=lambda m: evaluate_words(m, data, "valid", config, limit=config.eval_words),
         error_of=lambda figures: figures["word_error_rate"],
-        save=lambda m, history, tag: _save(m, data, config, history, out_dir, tag))
+        figure_names=("word_error_rate", "phoneme_error_rate"), **_saved_with(model, data, config))
     model.load_state_dict(load_checkpoint(out_dir, tag="best").model_state)
     test_words = list(data.splits["test"])
     greedy = decode_words(model, data, test_words, config)  # once, for both greedy figures
@@ -163,13 +163,12 @@ def error_by_length(data: G2PData, split: str,
     return rows
 
 
-def _save(model: Seq2Seq, data: G2PData, config: G2PConfig, history: list[dict],
-          out_dir: Path, tag: str) -> None:
-    save_checkpoint(out_dir, model_state=dict(model.state_dict()),
-                    config={"model": asdict(model.config), "g2p": asdict(config)},
-                    vocab={"letters": data.letters.to_dict(),
-                           "phonemes": data.phonemes.to_dict()},
-                    trainer_state={"history": history}, tag=tag)
+def _saved_with(model: Seq2Seq, data: G2PData,
+                config: G2PConfig) -> dict[str, Any]:
+    """What a checkpoint holds besides the weights: the configurations, the tables."""
+    return {"saved_config": {"model": asdict(model.config), "g2p": asdict(config)},
+            "saved_tables": {"letters": data.letters.to_dict(),
+                             "phonemes": data.phonemes.to_dict()}}
 
 
 def load_g2p_model(checkpoint: str | Path, tag: str = "best"

@@ -26,6 +26,7 @@ from rnnkit.models.factory import build_seq2seq
 from rnnkit.models.seq2seq import Seq2SeqConfig
 from rnnkit.training.checkpoint import Checkpoint, CheckpointError, load_checkpoint, load_model
 from rnnkit.training.example_training import (
+    ExampleTask,
     ExampleTrainingConfig,
     TrainedExamples,
     train_on_examples,
@@ -107,10 +108,11 @@ def pair_model_of(config: dict[str, Any]) -> nn.Module:
 def train_on_pairs(model: nn.Module, pairs: Sequence[Pair], config: PairTrainingConfig, *,
                    validate: Callable[[nn.Module], dict[str, float]],
                    error_of: Callable[[dict[str, float]], float],
-                   save: Callable[[nn.Module, list[dict[str, Any]], str], None]
-                   ) -> TrainedExamples:
+                   figure_names: tuple[str, ...], saved_config: dict[str, Any],
+                   saved_tables: dict[str, Any]) -> TrainedExamples:
     """Train ``model`` on ``pairs`` in length buckets, teacher-forced (see the module
-    docstring and :func:`~rnnkit.training.example_training.train_on_examples`)."""
+    docstring and :func:`~rnnkit.training.example_training.train_on_examples`). The
+    teacher-forcing draws come from a generator of their own, saved with every checkpoint."""
     generator = torch.Generator().manual_seed(config.seed)
 
     def loss_of(model: nn.Module, batch: PairBatch) -> Tensor:
@@ -119,10 +121,11 @@ def train_on_pairs(model: nn.Module, pairs: Sequence[Pair], config: PairTraining
         return F.cross_entropy(output.logits.reshape(-1, output.logits.shape[-1]),
                                batch.target_output.reshape(-1), ignore_index=PAD_ID)
 
-    return train_on_examples(
-        model, config, loss_of=loss_of, validate=validate, error_of=error_of, save=save,
+    return train_on_examples(model, config, ExampleTask(
+        loss_of=loss_of, validate=validate, error_of=error_of, figure_names=figure_names,
+        saved_config=saved_config, saved_tables=saved_tables, generator=generator,
         batches=lambda epoch: bucketed_batches(pairs, config.batch_size,
-                                               seed=config.seed + epoch))
+                                               seed=config.seed + epoch)))
 
 
 @torch.no_grad()

@@ -30,7 +30,7 @@ from rnnkit.tasks.seq2seq.pair_training import (
     decode_sources,
     train_on_pairs,
 )
-from rnnkit.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from rnnkit.training.checkpoint import Checkpoint, load_checkpoint
 from rnnkit.training.example_training import start_run
 from rnnkit.training.run_folder import claims_run_folder
 from rnnkit.validation import Rule
@@ -117,7 +117,7 @@ def train_translation(config: TranslationConfig, model_config: Seq2SeqConfig,
         model, data.pairs("train"), config,
         validate=lambda m: evaluate_translation(m, data, "valid", config),
         error_of=lambda figures: -figures["chrf"],
-        save=lambda m, history, tag: _save(m, data, config, history, out_dir, tag))
+        figure_names=("bleu", "chrf"), **_saved_with(model, data, config))
     model.load_state_dict(load_checkpoint(out_dir, tag="best").model_state)
     shown = data.splits["test"][:8]
     examples = translate_lines(model, data.source, data.target, [e for e, _ in shown],
@@ -134,12 +134,11 @@ def train_translation(config: TranslationConfig, model_config: Seq2SeqConfig,
     return results
 
 
-def _save(model: nn.Module, data: TranslationData, config: TranslationConfig,
-          history: list[dict], out_dir: Path, tag: str) -> None:
-    save_checkpoint(out_dir, model_state=dict(model.state_dict()),
-                    config={"model": asdict(model.config), "translation": asdict(config)},
-                    vocab={"source": data.source.to_dict(), "target": data.target.to_dict()},
-                    trainer_state={"history": history}, tag=tag)
+def _saved_with(model: nn.Module, data: TranslationData,
+                config: TranslationConfig) -> dict[str, Any]:
+    """What a checkpoint holds besides the weights: the configurations, the tables."""
+    return {"saved_config": {"model": asdict(model.config), "translation": asdict(config)},
+            "saved_tables": {"source": data.source.to_dict(), "target": data.target.to_dict()}}
 
 
 def translation_tables(saved: Checkpoint) -> tuple[SymbolTable, SymbolTable]:
