@@ -115,3 +115,27 @@ def test_max_steps_bounds_the_optimizer_steps_across_epochs(
 def test_max_steps_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="max_steps"):
         ExampleTrainingConfig(max_steps=0)
+
+
+def test_a_validation_that_draws_does_not_shift_a_resumed_run(tmp_path) -> None:
+    """The stop half-way validates off the schedule; what that validation draws from the
+    generators must not move the steps after a resume (the loss here draws too)."""
+
+    def loss_of(module: nn.Module, batch: _Batch) -> torch.Tensor:
+        noise = torch.rand(batch.targets.shape)  # a draw in every step, like dropout
+        return nn.functional.mse_loss(module(batch.inputs), batch.targets + noise)
+
+    def validate(module: nn.Module) -> dict[str, float]:
+        return {"error": float(torch.rand(()))}  # a validation that samples
+
+    def run(out_dir, max_steps: int, resume: bool = False) -> torch.Tensor:
+        torch.manual_seed(0)
+        model = nn.Linear(3, 2)
+        config = ExampleTrainingConfig(max_epochs=3, max_steps=max_steps, progress=False,
+                                       out_dir=str(out_dir), resume=resume, device="cpu")
+        train_on_examples(model, config, _task(loss_of, validate))
+        return model.weight.detach().clone()
+
+    straight = run(tmp_path / "straight", 8)
+    run(tmp_path / "resumed", 3)
+    assert torch.equal(run(tmp_path / "resumed", 8, resume=True), straight)

@@ -12,6 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+# At import, not inside the functions: importing sklearn.metrics draws from Python's
+# generator, and a first import in the middle of a run would shift the draws of a
+# resumed run against a straight one.
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+
 __all__ = ["classification_figures", "confusion_counts", "is_bio", "tagging_figures"]
 
 
@@ -22,7 +27,6 @@ def classification_figures(true: Sequence[int], predicted: Sequence[int]) -> dic
     >>> classification_figures([0, 0, 1, 1], [0, 1, 1, 1])
     {'accuracy': 0.75, 'macro_f1': 0.7333333333333334}
     """
-    from sklearn.metrics import accuracy_score, f1_score
 
     _check_same_length(true, predicted, "classes")
     return {"accuracy": float(accuracy_score(true, predicted)),
@@ -36,7 +40,6 @@ def confusion_counts(true: Sequence[int], predicted: Sequence[int],
     >>> confusion_counts([0, 0, 1], [0, 1, 1], 2)
     [[1, 1], [0, 1]]
     """
-    from sklearn.metrics import confusion_matrix
 
     _check_same_length(true, predicted, "classes")
     return confusion_matrix(true, predicted, labels=list(range(num_classes))).tolist()

@@ -45,6 +45,7 @@ from rnnkit.training.resume import restore_run, save_run
 from rnnkit.training.resume_check import check_resumable, resume_record
 from rnnkit.training.run import Run
 from rnnkit.training.schedule import LearningRateSchedule
+from rnnkit.training.state import capture_rng_state, restore_rng_state
 from rnnkit.training.task import Task
 
 log = logging.getLogger(__name__)
@@ -281,12 +282,16 @@ def check_finite(run: Run, loss: float, grad_norm: float) -> None:
     )
 
 
-def scheduled_validation(run: Run, records: Records, *, final: bool = False
-                         ) -> dict[str, float]:
+def scheduled_validation(run: Run, records: Records, *, final: bool = False,
+                         steer: bool = True) -> dict[str, float]:
     """Validate, feed the schedule and early stopping, checkpoint best (if it is) and
-    latest; returns the figures."""
+    latest; returns the figures. Not ``steer`` (a validation off the schedule): the rate
+    is left alone and the generators are given back what the validation drew."""
     progress = run.progress
+    generators = None if steer else capture_rng_state()
     figures = run.task.validate(run.judged, final=final)
+    if generators is not None:  # what a validation off the schedule draws is given back
+        restore_rng_state(*generators)
     progress.validated_step = progress.step
     run.history.append({"epoch": progress.epoch + (progress.batch > 0),
                         "trained_s": round(progress.elapsed_s, 1),
@@ -295,14 +300,14 @@ def scheduled_validation(run: Run, records: Records, *, final: bool = False
     records.log_validation(_validation_row(progress, figures),
                            run.task.describe(figures, final=final))
     error = run.task.error(figures)
-    run.schedule.after_validation(error)
+    if steer:
+        run.schedule.after_validation(error)
     improved = error < progress.best_error
     if improved:
         progress.best_error, progress.evals_since_best = error, 0
+        save_run(run, "best")
     else:
         progress.evals_since_best += 1
-    if improved:
-        save_run(run, "best")
     save_run(run, "latest")  # last, so that the newest save is always the one to resume
     return figures
 
@@ -313,7 +318,10 @@ def closing_validation(run: Run, records: Records) -> dict[str, float]:
     thoroughly at the end: ``task.validates_at_end``). Where it stopped on one, such a task
     measures once more and logs it; any other task ends with that validation's figures."""
     if run.progress.validated_step != run.progress.step:
-        return scheduled_validation(run, records, final=run.task.validates_at_end)
+        # Not on the schedule: a run stopped here and resumed later must take the same
+        # steps as one that never stopped, so this validation leaves the rate alone.
+        return scheduled_validation(run, records, final=run.task.validates_at_end,
+                                    steer=False)
     if not run.task.validates_at_end:
         return {key: value for key, value in run.history[-1].items()
                 if key in run.task.figure_names}
