@@ -114,7 +114,7 @@ DISPATCH := $(foreach f,fused_blocker engine_blocker backend_for native_blocker 
 MUTATION_SCOPE ?= clipping=rnnkit.training.clipping.* schedule=rnnkit.training.schedule.* \
 	generate=rnnkit.generate.* dispatch=$(subst $(space),$(comma),$(strip $(DISPATCH))) \
 	factory=rnnkit.layers.factory.* fused=rnnkit.layers.fused.* explain=rnnkit.layers.explain.* \
-	tasks=rnnkit.training.tasks.* metrics=rnnkit.metrics.language.* \
+	resume=rnnkit.training.resume.* metrics=rnnkit.metrics.language.* \
 	trainer=rnnkit.training.trainer.* checkpoint=rnnkit.training.checkpoint.*
 # Survivors whose tests run the code in child processes (torchrun ranks, an interrupted CLI
 # run), which mutmut cannot trace: mutant patterns=tests, run by

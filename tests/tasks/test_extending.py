@@ -32,17 +32,19 @@ def majority(tmp_path_factory):
     del sys.modules[spec.name]
 
 
-def test_the_example_task_trains_from_its_own_command(majority, capsys) -> None:
+def test_the_example_task_trains_from_its_own_command(majority, capsys, tmp_path) -> None:
     plugins = (*PLUGINS, majority.PLUGIN)
-    assert main(["majority", "train", "--max-steps", "300"], plugins) == 0
+    assert main(["majority", "train", "--max-steps", "300", "--no-progress",
+                 "--out-dir", str(tmp_path)], plugins) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["steps"] == 300
     assert result["test_accuracy"] > 0.9  # chance is 0.5
 
 
-def test_train_task_stands_for_the_example_tasks_command(majority, capsys) -> None:
+def test_train_task_stands_for_the_example_tasks_command(majority, capsys, tmp_path) -> None:
     plugins = (*PLUGINS, majority.PLUGIN)
-    assert main(["train", "--task", "majority", "--max-steps", "2"], plugins) == 0
+    assert main(["train", "--task", "majority", "--max-steps", "2", "--no-progress",
+                 "--out-dir", str(tmp_path)], plugins) == 0
     assert json.loads(capsys.readouterr().out)["steps"] == 2
 
 

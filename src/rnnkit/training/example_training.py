@@ -128,11 +128,12 @@ def start_run(config: ExampleTrainingConfig) -> torch.device:
 
 @dataclass
 class TrainedExamples:
-    """What :func:`train_on_examples` did: one row per validation and the seconds it
-    trained."""
+    """What :func:`train_on_examples` did: one row per validation, the seconds it trained
+    and the optimizer steps it took in all."""
 
     history: list[dict[str, Any]]
     trained_s: float
+    steps: int = 0
 
 
 class ExampleTask:
@@ -202,4 +203,4 @@ def train_on_examples(model: nn.Module, config: ExampleTrainingConfig, task: Exa
     the lowest yet. With ``average_decay`` the averaged weights are validated and saved,
     and copied into ``model`` when training ends. The caller claims the run folder."""
     result = fit(model, task, config.train_settings())
-    return TrainedExamples(result.history, result.elapsed_s)
+    return TrainedExamples(result.history, result.elapsed_s, result.steps)
