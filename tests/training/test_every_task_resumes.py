@@ -43,34 +43,34 @@ from rnnkit.training.precision import cpu_bf16_unavailable
 EXAMPLE_SETTINGS = dict(max_epochs=50, lr_decay=0.5, average_decay=0.5, threads=1)
 
 
-def _classify(out_dir: Path, **values: Any) -> None:
+def _classify(out_dir: Path, dropout: float = 0.3, **values: Any) -> None:
     settings = dict(batch_size=16, lr=1e-2, out_dir=str(out_dir), progress=False,
                     device="cpu", min_count=1, word_dropout=0.2, **EXAMPLE_SETTINGS)
     train_classifier(ClassificationConfig(**(settings | values)),
-                     ClassifierConfig(embedding_size=8, hidden_size=8, dropout=0.3),
+                     ClassifierConfig(embedding_size=8, hidden_size=8, dropout=dropout),
                      reviews(80))
 
 
-def _tag(out_dir: Path, **values: Any) -> None:
+def _tag(out_dir: Path, dropout: float = 0.3, **values: Any) -> None:
     train_tagging(tagging_config(out_dir, **(EXAMPLE_SETTINGS | values)),
                   TaggerConfig(embedding_size=6, hidden_size=6, char_embedding_size=4,
-                               char_filters=4, dropout=0.3), corpus(30))
+                               char_filters=4, dropout=dropout), corpus(30))
 
 
-def _forecast(out_dir: Path, **values: Any) -> None:
+def _forecast(out_dir: Path, dropout: float = 0.3, **values: Any) -> None:
     train_forecast(forecast_config(out_dir, **(EXAMPLE_SETTINGS | values)),
-                   ForecasterConfig(hidden_size=8, horizon=2, dropout=0.3), noisy_sine())
+                   ForecasterConfig(hidden_size=8, horizon=2, dropout=dropout), noisy_sine())
 
 
-def _g2p(out_dir: Path, **values: Any) -> None:
-    train_g2p(g2p_config(out_dir, teacher_forcing=0.5, **(EXAMPLE_SETTINGS | values)),
-              Seq2SeqConfig(hidden_size=8, embedding_size=4, dropout=0.3), text=G2P_TEXT)
+def _g2p(out_dir: Path, dropout: float = 0.3, **values: Any) -> None:
+    train_g2p(g2p_config(out_dir, **({"teacher_forcing": 0.5} | EXAMPLE_SETTINGS | values)),
+              Seq2SeqConfig(hidden_size=8, embedding_size=4, dropout=dropout), text=G2P_TEXT)
 
 
-def _translate(out_dir: Path, **values: Any) -> None:
-    train_translation(translation_config(out_dir, teacher_forcing=0.5,
-                                         **(EXAMPLE_SETTINGS | values)),
-                      Seq2SeqConfig(hidden_size=8, embedding_size=4, dropout=0.3),
+def _translate(out_dir: Path, dropout: float = 0.3, **values: Any) -> None:
+    train_translation(translation_config(out_dir, **({"teacher_forcing": 0.5}
+                                                     | EXAMPLE_SETTINGS | values)),
+                      Seq2SeqConfig(hidden_size=8, embedding_size=4, dropout=dropout),
                       text=CATALOGUE)
 
 

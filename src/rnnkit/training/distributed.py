@@ -75,6 +75,18 @@ class Distributed:
         dist.all_gather_object(gathered, value)
         return gathered
 
+    def average_gradients(self, model: torch.nn.Module) -> None:
+        """Replace every parameter's gradient by its mean over ranks, as DDP does, for a
+        loss that calls more of the model than its forward (DDP only sees gradients of what
+        went through its forward). Every rank runs the same code, so the parameters left
+        without a gradient (unused this step) are the same everywhere and stay so: an
+        optimizer skips them, as it does in one process."""
+        for parameter in model.parameters():
+            if parameter.grad is None:
+                continue
+            dist.all_reduce(parameter.grad)
+            parameter.grad.div_(self.world_size)
+
     def barrier(self) -> None:
         """Wait until every rank gets here."""
         if self.enabled:

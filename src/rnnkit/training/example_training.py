@@ -21,6 +21,7 @@ without raising the mean: docs/tasks.md).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Callable, Sequence
@@ -41,7 +42,9 @@ log = logging.getLogger(__name__)
 
 
 class Batch(Protocol):
-    """What the loop needs of a batch: to move to a device and to say how many examples."""
+    """What the loop needs of a batch: to move to a device and to say how many examples;
+    to train under torchrun, a dataclass whose tensors have the examples in their first
+    dimension (:func:`select_rows` cuts each process's share)."""
 
     def to(self, device: torch.device) -> Batch: ...
 
@@ -142,6 +145,10 @@ class ExampleTask:
     besides the weights, ``task_state`` any generator of its own the loss draws from."""
 
     validates_at_end = False
+    # A task's loss may call more of the model than its forward (the adversarial loss
+    # embeds first; the tagger's loss is a method): the loop averages the gradients over
+    # the processes itself instead of wrapping the model in DDP.
+    forward_only = False
     divergence_bound = math.inf  # the loop still stops on a loss or gradient that is not finite
 
     def __init__(self, *, batches: Callable[[int], Sequence[Batch]],
@@ -149,17 +156,18 @@ class ExampleTask:
                  validate: Callable[[nn.Module], dict[str, float]],
                  error_of: Callable[[dict[str, float]], float],
                  figure_names: tuple[str, ...], saved_config: dict[str, Any],
-                 saved_tables: dict[str, Any], generator: torch.Generator | None = None
-                 ) -> None:
+                 saved_tables: dict[str, Any], generator: torch.Generator | None = None,
+                 count_of: Callable[[Batch], int] = len) -> None:
         self._batches, self._loss_of, self._validate = batches, loss_of, validate
         self._error_of, self.figure_names = error_of, figure_names
         self._config, self._tables, self._generator = saved_config, saved_tables, generator
+        self._count_of = count_of
         self._epoch_batches: tuple[int, Sequence[Batch]] | None = None
+        self._distributed = Distributed()
 
     def bind(self, distributed: Distributed) -> None:
-        if distributed.enabled:
-            raise ValueError("example tasks train in one process for now: run them without "
-                             "torchrun")
+        """Under torchrun each process takes its block of every batch's rows."""
+        self._distributed = distributed
 
     def batches(self, epoch: int) -> Sequence[Batch]:
         if self._epoch_batches is None or self._epoch_batches[0] != epoch:
@@ -167,8 +175,21 @@ class ExampleTask:
         return self._epoch_batches[1]
 
     def loss(self, model: nn.Module, batch: Batch, state: Any) -> StepLoss:
-        batch = batch.to(next(model.parameters()).device)
-        return StepLoss(self._loss_of(model, batch), len(batch))
+        """The mean loss of this process's rows; ``count_of`` says what it is the mean of
+        (examples, tokens), so that the processes' losses weigh as one batch's would."""
+        share = self._share(batch)
+        if share is None:  # more processes than rows: take part, weigh nothing
+            first = select_rows(batch, slice(0, 1)).to(next(model.parameters()).device)
+            return StepLoss(self._loss_of(model, first) * 0.0, 0)
+        share = share.to(next(model.parameters()).device)
+        return StepLoss(self._loss_of(model, share), int(self._count_of(share)))
+
+    def _share(self, batch: Batch) -> Batch | None:
+        if not self._distributed.enabled:
+            return batch
+        rows, world, rank = len(batch), self._distributed.world_size, self._distributed.rank
+        start, stop = rank * rows // world, (rank + 1) * rows // world
+        return select_rows(batch, slice(start, stop)) if stop > start else None
 
     def validate(self, model: nn.Module, *, final: bool) -> dict[str, float]:
         return self._validate(model)
@@ -194,6 +215,16 @@ class ExampleTask:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if self._generator is not None and "generator" in state:
             self._generator.set_state(state["generator"])
+
+
+def select_rows(batch: Batch, rows: slice) -> Batch:
+    """``rows`` of a batch dataclass: every tensor field whose first dimension is the
+    batch's is cut, the rest kept."""
+    size = len(batch)
+    return dataclasses.replace(batch, **{
+        field.name: getattr(batch, field.name)[rows] for field in dataclasses.fields(batch)
+        if isinstance(getattr(batch, field.name), Tensor)
+        and getattr(batch, field.name).dim() > 0 and getattr(batch, field.name).shape[0] == size})
 
 
 def train_on_examples(model: nn.Module, config: ExampleTrainingConfig, task: ExampleTask

@@ -43,6 +43,7 @@ import filelock
 
 from rnnkit.atomic import TEMPORARY_NAME, atomic_write_json
 from rnnkit.training.checkpoint import is_checkpoint_pointer, prune_unnamed_saves
+from rnnkit.training.distributed import process_rank
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ def claims_run_folder(train: Callable[..., Trained]) -> Callable[..., Trained]:
     @functools.wraps(train)
     def claimed(config: Any, *args: Any, **kwargs: Any) -> Trained:
         with claim_run_folder(config.out_dir, resume=getattr(config, "resume", False),
-                              overwrite=config.overwrite):
+                              overwrite=config.overwrite, main_process=process_rank() == 0):
             return train(config, *args, **kwargs)
 
     return claimed

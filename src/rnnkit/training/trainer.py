@@ -132,7 +132,9 @@ def prepare_run(model: nn.Module, task: Task, settings: TrainConfig,
                                     planned_steps(settings, per_epoch))
     run = Run(settings, task, model, optimizer, schedule, Progress(),
               MixedPrecision(settings.precision, device),
-              trained=_trained_module(model, distributed, settings), distributed=distributed,
+              trained=_trained_module(model, distributed, settings,
+                                      ddp=getattr(task, "forward_only", True)),
+              distributed=distributed,
               averaged=_weight_average(model, settings.average_decay))
     if resume_from is not None:
         restore_run(run, resume_from)
@@ -150,12 +152,13 @@ def _weight_average(model: nn.Module, decay: float) -> AveragedModel | None:
 
 
 def _trained_module(model: nn.Module, distributed: Distributed,
-                    settings: TrainConfig) -> nn.Module:
+                    settings: TrainConfig, ddp: bool = True) -> nn.Module:
     """The module the training step calls: DDP around the model when several processes
-    train, then ``torch.compile`` when asked (compiling the DDP module lets Dynamo split
-    the graph at DDP's gradient buckets)."""
+    train (and ``ddp``: the task's loss only calls the model's forward), then
+    ``torch.compile`` when asked (compiling the DDP module lets Dynamo split the graph at
+    DDP's gradient buckets)."""
     trained = model
-    if distributed.enabled:
+    if distributed.enabled and ddp:
         device = next(model.parameters()).device
         trained = DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
@@ -257,6 +260,8 @@ def train_step(run: Run, batch: Any) -> tuple[float, int, float]:
         loss = loss * (step.count * run.distributed.world_size / total)
     run.optimizer.zero_grad(set_to_none=True)
     run.precision.backward(loss)
+    if run.distributed.enabled and run.trained is run.model:
+        run.distributed.average_gradients(run.model)  # what DDP would have done
     run.precision.unscale(run.optimizer)
     grad_norm, _ = clip_gradients(run.model.parameters(), clip_norm=run.settings.clip_norm,
                                   clip_value=run.settings.clip_value)

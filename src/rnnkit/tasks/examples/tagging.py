@@ -194,6 +194,7 @@ def train_tagging(config: TaggingConfig, model_config: TaggerConfig,
         batches=lambda epoch: bucketed_examples(train_examples, config.batch_size,
                                                 seed=config.seed + epoch),
         error_of=lambda figures: 1.0 - figures[selected_by],
+        count_of=lambda batch: int(batch.lengths.sum()),  # the loss is a mean per token
         figure_names=_tagging_figure_names(entities), **_saved_with(model, data, config)))
     model.load_state_dict(load_checkpoint(out_dir, tag="best").model_state)
     results = _results(SavedTagger(model, tables, data.baseline, config), data, trained,

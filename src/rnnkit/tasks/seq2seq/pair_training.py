@@ -124,6 +124,7 @@ def train_on_pairs(model: nn.Module, pairs: Sequence[Pair], config: PairTraining
     return train_on_examples(model, config, ExampleTask(
         loss_of=loss_of, validate=validate, error_of=error_of, figure_names=figure_names,
         saved_config=saved_config, saved_tables=saved_tables, generator=generator,
+        count_of=lambda batch: int((batch.target_output != PAD_ID).sum()),  # per token
         batches=lambda epoch: bucketed_batches(pairs, config.batch_size,
                                                seed=config.seed + epoch)))
 
