@@ -260,7 +260,7 @@ def train_step(run: Run, batch: Any) -> tuple[float, int, float]:
         loss = loss * (step.count * run.distributed.world_size / total)
     run.optimizer.zero_grad(set_to_none=True)
     run.precision.backward(loss)
-    if run.distributed.enabled and run.trained is run.model:
+    if run.distributed.enabled and not getattr(run.task, "forward_only", True):
         run.distributed.average_gradients(run.model)  # what DDP would have done
     run.precision.unscale(run.optimizer)
     grad_norm, _ = clip_gradients(run.model.parameters(), clip_norm=run.settings.clip_norm,
