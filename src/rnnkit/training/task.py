@@ -41,12 +41,16 @@ class Task(Protocol):
     """What :func:`~rnnkit.training.trainer.fit` drives.
 
     Attributes: ``figure_names`` (the keys of ``validate``'s figures, in the order the log
-    shows them) and ``divergence_bound`` (a training loss above it stops the run before
-    the update reaches the weights; ``math.inf`` for none).
+    shows them); ``divergence_bound`` (a training loss above it stops the run before the
+    update reaches the weights; ``math.inf`` for none); ``validates_at_end`` (measure once
+    more, ``final``, at the end of a run); ``forward_only`` (the loss calls only the
+    model's forward, so DDP can wrap it; otherwise the loop averages the gradients itself).
     """
 
     figure_names: tuple[str, ...]
     divergence_bound: float
+    validates_at_end: bool
+    forward_only: bool
 
     def bind(self, distributed: Distributed) -> None:
         """Called once before training: this process's place among the processes, so that
@@ -66,8 +70,11 @@ class Task(Protocol):
         """The figure to minimize: it picks the best checkpoint, drives a plateau schedule
         and early stopping."""
 
-    def describe(self, figures: dict[str, float]) -> str:
-        """``figures`` as one line for the terminal."""
+    def describe(self, figures: dict[str, float], *, final: bool) -> str:
+        """``figures`` (of a ``final`` validation or not) as one line for the terminal."""
+
+    def closing_report(self, model: nn.Module) -> str:
+        """Lines shown when a run ends (a sample of generated text), or ``""``."""
 
     def saved_config(self) -> dict[str, Any]:
         """The JSON-able configuration saved with every checkpoint (a resume compares it)."""

@@ -133,7 +133,7 @@ def prepare_run(model: nn.Module, task: Task, settings: TrainConfig,
     run = Run(settings, task, model, optimizer, schedule, Progress(),
               MixedPrecision(settings.precision, device),
               trained=_trained_module(model, distributed, settings,
-                                      ddp=getattr(task, "forward_only", True)),
+                                      ddp=task.forward_only),
               distributed=distributed,
               averaged=_weight_average(model, settings.average_decay))
     if resume_from is not None:
@@ -260,7 +260,7 @@ def train_step(run: Run, batch: Any) -> tuple[float, int, float]:
         loss = loss * (step.count * run.distributed.world_size / total)
     run.optimizer.zero_grad(set_to_none=True)
     run.precision.backward(loss)
-    if run.distributed.enabled and not getattr(run.task, "forward_only", True):
+    if run.distributed.enabled and not run.task.forward_only:
         run.distributed.average_gradients(run.model)  # what DDP would have done
     run.precision.unscale(run.optimizer)
     grad_norm, _ = clip_gradients(run.model.parameters(), clip_norm=run.settings.clip_norm,

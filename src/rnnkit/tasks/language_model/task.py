@@ -54,6 +54,7 @@ class LanguageModelTask:
 
     figure_names = LANGUAGE_FIGURES
     validates_at_end = True  # the scheduled validations may read part of the split
+    forward_only = True  # the loss is the model's forward and a cross-entropy: DDP wraps it
 
     def __init__(self, config: RunConfig, corpus: Corpus, device: Any) -> None:
         self.config, self.corpus, self.device = config, corpus, device
