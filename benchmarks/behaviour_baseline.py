@@ -98,7 +98,7 @@ def task_case(task: str, recipe: str | None, *extra: str) -> Case:
 def long_range_case(task: str, *extra: str) -> Case:
     return Case(f"task_{task}", ("task", task, "--cell", "lstm", "--hidden-size", "32",
                                  "--max-steps", str(STEPS), "--eval-every", "10",
-                                 "--test-size", "200", "--out", "{out}", "--no-progress",
+                                 "--test-size", "200", "--out-dir", "{out}", "--no-progress",
                                  *extra), long_range_figures)
 
 

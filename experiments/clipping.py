@@ -27,7 +27,8 @@ import torch
 
 from rnnkit.atomic import atomic_write_text
 from rnnkit.plotting import pyplot, save_figure
-from rnnkit.tasks.long_range.training import LongRangeConfig, train_or_load_each
+from rnnkit.tasks.long_range.config import LongRangeConfig
+from rnnkit.tasks.long_range.training import train_or_load_each
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,8 @@ from rnnkit.atomic import atomic_write_text
 from rnnkit.data.digits import PIXEL_ORDERS
 from rnnkit.data.long_range import ADDING_BASELINE_MSE
 from rnnkit.plotting import pyplot, save_figure
-from rnnkit.tasks.long_range.training import LongRangeConfig, train_or_load_each
+from rnnkit.tasks.long_range.config import LongRangeConfig
+from rnnkit.tasks.long_range.training import train_or_load_each
 
 
 @dataclass(frozen=True)

@@ -98,7 +98,7 @@ CASES: list[tuple[list[str], list[str]]] = [
     (["train", "--sample-length", "-1"], ["--sample-length"]),
     (["train", "--seed", "-1"], ["--seed", "got -1"]),
     (["train", "--threads", "0"], ["--threads"]),
-    (["train", "--optimizer", "rmsprop"], ["--optimizer", '"adam"', '"rmsprop"']),
+    (["train", "--optimizer", "adagrad"], ["--optimizer", '"adam"', '"adagrad"']),
     (["train", "--schedule", "linear"], ["--schedule", '"cosine"']),
     (["train", "--device", "tpu"], ["--device", '"tpu"']),
     (["train", "--precision", "fp64"], ["--precision", '"fp64"']),

@@ -425,6 +425,16 @@ def test_a_loss_at_the_explosion_bound_is_a_divergence(text_file: Path,
         check_finite(run, bound, grad_norm=1.0)
 
 
+def test_an_overflowing_gradient_that_clipping_by_value_made_finite_is_applied(
+        text_file: Path, tmp_path: Path) -> None:
+    run = prepare_run(tiny_config(text_file, tmp_path / "run", max_steps=1))
+    check_finite(run, 2.0, grad_norm=math.inf, clipped_norm=3.0)
+    with pytest.raises(TrainingDivergedError, match="gradient norm inf"):
+        check_finite(run, 2.0, grad_norm=math.inf, clipped_norm=math.inf)
+    with pytest.raises(TrainingDivergedError, match="gradient norm inf"):
+        check_finite(run, 2.0, grad_norm=math.inf)
+
+
 @pytest.mark.parametrize(("optimizer", "values"), [
     ("sgd", {"momentum": 0.9, "weight_decay": 0.05}),
     ("adam", {"weight_decay": 0.05}),

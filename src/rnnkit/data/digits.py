@@ -52,6 +52,13 @@ class DigitsBatch:
     inputs: Tensor
     targets: Tensor
 
+    def __len__(self) -> int:
+        return int(self.targets.shape[0])
+
+    def to(self, device: torch.device | str) -> DigitsBatch:
+        """The batch on ``device``."""
+        return DigitsBatch(self.inputs.to(device), self.targets.to(device))
+
 
 def parse_digits_csv(text: str, source: str = "digits CSV") -> DigitImages:
     """Read rows of 64 gray levels (integers 0..16) and a label (0..9), comma separated.

@@ -33,6 +33,13 @@ class AddingBatch:
     inputs: Tensor
     targets: Tensor
 
+    def __len__(self) -> int:
+        return int(self.targets.shape[0])
+
+    def to(self, device: torch.device | str) -> AddingBatch:
+        """The batch on ``device``."""
+        return AddingBatch(self.inputs.to(device), self.targets.to(device))
+
 
 def adding_problem(batch_size: int, length: int, generator: torch.Generator | None = None,
                    dtype: torch.dtype = torch.float32) -> AddingBatch:
@@ -82,6 +89,13 @@ class CopyBatch:
     def vocab_size(self) -> int:
         """Blank, symbols and delimiter."""
         return int(self.inputs.max()) + 1
+
+    def __len__(self) -> int:
+        return int(self.inputs.shape[0])
+
+    def to(self, device: torch.device | str) -> CopyBatch:
+        """The batch on ``device``."""
+        return CopyBatch(self.inputs.to(device), self.targets.to(device), self.recall.to(device))
 
 
 def copy_task(batch_size: int, delay: int, copy_length: int = 10, num_symbols: int = 8,

@@ -39,7 +39,7 @@ LEVELS = ("char", "word")
 FORMATS = ("text", "abc")
 CONDITIONS = ("key_meter",)
 DEFAULT_MAX_STEPS = 1000  # the bound of a run that names none
-OPTIMIZERS = ("sgd", "adam", "adamw")
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULES = ("constant", "step", "plateau", "cosine")
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -94,7 +94,9 @@ class TrainConfig:
     (:mod:`rnnkit.training.distributed`). ``decay_steps``: the step at which
     the cosine schedule reaches ``min_lr`` (default: the run's bound in steps); set it when a
     run is split into parts with ``resume`` so that every part follows the same curve.
-    ``eval_every_epochs``: also validate at the end of every this many epochs (set
+    ``target_error``: stop at the first validation whose error (the task's figure to
+    minimize, e.g. the validation loss) is at or below it. ``eval_every_epochs``: also
+    validate at the end of every this many epochs (set
     ``eval_every`` to none to validate by epochs only); a run validates where it stops
     too. ``average_decay`` d > 0 keeps an exponential moving average of the weights,
     ``average = d * average + (1 - d) * weights`` after every step (Polyak averaging,
@@ -126,6 +128,7 @@ class TrainConfig:
     eval_window: int = 256
     eval_max_tokens: int | None = None
     early_stop_patience: int | None = None
+    target_error: float | None = None
     explode_factor: float = 1e3
     average_decay: float = 0.0
     log_every: int = 10

@@ -17,7 +17,7 @@ from rnnkit.plotting import pyplot, save_figure
 log = logging.getLogger(__name__)
 
 TRAIN_FIELDS = ("step", "epoch", "tokens", "elapsed_s", "lr", "train_loss", "grad_norm",
-                "tokens_per_s")
+                "clipped_norm", "tokens_per_s")
 LANGUAGE_FIGURES = ("loss", "perplexity", "bits_per_token")  # a language model's validation
 
 
@@ -53,7 +53,8 @@ class RunRecords:
         self._perplexity = "perplexity" in figure_names
 
     def log_train(self, row: dict[str, Any]) -> None:
-        """One training row: step, epoch, tokens, elapsed_s, lr, train_loss, grad_norm, ..."""
+        """One training row: step, epoch, tokens, elapsed_s, lr, train_loss, the gradient
+        norm before and after clipping (grad_norm, clipped_norm), tokens_per_s."""
         self._csv.writerow(row)
         self._csv_file.flush()
         if self._writer is not None:

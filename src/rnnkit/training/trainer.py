@@ -24,7 +24,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -54,7 +54,22 @@ Records = RunRecords | QuietRecords  # rank 0 records; the other ranks stay quie
 
 
 class TrainingDivergedError(RuntimeError):
-    """Raised when the loss or the gradient stops being finite (or explodes)."""
+    """Raised when the loss or the gradient stops being finite (or explodes); ``step``,
+    ``loss`` and ``grad_norm`` are the step that did and its figures."""
+
+    def __init__(self, message: str, *, step: int, loss: float, grad_norm: float) -> None:
+        super().__init__(message)
+        self.step, self.loss, self.grad_norm = step, loss, grad_norm
+
+
+class StepFigures(NamedTuple):
+    """What one training step measured: this rank's loss, the count over all ranks it
+    averages (tokens, examples), the gradient norm before and after clipping."""
+
+    loss: float
+    count: int
+    grad_norm: float
+    clipped_norm: float
 
 
 @dataclass(frozen=True)
@@ -201,22 +216,23 @@ def _train_until_stop(run: Run, records: Records, interrupt: InterruptRequest) -
             batches = run.task.batches(progress.epoch)
             continue
         step_start = time.perf_counter()
-        loss, tokens, grad_norm = train_step(run, batches[progress.batch])
+        figures = train_step(run, batches[progress.batch])
         run.step_lr = run.schedule.lr
         run.schedule.after_step()
         if run.averaged is not None:
             run.averaged.update_parameters(run.model)
         step_seconds = time.perf_counter() - step_start
         # Every rank must see the same clock, or max_time stops them at different steps.
-        loss, step_seconds = run.distributed.mean([loss, step_seconds], run.device)
+        loss, step_seconds = run.distributed.mean([figures.loss, step_seconds], run.device)
         progress.step, progress.batch = progress.step + 1, progress.batch + 1
-        progress.tokens += tokens
+        progress.tokens += figures.count
         progress.elapsed_s += step_seconds
-        interval_tokens += tokens
+        interval_tokens += figures.count
         interval_seconds += step_seconds
         records.advance()
         if progress.step % settings.log_every == 0:
-            records.log_train(_train_row(run, loss, grad_norm, interval_tokens / interval_seconds))
+            records.log_train(_train_row(run, figures._replace(loss=loss),
+                                         interval_tokens / interval_seconds))
             interval_tokens, interval_seconds = 0, 0.0
         if settings.eval_every is not None and progress.step % settings.eval_every == 0:
             scheduled_validation(run, records)
@@ -244,10 +260,9 @@ def _stop_if_interrupted(run: Run, interrupt: InterruptRequest) -> None:
     raise TrainingInterrupted(message)
 
 
-def train_step(run: Run, batch: Any) -> tuple[float, int, float]:
-    """One batch; returns this rank's loss, the count over all ranks it averages (tokens,
-    examples) and the gradient norm before clipping (the same on every rank: DDP has
-    averaged the gradients by then)."""
+def train_step(run: Run, batch: Any) -> StepFigures:
+    """One batch; returns what it measured (the gradient norms are the same on every rank:
+    the gradients are averaged by then)."""
     run.model.train()
     with run.precision.autocast():
         step = run.task.loss(run.trained, batch, detach_state(run.state))
@@ -263,18 +278,25 @@ def train_step(run: Run, batch: Any) -> tuple[float, int, float]:
     if run.distributed.enabled and not run.task.forward_only:
         run.distributed.average_gradients(run.model)  # what DDP would have done
     run.precision.unscale(run.optimizer)
-    grad_norm, _ = clip_gradients(run.model.parameters(), clip_norm=run.settings.clip_norm,
-                                  clip_value=run.settings.clip_value)
+    grad_norm, clipped_norm = clip_gradients(run.model.parameters(),
+                                             clip_norm=run.settings.clip_norm,
+                                             clip_value=run.settings.clip_value)
     loss_value = float(step.loss.detach())
-    check_finite(run, loss_value, grad_norm)
+    check_finite(run, loss_value, grad_norm, clipped_norm)
     run.precision.step(run.optimizer)
-    return loss_value, total, grad_norm
+    return StepFigures(loss_value, total, grad_norm, clipped_norm)
 
 
-def check_finite(run: Run, loss: float, grad_norm: float) -> None:
-    """Stop before a bad update reaches the weights; name the last good checkpoint."""
+def check_finite(run: Run, loss: float, grad_norm: float,
+                 clipped_norm: float | None = None) -> None:
+    """Stop before a bad update reaches the weights; name the last good checkpoint.
+
+    The gradient that counts is the one applied, ``clipped_norm`` when given: a gradient
+    whose norm overflowed float32 but whose entries clipping by value brought back is a
+    finite update."""
+    applied = grad_norm if clipped_norm is None else clipped_norm
     # Under fp16 an overflowing gradient is routine: the scaler skips the step.
-    finite_gradient = math.isfinite(grad_norm) or run.precision.tolerates_overflow
+    finite_gradient = math.isfinite(applied) or run.precision.tolerates_overflow
     if math.isfinite(loss) and finite_gradient and loss < run.task.divergence_bound:
         return
     step = run.progress.step + 1
@@ -283,8 +305,8 @@ def check_finite(run: Run, loss: float, grad_norm: float) -> None:
             if (out_dir / "latest.json").exists() else "no checkpoint had been saved yet")
     raise TrainingDivergedError(
         f"training diverged at step {step}: loss {loss:.4g}, gradient norm {grad_norm:.4g}; "
-        f"{kept}. Try a lower lr (now {run.schedule.lr:.3g}) or clip_norm."
-    )
+        f"{kept}. Try a lower lr (now {run.schedule.lr:.3g}) or clip_norm.",
+        step=step, loss=loss, grad_norm=grad_norm)
 
 
 def scheduled_validation(run: Run, records: Records, *, final: bool = False,
@@ -337,11 +359,14 @@ def closing_validation(run: Run, records: Records) -> dict[str, float]:
 
 
 def build_optimizer(model: nn.Module, settings: TrainConfig) -> torch.optim.Optimizer:
-    """SGD (with optional momentum), Adam or AdamW over the model's parameters."""
+    """SGD or RMSprop (with optional momentum), Adam or AdamW over the model's parameters."""
     parameters = model.parameters()
     if settings.optimizer == "sgd":
         return torch.optim.SGD(parameters, lr=settings.lr, momentum=settings.momentum,
                                weight_decay=settings.weight_decay)
+    if settings.optimizer == "rmsprop":
+        return torch.optim.RMSprop(parameters, lr=settings.lr, momentum=settings.momentum,
+                                   weight_decay=settings.weight_decay)
     if settings.optimizer == "adamw":
         return torch.optim.AdamW(parameters, lr=settings.lr, weight_decay=settings.weight_decay)
     return torch.optim.Adam(parameters, lr=settings.lr, weight_decay=settings.weight_decay)
@@ -355,6 +380,8 @@ def stop_reason(settings: TrainConfig, progress: Progress) -> str | None:
         return f"reached max_epochs={settings.max_epochs}"
     if settings.max_time is not None and progress.elapsed_s >= settings.max_time * 60:
         return f"reached max_time={settings.max_time} minutes"
+    if settings.target_error is not None and progress.best_error <= settings.target_error:
+        return f"reached target_error={settings.target_error:g}"
     patience = settings.early_stop_patience
     if patience is not None and progress.evals_since_best >= patience:
         return f"early stop: no improvement in {patience} validations"
@@ -370,11 +397,12 @@ def planned_steps(settings: TrainConfig, per_epoch: int) -> int | None:
     return min(bounds) if bounds else None
 
 
-def _train_row(run: Run, loss: float, grad_norm: float, tokens_per_s: float) -> dict[str, Any]:
+def _train_row(run: Run, figures: StepFigures, tokens_per_s: float) -> dict[str, Any]:
     progress = run.progress
     return {"step": progress.step, "epoch": progress.epoch, "tokens": progress.tokens,
             "elapsed_s": progress.elapsed_s, "lr": run.schedule.lr,
-            "train_loss": loss, "grad_norm": grad_norm, "tokens_per_s": tokens_per_s}
+            "train_loss": figures.loss, "grad_norm": figures.grad_norm,
+            "clipped_norm": figures.clipped_norm, "tokens_per_s": tokens_per_s}
 
 
 def _validation_row(progress: Progress, figures: dict[str, float]) -> dict[str, Any]:

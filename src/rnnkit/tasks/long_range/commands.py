@@ -1,8 +1,9 @@
 """``rnnkit task adding|copy|digits``: a cell trained on a long-range task.
 
-The flags are :class:`~rnnkit.tasks.long_range.training.LongRangeConfig`'s fields, named as
-everywhere else (``--hidden-size``, ``--max-steps``); ``--length`` is T for the adding
-problem and the delay for copy (digits are always 64 pixels).
+The flags are :class:`~rnnkit.tasks.long_range.config.LongRangeConfig`'s fields, named as
+everywhere else (``--hidden-size``, ``--max-steps``, ``--out-dir``, ``--resume``);
+``--length`` is T for the adding problem and the delay for copy (digits are always 64
+pixels).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ TASKS = {"adding": "the adding problem: report test MSE",
 
 def add_commands(commands: Any) -> None:
     """Register ``task adding|copy|digits`` on the top-level subparsers."""
-    from rnnkit.tasks.long_range.training import LongRangeConfig
+    from rnnkit.tasks.long_range.config import LongRangeConfig
 
     task = commands.add_parser("task", help="train a cell on a long-range task")
     tasks = task.add_subparsers(dest="task", required=True)
@@ -33,16 +34,12 @@ def add_commands(commands: Any) -> None:
         parser = tasks.add_parser(name, help=what,
                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
         add_dataclass_flags(parser, SECTION, LongRangeConfig, skip=NOT_FLAGS[name])
-        parser.add_argument("--out", help="directory for result.json and curve.png")
         parser.set_defaults(handler=run_task)
 
 
 def run_task(args: argparse.Namespace) -> int:
-    from rnnkit.tasks.long_range.training import (
-        LongRangeConfig,
-        save_long_range_result,
-        train_long_range,
-    )
+    from rnnkit.tasks.long_range.config import LongRangeConfig
+    from rnnkit.tasks.long_range.training import train_long_range
 
     config = LongRangeConfig(task=args.task, **section_values(args, SECTION))
     result = train_long_range(config)
@@ -52,9 +49,8 @@ def run_task(args: argparse.Namespace) -> int:
     print(f"{args.task} {config.cell} T={config.length}: {result.metric} {result.value:.4f} "
           f"(trivial baseline {result.baseline:.4f}) after {result.steps_run} steps, "
           f"{result.elapsed_s / 60:.1f} min of training")
-    if args.out:
-        for path in save_long_range_result(result, args.out):
-            print(f"wrote {path}")
+    if config.out_dir is not None:
+        print(f"wrote the run, result.json and curve.png to {config.out_dir}")
     return 0
 
 

@@ -1,6 +1,7 @@
-"""Long-range training: it learns a short adding problem and made-up sequential digits, scores
-copy on recalled steps only, clips by value and by norm and records the norms before and after,
-stops at a target, saves its results, and names bad settings."""
+"""Long-range training on the one loop: it learns a short adding problem and made-up
+sequential digits, scores copy on recalled steps only, clips by value and by norm and records
+the norms before and after, stops at a target, keeps a run folder it can resume, saves its
+results, and names bad settings."""
 
 from __future__ import annotations
 
@@ -14,17 +15,16 @@ import torch
 from rnnkit.cli import main
 from rnnkit.data.digits import DigitImages
 from rnnkit.data.long_range import copy_task
-from rnnkit.tasks.long_range import training as long_range
+from rnnkit.tasks.long_range import task as long_range_task
+from rnnkit.tasks.long_range.config import LongRangeConfig
+from rnnkit.tasks.long_range.result import save_long_range_result
+from rnnkit.tasks.long_range.task import build_task_model, evaluate
 from rnnkit.tasks.long_range.training import (
-    LongRangeConfig,
-    build_task_model,
-    evaluate,
-    save_long_range_result,
-    task_data,
     train_long_range,
     train_or_load,
     train_or_load_each,
 )
+from rnnkit.training.checkpoint import load_checkpoint
 
 
 def test_a_short_adding_problem_is_learned_far_below_the_baseline() -> None:
@@ -83,6 +83,8 @@ def test_same_seed_same_run() -> None:
     ({"task": "sorting", "cell": "lstm"}, '"sorting"'),
     ({"task": "adding", "cell": "lstm", "clip_norm": 0.0}, "clip_norm"),
     ({"task": "adding", "cell": "lstm", "clip_value": -1.0}, "clip_value"),
+    ({"task": "adding", "cell": "lstm", "clip_value": 1.0}, "clip_norm or clip_value, not both"),
+    ({"task": "adding", "cell": "lstm", "resume": True}, "resume continues the run in out_dir"),
     ({"task": "digits", "cell": "gru", "length": 100}, "length is 64; got length 100"),
     ({"task": "copy", "cell": "gru", "target": 1.5}, r"target in \[0, 1\]"),
     ({"task": "adding", "cell": "gru", "target": -0.1}, r"target in \[0, inf\]"),
@@ -93,27 +95,27 @@ def test_impossible_settings_are_named(settings: dict, message: str) -> None:
         LongRangeConfig(**settings)
 
 
-def flat_parameters(model: torch.nn.Module) -> torch.Tensor:
-    return torch.cat([p.detach().flatten() for p in model.parameters()])
+def flat_parameters(state: dict[str, torch.Tensor]) -> torch.Tensor:
+    return torch.cat([state[name].detach().flatten() for name in sorted(state)])
 
 
 @pytest.mark.parametrize("clip", [{"clip_norm": 0.01}, {"clip_value": 1e-4, "clip_norm": None}])
-def test_clipping_bounds_the_update_itself(clip: dict) -> None:
+def test_clipping_bounds_the_update_itself(clip: dict, tmp_path: Path) -> None:
     """With plain SGD at rate 1 the update is the clipped gradient: check what was applied."""
     config = LongRangeConfig(task="adding", cell="rnn_tanh", length=6, hidden_size=8,
-                             optimizer="sgd", lr=1.0, test_size=8, progress=False, **clip)
-    model = build_task_model(config)
-    before = flat_parameters(model)
-    batch = task_data(config).draw(config.batch_size, torch.Generator().manual_seed(0))
-    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
-    _, norm, clipped = long_range._train_step(config, model, optimizer, batch)
-    update = before - flat_parameters(model)
+                             optimizer="sgd", lr=1.0, test_size=8, max_steps=1, progress=False,
+                             out_dir=str(tmp_path / "run"), **clip)
+    torch.manual_seed(config.seed)  # the run starts from the weights this seed draws
+    before = flat_parameters(build_task_model(config).state_dict())
+    result = train_long_range(config)
+    update = before - flat_parameters(load_checkpoint(tmp_path / "run").model_state)
     if config.clip_value is not None:
         assert float(update.abs().max()) == pytest.approx(1e-4, rel=1e-3)
     else:
         assert float(update.norm()) == pytest.approx(0.01, rel=1e-3)
-    assert clipped == pytest.approx(float(update.norm()), rel=1e-3)
-    assert norm > 10 * clipped
+    (row,) = result.curve
+    assert row["clipped_norm"] == pytest.approx(float(update.norm()), rel=1e-3)
+    assert row["grad_norm"] > 10 * row["clipped_norm"]
 
 
 def test_training_stops_at_the_target() -> None:
@@ -135,7 +137,7 @@ def separable_digits(count: int) -> DigitImages:
 
 @pytest.mark.parametrize("order", ["rows", "permuted"])
 def test_sequential_digits_are_learned(monkeypatch: pytest.MonkeyPatch, order: str) -> None:
-    monkeypatch.setattr(long_range, "load_digits", lambda: separable_digits(120))
+    monkeypatch.setattr(long_range_task, "load_digits", lambda: separable_digits(120))
     config = LongRangeConfig(task="digits", cell="gru", hidden_size=16, max_steps=150,
                              batch_size=16, lr=1e-2, eval_every=50, pixel_order=order,
                              progress=False)
@@ -147,18 +149,34 @@ def test_sequential_digits_are_learned(monkeypatch: pytest.MonkeyPatch, order: s
 
 
 def test_task_command_trains_and_saves(tmp_path: Path, capsys) -> None:
-    status = main(["task", "adding", "--cell", "gru", "--length", "4", "--hidden-size", "8",
-                   "--max-steps", "6", "--eval-every", "3", "--test-size", "8", "--clip-value",
-                   "0.5", "--no-progress", "--out", str(tmp_path / "run")])
-    assert status == 0
+    command = ["task", "adding", "--cell", "gru", "--length", "4", "--hidden-size", "8",
+               "--eval-every", "3", "--test-size", "8", "--clip-norm", "none", "--clip-value",
+               "0.5", "--no-progress", "--out-dir", str(tmp_path / "run")]
+    assert main([*command, "--max-steps", "4"]) == 0
+    assert main([*command, "--max-steps", "6", "--resume"]) == 0
     printed = capsys.readouterr().out
     assert "adding gru T=4: test_mse" in printed and "after 6 steps" in printed
     saved = json.loads((tmp_path / "run" / "result.json").read_text())
     assert saved["config"]["clip_value"] == 0.5 and saved["steps_run"] == 6
+    assert [row["step"] for row in saved["curve"]] == list(range(1, 7))  # both parts
+    assert [row["step"] for row in saved["curve"] if "test_mse" in row] == [3, 4, 6]
+    assert load_checkpoint(tmp_path / "run").trainer_state["progress"]["step"] == 6
+
+
+def test_a_kept_run_folder_is_not_overwritten(tmp_path: Path, capsys) -> None:
+    command = ["task", "copy", "--cell", "gru", "--length", "3", "--hidden-size", "4",
+               "--max-steps", "2", "--test-size", "8", "--no-progress",
+               "--out-dir", str(tmp_path / "run")]
+    assert main(command) == 0
+    saved = (tmp_path / "run" / "result.json").read_bytes()
+    capsys.readouterr()
+    assert main(command) == 1
+    assert "already holds a run" in capsys.readouterr().err
+    assert (tmp_path / "run" / "result.json").read_bytes() == saved
 
 
 def test_digits_command(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
-    monkeypatch.setattr(long_range, "load_digits", lambda: separable_digits(40))
+    monkeypatch.setattr(long_range_task, "load_digits", lambda: separable_digits(40))
     status = main(["task", "digits", "--cell", "rnn_tanh", "--pixel-order", "permuted",
                    "--hidden-size", "8", "--max-steps", "2", "--no-progress"])
     assert status == 0
