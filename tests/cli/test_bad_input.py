@@ -53,10 +53,10 @@ FILES: dict[str, bytes | str] = {
     "unknown_section.toml": "[optim]\nlr = 1\n",
     "latin1.toml": b'[train]\nout_dir = "caf\xe9"\n',
     "both_clips.toml": "[train]\nclip_value = 1.0\n",
-    "classify_lr.toml": '[classify]\nlr = "fast"\n',
+    "classify_lr.toml": '[task]\nname = "classify"\n[train]\nlr = "fast"\n',
     "classify_table.toml": "[train]\nlr = 0.1\n",
-    "forecast_window.toml": "[forecast]\nwindow = 0\n",
-    "tag_resume.toml": "[tag]\nlowercase = \"yes\"\n",
+    "forecast_window.toml": '[task]\nname = "forecast"\nwindow = 0\n',
+    "tag_resume.toml": '[task]\nname = "tag"\n[data]\nlowercase = "yes"\n',
 }
 
 CASES: list[tuple[list[str], list[str]]] = [
@@ -240,7 +240,7 @@ CASES: list[tuple[list[str], list[str]]] = [
     (["task", "adding", "--cell", "lstm", "--forget-bias", "nan"], ["--forget-bias", "nan"]),
     (["task", "adding", "--cell", "lstm", "--optimizer", "adagrad"], ["--optimizer"]),
     (["task", "digits", "--cell", "lstm", "--pixel-order", "cols"], ["--pixel-order"]),
-    (["task", "adding"], ["--cell", "required"]),
+    (["task", "adding", "--resume"], ["resume continues the run in out_dir"]),
     # --- music --------------------------------------------------------------------------
     (["music", "generate", "--checkpoint", "{ckpt}", "--out", "{tmp}/m", "--n", "0"],
      ["--n", "got 0"]),
@@ -313,9 +313,9 @@ CASES: list[tuple[list[str], list[str]]] = [
     (["classify", "train", "--csv", "{tmp}/latin1.csv", "--out-dir", "{tmp}/c"],
      ["latin1.csv", "not UTF-8"]),
     (["classify", "train", "--config", "{tmp}/classify_lr.toml"],
-     ["classify_lr.toml", "[classify] lr", '"fast"']),
+     ["classify_lr.toml", "[train] lr", '"fast"']),
     (["classify", "train", "--config", "{tmp}/classify_table.toml"],
-     ["classify_table.toml", "train"]),
+     ["classify_table.toml", "a classify recipe names its task", "rnnkit train --config"]),
     (["classify", "eval", "--checkpoint", "{ckpt}"], ["not a classification checkpoint"]),
     (["classify", "eval"], ["--checkpoint", "required"]),
     # --- tag ----------------------------------------------------------------------------
@@ -327,7 +327,7 @@ CASES: list[tuple[list[str], list[str]]] = [
     (["tag", "train", "--dataset", "wnut16", "--file", "{tmp}/x"], ["not both"]),
     (["tag", "train", "--char-width", "0"], ["--char-width"]),
     (["tag", "train", "--config", "{tmp}/tag_resume.toml"],
-     ["tag_resume.toml", "[tag] lowercase", '"yes"']),
+     ["tag_resume.toml", "[data] lowercase", '"yes"']),
     # --- forecast -----------------------------------------------------------------------
     (["forecast", "train", "--window", "0"], ["--window", "got 0"]),
     (["forecast", "train", "--season", "0"], ["--season"]),
@@ -339,7 +339,7 @@ CASES: list[tuple[list[str], list[str]]] = [
     (["forecast", "train", "--csv", "{tmp}/series.csv"], ["column"]),
     (["forecast", "eval", "--checkpoint", MISSING], ["no_such_file"]),
     (["forecast", "train", "--config", "{tmp}/forecast_window.toml"],
-     ["forecast_window.toml", "[forecast] window"]),
+     ["forecast_window.toml", "[task] window"]),
     # --- predict and the top level ------------------------------------------------------
     (["predict", "--checkpoint", "{ckpt}"], ["not a classify, tag or forecast run"]),
     (["predict", "--checkpoint", MISSING], ["no_such_file"]),

@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 import tomllib
 
-from rnnkit.cli import main
+from rnnkit.cli import build_parser, main
 from rnnkit.recipes import RECIPES, config_path, recipe_names
-from rnnkit.tasks.examples.commands import TASKS, read_task_config
+from rnnkit.tasks.examples.commands import TASKS
+from rnnkit.tasks.flags import configs_from_args
+from rnnkit.tasks.long_range.config import LongRangeConfig
 from rnnkit.training.config import load_config_file, read_toml
 
 SHIPPED = sorted(path.stem for path in RECIPES.glob("*.toml"))
@@ -26,12 +28,13 @@ def test_rnnkit_recipes_lists_each_with_its_command_a_line_each(capsys) -> None:
     assert main(["recipes"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines] == SHIPPED
-    commands = {line.split()[0]: re.match(r"\S+\s+(rnnkit(?: \w+)? train)", line).group(1)
-                for line in lines}
+    commands = {line.split()[0]: re.match(r"\S+\s+(rnnkit(?: \w+)?(?: train| \w+))",
+                                          line).group(1) for line in lines}
     assert commands["shakespeare_char"] == "rnnkit train"
     assert commands["rotten_tomatoes_bilstm"] == "rnnkit classify train"
     assert commands["pos_oanc_tagger"] == "rnnkit tag train"
     assert commands["airline_forecast"] == "rnnkit forecast train"
+    assert commands["adding_lstm_t200"] == "rnnkit task adding"
     assert "character LSTM on Shakespeare" in dict(zip(SHIPPED, lines, strict=True))[
         "shakespeare_char"]
 
@@ -39,12 +42,21 @@ def test_rnnkit_recipes_lists_each_with_its_command_a_line_each(capsys) -> None:
 @pytest.mark.parametrize("name", SHIPPED)
 def test_every_recipe_is_a_valid_config_of_its_command(name: str) -> None:
     tables = tomllib.loads((RECIPES / f"{name}.toml").read_text(encoding="utf-8"))
-    task = next((table for table in tables if table in TASKS), None)
+    assert set(tables) <= {"data", "model", "train", "task"}
+    task = tables.get("task", {}).get("name")
     if task is None:
         config = load_config_file(name)  # by name, as --config NAME reads it
         assert config.train.out_dir.startswith("runs/")
+    elif task in TASKS:
+        args = build_parser().parse_args([task, "train", "--config", name])
+        configs = configs_from_args(args, task, {task: TASKS[task].config,
+                                                 "model": TASKS[task].model_config})
+        assert configs[task].out_dir.startswith("runs/")
     else:
-        assert set(read_task_config(name, TASKS[task])) == set(tables)
+        args = build_parser().parse_args(["task", task, "--config", name])
+        config = configs_from_args(args, task, {"long_range": LongRangeConfig},
+                                   base={"long_range": {"task": task}})["long_range"]
+        assert config.out_dir.startswith("runs/")
 
 
 def test_a_path_is_read_as_a_file_and_a_name_as_a_recipe(tmp_path: Path, monkeypatch) -> None:
@@ -62,7 +74,7 @@ def test_an_unknown_recipe_is_refused_with_the_list(capsys) -> None:
     assert main(["train", "--config", "shakespeare"]) == 1
     error = capsys.readouterr().err.strip()
     assert error.startswith("rnnkit train: error: --config 'shakespeare' is neither a file "
-                            "nor a recipe; the recipes are airline_forecast, irish_folk, ")
+                            "nor a recipe; the recipes are adding_lstm_t200, airline_forecast, ")
     assert error.endswith("zaremba_small (rnnkit recipes lists them)")
     assert main(["train", "--config", "missing.toml"]) == 1
     assert "missing.toml" in capsys.readouterr().err

@@ -12,8 +12,8 @@ from pathlib import Path
 import tomllib
 
 RECIPES = Path(__file__).resolve().parent
-# Tables every language-model recipe may hold; another table names the task it is for.
-LANGUAGE_MODEL_TABLES = frozenset({"data", "model", "train"})
+# The commands of the tasks that are not trained by ``rnnkit <task> train``.
+TASK_COMMANDS = {name: f"rnnkit task {name}" for name in ("adding", "copy", "digits")}
 
 
 def recipe_names() -> tuple[str, ...]:
@@ -47,8 +47,14 @@ def recipe_summary(name: str) -> str:
 
 
 def recipe_command(name: str) -> str:
-    """The command that trains the recipe: ``rnnkit train`` for a language model, ``rnnkit
-    <task> train`` for a recipe with a ``[<task>]`` table."""
+    """The command that trains the recipe: ``rnnkit train`` for a language model (no
+    ``[task]`` table), the task's command for a recipe whose ``[task]`` names one."""
     tables = tomllib.loads((RECIPES / f"{name}.toml").read_text(encoding="utf-8"))
-    task = sorted(set(tables) - LANGUAGE_MODEL_TABLES)
-    return f"rnnkit {task[0]} train" if task else "rnnkit train"
+    task = tables.get("task", {}).get("name")
+    return "rnnkit train" if task is None else task_command(str(task))
+
+
+def task_command(task: str) -> str:
+    """The command that trains ``task``: ``rnnkit <task> train``, or ``rnnkit task <task>``
+    for the long-range tasks."""
+    return TASK_COMMANDS.get(task, f"rnnkit {task} train")

@@ -9,7 +9,8 @@ from dataclasses import MISSING, fields, replace
 from typing import Any
 
 from rnnkit.arguments import field_type
-from rnnkit.validation import field_rules, type_hints, unwrap_optional
+from rnnkit.tasks.recipe import read_task_recipe, recipe_tables
+from rnnkit.validation import ConfigValueError, field_rules, type_hints, unwrap_optional
 
 
 def add_dataclass_flags(parser: argparse.ArgumentParser, section: str, cls: type,
@@ -63,48 +64,38 @@ def _help_text(cls: type, name: str, default: Any, required: bool) -> str:
     return f"{described} {bound}" if described else bound
 
 
-def read_recipe_tables(path: str, classes: dict[str, type]) -> dict[str, dict[str, Any]]:
-    """The tables of the TOML recipe ``path`` (a file or a shipped recipe's name), one per
-    config class of ``classes`` (section name -> class), every key checked against its
-    class: an unknown table or key is named in the error with what is known."""
-    from rnnkit.training.config import read_toml
-
-    tables = read_toml(path)
-    unknown = set(tables) - set(classes)
-    if unknown:
-        expected = " and ".join(f"[{name}]" for name in classes)
-        raise ValueError(f"config file {path}: unknown table(s) {sorted(unknown)}; a "
-                         f"{next(iter(classes))} recipe has {expected}")
-    for name, values in tables.items():
-        if not isinstance(values, dict):
-            raise ValueError(f"config file {path}: [{name}] must be a table of keys, got "
-                             f"{type(values).__name__}")
-        known = {field.name for field in fields(classes[name])}
-        if set(values) - known:
-            raise ValueError(f"config file {path}: unknown key(s) "
-                             f"{sorted(set(values) - known)} in [{name}]; known keys: "
-                             f"{', '.join(sorted(known))}")
-    return tables
-
-
-def configs_from_args(args: argparse.Namespace, classes: dict[str, type]) -> dict[str, Any]:
-    """One config per section of ``classes``: its defaults, then the ``--config`` recipe's
-    table (its errors name the file and the key), then the flags given."""
-    from rnnkit.training.config import replace_section
-
+def configs_from_args(args: argparse.Namespace, task: str, classes: dict[str, type],
+                      base: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """One config per section of ``classes`` (the task's flat config first, then its model
+    config, if any): ``base`` values (what the subcommand says) over the defaults, then the
+    ``--config`` recipe of ``task`` (:mod:`rnnkit.tasks.recipe`; its errors name the file,
+    the table and the key), then the flags given."""
     recipe = getattr(args, "config", None)
-    tables = read_recipe_tables(recipe, classes) if recipe else {}
+    values = read_task_recipe(recipe, task, classes) if recipe else {}
     configs = {}
     for section, cls in classes.items():
-        config = replace_section(cls(), tables.get(section, {}), section, recipe)
+        config = cls(**(base or {}).get(section, {}))
+        config = _with_recipe_values(config, values.get(section, {}), recipe, cls)
         configs[section] = replace(config, **section_values(args, section))
     return configs
 
 
-def add_config_flag(parser: argparse.ArgumentParser, sections: list[str]) -> None:
-    """``--config``: a recipe (a shipped one's name, or a TOML file) with these tables."""
-    names = [f"[{section}]" for section in sections]
-    tables = " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
-    parser.add_argument("--config", help=f"a recipe with {tables} tables: a shipped one's "
-                                         "name (rnnkit recipes) or a TOML file; flags "
-                                         "override it")
+def _with_recipe_values(config: Any, values: dict[str, Any], recipe: str | None,
+                        cls: type) -> Any:
+    """``config`` with a recipe's values; a bad one is named with the file and its table
+    (a class without ``RECIPE_TABLES`` is a model config: ``[model]``)."""
+    try:
+        return replace(config, **values)
+    except ConfigValueError as error:
+        tables = recipe_tables(cls) if hasattr(cls, "RECIPE_TABLES") else {}
+        table = next((name for name, keys in tables.items() if error.name in keys), "model")
+        raise ValueError(error.for_file(recipe, table)) from None
+    except ValueError as error:  # a rule between fields
+        raise ValueError(f"config file {recipe}: {error}") from None
+
+
+def add_config_flag(parser: argparse.ArgumentParser, task: str) -> None:
+    """``--config``: a recipe of ``task`` (a shipped one's name, or a TOML file)."""
+    parser.add_argument("--config", help=f"a {task} recipe ([data] [model] [train], [task] "
+                                         f"name = \"{task}\"): a shipped one's name (rnnkit "
+                                         "recipes) or a TOML file; flags override it")

@@ -1,14 +1,18 @@
-"""The task recipes that ship with rnnkit name only real fields, and a recipe with a wrong
-key or table is refused with the name of what is wrong."""
+"""The task recipes that ship with rnnkit are in the one format ([data] [model] [train]
+[task]) and build their task's two configs."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-from pathlib import Path
+from dataclasses import fields, replace
 
 import pytest
 
 from rnnkit.tasks.examples.commands import TASKS, read_task_config
+from rnnkit.tasks.recipe import recipe_tables
+from rnnkit.tasks.seq2seq.g2p import G2PConfig
+from rnnkit.tasks.seq2seq.translation import TranslationConfig
+from rnnkit.training.config import read_toml
+from rnnkit.training.example_training import ExampleTrainingConfig
 
 RECIPES = {"rotten_tomatoes_bilstm": "classify", "pos_oanc_tagger": "tag",
            "wnut16_tagger": "tag", "airline_forecast": "forecast",
@@ -18,17 +22,17 @@ RECIPES = {"rotten_tomatoes_bilstm": "classify", "pos_oanc_tagger": "tag",
 @pytest.mark.parametrize("name", sorted(RECIPES))
 def test_every_task_recipe_builds_its_two_configs(name: str) -> None:
     task = TASKS[RECIPES[name]]
-    tables = read_task_config(name, task)
-    config = replace(task.config(), **tables[task.name])
-    replace(task.model_config(), **tables["model"])
+    assert set(read_toml(name)) <= {"data", "model", "train", "task"}
+    values = read_task_config(name, task)
+    config = replace(task.config(), **values[task.name])
+    replace(task.model_config(), **values["model"])
     assert config.out_dir.startswith("runs/")
 
 
-def test_a_wrong_key_or_table_is_named(tmp_path: Path) -> None:
-    recipe = tmp_path / "recipe.toml"
-    recipe.write_text("[forecast]\nwindow = 4\n[model]\nhidden = 8\n", encoding="utf-8")
-    with pytest.raises(ValueError, match=r"unknown key\(s\) \['hidden'\] in \[model\]"):
-        read_task_config(str(recipe), TASKS["forecast"])
-    recipe.write_text("[classify]\nepochs = 1\n", encoding="utf-8")
-    with pytest.raises(ValueError, match=r"unknown table\(s\) \['classify'\]"):
-        read_task_config(str(recipe), TASKS["tag"])
+@pytest.mark.parametrize("config_class", [*(task.config for task in TASKS.values()),
+                                          G2PConfig, TranslationConfig])
+def test_only_the_shared_training_settings_sit_in_train(config_class: type) -> None:
+    """A task's own knob must be placed in [data] or [task]: [train] is the same for every
+    example task."""
+    shared = {field.name for field in fields(ExampleTrainingConfig)}
+    assert recipe_tables(config_class)["train"] == shared

@@ -92,6 +92,13 @@ class ClassificationConfig(ExampleTrainingConfig):
     max_epochs: int = 10
     out_dir: str = "runs/classify"
 
+    # Where the fields sit in a recipe (rnnkit.tasks.recipe); [train] holds the rest.
+    RECIPE_TABLES: ClassVar[dict[str, frozenset[str]]] = {
+        "data": frozenset({"dataset", "csv", "text_column", "label_column", "split_seed",
+            "valid_fraction", "test_fraction", "min_count", "max_words", "max_word_chars"}),
+        "task": frozenset({"pretrain_epochs", "word_dropout", "adversarial_epsilon", "teachers",
+            "distill_weight"})}
+
     RANGES: ClassVar[dict[str, Rule]] = {
         "min_count": ">= 1", "max_words": ">= 1", "pretrain_epochs": ">= 0",
         "max_word_chars": ">= 2", "word_dropout": "[0, 1)", "adversarial_epsilon": ">= 0",

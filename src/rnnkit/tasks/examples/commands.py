@@ -25,13 +25,9 @@ from rnnkit.models.tagger import TaggerConfig
 from rnnkit.tasks.examples.classification import ClassificationConfig
 from rnnkit.tasks.examples.forecasting import ForecastConfig
 from rnnkit.tasks.examples.tagging import TaggingConfig
-from rnnkit.tasks.flags import (
-    add_config_flag,
-    add_dataclass_flags,
-    configs_from_args,
-    read_recipe_tables,
-)
+from rnnkit.tasks.flags import add_config_flag, add_dataclass_flags, configs_from_args
 from rnnkit.tasks.plugin import Plugin
+from rnnkit.tasks.recipe import read_task_recipe
 
 ENCODER_NOT_FLAGS = {"vocab_size", "num_classes", "num_tags", "pad_id", "char_vocab_size"}
 
@@ -113,7 +109,7 @@ def add_task_commands(commands: Any) -> None:
         train = actions.add_parser("train", help="train, then report the test figures next "
                                    "to the baselines",
                                    formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-        add_config_flag(train, [task.name, "model"])
+        add_config_flag(train, task.name)
         add_dataclass_flags(train, task.name, task.config, skip=set())
         add_dataclass_flags(train, "model", task.model_config, skip=ENCODER_NOT_FLAGS)
         train.set_defaults(handler=run_task_train, task_name=task.name)
@@ -134,15 +130,17 @@ def add_task_commands(commands: Any) -> None:
 def run_task_train(args: argparse.Namespace) -> int:
     """Train the task from its recipe and flags and print its headline figures as JSON."""
     task = TASKS[args.task_name]
-    configs = configs_from_args(args, {task.name: task.config, "model": task.model_config})
+    configs = configs_from_args(args, task.name,
+                                {task.name: task.config, "model": task.model_config})
     results = task.train(configs[task.name], configs["model"])
     print(json.dumps({key: results[key] for key in task.headline if key in results}))
     return 0
 
 
 def read_task_config(path: str, task: TaskCommand) -> dict[str, dict[str, Any]]:
-    """The ``[<task>]`` and ``[model]`` tables of a recipe, their keys checked."""
-    return read_recipe_tables(path, {task.name: task.config, "model": task.model_config})
+    """A recipe's values for ``task``, by config section (``<task>`` and ``model``), its
+    tables and keys checked."""
+    return read_task_recipe(path, task.name, {task.name: task.config, "model": task.model_config})
 
 
 def run_task_eval(args: argparse.Namespace) -> int:

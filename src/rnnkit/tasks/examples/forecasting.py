@@ -95,6 +95,12 @@ class ForecastConfig(ExampleTrainingConfig):
     validate_every: int = 5
     out_dir: str = "runs/forecast"
 
+    # Where the fields sit in a recipe (rnnkit.tasks.recipe); [train] holds the rest.
+    RECIPE_TABLES: ClassVar[dict[str, frozenset[str]]] = {
+        "data": frozenset({"dataset", "csv", "column", "valid_fraction", "test_fraction",
+            "log_transform"}),
+        "task": frozenset({"window", "season", "arima"})}
+
     RANGES: ClassVar[dict[str, Rule]] = {
         "dataset": tuple(DATASET_SEASONS), "window": f"[1, {MAX_LENGTH}]", "season": ">= 1"}
 

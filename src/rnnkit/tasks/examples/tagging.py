@@ -96,6 +96,12 @@ class TaggingConfig(ExampleTrainingConfig):
     max_epochs: int = 20
     out_dir: str = "runs/tag"
 
+    # Where the fields sit in a recipe (rnnkit.tasks.recipe); [train] holds the rest.
+    RECIPE_TABLES: ClassVar[dict[str, frozenset[str]]] = {
+        "data": frozenset({"dataset", "file", "split_seed", "valid_fraction", "test_fraction",
+            "min_count", "lowercase", "max_word_chars"}),
+        "task": frozenset()}
+
     RANGES: ClassVar[dict[str, Rule]] = {
         "dataset": DATASETS, "min_count": ">= 1", "max_word_chars": ">= 2"}
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from rnnkit.tasks.flags import add_dataclass_flags, section_values
+from rnnkit.tasks.flags import add_config_flag, add_dataclass_flags, configs_from_args
 from rnnkit.tasks.plugin import Plugin
 
 SECTION = "long_range"
@@ -33,6 +33,7 @@ def add_commands(commands: Any) -> None:
     for name, what in TASKS.items():
         parser = tasks.add_parser(name, help=what,
                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        add_config_flag(parser, name)
         add_dataclass_flags(parser, SECTION, LongRangeConfig, skip=NOT_FLAGS[name])
         parser.set_defaults(handler=run_task)
 
@@ -41,7 +42,8 @@ def run_task(args: argparse.Namespace) -> int:
     from rnnkit.tasks.long_range.config import LongRangeConfig
     from rnnkit.tasks.long_range.training import train_long_range
 
-    config = LongRangeConfig(task=args.task, **section_values(args, SECTION))
+    config = configs_from_args(args, args.task, {SECTION: LongRangeConfig},
+                               base={SECTION: {"task": args.task}})[SECTION]
     result = train_long_range(config)
     if result.diverged_at is not None:
         print(f"{args.task} {config.cell} T={config.length}: diverged, the loss was not "

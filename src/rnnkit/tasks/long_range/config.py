@@ -32,7 +32,7 @@ class LongRangeConfig:
     """
 
     task: str
-    cell: str
+    cell: str = "lstm"
     length: int | None = None
     hidden_size: int = 128
     max_steps: int = 2000
@@ -58,6 +58,12 @@ class LongRangeConfig:
     tensorboard: bool = False
     progress: bool = True
 
+    # Where the fields sit in a recipe (rnnkit.tasks.recipe); [train] holds the rest, and
+    # the recipe's [task] name is the task.
+    RECIPE_TABLES: ClassVar[dict[str, frozenset[str]]] = {
+        "data": frozenset({"length", "test_size", "copy_length", "num_symbols", "pixel_order"}),
+        "model": frozenset({"cell", "hidden_size", "forget_bias"}),
+        "task": frozenset({"target"})}
     HELP: ClassVar[dict[str, str]] = {
         "length": "T for the adding problem, the delay for copy; none: 100",
         "max_steps": "training steps (fewer when --target is reached)",

@@ -33,7 +33,7 @@ def add_commands(commands: Any) -> None:
     actions = g2p.add_subparsers(dest="action", required=True)
     train = actions.add_parser("train", help="train an encoder-decoder, report WER and PER",
                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    add_config_flag(train, ["g2p", "model"])
+    add_config_flag(train, "g2p")
     add_dataclass_flags(train, "g2p", G2PConfig, skip=set())
     add_dataclass_flags(train, "model", Seq2SeqConfig, skip=MODEL_NOT_FLAGS)
     train.set_defaults(handler=run_g2p_train)
@@ -53,7 +53,7 @@ def add_commands(commands: Any) -> None:
     train_translation = translation_actions.add_parser(
         "train", help="train an encoder-decoder, report BLEU and chrF",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    add_config_flag(train_translation, ["translation", "model"])
+    add_config_flag(train_translation, "translation")
     add_dataclass_flags(train_translation, "translation", TranslationConfig, skip=set())
     add_dataclass_flags(train_translation, "model", Seq2SeqConfig, skip=MODEL_NOT_FLAGS)
     train_translation.set_defaults(handler=run_translation_train)
@@ -81,7 +81,7 @@ def _run_pair_training(args: argparse.Namespace, section: str, config_class: typ
     """Build the task and model configs from the recipe and flags, train, print the test
     figures."""
 
-    configs = configs_from_args(args, {section: config_class, "model": Seq2SeqConfig})
+    configs = configs_from_args(args, section, {section: config_class, "model": Seq2SeqConfig})
     results = train(configs[section], configs["model"])
     print(json.dumps({key: results[key] for key in ("parameters", "trained_s", "test_greedy",
                                                     "test_beam")}))

@@ -50,6 +50,12 @@ class G2PConfig(PairTrainingConfig):
     eval_words: int = 2000
     out_dir: str = "runs/g2p"
 
+    # Where the fields sit in a recipe (rnnkit.tasks.recipe); [train] holds the rest.
+    RECIPE_TABLES: ClassVar[dict[str, frozenset[str]]] = {
+        "data": frozenset({"split_seed", "strip_stress", "valid_fraction", "test_fraction"}),
+        "task": frozenset({"teacher_forcing", "beam_width", "max_output", "init_from",
+                           "eval_words"})}
+
     RANGES: ClassVar[dict[str, Rule]] = {"eval_words": ">= 1"}
 
 

@@ -51,6 +51,12 @@ class TranslationConfig(PairTrainingConfig):
     output_ratio: float = 2.0  # and at most 2 characters per source character, + 10
     out_dir: str = "runs/translation"
 
+    # Where the fields sit in a recipe (rnnkit.tasks.recipe); [train] holds the rest.
+    RECIPE_TABLES: ClassVar[dict[str, frozenset[str]]] = {
+        "data": frozenset({"dataset", "split_seed", "valid_fraction", "test_fraction"}),
+        "task": frozenset({"teacher_forcing", "beam_width", "max_output", "init_from",
+            "output_ratio"})}
+
     RANGES: ClassVar[dict[str, Rule]] = {"dataset": ("django_de",), "output_ratio": "> 0"}
 
 
