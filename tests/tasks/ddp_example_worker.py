@@ -16,6 +16,9 @@ DETERMINISTIC = {"classify": {"word_dropout": 0.0}, "tag": {}, "forecast": {},
 
 
 def main(task: str, out_dir: str, steps: str) -> None:
+    from shared_runs import add_task_test_folders
+
+    add_task_test_folders()
     from test_every_task_resumes import TASKS
 
     run, _ = TASKS[task]
