@@ -176,7 +176,7 @@ def test_fp16_scaler_skips_an_overflowing_step_and_keeps_its_scale_in_state() ->
 
 def test_fp16_run_ignores_an_overflow_but_not_a_bad_loss(text_file: Path,
                                                          tmp_path: Path) -> None:
-    from rnnkit.training.trainer import TrainingDivergedError, check_finite
+    from rnnkit.training.stopping import TrainingDivergedError, check_finite
 
     run = prepare_run(config_for(text_file, tmp_path, device="cpu"))
     run.precision = MixedPrecision("fp16", torch.device("cpu"))

@@ -85,6 +85,25 @@ def test_resume_continues_exactly(text_file: Path, tmp_path: Path) -> None:
         assert torch.equal(one_go[name], two_parts[name]), name
 
 
+def test_a_resume_reads_the_saved_tensors_once(text_file: Path, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The vocabulary is read before the model exists, the weights and the trainer's state
+    when the run is restored: each tensor file once (a 650-wide model's are 100 MB)."""
+    from rnnkit.training import checkpoint
+
+    train(tiny_config(text_file, tmp_path / "run", max_steps=4))
+    files_read = []
+    real_read = checkpoint.read_tensors
+
+    def counted(path: Path, *args, **kwargs):
+        files_read.append(Path(path).name)
+        return real_read(path, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoint, "read_tensors", counted)
+    prepare_run(tiny_config(text_file, tmp_path / "run", max_steps=8, resume=True))
+    assert sorted(files_read) == ["model.safetensors", "trainer.safetensors"]
+
+
 def test_resume_crosses_an_epoch_boundary_exactly(text_file: Path, tmp_path: Path) -> None:
     config = tiny_config(text_file, tmp_path / "probe", max_steps=1)
     per_epoch = num_windows(prepare_run(config).task.streams, config.train.seq_len)

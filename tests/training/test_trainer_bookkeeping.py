@@ -35,20 +35,15 @@ from rnnkit.models.language_model import WithConditions
 from rnnkit.tasks.language_model.training import prepare_run, train
 from rnnkit.training.checkpoint import load_checkpoint, restore_model_state, save_checkpoint
 from rnnkit.training.distributed import Distributed
+from rnnkit.training.environment import resolve_device, seed_everything
 from rnnkit.training.interrupt import TrainingInterrupted
 from rnnkit.training.precision import MixedPrecision
 from rnnkit.training.records import QuietRecords
+from rnnkit.training.resume import restore_run, save_run
 from rnnkit.training.resume_check import ResumeMismatchError
 from rnnkit.training.state import capture_rng_state
-from rnnkit.training.trainer import (
-    TrainingDivergedError,
-    check_finite,
-    resolve_device,
-    restore_run,
-    save_run,
-    seed_everything,
-    training_loop,
-)
+from rnnkit.training.stopping import TrainingDivergedError, check_finite
+from rnnkit.training.trainer import training_loop
 
 FROZEN_LR = 1e-30
 

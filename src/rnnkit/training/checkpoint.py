@@ -304,6 +304,16 @@ def load_checkpoint_config(directory: str | Path, *, tag: str = "latest") -> dic
     return _read_config(directory, _read_pointer(directory, tag))
 
 
+def load_checkpoint_vocab(directory: str | Path, *, tag: str = "latest") -> Any:
+    """The vocabulary document of the save that ``tag`` names, without reading any tensor
+    (a resumed run encodes its text with it before its model exists); errors as
+    :func:`load_checkpoint`'s."""
+    directory = _checkpoint_directory(directory, tag)
+    folder = _read_pointer(directory, tag)
+    _read_config(directory, folder)  # a newer rnnkit's save is refused here too
+    return from_json_safe(read_json(folder / VOCAB_FILE, directory, DOCUMENT_LIMIT))
+
+
 @dataclass(frozen=True)
 class _Parts:
     """What a load reads: tensors to ``device``, the trainer files or not, and the model

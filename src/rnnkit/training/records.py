@@ -7,12 +7,16 @@ import logging
 import math
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
 from rnnkit.atomic import atomic_write_text
 from rnnkit.plotting import pyplot, save_figure
+from rnnkit.training.stopping import planned_steps
+
+if TYPE_CHECKING:
+    from rnnkit.training.run import Run
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +118,18 @@ class QuietRecords:
 
     def close(self) -> None:
         """Nothing to close."""
+
+
+def records_for(run: Run) -> RunRecords | QuietRecords:
+    """Rank 0's progress bar, CSV log and TensorBoard; nothing on the other ranks."""
+    settings = run.settings
+    if not run.distributed.is_main:
+        return QuietRecords()
+    per_epoch = len(run.task.batches(run.progress.epoch))
+    return RunRecords(Path(settings.out_dir), total_steps=planned_steps(settings, per_epoch),
+                      start_step=run.progress.step, progress=settings.progress,
+                      tensorboard=settings.tensorboard, figure_names=run.task.figure_names,
+                      max_time_s=None if settings.max_time is None else settings.max_time * 60)
 
 
 def csv_fields(figure_names: tuple[str, ...]) -> tuple[str, ...]:

@@ -20,16 +20,12 @@ and every decision (stop, divergence, best checkpoint) is taken from figures all
 from __future__ import annotations
 
 import logging
-import math
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from rnnkit.models.language_model import detach_state
 from rnnkit.training.checkpoint import load_checkpoint
@@ -38,28 +34,31 @@ from rnnkit.training.config import TrainConfig
 from rnnkit.training.distributed import Distributed, start_distributed, stop_distributed
 from rnnkit.training.environment import resolve_device, seed_everything
 from rnnkit.training.interrupt import InterruptRequest, TrainingInterrupted, deferred_interrupt
+from rnnkit.training.optimizers import build_optimizer, weight_average
 from rnnkit.training.precision import MixedPrecision, carried_state, check_precision_supported
 from rnnkit.training.progress import Progress
-from rnnkit.training.records import QuietRecords, RunRecords
+from rnnkit.training.records import QuietRecords, RunRecords, records_for
 from rnnkit.training.resume import restore_run, save_run
 from rnnkit.training.resume_check import check_resumable, resume_record
 from rnnkit.training.run import Run
 from rnnkit.training.schedule import LearningRateSchedule
 from rnnkit.training.state import capture_rng_state, restore_rng_state
+from rnnkit.training.stopping import (
+    TrainingDivergedError,
+    check_finite,
+    planned_steps,
+    stop_reason,
+)
 from rnnkit.training.task import Task
+from rnnkit.training.trained_module import trained_module
 
 log = logging.getLogger(__name__)
 
+# fit raises it; tasks and callers catch it here.
+__all__ = ["FitResult", "StepFigures", "TrainingDivergedError", "fit", "prepare_run",
+           "start_training", "train_step", "training_loop"]
+
 Records = RunRecords | QuietRecords  # rank 0 records; the other ranks stay quiet
-
-
-class TrainingDivergedError(RuntimeError):
-    """Raised when the loss or the gradient stops being finite (or explodes); ``step``,
-    ``loss`` and ``grad_norm`` are the step that did and its figures."""
-
-    def __init__(self, message: str, *, step: int, loss: float, grad_norm: float) -> None:
-        super().__init__(message)
-        self.step, self.loss, self.grad_norm = step, loss, grad_norm
 
 
 class StepFigures(NamedTuple):
@@ -109,7 +108,7 @@ def fit(model: nn.Module, task: Task, settings: TrainConfig) -> FitResult:
     distributed, _ = start_distributed(next(model.parameters()).device)
     try:
         run = prepare_run(model, task, settings, distributed)
-        records = _records_for(run)
+        records = records_for(run)
         try:
             stop_reason = training_loop(run, records)
             figures = closing_validation(run, records)
@@ -147,55 +146,13 @@ def prepare_run(model: nn.Module, task: Task, settings: TrainConfig,
                                     planned_steps(settings, per_epoch))
     run = Run(settings, task, model, optimizer, schedule, Progress(),
               MixedPrecision(settings.precision, device),
-              trained=_trained_module(model, distributed, settings,
-                                      ddp=task.forward_only),
+              trained=trained_module(model, distributed, settings, ddp=task.forward_only),
               distributed=distributed,
-              averaged=_weight_average(model, settings.average_decay))
+              averaged=weight_average(model, settings.average_decay))
     if resume_from is not None:
         restore_run(run, resume_from)
         run.resumes.append(resume_record(run.progress.step, changes))
     return run
-
-
-def _weight_average(model: nn.Module, decay: float) -> AveragedModel | None:
-    """A copy of ``model`` whose weights (and buffers) follow the exponential moving average
-    ``average = decay * average + (1 - decay) * weights`` after every step (Polyak
-    averaging, Keras' ``use_ema``), or ``None`` when ``decay`` is 0."""
-    if decay == 0.0:
-        return None
-    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
-
-
-def _trained_module(model: nn.Module, distributed: Distributed,
-                    settings: TrainConfig, ddp: bool = True) -> nn.Module:
-    """The module the training step calls: DDP around the model when several processes
-    train (and ``ddp``: the task's loss only calls the model's forward), then
-    ``torch.compile`` when asked (compiling the DDP module lets Dynamo split the graph at
-    DDP's gradient buckets)."""
-    trained = model
-    if distributed.enabled and ddp:
-        device = next(model.parameters()).device
-        trained = DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None)
-    if not settings.compile:
-        return trained
-    backends = torch._dynamo.list_backends(exclude_tags=())
-    if settings.compile_backend not in backends:
-        raise ValueError(f"compile_backend={settings.compile_backend!r} is not a torch.compile "
-                         f"backend; known: {', '.join(sorted(backends))}")
-    return torch.compile(trained, backend=settings.compile_backend)
-
-
-def _records_for(run: Run) -> Records:
-    """Rank 0's progress bar, CSV log and TensorBoard; nothing on the other ranks."""
-    settings = run.settings
-    if not run.distributed.is_main:
-        return QuietRecords()
-    per_epoch = len(run.task.batches(run.progress.epoch))
-    return RunRecords(Path(settings.out_dir), total_steps=planned_steps(settings, per_epoch),
-                      start_step=run.progress.step, progress=settings.progress,
-                      tensorboard=settings.tensorboard, figure_names=run.task.figure_names,
-                      max_time_s=None if settings.max_time is None else settings.max_time * 60)
 
 
 def training_loop(run: Run, records: Records) -> str:
@@ -287,28 +244,6 @@ def train_step(run: Run, batch: Any) -> StepFigures:
     return StepFigures(loss_value, total, grad_norm, clipped_norm)
 
 
-def check_finite(run: Run, loss: float, grad_norm: float,
-                 clipped_norm: float | None = None) -> None:
-    """Stop before a bad update reaches the weights; name the last good checkpoint.
-
-    The gradient that counts is the one applied, ``clipped_norm`` when given: a gradient
-    whose norm overflowed float32 but whose entries clipping by value brought back is a
-    finite update."""
-    applied = grad_norm if clipped_norm is None else clipped_norm
-    # Under fp16 an overflowing gradient is routine: the scaler skips the step.
-    finite_gradient = math.isfinite(applied) or run.precision.tolerates_overflow
-    if math.isfinite(loss) and finite_gradient and loss < run.task.divergence_bound:
-        return
-    step = run.progress.step + 1
-    out_dir = Path(run.settings.out_dir)
-    kept = (f"the last good checkpoint is kept in {out_dir}"
-            if (out_dir / "latest.json").exists() else "no checkpoint had been saved yet")
-    raise TrainingDivergedError(
-        f"training diverged at step {step}: loss {loss:.4g}, gradient norm {grad_norm:.4g}; "
-        f"{kept}. Try a lower lr (now {run.schedule.lr:.3g}) or clip_norm.",
-        step=step, loss=loss, grad_norm=grad_norm)
-
-
 def scheduled_validation(run: Run, records: Records, *, final: bool = False,
                          steer: bool = True) -> dict[str, float]:
     """Validate, feed the schedule and early stopping, checkpoint best (if it is) and
@@ -356,45 +291,6 @@ def closing_validation(run: Run, records: Records) -> dict[str, float]:
     records.log_validation(_validation_row(run.progress, figures),
                            run.task.describe(figures, final=True))
     return figures
-
-
-def build_optimizer(model: nn.Module, settings: TrainConfig) -> torch.optim.Optimizer:
-    """SGD or RMSprop (with optional momentum), Adam or AdamW over the model's parameters."""
-    parameters = model.parameters()
-    if settings.optimizer == "sgd":
-        return torch.optim.SGD(parameters, lr=settings.lr, momentum=settings.momentum,
-                               weight_decay=settings.weight_decay)
-    if settings.optimizer == "rmsprop":
-        return torch.optim.RMSprop(parameters, lr=settings.lr, momentum=settings.momentum,
-                                   weight_decay=settings.weight_decay)
-    if settings.optimizer == "adamw":
-        return torch.optim.AdamW(parameters, lr=settings.lr, weight_decay=settings.weight_decay)
-    return torch.optim.Adam(parameters, lr=settings.lr, weight_decay=settings.weight_decay)
-
-
-def stop_reason(settings: TrainConfig, progress: Progress) -> str | None:
-    """Why the run stops now, or ``None`` while no bound is reached."""
-    if settings.max_steps is not None and progress.step >= settings.max_steps:
-        return f"reached max_steps={settings.max_steps}"
-    if settings.max_epochs is not None and progress.epoch >= settings.max_epochs:
-        return f"reached max_epochs={settings.max_epochs}"
-    if settings.max_time is not None and progress.elapsed_s >= settings.max_time * 60:
-        return f"reached max_time={settings.max_time} minutes"
-    if settings.target_error is not None and progress.best_error <= settings.target_error:
-        return f"reached target_error={settings.target_error:g}"
-    patience = settings.early_stop_patience
-    if patience is not None and progress.evals_since_best >= patience:
-        return f"early stop: no improvement in {patience} validations"
-    return None
-
-
-def planned_steps(settings: TrainConfig, per_epoch: int) -> int | None:
-    """The step bound the settings give with ``per_epoch`` steps an epoch (``None``: only
-    time bounds the run)."""
-    bounds = [settings.max_steps] if settings.max_steps is not None else []
-    if settings.max_epochs is not None:
-        bounds.append(settings.max_epochs * per_epoch)
-    return min(bounds) if bounds else None
 
 
 def _train_row(run: Run, figures: StepFigures, tokens_per_s: float) -> dict[str, Any]:

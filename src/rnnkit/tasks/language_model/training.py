@@ -16,7 +16,7 @@ from torch import nn
 from rnnkit.data.corpus import load_corpus
 from rnnkit.models.factory import build_language_model
 from rnnkit.tasks.language_model.task import LanguageModelTask
-from rnnkit.training.checkpoint import load_checkpoint
+from rnnkit.training.checkpoint import load_checkpoint_vocab
 from rnnkit.training.config import RunConfig
 from rnnkit.training.distributed import process_rank, start_distributed, stop_distributed
 from rnnkit.training.run import Run
@@ -71,7 +71,9 @@ def build_language_model_task(config: RunConfig) -> tuple[nn.Module, LanguageMod
     settings = config.train
     distributed, device = start_training(settings)
     try:
-        saved_vocab = load_checkpoint(settings.out_dir).vocab if settings.resume else None
+        # The vocabulary alone: the weights and the trainer's state are read once, when
+        # the run is restored.
+        saved_vocab = load_checkpoint_vocab(settings.out_dir) if settings.resume else None
         corpus = load_corpus(config.data, vocab_dict=saved_vocab)
         config = replace(config, model=replace(config.model, vocab_size=len(corpus.vocab),
                                                condition_sizes=corpus.condition_sizes))
