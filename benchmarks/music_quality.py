@@ -23,9 +23,9 @@ from pathlib import Path
 from common import machine_line, print_table
 
 from rnnkit.cli import main as rnnkit_main
-from rnnkit.data.abc_tunes import parse_header, split_tunes
 from rnnkit.data.corpus import read_texts
 from rnnkit.inference import load_language_model
+from rnnkit.music.abc_tunes import parse_header, split_tunes
 
 
 def main() -> int:

@@ -9,11 +9,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from rnnkit.data.abc_conditions import ConditionVocabulary, condition_ids
-from rnnkit.data.abc_tunes import split_abc_text
 from rnnkit.data.registry import load_splits
 from rnnkit.data.text import load_text_file, split_text
 from rnnkit.data.vocab import Vocabulary
+from rnnkit.music.abc_tunes import split_abc_text
+from rnnkit.music.conditions import ConditionVocabulary, condition_ids
 
 
 @dataclass(frozen=True)

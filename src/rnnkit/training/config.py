@@ -51,9 +51,9 @@ class DataConfig:
     A text without its own splits is split into training and validation parts: ``format =
     "text"`` takes the last ``valid_fraction`` of it; ``format = "abc"`` reads it as ABC
     tunes and puts whole tunes, drawn with ``split_seed``, into each part
-    (:func:`rnnkit.data.abc_tunes.split_abc_text`). ``condition = "key_meter"`` (ABC only)
+    (:func:`rnnkit.music.abc_tunes.split_abc_text`). ``condition = "key_meter"`` (ABC only)
     gives every character its tune's key and meter class, for a conditional model
-    (:mod:`rnnkit.data.abc_conditions`).
+    (:mod:`rnnkit.music.conditions`).
     """
 
     dataset: str | None = "shakespeare"

@@ -18,8 +18,8 @@ from rnnkit.arguments import (
     checkpoint_tag,
     positive_int,
 )
-from rnnkit.data.abc_tunes import split_tunes
 from rnnkit.data.text import load_text_file
+from rnnkit.music.abc_tunes import split_tunes
 from rnnkit.tasks.language_model.commands import add_training_flags, config_from_args, run_train
 from rnnkit.tasks.plugin import Plugin
 
@@ -131,8 +131,8 @@ def run_music_generate(args: argparse.Namespace) -> int:
 
 def _request_helpers(data_config: Any, method: str, request: Any) -> tuple[Any, Any]:
     """What a request needs from the training tunes: header spellings or condition classes."""
-    from rnnkit.data.abc_conditions import ConditionVocabulary
     from rnnkit.data.corpus import read_texts
+    from rnnkit.music.conditions import ConditionVocabulary
     from rnnkit.music.tunes import HeaderSpellings
 
     if method == "vector":

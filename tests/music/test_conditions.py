@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from rnnkit.data.abc_conditions import OTHER, ConditionVocabulary, condition_ids
-from rnnkit.data.abc_tunes import join_tunes
+from rnnkit.music.abc_tunes import join_tunes
+from rnnkit.music.conditions import OTHER, ConditionVocabulary, condition_ids
 
 JIG = "X:1\nT:Jig\nM:6/8\nL:1/8\nK:D Major\nA|dfa agf|d3 d2:|"
 REEL = "X:2\nT:Reel\nM:C|\nL:1/8\nK:Gmaj\nB|GABc dBGB|G4 G2:|"

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from rnnkit.data.abc_tunes import join_tunes, parse_header, split_abc_text, split_tunes
 from rnnkit.data.corpus import load_corpus
 from rnnkit.data.registry import get_spec
+from rnnkit.music.abc_tunes import join_tunes, parse_header, split_abc_text, split_tunes
 from rnnkit.training.config import DataConfig
 
 IRISH = Path(__file__).parents[1] / "fixtures" / "irish.abc"

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from rnnkit.data.abc_tunes import (
+from rnnkit.music.abc_tunes import (
     TUNE_SEPARATOR,
     normalize_key,
     normalize_meter,
@@ -86,7 +86,7 @@ def condition_ids(abc_text: str, vocabulary: ConditionVocabulary) -> Tensor:
         output: (characters, 2) int64
 
     Raises ``ValueError`` if the text is not exactly its tunes joined by blank lines (the
-    form :func:`rnnkit.data.abc_tunes.split_abc_text` writes).
+    form :func:`rnnkit.music.abc_tunes.split_abc_text` writes).
     """
     rows: list[tuple[int, int]] = []
     for tune in split_tunes(abc_text):
