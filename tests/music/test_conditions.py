@@ -1,10 +1,9 @@
-"""Per-character key and meter classes for a conditional model of ABC tunes."""
+"""Key and meter classes for a conditional model of ABC tunes."""
 
 import pytest
-import torch
 
 from rnnkit.music.abc_tunes import join_tunes
-from rnnkit.music.conditions import OTHER, ConditionVocabulary, condition_ids
+from rnnkit.music.conditions import OTHER, ConditionVocabulary
 
 JIG = "X:1\nT:Jig\nM:6/8\nL:1/8\nK:D Major\nA|dfa agf|d3 d2:|"
 REEL = "X:2\nT:Reel\nM:C|\nL:1/8\nK:Gmaj\nB|GABc dBGB|G4 G2:|"
@@ -18,27 +17,6 @@ def test_classes_keep_the_common_keys_and_meters() -> None:
     assert vocabulary.meters == (OTHER, "2/2", "6/8")
     assert vocabulary.sizes == (3, 3)
     assert vocabulary.ids("F# locrian", "7/8") == (0, 0)
-
-
-def test_every_character_gets_its_tunes_classes() -> None:
-    text = join_tunes([JIG, REEL, ODD])
-    vocabulary = ConditionVocabulary.build(text, min_count=1)
-    ids = condition_ids(text, vocabulary)
-    assert ids.shape == (len(text), 2) and ids.dtype == torch.long
-    jig_end = len(JIG) + 2  # the blank line after a tune is part of it
-    reel_end = jig_end + len(REEL) + 2
-    expected = [vocabulary.ids("D major", "6/8"), vocabulary.ids("G major", "2/2"),
-                vocabulary.ids("F# locrian", "7/8")]
-    assert ids[:jig_end].unique(dim=0).tolist() == [list(expected[0])]
-    assert ids[jig_end:reel_end].unique(dim=0).tolist() == [list(expected[1])]
-    assert ids[reel_end:].unique(dim=0).tolist() == [list(expected[2])]
-    assert text[jig_end:jig_end + 2] == "X:"
-
-
-def test_text_not_in_joined_form_is_refused() -> None:
-    vocabulary = ConditionVocabulary.build(join_tunes([JIG]), min_count=1)
-    with pytest.raises(ValueError, match="tunes joined by blank lines"):
-        condition_ids("% preamble\n" + join_tunes([JIG]), vocabulary)
 
 
 def test_requests_for_untrained_classes_are_named() -> None:

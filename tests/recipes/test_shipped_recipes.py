@@ -10,8 +10,10 @@ import pytest
 import tomllib
 
 from rnnkit.cli import main
+from rnnkit.cli.main import build_parser
 from rnnkit.recipes import RECIPES, config_path, recipe_names
 from rnnkit.tasks.examples.commands import TASKS, read_task_config
+from rnnkit.tasks.music.commands import music_configs_from_args
 from rnnkit.training.config import load_config_file, read_toml
 
 SHIPPED = sorted(path.stem for path in RECIPES.glob("*.toml"))
@@ -32,6 +34,7 @@ def test_rnnkit_recipes_lists_each_with_its_command_a_line_each(capsys) -> None:
     assert commands["rotten_tomatoes_bilstm"] == "rnnkit classify train"
     assert commands["pos_oanc_tagger"] == "rnnkit tag train"
     assert commands["airline_forecast"] == "rnnkit forecast train"
+    assert commands["irish_folk_small_conditioned"] == "rnnkit music train"  # [task] name
     assert "character LSTM on Shakespeare" in dict(zip(SHIPPED, lines, strict=True))[
         "shakespeare_char"]
 
@@ -40,7 +43,12 @@ def test_rnnkit_recipes_lists_each_with_its_command_a_line_each(capsys) -> None:
 def test_every_recipe_is_a_valid_config_of_its_command(name: str) -> None:
     tables = tomllib.loads((RECIPES / f"{name}.toml").read_text(encoding="utf-8"))
     task = next((table for table in tables if table in TASKS), None)
-    if task is None:
+    if "task" in tables:  # [data] [model] [train] + [task]: the task's own train reads it
+        assert tables["task"]["name"] == "music"
+        args = build_parser().parse_args(["music", "train", "--config", name])
+        config, _ = music_configs_from_args(args)
+        assert config.train.out_dir.startswith("runs/")
+    elif task is None:
         config = load_config_file(name)  # by name, as --config NAME reads it
         assert config.train.out_dir.startswith("runs/")
     else:

@@ -12,7 +12,8 @@ from pathlib import Path
 import tomllib
 
 RECIPES = Path(__file__).resolve().parent
-# Tables every language-model recipe may hold; another table names the task it is for.
+# Tables every language-model recipe may hold; [task] names the task a recipe is for (an
+# older style names it by a table of its own, [classify]).
 LANGUAGE_MODEL_TABLES = frozenset({"data", "model", "train"})
 
 
@@ -48,7 +49,10 @@ def recipe_summary(name: str) -> str:
 
 def recipe_command(name: str) -> str:
     """The command that trains the recipe: ``rnnkit train`` for a language model, ``rnnkit
-    <task> train`` for a recipe with a ``[<task>]`` table."""
+    <task> train`` for a recipe whose ``[task]`` table names ``<task>`` or with a
+    ``[<task>]`` table."""
     tables = tomllib.loads((RECIPES / f"{name}.toml").read_text(encoding="utf-8"))
+    if "task" in tables:
+        return f"rnnkit {tables['task']['name']} train"
     task = sorted(set(tables) - LANGUAGE_MODEL_TABLES)
     return f"rnnkit {task[0]} train" if task else "rnnkit train"
