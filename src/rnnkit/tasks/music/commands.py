@@ -13,7 +13,7 @@ import logging
 import tempfile
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rnnkit.arguments import (
     LENGTH,
@@ -35,6 +35,9 @@ from rnnkit.tasks.music.config import (
     saved_music_config,
 )
 from rnnkit.tasks.plugin import Plugin
+
+if TYPE_CHECKING:
+    from rnnkit.training.config import RunConfig
 
 LOG = logging.getLogger(__name__)
 # `rnnkit music train` starts from these; --config and flags come on top.
@@ -103,7 +106,7 @@ def run_music_train(args: argparse.Namespace) -> int:
     return run_train(args, config, music_corpus(music))
 
 
-def music_configs_from_args(args: argparse.Namespace) -> tuple[Any, MusicConfig]:
+def music_configs_from_args(args: argparse.Namespace) -> tuple[RunConfig, MusicConfig]:
     """The language model's configuration and the music settings of ``music train``:
     :data:`MUSIC_DEFAULTS`, then the ``--config`` recipe (its ``[task]`` table: the music
     settings), then the flags."""
