@@ -81,8 +81,9 @@ def last_json_line(stdout: str) -> dict[str, Any]:
     raise ValueError(f"no JSON line in the output:\n{stdout[-2000:]}")
 
 
-def language_model_case(recipe: str) -> Case:
-    return Case(recipe, ("train", "--config", recipe,
+def language_model_case(recipe: str, command: tuple[str, ...] = ("train",)) -> Case:
+    """A language-model recipe, trained by ``command`` (``music train`` for a music one)."""
+    return Case(recipe, (*command, "--config", recipe,
                          "--max-steps", str(STEPS), "--log-every", "1",
                          "--eval-every", str(STEPS), "--out-dir", "{out}", "--overwrite",
                          "--no-progress", "--no-tensorboard"), language_model_figures)
@@ -105,8 +106,10 @@ def long_range_case(task: str, *extra: str) -> Case:
 CASES = [
     *(language_model_case(recipe) for recipe in (
         "shakespeare_char", "shakespeare_char_long", "shakespeare_char_transformer",
-        "zaremba_small", "zaremba_medium", "irish_folk", "irish_folk_small",
-        "irish_folk_small_conditioned", "oneills_folk_small")),
+        "zaremba_small", "zaremba_medium")),
+    *(language_model_case(recipe, ("music", "train")) for recipe in (
+        "irish_folk", "irish_folk_small", "irish_folk_small_conditioned",
+        "oneills_folk_small")),
     task_case("classify", "rotten_tomatoes_bilstm"),
     task_case("tag", "pos_oanc_tagger"),
     task_case("tag", "wnut16_tagger"),

@@ -23,9 +23,9 @@ from pathlib import Path
 from common import machine_line, print_table
 
 from rnnkit.cli import main as rnnkit_main
-from rnnkit.data.abc_tunes import parse_header, split_tunes
-from rnnkit.data.corpus import read_texts
 from rnnkit.inference import load_language_model
+from rnnkit.music.abc_tunes import parse_header, split_tunes
+from rnnkit.tasks.music.corpus import tune_texts
 
 
 def main() -> int:
@@ -35,7 +35,7 @@ def main() -> int:
     for checkpoint in args.checkpoint:
         loaded = load_language_model(checkpoint, tag=args.tag, device="cpu")
         training = training_figures(Path(checkpoint) / "log.csv")
-        train_bodies = {body(tune) for tune in split_tunes(read_texts(loaded.config.data)[0]
+        train_bodies = {body(tune) for tune in split_tunes(tune_texts(loaded.config.data)[0]
                                                            ["train"])}
         out = Path(checkpoint) / f"tunes_{args.tag}"
         params = sum(p.numel() for p in loaded.model.parameters())

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from rnnkit.data.corpus import load_corpus
+from rnnkit.data.corpus import Corpus, load_corpus
 from rnnkit.data.text import load_text_file
 from rnnkit.data.vocab import Vocabulary
 from rnnkit.metrics.language import loss_report, stateful_loss, windowed_loss
@@ -20,17 +21,25 @@ from rnnkit.training.checkpoint import (
     CheckpointError,
     load_model,
 )
-from rnnkit.training.config import RunConfig
+from rnnkit.training.config import RunConfig, upgrade_saved_config
 from rnnkit.training.environment import resolve_device
+
+# The run's [data] and vocabulary (``Vocabulary.to_dict``) in; its corpus out.
+CorpusLoader = Callable[[Any, dict[str, Any] | None], Corpus]
 
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A model in eval mode with the vocabulary and run configuration it was trained with."""
+    """A model in eval mode with the vocabulary and run configuration it was trained with.
+
+    ``task`` is the saved ``[task]`` table of the task that trained it on its own corpus
+    (``{"name": "music", ...}``), empty for a language model of plain text.
+    """
 
     model: nn.Module  # a LanguageModel or TransformerLanguageModel
     vocab: Vocabulary
     config: RunConfig
+    task: dict[str, Any] = field(default_factory=dict)
 
 
 def load_language_model(
@@ -43,17 +52,25 @@ def load_language_model(
     :func:`~rnnkit.training.checkpoint.load_model`).
     """
     model, saved = load_model(checkpoint, _language_model_of, tag=tag)
-    config = RunConfig.from_dict(saved.config)
+    config, task = _run_config(saved.config)
     vocab = Vocabulary.from_dict(saved.vocab)
     if len(vocab) != config.model.vocab_size:
         raise CheckpointError(f"{saved.path / VOCAB_FILE} holds {len(vocab)} tokens but the "
                               f"model in {saved.path / CONFIG_FILE} has vocab_size "
                               f"{config.model.vocab_size}")
-    return LoadedModel(model.to(resolve_device(device)), vocab, config)
+    return LoadedModel(model.to(resolve_device(device)), vocab, config, task)
+
+
+def _run_config(saved: dict[str, Any]) -> tuple[RunConfig, dict[str, Any]]:
+    """The run configuration and the ``task`` table of a saved config document (an older
+    rnnkit's read in today's layout: :func:`~rnnkit.training.config.upgrade_saved_config`)."""
+    sections = dict(upgrade_saved_config(saved))
+    task = sections.pop("task", None) or {}
+    return RunConfig.from_dict(sections), task
 
 
 def _language_model_of(config: dict[str, Any]) -> nn.Module:
-    return build_language_model(RunConfig.from_dict(config).model)
+    return build_language_model(_run_config(config)[0].model)
 
 
 def sample(
@@ -86,15 +103,22 @@ def evaluate_checkpoint(
     window: int = 256,
     batch_size: int = 16,
     device: str = "auto",
+    run_corpus: Callable[[dict[str, Any]], CorpusLoader | None] | None = None,
 ) -> dict[str, float | str | int]:
-    """Loss in nats per token two ways (stateful and fixed windows), bits and perplexity."""
+    """Loss in nats per token two ways (stateful and fixed windows), bits and perplexity.
+
+    Without ``text_file`` the run's own data is scored: the plain text of its ``[data]``,
+    or, for a run a task trained on its own corpus, the corpus of the loader
+    ``run_corpus(loaded.task)`` gives (``rnnkit eval`` asks the task plugins).
+    """
     loaded = load_language_model(checkpoint, tag=tag, device=device)
     if text_file is not None:
         _refuse_conditional(loaded, "score it on its own data (without --text-file)")
         ids = torch.tensor(loaded.vocab.encode(load_text_file(text_file)), dtype=torch.long)
         source = str(text_file)
     else:
-        corpus = load_corpus(loaded.config.data, vocab_dict=loaded.vocab.to_dict())
+        load = _corpus_loader(loaded, run_corpus)
+        corpus = load(loaded.config.data, loaded.vocab.to_dict())
         if split not in corpus.splits:
             raise ValueError(f"the run's data has no {split!r} split; it has "
                              f"{sorted(corpus.splits)}")
@@ -110,8 +134,23 @@ def evaluate_checkpoint(
             "perplexity": report["stateful_perplexity"], **report}
 
 
+def _corpus_loader(loaded: LoadedModel,
+                   run_corpus: Callable[[dict[str, Any]], CorpusLoader | None] | None
+                   ) -> CorpusLoader:
+    """How the run's own data is read: plain text, or its task's corpus."""
+    if not loaded.task:
+        return load_corpus
+    loader = run_corpus(loaded.task) if run_corpus is not None else None
+    if loader is None:
+        raise ValueError(f"this run was trained by a task on a corpus of its own ([task] "
+                         f"{loaded.task}) and no loader of that corpus was given "
+                         f"(run_corpus): score it with `rnnkit eval`, which asks the task, "
+                         f"or on a file (--text-file)")
+    return loader
+
+
 def _refuse_conditional(loaded: LoadedModel, instead: str) -> None:
     if loaded.config.model.condition_sizes:
-        raise ValueError(f"this checkpoint is a conditional model (condition = "
-                         f"{loaded.config.data.condition!r}): it needs condition ids with "
-                         f"every token; {instead}")
+        raise ValueError(f"this checkpoint is a conditional model (condition classes "
+                         f"{list(loaded.config.model.condition_sizes)}): it needs condition "
+                         f"ids with every token; {instead}")

@@ -57,6 +57,7 @@ FILES: dict[str, bytes | str] = {
     "classify_table.toml": "[train]\nlr = 0.1\n",
     "forecast_window.toml": '[task]\nname = "forecast"\nwindow = 0\n',
     "tag_resume.toml": '[task]\nname = "tag"\n[data]\nlowercase = "yes"\n',
+    "music_condition.toml": '[task]\nname = "music"\ncondition = "key"\n',
 }
 
 CASES: list[tuple[list[str], list[str]]] = [
@@ -124,8 +125,6 @@ CASES: list[tuple[list[str], list[str]]] = [
     (["train", "--valid-fraction", "1"], ["--valid-fraction", "got 1"]),
     (["train", "--max-vocab", "1"], ["--max-vocab", ">= 2"]),
     (["train", "--level", "byte"], ["--level", '"char"']),
-    (["train", "--format", "midi"], ["--format", '"abc"']),
-    (["train", "--condition", "key"], ["--condition", '"key_meter"']),
     (["train", "--split-seed", "-1"], ["--split-seed"]),
     (["train", "--nproc", "0"], ["--nproc", "got 0"]),
     (["train", "--nproc", "two"], ["--nproc", '"two"']),
@@ -141,7 +140,6 @@ CASES: list[tuple[list[str], list[str]]] = [
     (["train", "--proj-size", "600"], ["proj_size", "hidden_size", "600"]),
     (["train", "--peephole", "--cell", "gru"], ["peephole", "gru"]),
     (["train", "--architecture", "transformer", "--hidden-size", "10"], ["num_heads", "10"]),
-    (["train", "--condition", "key_meter"], ["condition", "format"]),
     # --- train: values from a config file name the file, the table and the key ----------
     (["train", "--config", "{tmp}/resume.toml"],
      ["resume.toml", "[train] resume", "bool (true/false)", 'got "no"']),
@@ -264,6 +262,11 @@ CASES: list[tuple[list[str], list[str]]] = [
     (["music", "play", "{tmp}/text.txt", "--tune", "0"], ["--tune", "got 0"]),
     (["music", "train", "--lr", "nan"], ["--lr", "nan"]),
     (["music", "train", "--config", "{tmp}/resume.toml"], ["resume.toml", "[train] resume"]),
+    (["music", "train", "--condition", "key"], ["--condition", '"key_meter"']),
+    (["music", "train", "--condition", "key_meter", "--level", "word"],
+     ["[task] condition", "key_meter", "level", "'word'"]),
+    (["music", "train", "--config", "{tmp}/music_condition.toml"],
+     ["music_condition.toml", "[task] condition", '"key"']),
     # --- export -------------------------------------------------------------------------
     (["export", "--checkpoint", "{ckpt}", "--format", "pickle", "--out", "{tmp}/x"],
      ["--format", "pickle"]),

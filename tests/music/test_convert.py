@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from rnnkit.data.abc_tunes import split_tunes
 from rnnkit.music import convert
+from rnnkit.music.abc_tunes import split_tunes
 from rnnkit.music.convert import (
     ConversionError,
     MissingConverterError,

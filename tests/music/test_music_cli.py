@@ -35,9 +35,10 @@ def generate(trained: Path, out: Path, *extra: str) -> int:
                  str(out), "--seed", "3", "--temperature", "0.5", "--no-progress", *extra])
 
 
-def test_music_train_reads_abc_split_by_tune(trained: Path) -> None:
+def test_music_train_saves_its_task_table(trained: Path) -> None:
     saved = json.loads(next(trained.rglob("config.json")).read_text())
-    assert saved["data"]["dataset"] is None and saved["data"]["format"] == "abc"
+    assert saved["data"]["dataset"] is None and "format" not in saved["data"]
+    assert saved["task"] == {"name": "music", "condition": None}
 
 
 @needs_abc2midi

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from rnnkit.data.abc_tunes import normalize_key, normalize_meter, split_tunes
+from rnnkit.music.abc_tunes import normalize_key, normalize_meter, split_tunes
 from rnnkit.music.validate import check_tune
 
 IRISH = Path(__file__).parents[1] / "fixtures" / "irish.abc"

@@ -20,6 +20,7 @@ import re
 import signal
 import threading
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -28,12 +29,15 @@ import torch
 from test_trainer import tiny_config
 
 from rnnkit.data.batching import get_window, num_windows
+from rnnkit.data.corpus import Corpus, load_corpus
 from rnnkit.generate import sample_text
 from rnnkit.inference import load_language_model
 from rnnkit.models import detach_state
 from rnnkit.models.language_model import WithConditions
+from rnnkit.tasks.language_model.task import TaskCorpus
 from rnnkit.tasks.language_model.training import prepare_run, train
 from rnnkit.training.checkpoint import load_checkpoint, restore_model_state, save_checkpoint
+from rnnkit.training.config import DataConfig
 from rnnkit.training.distributed import Distributed
 from rnnkit.training.environment import resolve_device, seed_everything
 from rnnkit.training.interrupt import TrainingInterrupted
@@ -503,28 +507,59 @@ def test_the_end_of_run_sample_is_the_models_text_from_the_first_validation_toke
     assert f"--- sample (40 tokens, temperature 0.8) ---\n{expected}\n---" in printed
 
 
-JIG = "X:1\nT:Jig\nM:6/8\nL:1/8\nK:D Major\nA|dfa agf|efg e2c|d3 d2:|\n"
-REEL = "X:2\nT:Reel\nM:C|\nL:1/8\nK:G Major\nB|GABc dBGB|cBAG A4:|\n"
+def line_parity_corpus(calls: list, data: DataConfig, vocab_dict: dict | None) -> Corpus:
+    """The plain corpus of ``data``, every character with one condition: the parity of its
+    line (a corpus a task would hand the language model); each call is noted in ``calls``."""
+    calls.append((data, vocab_dict))
+    corpus = load_corpus(data, vocab_dict)
+    (newline,) = corpus.vocab.encode("\n")
+    splits = {}
+    for name, ids in corpus.splits.items():
+        ends = (ids == newline).long()
+        parity = (torch.cumsum(ends, 0) - ends) % 2  # lines ended before this character
+        splits[name] = torch.stack([ids, parity], 1)  # (tokens, 1 + conditions)
+    return Corpus(corpus.vocab, splits, corpus.source, condition_sizes=(2,))
 
 
-def test_a_conditional_runs_sample_is_written_under_its_first_validation_conditions(
-        tmp_path: Path, capsys) -> None:
-    tunes = tmp_path / "tunes.abc"
-    tunes.write_text("\n".join([JIG, REEL] * 10), encoding="utf-8")
-    config = tiny_config(tunes, tmp_path / "run", max_steps=3, sample_length=12)
-    config = replace(config, data=replace(config.data, format="abc", condition="key_meter"))
-    run = prepare_run(config)
+def test_the_language_model_trains_on_the_corpus_its_caller_hands_it(
+        text_file: Path, tmp_path: Path, capsys) -> None:
+    calls: list = []
+    handed = TaskCorpus(partial(line_parity_corpus, calls), {"name": "lines", "classes": 2})
+    config = tiny_config(text_file, tmp_path / "run", max_steps=3, sample_length=12)
+    assert "task" not in prepare_run(config).task.saved_config()  # plain text: no table
+    run = prepare_run(config, handed)
+    assert calls == [(config.data, None)]
     valid = run.task.corpus.splits["valid"]  # (tokens, 1 + conditions)
-    assert valid.dim() == 2 and valid.shape[1] == 3
-    train(config)
+    assert valid.dim() == 2 and valid.shape[1] == 2 and valid[:, 1].unique().tolist() == [0, 1]
+    assert run.model.config.condition_sizes == (2,)
+    train(config, handed)
     saved = load_checkpoint(tmp_path / "run", trainer=False)
+    assert saved.config["task"] == {"name": "lines", "classes": 2}
     model = run.model
     restore_model_state(model, saved.model_state)
     prime = run.task.corpus.vocab.decode([int(valid[0, 0])])
+    # The end-of-run sample is written under the first validation token's conditions.
     expected = sample_text(WithConditions(model, valid[0, 1:]), run.task.corpus.vocab, prime, 12,
                            temperature=0.8, seed=config.train.seed)
     printed = "".join(capsys.readouterr())
     assert f"--- sample (12 tokens, temperature 0.8) ---\n{expected}\n---" in printed
+    resumed = tiny_config(text_file, tmp_path / "run", max_steps=5, resume=True)
+    assert train(resumed, handed).steps == 5
+    assert calls[-1] == (resumed.data, saved.vocab)  # the saved vocabulary, on resume
+
+
+def test_a_run_resumes_only_with_the_task_table_it_was_saved_with(
+        text_file: Path, tmp_path: Path) -> None:
+    handed = TaskCorpus(partial(line_parity_corpus, []), {"name": "lines", "classes": 2})
+    out_dir = tmp_path / "run"
+    train(tiny_config(text_file, out_dir, max_steps=2), handed)
+    resumed = tiny_config(text_file, out_dir, max_steps=4, resume=True)
+    other = TaskCorpus(handed.load, {"name": "lines", "classes": 3})
+    with pytest.raises(ResumeMismatchError, match=r"\(task.classes: saved 2, now 3\)"):
+        train(resumed, other)
+    with pytest.raises(ResumeMismatchError,
+                       match=r"\(task: saved \{'name': 'lines', 'classes': 2\}, now None\)"):
+        train(resumed)  # as plain text
 
 
 def test_an_unknown_compile_backend_is_refused_listing_the_known_ones(

@@ -76,11 +76,22 @@ def run_eval(args: argparse.Namespace) -> int:
                 return 0
     report = evaluate_checkpoint(args.checkpoint, tag=args.tag or "latest",
                                  text_file=args.text_file, split=args.split,
-                                 window=args.window, device=args.device)
+                                 window=args.window, device=args.device,
+                                 run_corpus=lambda table: _run_corpus(table, args.plugins))
     if args.json:
         print(json.dumps(report))
     else:
         for key, value in report.items():
             print(f"{key:>28}: {value}")
     return 0
+
+
+def _run_corpus(table: dict[str, Any], plugins: Sequence[Plugin]) -> Any:
+    """The corpus loader of a language-model run whose task saved ``table``: the first
+    plugin's that claims it."""
+    for plugin in plugins:
+        loader = plugin.run_corpus(table) if plugin.run_corpus is not None else None
+        if loader is not None:
+            return loader
+    return None
 

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from rnnkit.data.abc_conditions import ConditionVocabulary, condition_ids
-from rnnkit.data.abc_tunes import split_abc_text
 from rnnkit.data.registry import load_splits
 from rnnkit.data.text import load_text_file, split_text
 from rnnkit.data.vocab import Vocabulary
+
+# A text without its own splits in, ``{"train": ..., "valid": ...}`` out.
+TextSplit = Callable[[str], dict[str, str]]
 
 
 @dataclass(frozen=True)
@@ -31,16 +33,25 @@ class Corpus:
     condition_sizes: tuple[int, ...] = ()
 
 
-def load_corpus(config: Any, vocab_dict: dict | None = None) -> Corpus:
+def load_corpus(config: Any, vocab_dict: dict | None = None, *,
+                split: TextSplit | None = None) -> Corpus:
     """Read the text a :class:`~rnnkit.training.config.DataConfig` names and encode it.
 
-    A user file (``text_file``) or a registered data set without its own splits is split
-    into the first ``1 - valid_fraction`` for training and the rest for validation, or, with
-    ``format = "abc"``, into whole tunes drawn at random (seeded by ``split_seed``). The
-    vocabulary is built from the training text (character level: from the whole text, so
-    that validation never meets an unseen character), unless ``vocab_dict`` gives one.
+    A user file (``text_file``) or a registered data set without its own splits is split by
+    ``split``, by default into the first ``1 - valid_fraction`` for training and the rest
+    for validation (a task that knows its text's units passes its own: ``rnnkit music``
+    splits by whole tune). The vocabulary is built from the training text (character level:
+    from the whole text, so that validation never meets an unseen character), unless
+    ``vocab_dict`` gives one.
     """
-    texts, source = read_texts(config)
+    texts, source = read_texts(config, split)
+    return encode_texts(texts, source, config, vocab_dict)
+
+
+def encode_texts(texts: dict[str, str], source: dict[str, Any], config: Any,
+                 vocab_dict: dict | None = None) -> Corpus:
+    """The corpus of split ``texts``: each encoded with ``vocab_dict``'s vocabulary, or with
+    one built as :func:`load_corpus` describes."""
     if vocab_dict is not None:
         vocab = Vocabulary.from_dict(vocab_dict)
     else:
@@ -48,37 +59,25 @@ def load_corpus(config: Any, vocab_dict: dict | None = None) -> Corpus:
         vocab = Vocabulary.build(basis, level=config.level, max_size=config.max_vocab)
     splits = {name: torch.tensor(vocab.encode(text), dtype=torch.long)
               for name, text in texts.items()}
-    if config.condition == "key_meter":
-        return _with_key_and_meter(vocab, splits, texts, source)
     return Corpus(vocab, splits, source)
 
 
-def _with_key_and_meter(vocab: Vocabulary, splits: dict[str, Tensor], texts: dict[str, str],
-                        source: dict[str, Any]) -> Corpus:
-    conditions = ConditionVocabulary.build(texts["train"])
-    joined = {name: torch.cat([ids.unsqueeze(1), condition_ids(texts[name], conditions)], 1)
-              for name, ids in splits.items()}  # (tokens, 3): token, key id, meter id
-    return Corpus(vocab, joined, source, condition_sizes=conditions.sizes)
-
-
-def read_texts(config: Any) -> tuple[dict[str, str], dict[str, Any]]:
-    """The split texts a data configuration names, and a description of their source."""
+def read_texts(config: Any, split: TextSplit | None = None
+               ) -> tuple[dict[str, str], dict[str, Any]]:
+    """The split texts a data configuration names, and a description of their source; a
+    text without its own splits is split by ``split`` (default: the last
+    ``valid_fraction`` validates)."""
+    split = split or (lambda text: split_text(text, config.valid_fraction))
     if config.text_file:
         text = load_text_file(config.text_file)
         source = {"name": str(config.text_file),
                   "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
-        return _split(text, config), source
+        return split(text), source
     if not config.dataset:
         raise ValueError("no data: set dataset (see `rnnkit data list`) or text_file")
     texts = load_splits(config.dataset)
     source = {"name": config.dataset}
     if "valid" not in texts:
         (whole,) = texts.values()
-        texts = _split(whole, config)
+        texts = split(whole)
     return texts, source
-
-
-def _split(text: str, config: Any) -> dict[str, str]:
-    if config.format == "abc":
-        return split_abc_text(text, config.valid_fraction, config.split_seed)
-    return split_text(text, config.valid_fraction)

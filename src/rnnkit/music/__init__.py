@@ -1,1 +1,2 @@
-"""Music from ABC notation: reading tune bodies, validating, converting, sampling tunes."""
+"""Music from ABC notation: reading tune files (tunes, headers, keys and meters) and tune
+bodies, key and meter classes, validating, converting, sampling tunes."""

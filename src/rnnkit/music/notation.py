@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
-from rnnkit.data.abc_tunes import FIELD_LINE
+from rnnkit.music.abc_tunes import FIELD_LINE
 
 NOTE = re.compile(r"(\^{1,2}|_{1,2}|=)?([A-Ga-g])([',]*)")
 LENGTH = re.compile(r"(\d*)(/*)(\d*)")

@@ -27,14 +27,6 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from rnnkit.data.abc_conditions import ConditionVocabulary
-from rnnkit.data.abc_tunes import (
-    TUNE_SEPARATOR,
-    normalize_key,
-    normalize_meter,
-    parse_header,
-    split_tunes,
-)
 from rnnkit.generate import (
     SamplingOptions,
     Vocabulary,
@@ -43,6 +35,14 @@ from rnnkit.generate import (
     model_device,
 )
 from rnnkit.models.language_model import WithConditions
+from rnnkit.music.abc_tunes import (
+    TUNE_SEPARATOR,
+    normalize_key,
+    normalize_meter,
+    parse_header,
+    split_tunes,
+)
+from rnnkit.music.conditions import ConditionVocabulary
 from rnnkit.music.notation import parse_meter
 from rnnkit.music.validate import TuneCheck, check_tune
 

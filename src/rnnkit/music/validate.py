@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from rnnkit.data.abc_tunes import normalize_key, normalize_meter, parse_header
+from rnnkit.music.abc_tunes import normalize_key, normalize_meter, parse_header
 from rnnkit.music.notation import (
     AbcSyntaxError,
     Bar,

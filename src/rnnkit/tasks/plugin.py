@@ -11,6 +11,9 @@ TrainArgv = Callable[[list[str]], list[str]]
 # A run folder and an optional file to score instead of the run's test part, in; the
 # figures as a JSON-ready dict out, or ``None`` when the run is another task's.
 CheckpointEvaluator = Callable[[str, str | None], dict[str, Any] | None]
+# A language-model run's saved ``task`` table in; the loader of the run's corpus
+# (``load(data, vocab_dict) -> Corpus``) out, or ``None`` when the run is another task's.
+RunCorpus = Callable[[dict[str, Any]], Callable[..., Any] | None]
 
 
 @dataclass(frozen=True)
@@ -20,9 +23,12 @@ class Plugin:
     ``add_commands`` adds its subcommands to the top-level subparsers of the parser.
     ``train_tasks`` names what it answers to in ``rnnkit train --task NAME``, each with the
     command line that stands for it. ``evaluate_checkpoint`` serves ``rnnkit eval
-    --checkpoint DIR`` for the run folders it wrote.
+    --checkpoint DIR`` for the run folders it wrote. ``run_corpus`` serves it for the
+    language-model runs of a task built on the language model: the run is scored as a
+    language model, on the corpus the task reads.
     """
 
     add_commands: Callable[[Any], None]
     train_tasks: Mapping[str, TrainArgv] = field(default_factory=dict)
     evaluate_checkpoint: CheckpointEvaluator | None = None
+    run_corpus: RunCorpus | None = None

@@ -36,8 +36,6 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 LEVELS = ("char", "word")
-FORMATS = ("text", "abc")
-CONDITIONS = ("key_meter",)
 DEFAULT_MAX_STEPS = 1000  # the bound of a run that names none
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULES = ("constant", "step", "plateau", "cosine")
@@ -48,12 +46,10 @@ DEVICES = ("auto", "cpu", "cuda")
 class DataConfig:
     """Where the text comes from and how it becomes tokens.
 
-    A text without its own splits is split into training and validation parts: ``format =
-    "text"`` takes the last ``valid_fraction`` of it; ``format = "abc"`` reads it as ABC
-    tunes and puts whole tunes, drawn with ``split_seed``, into each part
-    (:func:`rnnkit.data.abc_tunes.split_abc_text`). ``condition = "key_meter"`` (ABC only)
-    gives every character its tune's key and meter class, for a conditional model
-    (:mod:`rnnkit.data.abc_conditions`).
+    A text without its own splits is split into training and validation parts: the last
+    ``valid_fraction`` of it validates. A task that reads the text in units of its own
+    splits it its own way, with ``split_seed`` where it draws them at random (``rnnkit
+    music`` puts whole tunes into each part).
     """
 
     dataset: str | None = "shakespeare"
@@ -61,20 +57,36 @@ class DataConfig:
     level: str = "char"
     max_vocab: int | None = None
     valid_fraction: float = 0.1
-    format: str = "text"
     split_seed: int = 0
-    condition: str | None = None
 
     RANGES: ClassVar[dict[str, Rule]] = {
-        "level": LEVELS, "format": FORMATS, "condition": CONDITIONS, "max_vocab": ">= 2",
-        "valid_fraction": "(0, 1)", "split_seed": f"[0, {MAX_SEED}]"}
+        "level": LEVELS, "max_vocab": ">= 2", "valid_fraction": "(0, 1)",
+        "split_seed": f"[0, {MAX_SEED}]"}
+    # Keys a run of an older rnnkit saved in [data] that a task's own table holds now, each
+    # with the value that meant plain text (see upgrade_saved_config).
+    MOVED_TO_TASK: ClassVar[dict[str, Any]] = {"format": "text", "condition": None}
 
     def __post_init__(self) -> None:
         check_fields(self)
-        if self.condition is not None and (self.format != "abc" or self.level != "char"):
-            raise ValueError(f"DataConfig: condition={self.condition!r} needs "
-                             f"format='abc' and level='char', got format={self.format!r} "
-                             f"and level={self.level!r}")
+
+
+def upgrade_saved_config(sections: dict[str, Any]) -> dict[str, Any]:
+    """The config document a run saved, in today's layout.
+
+    An older rnnkit kept a task's own settings in ``[data]``
+    (:attr:`DataConfig.MOVED_TO_TASK`). Where they all say plain text they are dropped;
+    otherwise they move, all of them, to the run's ``task`` table, where the task that
+    wrote the run reads them (and a resume compares them). Other documents come back as
+    they are.
+    """
+    data = sections.get("data")
+    if not isinstance(data, dict) or not set(data) & set(DataConfig.MOVED_TO_TASK):
+        return sections
+    moved = {key: data[key] for key in DataConfig.MOVED_TO_TASK if key in data}
+    upgraded = {**sections, "data": {k: v for k, v in data.items() if k not in moved}}
+    if any(DataConfig.MOVED_TO_TASK[key] != value for key, value in moved.items()):
+        upgraded["task"] = {**moved, **sections.get("task", {})}
+    return upgraded
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,9 @@ how often to validate, where to run) may change; they are logged and kept in the
 history of resumes.
 
 The rule is a list of what may change (:data:`CHANGEABLE`): a setting not on it refuses the
-resume, so a new setting is safe until someone decides it may change.
+resume, so a new setting is safe until someone decides it may change. A run saved with the
+table of a task on top of the language model (``task``: ``rnnkit music``'s) resumes only
+with one, and a run saved without only without: the task reads its data its own way.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from __future__ import annotations
 import logging
 import time
 from typing import Any
+
+from rnnkit.training.config import upgrade_saved_config
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +48,16 @@ def check_resumable(saved: dict[str, Any], new: dict[str, Any], where: str) -> d
     as ``{"section.key": [old, new]}``.
 
     Raises :class:`ResumeMismatchError` naming every key that cannot change, with its old
-    and new value. A key the saved run did not record (an older rnnkit) is not compared.
+    and new value. A key the saved run did not record (an older rnnkit) is not compared;
+    keys an older rnnkit saved elsewhere are read where they are now
+    (:func:`~rnnkit.training.config.upgrade_saved_config`).
     """
+    saved = upgrade_saved_config(saved)
     old_values, new_values = _flatten(saved), _flatten(new)
     changed = {key: [old_values[key], value] for key, value in new_values.items()
                if key in old_values and key not in DERIVED and old_values[key] != value}
+    if ("task" in saved) != ("task" in new):  # one side has no keys there to compare
+        changed["task"] = [saved.get("task"), new.get("task")]
     refused = {key: values for key, values in changed.items() if not _changeable(key)}
     if refused:
         listed = "; ".join(f"{key}: saved {old!r}, now {now!r}"
@@ -66,7 +75,7 @@ def check_resumable(saved: dict[str, Any], new: dict[str, Any], where: str) -> d
 def _changeable(key: str) -> bool:
     """On :data:`CHANGEABLE`; a task whose settings share one table (``classify.lr``) may
     change there what ``[train]`` may."""
-    section, name = key.split(".", 1)
+    section, _, name = key.partition(".")
     if section in ("model", "data"):
         return key in CHANGEABLE
     return f"train.{name}" in CHANGEABLE

@@ -2,7 +2,9 @@
 
 Training flags are generated from the config dataclasses (``--hidden-size`` sets
 ``[model] hidden_size``), so every option is also settable from a TOML file, and the
-precedence is defaults < ``--config FILE`` < flags.
+precedence is defaults < ``--config FILE`` < flags. A recipe with a ``[task]`` table is
+another task's (``[task] name = "music"``: ``rnnkit music train``), and ``rnnkit train``
+says so.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import json
 import os
 import subprocess
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rnnkit.arguments import (
     LENGTH,
@@ -25,7 +27,10 @@ from rnnkit.arguments import (
 )
 from rnnkit.tasks.flags import add_config_flag, add_dataclass_flags, section_values
 from rnnkit.tasks.plugin import Plugin
-from rnnkit.training.config import SECTIONS, RunConfig, apply_overrides, load_config_file
+from rnnkit.training.config import SECTIONS, RunConfig, apply_overrides, read_toml
+
+if TYPE_CHECKING:
+    from rnnkit.tasks.language_model.task import TaskCorpus
 
 NOT_FLAGS = {"vocab_size", "condition_sizes"}  # filled in from the data, never set by hand
 
@@ -72,17 +77,26 @@ def run_sample(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_training_flags(parser: argparse.ArgumentParser) -> None:
-    """``--config`` and one flag per field of the config dataclasses."""
-    add_config_flag(parser, list(SECTIONS))
+def add_training_flags(parser: argparse.ArgumentParser, task_config: type | None = None
+                       ) -> None:
+    """``--config`` and one flag per field of the config dataclasses (and of
+    ``task_config``, the ``[task]`` table of a task built on the language model)."""
+    add_config_flag(parser, [*SECTIONS, *(["task"] if task_config is not None else [])])
     for section, cls in SECTIONS.items():
         add_dataclass_flags(parser, section, cls, skip=NOT_FLAGS)
+    if task_config is not None:
+        add_dataclass_flags(parser, "task", task_config)
 
 
-def config_from_args(args: argparse.Namespace, base: RunConfig | None = None) -> RunConfig:
-    """Defaults (``base``), then ``--config``, then explicit flags."""
+def config_from_args(args: argparse.Namespace, base: RunConfig | None = None,
+                     tables: dict[str, Any] | None = None) -> RunConfig:
+    """Defaults (``base``), then the ``--config`` recipe (its ``tables``, when the caller
+    has read them and taken out its own), then explicit flags."""
     base = base or RunConfig()
-    config = load_config_file(args.config, base) if args.config else base
+    if tables is None and args.config:
+        tables = read_toml(args.config)
+        refuse_task_table(tables, args.config)
+    config = apply_overrides(base, tables, args.config) if tables else base
     sections = {section: values for section in SECTIONS
                 if (values := section_values(args, section))}
     if "text_file" in sections.get("data", {}):
@@ -90,14 +104,31 @@ def config_from_args(args: argparse.Namespace, base: RunConfig | None = None) ->
     return apply_overrides(config, sections)
 
 
-def run_train(args: argparse.Namespace, config: RunConfig | None = None) -> int:
+def refuse_task_table(tables: dict[str, Any], config: str) -> None:
+    """``rnnkit train`` trains on plain text and has no settings of its own: a recipe
+    with a ``[task]`` table is for the task that table names."""
+    if "task" not in tables:
+        return
+    table = tables["task"]
+    name = table.get("name") if isinstance(table, dict) else None
+    if isinstance(name, str) and name.isidentifier():
+        raise ValueError(f"config file {config}: its [task] is {name}; run rnnkit {name} "
+                         f"train --config {config}")
+    raise ValueError(f"config file {config}: its [task] table names no task (name = "
+                     f"\"...\"), and rnnkit train takes [data], [model] and [train] only")
+
+
+def run_train(args: argparse.Namespace, config: RunConfig | None = None,
+              corpus: TaskCorpus | None = None) -> int:
+    """Train, the corpus handed by ``corpus``'s task or the plain text of ``[data]``;
+    prints the result as one JSON line."""
     from rnnkit.tasks.language_model.training import train
     from rnnkit.training.distributed import launched_by_torchrun
 
     nproc = getattr(args, "nproc", 1)
     if nproc > 1 and not launched_by_torchrun():
         return launch_with_torchrun(nproc, args.argv)
-    result = train(config or config_from_args(args))
+    result = train(config or config_from_args(args), corpus)
     if not _is_main_process():
         return 0
     print(json.dumps({"stop_reason": result.stop_reason, "steps": result.steps,

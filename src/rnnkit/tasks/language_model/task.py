@@ -7,12 +7,17 @@ into its next window. Under torchrun each process takes a contiguous block of ro
 every row's state stays inside one process. Validation is stateful too (on the first
 ``eval_max_tokens`` validation tokens on the schedule, on the whole split at the end), the
 validation streams shared out over the processes and the summed losses added up.
+
+The text is plain text by default; a task built on the language model hands its own corpus
+(:class:`TaskCorpus`: ``rnnkit music`` reads whole tunes and gives every character its
+tune's conditions) and its ``[task]`` table, which the run saves with its config.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from torch import Tensor, nn
@@ -27,10 +32,28 @@ from rnnkit.metrics.language import (
     target_tokens,
 )
 from rnnkit.models.language_model import WithConditions
-from rnnkit.training.config import RunConfig
+from rnnkit.training.config import DataConfig, RunConfig
 from rnnkit.training.distributed import Distributed, check_divides
 from rnnkit.training.records import LANGUAGE_FIGURES
 from rnnkit.training.task import StepLoss
+
+# [data] and, on resume, the saved vocabulary (``Vocabulary.to_dict``) in; the corpus out.
+CorpusLoader = Callable[[DataConfig, dict[str, Any] | None], Corpus]
+
+
+@dataclass(frozen=True)
+class TaskCorpus:
+    """What a task built on the language model hands it instead of plain text.
+
+    ``load(data, vocab_dict)`` reads the corpus ``[data]`` names (with ``vocab_dict``, the
+    saved vocabulary, on resume); its splits may carry condition ids,
+    ``(tokens, 1 + conditions)``, with ``condition_sizes`` set. ``table`` is the task's
+    ``[task]`` table (``{"name": ..., <its settings>}``), saved with the run's config so
+    that whoever reads the run knows which task wrote it and how it read its data.
+    """
+
+    load: CorpusLoader
+    table: dict[str, Any]
 
 
 class Windows(Sequence[tuple[Tensor, Tensor]]):
@@ -50,14 +73,17 @@ class Windows(Sequence[tuple[Tensor, Tensor]]):
 class LanguageModelTask:
     """Next-token prediction scored by cross-entropy in nats per token, on ``corpus`` with
     the settings of ``config`` (a :class:`~rnnkit.training.config.RunConfig` whose model
-    config has the corpus' vocabulary size)."""
+    config has the corpus' vocabulary size); ``task_table``, the ``[task]`` table of the
+    task that handed the corpus, is saved with the config."""
 
     figure_names = LANGUAGE_FIGURES
     validates_at_end = True  # the scheduled validations may read part of the split
     forward_only = True  # the loss is the model's forward and a cross-entropy: DDP wraps it
 
-    def __init__(self, config: RunConfig, corpus: Corpus, device: Any) -> None:
+    def __init__(self, config: RunConfig, corpus: Corpus, device: Any,
+                 task_table: dict[str, Any] | None = None) -> None:
         self.config, self.corpus, self.device = config, corpus, device
+        self.task_table = dict(task_table or {})
         self.distributed = Distributed()
         self.streams = make_streams(corpus.splits["train"], config.train.batch_size).to(device)
         self.divergence_bound = config.train.explode_factor * math.log(config.model.vocab_size)
@@ -119,7 +145,8 @@ class LanguageModelTask:
         return f"--- sample ({length} tokens, temperature 0.8) ---\n{text}\n---"
 
     def saved_config(self) -> dict[str, Any]:
-        return self.config.to_dict()
+        saved = self.config.to_dict()
+        return {**saved, "task": dict(self.task_table)} if self.task_table else saved
 
     def saved_tables(self) -> dict[str, Any]:
         return self.corpus.vocab.to_dict()

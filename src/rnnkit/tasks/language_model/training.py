@@ -3,7 +3,9 @@
 The run configuration names the text, the model and the optimization
 (:class:`~rnnkit.training.config.RunConfig`); this module loads the text (on resume with
 the vocabulary the run was saved with), builds the model and hands both to the one loop
-as a :class:`~rnnkit.tasks.language_model.task.LanguageModelTask`.
+as a :class:`~rnnkit.tasks.language_model.task.LanguageModelTask`. A task built on the
+language model passes its corpus (a :class:`~rnnkit.tasks.language_model.task.TaskCorpus`);
+without one the text of ``[data]`` is read as plain text.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from torch import nn
 
 from rnnkit.data.corpus import load_corpus
 from rnnkit.models.factory import build_language_model
-from rnnkit.tasks.language_model.task import LanguageModelTask
+from rnnkit.tasks.language_model.task import LanguageModelTask, TaskCorpus
 from rnnkit.training.checkpoint import load_checkpoint_vocab
 from rnnkit.training.config import RunConfig
 from rnnkit.training.distributed import process_rank, start_distributed, stop_distributed
@@ -40,8 +42,9 @@ class TrainResult:
     checkpoint: str
 
 
-def train(config: RunConfig) -> TrainResult:
-    """Train the language model ``config`` describes; returns its final figures.
+def train(config: RunConfig, corpus: TaskCorpus | None = None) -> TrainResult:
+    """Train the language model ``config`` describes, on ``corpus`` when a task hands one
+    (else on the plain text ``config.data`` names); returns its final figures.
 
     Raises :class:`~rnnkit.training.trainer.TrainingDivergedError` if the loss or gradients
     stop being finite; the last good checkpoint stays in ``config.train.out_dir``. Raises
@@ -53,7 +56,7 @@ def train(config: RunConfig) -> TrainResult:
     settings = config.train
     with claim_run_folder(settings.out_dir, resume=settings.resume,
                           overwrite=settings.overwrite, main_process=process_rank() == 0):
-        model, task = build_language_model_task(config)
+        model, task = build_language_model_task(config, corpus)
         result = fit(model, task, settings)
     figures = result.figures
     return TrainResult(
@@ -64,29 +67,33 @@ def train(config: RunConfig) -> TrainResult:
     )
 
 
-def build_language_model_task(config: RunConfig) -> tuple[nn.Module, LanguageModelTask]:
-    """Seed, join the process group, load the text and build the model on this process's
-    device; returns ``(model, task)``. On resume the text is read with the saved
-    vocabulary, so the token ids keep their meaning."""
+def build_language_model_task(config: RunConfig, corpus: TaskCorpus | None = None
+                              ) -> tuple[nn.Module, LanguageModelTask]:
+    """Seed, join the process group, load the text (``corpus``'s when given) and build the
+    model on this process's device, sized to the corpus' vocabulary and conditions;
+    returns ``(model, task)``. On resume the text is read with the saved vocabulary, so
+    the token ids keep their meaning."""
     settings = config.train
     distributed, device = start_training(settings)
     try:
         # The vocabulary alone: the weights and the trainer's state are read once, when
         # the run is restored.
         saved_vocab = load_checkpoint_vocab(settings.out_dir) if settings.resume else None
-        corpus = load_corpus(config.data, vocab_dict=saved_vocab)
-        config = replace(config, model=replace(config.model, vocab_size=len(corpus.vocab),
-                                               condition_sizes=corpus.condition_sizes))
+        load = corpus.load if corpus is not None else load_corpus
+        text = load(config.data, saved_vocab)
+        config = replace(config, model=replace(config.model, vocab_size=len(text.vocab),
+                                               condition_sizes=text.condition_sizes))
         model = build_language_model(config.model).to(device)
-        return model, LanguageModelTask(config, corpus, device)
+        table = corpus.table if corpus is not None else None
+        return model, LanguageModelTask(config, text, device, task_table=table)
     except BaseException:
         stop_distributed(distributed)
         raise
 
 
-def prepare_run(config: RunConfig) -> Run:
+def prepare_run(config: RunConfig, corpus: TaskCorpus | None = None) -> Run:
     """The run :func:`train` would start (restored on resume), without training it: for
     tools and tests that drive :func:`~rnnkit.training.trainer.training_loop` themselves."""
-    model, task = build_language_model_task(config)
+    model, task = build_language_model_task(config, corpus)
     distributed, _ = start_distributed(next(model.parameters()).device)  # joined already
     return prepare_fit(model, task, config.train, distributed)

@@ -1,4 +1,9 @@
-"""``rnnkit music``: ``train`` on ABC tunes, ``generate`` tunes, ``play`` an ABC file."""
+"""``rnnkit music``: ``train`` on ABC tunes, ``generate`` tunes, ``play`` an ABC file.
+
+``music train`` is the language model's training on the music task's corpus
+(:mod:`rnnkit.tasks.music.corpus`): its recipes are a language model's ``[data] [model]
+[train]`` plus ``[task] name = "music"`` (:mod:`rnnkit.tasks.music.config`).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,9 @@ import argparse
 import json
 import logging
 import tempfile
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rnnkit.arguments import (
     LENGTH,
@@ -18,15 +24,24 @@ from rnnkit.arguments import (
     checkpoint_tag,
     positive_int,
 )
-from rnnkit.data.abc_tunes import split_tunes
 from rnnkit.data.text import load_text_file
+from rnnkit.music.abc_tunes import split_tunes
+from rnnkit.tasks.flags import section_values
 from rnnkit.tasks.language_model.commands import add_training_flags, config_from_args, run_train
+from rnnkit.tasks.music.config import (
+    MusicConfig,
+    is_music_table,
+    music_config_from_table,
+    saved_music_config,
+)
 from rnnkit.tasks.plugin import Plugin
+
+if TYPE_CHECKING:
+    from rnnkit.training.config import RunConfig
 
 LOG = logging.getLogger(__name__)
 # `rnnkit music train` starts from these; --config and flags come on top.
-MUSIC_DEFAULTS = {"data": {"dataset": "irish_abc", "format": "abc"},
-                  "train": {"out_dir": "runs/music"}}
+MUSIC_DEFAULTS = {"data": {"dataset": "irish_abc"}, "train": {"out_dir": "runs/music"}}
 
 
 def add_commands(commands: Any) -> None:
@@ -36,7 +51,7 @@ def add_commands(commands: Any) -> None:
     train = actions.add_parser("train", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
                                help="train a character model on ABC tunes (default: the "
                                     "Irish tunes of the course lab, split by tune)")
-    add_training_flags(train)
+    add_training_flags(train, task_config=MusicConfig)
     train.set_defaults(handler=run_music_train)
     _add_generate(actions)
     _add_play(actions)
@@ -64,8 +79,8 @@ def _add_generate(actions: Any) -> None:
     generate.add_argument("--meter", help="ask for a meter, e.g. 6/8, C")
     generate.add_argument("--condition", default="auto", choices=("auto", "header", "vector"),
                           help="how a key/meter request is met: header priming, or the "
-                               "conditioning vector of a model trained with condition = "
-                               "'key_meter' (auto: vector for such a model)")
+                               "conditioning vector of a model trained with [task] "
+                               "condition = 'key_meter' (auto: vector for such a model)")
     generate.add_argument("--no-midi", dest="midi", action="store_false",
                           help="write .abc only (no abc2midi needed)")
     generate.add_argument("--no-audio", dest="audio", action="store_false",
@@ -85,9 +100,24 @@ def _add_play(actions: Any) -> None:
 
 
 def run_music_train(args: argparse.Namespace) -> int:
-    from rnnkit.training.config import RunConfig
+    from rnnkit.tasks.music.corpus import music_corpus
 
-    return run_train(args, config_from_args(args, RunConfig.from_dict(MUSIC_DEFAULTS)))
+    config, music = music_configs_from_args(args)
+    return run_train(args, config, music_corpus(music))
+
+
+def music_configs_from_args(args: argparse.Namespace) -> tuple[RunConfig, MusicConfig]:
+    """The language model's configuration and the music settings of ``music train``:
+    :data:`MUSIC_DEFAULTS`, then the ``--config`` recipe (its ``[task]`` table: the music
+    settings), then the flags."""
+    from rnnkit.training.config import RunConfig, read_toml
+
+    tables = read_toml(args.config) if args.config else {}
+    music = music_config_from_table(tables.pop("task", None), args.config)
+    music = replace(music, **section_values(args, "task"))
+    config = config_from_args(args, RunConfig.from_dict(MUSIC_DEFAULTS), tables)
+    music.check_data(config.data)
+    return config, music
 
 
 def run_music_generate(args: argparse.Namespace) -> int:
@@ -108,8 +138,10 @@ def run_music_generate(args: argparse.Namespace) -> int:
         LOG.warning("timidity is not installed: writing MIDI without WAV "
                     "(`make music-tools` installs it)")
     loaded = load_language_model(args.checkpoint, tag=args.tag, device=args.device)
-    method = _conditioning_method(args.condition, loaded.config.model.condition_sizes)
-    spellings, conditions = _request_helpers(loaded.config.data, method, request)
+    music = saved_music_config(loaded.task)
+    method = _conditioning_method(args.condition, music is not None and
+                                  music.condition is not None)
+    spellings, conditions = _request_helpers(loaded.config.data, music, method, request)
     tunes, records = [], []
     stream = generate_tunes(loaded.model, loaded.vocab, args.n, seed=args.seed,
                             settings=settings, request=request, spellings=spellings,
@@ -129,17 +161,26 @@ def run_music_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _request_helpers(data_config: Any, method: str, request: Any) -> tuple[Any, Any]:
+def _request_helpers(data_config: Any, music: MusicConfig | None, method: str,
+                     request: Any) -> tuple[Any, Any]:
     """What a request needs from the training tunes: header spellings or condition classes."""
-    from rnnkit.data.abc_conditions import ConditionVocabulary
-    from rnnkit.data.corpus import read_texts
+    from rnnkit.music.conditions import ConditionVocabulary
     from rnnkit.music.tunes import HeaderSpellings
 
     if method == "vector":
-        return None, ConditionVocabulary.build(read_texts(data_config)[0]["train"])
+        return None, ConditionVocabulary.build(_training_text(data_config, music))
     if request.empty:
         return None, None
-    return HeaderSpellings(read_texts(data_config)[0]["train"]), None
+    return HeaderSpellings(_training_text(data_config, music)), None
+
+
+def _training_text(data_config: Any, music: MusicConfig | None) -> str:
+    """The training part of the run's text, split as the run split it: by tune for a music
+    run, as plain text for a language model's."""
+    from rnnkit.data.corpus import read_texts
+    from rnnkit.tasks.music.corpus import tune_texts
+
+    return (read_texts(data_config) if music is None else tune_texts(data_config))[0]["train"]
 
 
 def _audio_note(midi: bool, audio_wanted: bool, audio: bool) -> str:
@@ -152,15 +193,16 @@ def _audio_note(midi: bool, audio_wanted: bool, audio: bool) -> str:
     return "no WAV: timidity is not installed (MIDI only); `make music-tools` installs it"
 
 
-def _conditioning_method(choice: str, condition_sizes: tuple[int, ...]) -> str:
-    if choice == "vector" and not condition_sizes:
-        raise ValueError("--condition vector needs a model trained with condition = "
+def _conditioning_method(choice: str, conditional: bool) -> str:
+    """How a request is met: ``choice``, checked against the model (``auto``: its own)."""
+    if choice == "vector" and not conditional:
+        raise ValueError("--condition vector needs a model trained with [task] condition = "
                          "'key_meter'; this checkpoint has no conditioning vector (use "
                          "--condition header)")
-    if choice == "header" and condition_sizes:
+    if choice == "header" and conditional:
         raise ValueError("this checkpoint is a conditional model: it needs its conditioning "
                          "vector (--condition vector), it cannot run without one")
-    return "vector" if condition_sizes else "header"
+    return "vector" if conditional else "header"
 
 
 def run_music_play(args: argparse.Namespace) -> int:
@@ -198,4 +240,14 @@ def _chosen_tune(source: Path, number: int) -> str:
     return tunes[number - 1]
 
 
-PLUGIN = Plugin(add_commands)
+def run_corpus(table: dict[str, Any]) -> Any:
+    """For ``rnnkit eval`` of a run: the loader of its corpus when music wrote it (its saved
+    ``task`` table names music), else ``None``."""
+    from rnnkit.tasks.music.corpus import music_corpus
+
+    if not table or not is_music_table(table):
+        return None  # a plain language model's run, or another task's
+    return music_corpus(saved_music_config(table)).load
+
+
+PLUGIN = Plugin(add_commands, run_corpus=run_corpus)

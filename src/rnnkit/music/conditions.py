@@ -1,14 +1,14 @@
-"""Key and meter as a conditioning vector: one class id per character, from its tune's header.
+"""Key and meter classes: the conditioning vector of a conditional model of ABC tunes.
 
 The conditional language model of the course: besides the previous character, the model is
 fed, at every step, an embedding of the key and of the meter of the tune being written.
-Training text gets them from each tune's ``K:`` and ``M:`` fields; at generation time the
-user's request sets them, and the model is asked to write a tune to match.
+Training text gets them from each tune's ``K:`` and ``M:`` fields (every character its
+tune's: :func:`rnnkit.tasks.music.corpus.condition_ids`); at generation time the user's
+request sets them, and the model is asked to write a tune to match.
 
-Each character gets the ids of the tune it belongs to (the blank line after a tune counts
-as part of it; the next tune's ids start at its ``X:``). Keys and meters found in fewer than
-``min_count`` training tunes, and unreadable ones, share the class ``<other>`` (id 0), so
-the classes are the same whenever the same training text is read.
+Keys and meters found in fewer than ``min_count`` training tunes, and unreadable ones, share
+the class ``<other>`` (id 0), so the classes are the same whenever the same training text is
+read.
 """
 
 from __future__ import annotations
@@ -16,16 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-import torch
-from torch import Tensor
-
-from rnnkit.data.abc_tunes import (
-    TUNE_SEPARATOR,
-    normalize_key,
-    normalize_meter,
-    parse_header,
-    split_tunes,
-)
+from rnnkit.music.abc_tunes import normalize_key, normalize_meter, parse_header, split_tunes
 
 OTHER = "<other>"
 MIN_COUNT = 5
@@ -77,22 +68,3 @@ def tune_key_and_meter(tune: str) -> tuple[str, str]:
         key = OTHER
     meter = header.first("M")
     return key, normalize_meter(meter) if meter else OTHER
-
-
-def condition_ids(abc_text: str, vocabulary: ConditionVocabulary) -> Tensor:
-    """Per-character (key id, meter id) for a text of tunes joined by blank lines.
-
-    Shapes:
-        output: (characters, 2) int64
-
-    Raises ``ValueError`` if the text is not exactly its tunes joined by blank lines (the
-    form :func:`rnnkit.data.abc_tunes.split_abc_text` writes).
-    """
-    rows: list[tuple[int, int]] = []
-    for tune in split_tunes(abc_text):
-        rows.extend([vocabulary.ids(*tune_key_and_meter(tune))] * (len(tune) +
-                                                                    len(TUNE_SEPARATOR)))
-    if len(rows) != len(abc_text):
-        raise ValueError(f"condition_ids expects tunes joined by blank lines; the text has "
-                         f"{len(abc_text)} characters but its tunes account for {len(rows)}")
-    return torch.tensor(rows, dtype=torch.long).view(-1, 2)

@@ -1,17 +1,16 @@
-"""ABC tune files: one tune per ``X:`` block, its header fields, and a split by tune.
+"""ABC tune files: one tune per ``X:`` block, its header fields, its key and meter.
 
 An ABC file holds tunes one after another; each starts with an ``X:`` (reference number)
 line, its header runs through the ``K:`` (key) line and the body (the notes) follows. A
 character language model learns the whole file, so the text it trains on must keep tunes
 intact: :func:`split_tunes` cuts at ``X:`` lines, :func:`normalize_tune` drops blank lines
-inside a tune (a blank line is how a generated tune says it has ended), and
-:func:`split_abc_text` puts whole tunes, drawn with a seeded shuffle, into training and
-validation, so no tune is in both.
+inside a tune (a blank line is how a generated tune says it has ended) and
+:func:`join_tunes` writes them back one blank line apart (the music task's split by tune,
+:func:`rnnkit.tasks.music.corpus.split_abc_text`, builds on them).
 """
 
 from __future__ import annotations
 
-import random
 import re
 from dataclasses import dataclass
 
@@ -93,29 +92,6 @@ def parse_header(tune: str) -> TuneHeader:
         if letter == "K":
             return TuneHeader(fields, index + 1)
     return TuneHeader(fields, None)
-
-
-def split_abc_text(
-    text: str, valid_fraction: float = 0.1, seed: int = 0
-) -> dict[str, str]:
-    """``{"train": ..., "valid": ...}`` ABC texts holding whole tunes, split at random by tune.
-
-    The tunes are shuffled with ``random.Random(seed)`` (the same seed gives the same split on
-    every machine) and the first ``round(valid_fraction * tunes)`` (at least one) go to
-    validation. Each part keeps the tunes' order of the file.
-    """
-    if not 0 < valid_fraction < 1:
-        raise ValueError(f"expected valid_fraction in (0, 1), got {valid_fraction}")
-    tunes = split_tunes(text)
-    if len(tunes) < 2:
-        raise ValueError(f"an ABC text of {len(tunes)} tune cannot be split into training "
-                         f"and validation tunes: it needs at least 2")
-    order = list(range(len(tunes)))
-    random.Random(seed).shuffle(order)
-    valid_count = min(max(1, round(valid_fraction * len(tunes))), len(tunes) - 1)
-    valid = set(order[:valid_count])
-    return {"train": join_tunes([t for i, t in enumerate(tunes) if i not in valid]),
-            "valid": join_tunes([t for i, t in enumerate(tunes) if i in valid])}
 
 
 def normalize_key(value: str) -> str:

@@ -1,14 +1,12 @@
-"""The ABC tune splitter on the course lab's real file, and the split by tune."""
+"""The ABC tune reader on the course lab's real file."""
 
 import hashlib
 from pathlib import Path
 
 import pytest
 
-from rnnkit.data.abc_tunes import join_tunes, parse_header, split_abc_text, split_tunes
-from rnnkit.data.corpus import load_corpus
 from rnnkit.data.registry import get_spec
-from rnnkit.training.config import DataConfig
+from rnnkit.music.abc_tunes import join_tunes, parse_header, split_tunes
 
 IRISH = Path(__file__).parents[1] / "fixtures" / "irish.abc"
 
@@ -57,34 +55,3 @@ def test_header_fields_in_order_and_body_start() -> None:
                              "K": ["D Major"]}
     assert header.body_start == 7 and header.first("K") == "D Major"
     assert parse_header("X:1\nT:x\nabc|").body_start is None
-
-
-def test_split_by_tune_is_seeded_disjoint_and_complete(irish_text: str) -> None:
-    parts = split_abc_text(irish_text, valid_fraction=0.1, seed=0)
-    train, valid = split_tunes(parts["train"]), split_tunes(parts["valid"])
-    assert len(valid) == 80 and len(train) == 724
-    assert sorted(train + valid) == sorted(split_tunes(irish_text))
-    assert not set(train) & set(valid)
-    assert split_abc_text(irish_text, 0.1, seed=0) == parts
-    assert split_abc_text(irish_text, 0.1, seed=1)["valid"] != parts["valid"]
-
-
-def test_split_needs_two_tunes() -> None:
-    with pytest.raises(ValueError, match="at least 2"):
-        split_abc_text("X:1\nT:A\nK:D\nabc|\n", 0.5)
-
-
-def test_corpus_splits_a_user_abc_file_by_tune(tmp_path: Path) -> None:
-    tunes = [f"X:{i}\nT:Tune {i}\nM:4/4\nL:1/8\nK:D\nABcd efga|" for i in range(1, 11)]
-    path = tmp_path / "tunes.abc"
-    path.write_text("\n\n".join(tunes) + "\n", encoding="utf-8")
-    corpus = load_corpus(DataConfig(dataset=None, text_file=str(path), format="abc",
-                                    valid_fraction=0.2, split_seed=3))
-    valid = split_tunes(corpus.vocab.decode(corpus.splits["valid"].tolist()))
-    train = split_tunes(corpus.vocab.decode(corpus.splits["train"].tolist()))
-    assert len(valid) == 2 and len(train) == 8 and sorted(valid + train) == sorted(tunes)
-
-
-def test_unknown_format_is_named() -> None:
-    with pytest.raises(ValueError, match="format"):
-        DataConfig(format="midi")
