@@ -19,7 +19,7 @@ import torch
 from common import machine_line, print_table
 
 from rnnkit.metrics.labels import classification_figures
-from rnnkit.tasks.examples.classification import SavedClassifier, load_classification_data
+from rnnkit.tasks.classify.training import SavedClassifier, load_classification_data
 
 
 def main() -> None:

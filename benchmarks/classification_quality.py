@@ -24,8 +24,9 @@ from pathlib import Path
 import torch
 from common import machine_line, print_table
 
-from rnnkit.tasks.examples.classification import train_classifier
-from rnnkit.tasks.examples.commands import TASKS, read_task_config
+from rnnkit.tasks.classify.commands import COMMAND as CLASSIFY
+from rnnkit.tasks.classify.training import train_classifier
+from rnnkit.tasks.task_commands import read_task_config
 from rnnkit.training.config import tomllib
 
 
@@ -54,7 +55,7 @@ def main() -> None:
                         help="keep each seed's run in DIR/seed-N (default: thrown away)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    task = TASKS["classify"]
+    task = CLASSIFY
     tables = read_task_config(args.config, task)
     for setting in args.set:
         name, _, value = setting.partition("=")

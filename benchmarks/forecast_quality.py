@@ -3,7 +3,7 @@
     python benchmarks/forecast_quality.py --seeds 5 --threads 1
 
 For each series and each RNN recipe it trains
-:func:`rnnkit.tasks.examples.forecasting.train_forecast`
+:func:`rnnkit.tasks.forecast.training.train_forecast`
 once per seed (the series, its split and the baselines do not depend on the seed; the
 RNN's initial weights and batch order do) and prints the test MAE and MASE (mean and
 standard deviation over seeds for the RNN) on the last 10% of the series, one-step-ahead
@@ -24,7 +24,7 @@ import torch
 from common import machine_line, print_table
 
 from rnnkit.models.forecaster import ForecasterConfig
-from rnnkit.tasks.examples.forecasting import ForecastConfig, train_forecast
+from rnnkit.tasks.forecast.training import ForecastConfig, train_forecast
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,15 @@ import tomllib
 
 from rnnkit.cli import build_parser, main
 from rnnkit.recipes import RECIPES, config_path, recipe_names
-from rnnkit.tasks.examples.commands import TASKS
+from rnnkit.tasks.classify.commands import COMMAND as CLASSIFY
 from rnnkit.tasks.flags import configs_from_args
+from rnnkit.tasks.forecast.commands import COMMAND as FORECAST
 from rnnkit.tasks.long_range.config import LongRangeConfig
 from rnnkit.tasks.music.commands import music_configs_from_args
+from rnnkit.tasks.tag.commands import COMMAND as TAG
 from rnnkit.training.config import load_config_file, read_toml
+
+TASKS = {task.name: task for task in (CLASSIFY, TAG, FORECAST)}
 
 SHIPPED = sorted(path.stem for path in RECIPES.glob("*.toml"))
 

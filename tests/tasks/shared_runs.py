@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parents[1]
-FOLDERS = (TESTS / "tasks" / "examples", TESTS / "tasks" / "seq2seq", TESTS / "training")
+FOLDERS = (*(TESTS / "tasks" / task for task in ("classify", "tag", "forecast", "seq2seq")),
+           TESTS / "training")
 
 
 def add_task_test_folders() -> None:

@@ -32,14 +32,14 @@ from rnnkit.models.classifier import ClassifierConfig
 from rnnkit.models.forecaster import ForecasterConfig
 from rnnkit.models.seq2seq import Seq2SeqConfig
 from rnnkit.models.tagger import TaggerConfig
-from rnnkit.tasks.examples.classification import ClassificationConfig, train_classifier
-from rnnkit.tasks.examples.forecasting import train_forecast
-from rnnkit.tasks.examples.tagging import train_tagging
+from rnnkit.tasks.classify.training import ClassificationConfig, train_classifier
+from rnnkit.tasks.forecast.training import train_forecast
 from rnnkit.tasks.language_model.training import train
 from rnnkit.tasks.long_range.config import LongRangeConfig
 from rnnkit.tasks.long_range.training import train_long_range
 from rnnkit.tasks.seq2seq.g2p import train_g2p
 from rnnkit.tasks.seq2seq.translation import train_translation
+from rnnkit.tasks.tag.training import train_tagging
 from rnnkit.training.checkpoint import load_checkpoint
 from rnnkit.training.precision import cpu_bf16_unavailable
 

@@ -31,7 +31,7 @@ from rnnkit.cli import main
 from rnnkit.models import ModelConfig
 from rnnkit.models.classifier import ClassifierConfig
 from rnnkit.models.seq2seq import Seq2SeqConfig
-from rnnkit.tasks.examples.classification import (
+from rnnkit.tasks.classify.training import (
     ClassificationConfig,
     SavedClassifier,
     train_classifier,

@@ -28,7 +28,7 @@ from cli_process import (  # reap_children: an autouse fixture
 
 from rnnkit.cli import main
 from rnnkit.models.forecaster import ForecasterConfig
-from rnnkit.tasks.examples.forecasting import ForecastConfig, train_forecast
+from rnnkit.tasks.forecast.training import ForecastConfig, train_forecast
 from rnnkit.training.checkpoint import SAVE_PAUSE_VARIABLE, load_checkpoint
 from rnnkit.training.run_folder import RunFolderError, claim_run_folder
 

@@ -1,5 +1,6 @@
-"""The two commands that reach every task: ``rnnkit train --task NAME`` (the task's own
-train command) and ``rnnkit eval --checkpoint DIR`` (scored by the task that wrote it)."""
+"""The commands that reach every task: ``rnnkit train --task NAME`` (the task's own train
+command), ``rnnkit eval --checkpoint DIR`` (scored by the task that wrote it) and ``rnnkit
+predict --checkpoint DIR`` (answered by the task that wrote it)."""
 
 from __future__ import annotations
 
@@ -95,3 +96,26 @@ def _run_corpus(table: dict[str, Any], plugins: Sequence[Plugin]) -> Any:
             return loader
     return None
 
+
+
+def add_predict_command(commands: Any, plugins: Sequence[Plugin] = PLUGINS) -> None:
+    """Register ``predict`` on the top-level subparsers: a run folder is answered by the
+    plugin that claims it."""
+    predict = commands.add_parser("predict", help="labels, tags or next values from a task "
+                                  "checkpoint")
+    predict.add_argument("--checkpoint", required=True)
+    predict.add_argument("--input", help="read lines from this file (default: standard "
+                         "input); a forecast reads a CSV series here (with --column)")
+    predict.add_argument("--column", help="the CSV column of the series (forecast)")
+    predict.set_defaults(handler=run_predict, plugins=plugins)
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    predictors = [plugin for plugin in args.plugins if plugin.predict is not None]
+    for plugin in predictors:
+        if plugin.predict(args.checkpoint, args.input, args.column):
+            return 0
+    *others, last = [name for plugin in predictors for name in plugin.train_tasks]
+    names = f"{', '.join(others)} or {last}" if others else last
+    raise ValueError(f"{args.checkpoint} is not a {names} run: predict reads those (use "
+                     "`rnnkit sample` or `rnnkit translate` for others)")

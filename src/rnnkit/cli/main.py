@@ -11,7 +11,12 @@ import traceback
 from collections.abc import Sequence
 
 from rnnkit.arguments import ArgumentParser
-from rnnkit.cli.dispatch import add_eval_command, add_train_task_choice, train_argv
+from rnnkit.cli.dispatch import (
+    add_eval_command,
+    add_predict_command,
+    add_train_task_choice,
+    train_argv,
+)
 from rnnkit.cli.registry import PLUGINS
 from rnnkit.tasks.plugin import Plugin
 
@@ -94,6 +99,7 @@ def build_parser(plugins: Sequence[Plugin] = PLUGINS) -> argparse.ArgumentParser
     for plugin in plugins:
         plugin.add_commands(commands)
     add_eval_command(commands, plugins)
+    add_predict_command(commands, plugins)
     add_train_task_choice(commands, plugins)
     return parser
 

@@ -11,12 +11,14 @@ from rnnkit.analysis import commands as analysis_commands
 from rnnkit.data import commands as data_commands
 from rnnkit.export import commands as export_commands
 from rnnkit.recipes import commands as recipe_commands
-from rnnkit.tasks.examples import commands as example_tasks
+from rnnkit.tasks.classify import commands as classify
+from rnnkit.tasks.forecast import commands as forecast
 from rnnkit.tasks.language_model import commands as language_model
 from rnnkit.tasks.long_range import commands as long_range
 from rnnkit.tasks.music import commands as music
 from rnnkit.tasks.plugin import Plugin
 from rnnkit.tasks.seq2seq import commands as seq2seq
+from rnnkit.tasks.tag import commands as tag
 
 PLUGINS: tuple[Plugin, ...] = (
     language_model.PLUGIN,                  # train, sample
@@ -27,5 +29,7 @@ PLUGINS: tuple[Plugin, ...] = (
     music.PLUGIN,                           # music train|generate|play
     Plugin(export_commands.add_export_command),  # export
     seq2seq.PLUGIN,                         # g2p, translation, translate; train --task seq2seq
-    example_tasks.PLUGIN,                   # classify, tag, forecast, predict
+    classify.PLUGIN,                        # classify train|eval
+    tag.PLUGIN,                             # tag train|eval
+    forecast.PLUGIN,                        # forecast train|eval
 )

@@ -14,6 +14,9 @@ CheckpointEvaluator = Callable[[str, str | None], dict[str, Any] | None]
 # A language-model run's saved ``task`` table in; the loader of the run's corpus
 # (``load(data, vocab_dict) -> Corpus``) out, or ``None`` when the run is another task's.
 RunCorpus = Callable[[dict[str, Any]], Callable[..., Any] | None]
+# A run folder and ``rnnkit predict``'s ``--input`` and ``--column`` in; ``True`` once the
+# answer is printed, ``False`` when the run is another task's.
+CheckpointPredictor = Callable[[str, str | None, str | None], bool]
 
 
 @dataclass(frozen=True)
@@ -25,10 +28,12 @@ class Plugin:
     command line that stands for it. ``evaluate_checkpoint`` serves ``rnnkit eval
     --checkpoint DIR`` for the run folders it wrote. ``run_corpus`` serves it for the
     language-model runs of a task built on the language model: the run is scored as a
-    language model, on the corpus the task reads.
+    language model, on the corpus the task reads. ``predict`` serves ``rnnkit predict
+    --checkpoint DIR`` for its run folders.
     """
 
     add_commands: Callable[[Any], None]
     train_tasks: Mapping[str, TrainArgv] = field(default_factory=dict)
     evaluate_checkpoint: CheckpointEvaluator | None = None
     run_corpus: RunCorpus | None = None
+    predict: CheckpointPredictor | None = None

@@ -9,7 +9,7 @@ import torch
 from torch.nn import functional as F
 
 from rnnkit.models.token_encoder import EncoderConfig, TokenEncoder
-from rnnkit.tasks.examples.encoder_pretraining import EncoderLanguageModel, pretrain_encoder
+from rnnkit.tasks.classify.encoder_pretraining import EncoderLanguageModel, pretrain_encoder
 from rnnkit.training.example_training import ExampleTrainingConfig
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from rnnkit.data.series_windows import SplitSizes
 from rnnkit.models.forecaster import ForecasterConfig
-from rnnkit.tasks.examples.forecasting import (
+from rnnkit.tasks.forecast.training import (
     ForecastConfig,
     evaluate_forecast_checkpoint,
     forecast_from_checkpoint,

@@ -16,7 +16,7 @@ import torch
 from rnnkit.cli import main
 from rnnkit.cli.dispatch import train_argv
 from rnnkit.models.classifier import ClassifierConfig
-from rnnkit.tasks.examples.classification import (
+from rnnkit.tasks.classify.training import (
     ClassificationConfig,
     SavedClassifier,
     _teacher_targets,

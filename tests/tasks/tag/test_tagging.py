@@ -13,7 +13,8 @@ import pytest
 from rnnkit.data.tag_examples import split_sentences, tags_of, tokens_of
 from rnnkit.metrics.labels import tagging_figures
 from rnnkit.models.tagger import TaggerConfig
-from rnnkit.tasks.examples.tagging import (
+from rnnkit.tasks.tag.baseline import MostFrequentTag, known_unknown_accuracy
+from rnnkit.tasks.tag.training import (
     SavedTagger,
     TaggingConfig,
     evaluate_tagging_checkpoint,
@@ -22,7 +23,6 @@ from rnnkit.tasks.examples.tagging import (
     tag_sentences,
     train_tagging,
 )
-from rnnkit.tasks.examples.tagging_baseline import MostFrequentTag, known_unknown_accuracy
 
 TRAIN = [[("the", "DT"), ("dog", "NN"), ("barks", "VBZ")],
          [("the", "DT"), ("run", "NN"), ("ended", "VBD")],

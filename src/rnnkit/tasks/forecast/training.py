@@ -9,7 +9,7 @@ training windows in a seeded shuffle on the loop of
 ``validate_every`` epochs the validation part is forecast from rolling origins, and the
 epoch with the lowest validation MAE (in the series' units) is kept (checkpoint tag
 ``best``). The run ends with rolling-origin forecasts of the test part by the RNN, the
-seasonal naive method and ARIMA (:mod:`rnnkit.tasks.examples.forecast_baselines`), scored by
+seasonal naive method and ARIMA (:mod:`rnnkit.tasks.forecast.baselines`), scored by
 MAE, RMSE and MASE (:mod:`rnnkit.metrics.forecasts`), written to
 ``out_dir/results.json`` with a plot of the one-step-ahead forecasts, ``forecast.png``.
 """
@@ -42,7 +42,7 @@ from rnnkit.data.series_windows import (
 )
 from rnnkit.metrics.forecasts import mae, mase, rmse
 from rnnkit.models.forecaster import ForecasterConfig, SequenceForecaster
-from rnnkit.tasks.examples.forecast_baselines import (
+from rnnkit.tasks.forecast.baselines import (
     arima_forecasts,
     choose_arima,
     describe_arima,

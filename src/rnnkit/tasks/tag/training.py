@@ -4,7 +4,7 @@ on tagged sentences (parts of speech, named entities).
 The sentences (a registered data set, a user's CoNLL file of ``token TAG`` lines, or
 sentences handed in) are shuffled with ``split_seed`` and cut into test, validation and
 training parts. The word, character and tag tables and the most-frequent-tag baseline
-(:mod:`rnnkit.tasks.examples.tagging_baseline`) come from the training part alone: words seen
+(:mod:`rnnkit.tasks.tag.baseline`) come from the training part alone: words seen
 fewer than ``min_count`` times there share ``<unk>``, which teaches the model what to do
 with the words it has never seen, and the character table lets it read their spelling
 (``TaggerConfig(char_embedding_size=...)``). Each epoch visits the training sentences in
@@ -52,7 +52,7 @@ from rnnkit.data.token_batches import (
 )
 from rnnkit.metrics.labels import is_bio, tagging_figures
 from rnnkit.models.tagger import SequenceTagger, TaggerConfig
-from rnnkit.tasks.examples.tagging_baseline import MostFrequentTag, known_unknown_accuracy
+from rnnkit.tasks.tag.baseline import MostFrequentTag, known_unknown_accuracy
 from rnnkit.training.checkpoint import (
     CheckpointError,
     load_checkpoint,

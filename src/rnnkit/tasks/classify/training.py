@@ -9,7 +9,7 @@ teaches the model what to do with the unknown words it will meet). Each epoch vi
 training texts in length buckets on :func:`~rnnkit.training.example_training.train_on_examples`;
 the epoch with the best validation accuracy is kept. With ``pretrain_epochs`` the encoder
 is first trained as a language model on the training texts
-(:mod:`rnnkit.tasks.examples.encoder_pretraining`). The run ends on the test part with
+(:mod:`rnnkit.tasks.classify.encoder_pretraining`). The run ends on the test part with
 accuracy, macro-F1 and a confusion matrix, next to a TF-IDF + logistic-regression baseline
 (scikit-learn) fitted on the same training texts in the same run.
 """
@@ -45,9 +45,9 @@ from rnnkit.data.token_batches import (
 )
 from rnnkit.metrics.labels import classification_figures, confusion_counts
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
-from rnnkit.tasks.examples.adversarial import adversarial_classification_loss
-from rnnkit.tasks.examples.distillation import mean_probabilities, mixed_targets
-from rnnkit.tasks.examples.encoder_pretraining import pretrain_encoder
+from rnnkit.tasks.classify.adversarial import adversarial_classification_loss
+from rnnkit.tasks.classify.distillation import mean_probabilities, mixed_targets
+from rnnkit.tasks.classify.encoder_pretraining import pretrain_encoder
 from rnnkit.training.checkpoint import (
     CheckpointError,
     load_checkpoint,

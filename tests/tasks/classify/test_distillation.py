@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from rnnkit.tasks.examples.classification import ClassificationConfig
-from rnnkit.tasks.examples.distillation import mean_probabilities, mixed_targets
+from rnnkit.tasks.classify.distillation import mean_probabilities, mixed_targets
+from rnnkit.tasks.classify.training import ClassificationConfig
 
 
 def test_targets_mix_the_label_and_the_teachers_by_the_weight() -> None:

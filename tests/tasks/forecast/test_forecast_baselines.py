@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnnkit.tasks.examples.forecast_baselines import (
+from rnnkit.tasks.forecast.baselines import (
     ArimaChoice,
     arima_candidates,
     arima_forecasts,

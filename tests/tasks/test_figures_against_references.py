@@ -39,27 +39,27 @@ from rnnkit.models.classifier import ClassifierConfig
 from rnnkit.models.forecaster import ForecasterConfig
 from rnnkit.models.seq2seq import Seq2SeqConfig
 from rnnkit.models.tagger import TaggerConfig
-from rnnkit.tasks.examples.classification import (
+from rnnkit.tasks.classify.training import (
     ClassificationConfig,
     load_classification_data,
     train_classifier,
 )
-from rnnkit.tasks.examples.forecasting import (
+from rnnkit.tasks.forecast.training import (
     ForecastConfig,
     forecast_from_checkpoint,
     train_forecast,
-)
-from rnnkit.tasks.examples.tagging import (
-    TaggingConfig,
-    load_tagging_data,
-    tag_sentences,
-    train_tagging,
 )
 from rnnkit.tasks.seq2seq.g2p import G2PConfig, load_g2p_data, train_g2p
 from rnnkit.tasks.seq2seq.translation import (
     TranslationConfig,
     load_translation_data,
     train_translation,
+)
+from rnnkit.tasks.tag.training import (
+    TaggingConfig,
+    load_tagging_data,
+    tag_sentences,
+    train_tagging,
 )
 
 CLOSE = dict(rel=1e-12, abs=1e-12)

@@ -7,8 +7,8 @@ import torch
 from torch.nn import functional as F
 
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
-from rnnkit.tasks.examples.adversarial import adversarial_classification_loss, worst_direction
-from rnnkit.tasks.examples.classification import ClassificationConfig
+from rnnkit.tasks.classify.adversarial import adversarial_classification_loss, worst_direction
+from rnnkit.tasks.classify.training import ClassificationConfig
 
 
 def _model(chars: bool = False) -> SequenceClassifier:

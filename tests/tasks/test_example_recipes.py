@@ -7,12 +7,17 @@ from dataclasses import fields, replace
 
 import pytest
 
-from rnnkit.tasks.examples.commands import TASKS, read_task_config
+from rnnkit.tasks.classify.commands import COMMAND as CLASSIFY
+from rnnkit.tasks.forecast.commands import COMMAND as FORECAST
 from rnnkit.tasks.recipe import recipe_tables
 from rnnkit.tasks.seq2seq.g2p import G2PConfig
 from rnnkit.tasks.seq2seq.translation import TranslationConfig
+from rnnkit.tasks.tag.commands import COMMAND as TAG
+from rnnkit.tasks.task_commands import read_task_config
 from rnnkit.training.config import read_toml
 from rnnkit.training.example_training import ExampleTrainingConfig
+
+TASKS = {task.name: task for task in (CLASSIFY, TAG, FORECAST)}
 
 RECIPES = {"rotten_tomatoes_bilstm": "classify", "pos_oanc_tagger": "tag",
            "wnut16_tagger": "tag", "airline_forecast": "forecast",

@@ -1,0 +1,1 @@
+"""Classification, many-to-one: ``rnnkit classify`` (a label per text)."""

@@ -1,0 +1,1 @@
+"""Forecasting a numeric series: ``rnnkit forecast`` (the next values)."""

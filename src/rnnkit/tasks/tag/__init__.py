@@ -1,0 +1,1 @@
+"""Tagging, aligned many-to-many: ``rnnkit tag`` (a tag per token)."""
