@@ -14,6 +14,7 @@ import pytest
 
 from rnnkit.cli import main
 from rnnkit.cli.registry import PLUGINS
+from rnnkit.training.checkpoint import load_checkpoint_config
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "extending.md"
 
@@ -46,6 +47,27 @@ def test_train_task_stands_for_the_example_tasks_command(majority, capsys, tmp_p
     assert main(["train", "--task", "majority", "--max-steps", "2", "--no-progress",
                  "--out-dir", str(tmp_path)], plugins) == 0
     assert json.loads(capsys.readouterr().out)["steps"] == 2
+
+
+def test_the_pages_recipe_configures_the_example_task(majority, capsys, tmp_path) -> None:
+    recipe = tmp_path / "majority.toml"
+    recipe.write_text(re.search(r"```toml\n(.*?)```", PAGE.read_text(encoding="utf-8"),
+                                re.S).group(1), encoding="utf-8")
+    plugins = (*PLUGINS, majority.PLUGIN)
+    assert main(["majority", "train", "--config", str(recipe), "--max-steps", "3",
+                 "--no-progress", "--out-dir", str(tmp_path / "run")], plugins) == 0
+    assert json.loads(capsys.readouterr().out)["steps"] == 3  # the flag wins over [train]
+    saved = load_checkpoint_config(tmp_path / "run", tag="latest")["majority"]
+    assert (saved["length"], saved["hidden_size"], saved["lr"]) == (15, 32, 0.01)
+
+
+def test_a_key_in_the_wrong_table_of_its_recipe_is_named(majority, capsys, tmp_path) -> None:
+    recipe = tmp_path / "majority.toml"
+    recipe.write_text('[task]\nname = "majority"\n[train]\nlength = 15\n', encoding="utf-8")
+    assert main(["majority", "train", "--config", str(recipe)],
+                (*PLUGINS, majority.PLUGIN)) == 1
+    error = capsys.readouterr().err
+    assert "majority.toml" in error and "length belongs in [data]" in error
 
 
 def test_the_example_tasks_flags_are_checked(majority, capsys) -> None:
