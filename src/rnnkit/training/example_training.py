@@ -34,8 +34,9 @@ from torch import Tensor, nn
 from rnnkit.training.config import TrainConfig
 from rnnkit.training.distributed import Distributed
 from rnnkit.training.precision import PRECISIONS
+from rnnkit.training.prepare import start_training
 from rnnkit.training.task import StepLoss, figures_line
-from rnnkit.training.trainer import fit, start_training
+from rnnkit.training.trainer import fit
 from rnnkit.validation import MAX_BATCH, MAX_SEED, Rule, check_fields
 
 log = logging.getLogger(__name__)

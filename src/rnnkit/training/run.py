@@ -1,4 +1,4 @@
-"""The live objects of a training run, as :func:`~rnnkit.training.trainer.prepare_run`
+"""The live objects of a training run, as :func:`~rnnkit.training.prepare.prepare_run`
 builds them and :func:`~rnnkit.training.trainer.training_loop` moves them on."""
 
 from __future__ import annotations

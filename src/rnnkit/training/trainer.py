@@ -24,39 +24,32 @@ import time
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-import torch
 from torch import nn
 
 from rnnkit.models.language_model import detach_state
-from rnnkit.training.checkpoint import load_checkpoint
 from rnnkit.training.clipping import clip_gradients
 from rnnkit.training.config import TrainConfig
-from rnnkit.training.distributed import Distributed, start_distributed, stop_distributed
-from rnnkit.training.environment import resolve_device, seed_everything
+from rnnkit.training.distributed import start_distributed, stop_distributed
 from rnnkit.training.interrupt import InterruptRequest, TrainingInterrupted, deferred_interrupt
-from rnnkit.training.optimizers import build_optimizer, weight_average
-from rnnkit.training.precision import MixedPrecision, carried_state, check_precision_supported
+from rnnkit.training.precision import carried_state
+from rnnkit.training.prepare import prepare_run
 from rnnkit.training.progress import Progress
 from rnnkit.training.records import QuietRecords, RunRecords, records_for
-from rnnkit.training.resume import restore_run, save_run
-from rnnkit.training.resume_check import check_resumable, resume_record
+from rnnkit.training.resume import save_run
 from rnnkit.training.run import Run
-from rnnkit.training.schedule import LearningRateSchedule
 from rnnkit.training.state import capture_rng_state, restore_rng_state
 from rnnkit.training.stopping import (
     TrainingDivergedError,
     check_finite,
-    planned_steps,
     stop_reason,
 )
 from rnnkit.training.task import Task
-from rnnkit.training.trained_module import trained_module
 
 log = logging.getLogger(__name__)
 
 # fit raises it; tasks and callers catch it here.
-__all__ = ["FitResult", "StepFigures", "TrainingDivergedError", "fit", "prepare_run",
-           "start_training", "train_step", "training_loop"]
+__all__ = ["FitResult", "StepFigures", "TrainingDivergedError", "fit", "train_step",
+           "training_loop"]
 
 Records = RunRecords | QuietRecords  # rank 0 records; the other ranks stay quiet
 
@@ -84,25 +77,16 @@ class FitResult:
     history: list[dict[str, Any]]  # every validation: epoch, trained_s, lr and the figures
 
 
-def start_training(settings: TrainConfig) -> tuple[Distributed, torch.device]:
-    """Threads, seeds and (under torchrun) the process group; returns this process's place
-    and the device to build the model on. Call before building the model, so that every
-    rank starts from the same weights."""
-    if settings.threads:
-        torch.set_num_threads(settings.threads)
-    seed_everything(settings.seed)
-    return start_distributed(resolve_device(settings.device))
-
-
 def fit(model: nn.Module, task: Task, settings: TrainConfig) -> FitResult:
     """Train ``model`` on ``task`` as ``settings`` says; returns its figures.
 
     Call inside :func:`~rnnkit.training.run_folder.claim_run_folder` of ``settings.out_dir``
-    after :func:`start_training`. Checkpoints ``latest`` at every validation and ``best``
-    whenever ``task.error`` of the figures is the lowest yet; with ``average_decay`` the
-    averaged weights are validated and saved, and copied into ``model`` at the end. Raises
-    :class:`TrainingDivergedError` if the loss or gradients stop being finite (the last good
-    checkpoint stays); :class:`~rnnkit.training.interrupt.TrainingInterrupted` after Ctrl-C,
+    after :func:`~rnnkit.training.prepare.start_training`. Checkpoints ``latest`` at every
+    validation and ``best`` whenever ``task.error`` of the figures is the lowest yet; with
+    ``average_decay`` the averaged weights are validated and saved, and copied into
+    ``model`` at the end. Raises :class:`TrainingDivergedError` if the loss or gradients
+    stop being finite (the last good checkpoint stays);
+    :class:`~rnnkit.training.interrupt.TrainingInterrupted` after Ctrl-C,
     once ``latest`` is saved. Leaves the process group when it ends.
     """
     distributed, _ = start_distributed(next(model.parameters()).device)
@@ -125,34 +109,6 @@ def fit(model: nn.Module, task: Task, settings: TrainConfig) -> FitResult:
     progress = run.progress
     return FitResult(progress.step, progress.epoch, progress.tokens, progress.elapsed_s,
                      stop_reason, figures, run.history)
-
-
-def prepare_run(model: nn.Module, task: Task, settings: TrainConfig,
-                distributed: Distributed | None = None) -> Run:
-    """Optimizer, schedule, precision and the DDP wrapper around ``model``; on resume, the
-    run restored from ``settings.out_dir``'s ``latest`` checkpoint."""
-    distributed = distributed or Distributed()
-    device = next(model.parameters()).device
-    check_precision_supported(settings.precision, device)
-    resume_from = load_checkpoint(settings.out_dir) if settings.resume else None
-    changes = None if resume_from is None else check_resumable(
-        resume_from.config, task.saved_config(), settings.out_dir)
-    task.bind(distributed)
-    if distributed.rank:
-        seed_everything(settings.seed + distributed.rank)  # own dropout masks per rank
-    optimizer = build_optimizer(model, settings)
-    per_epoch = len(task.batches(0))
-    schedule = LearningRateSchedule(optimizer, settings, per_epoch,
-                                    planned_steps(settings, per_epoch))
-    run = Run(settings, task, model, optimizer, schedule, Progress(),
-              MixedPrecision(settings.precision, device),
-              trained=trained_module(model, distributed, settings, ddp=task.forward_only),
-              distributed=distributed,
-              averaged=weight_average(model, settings.average_decay))
-    if resume_from is not None:
-        restore_run(run, resume_from)
-        run.resumes.append(resume_record(run.progress.step, changes))
-    return run
 
 
 def training_loop(run: Run, records: Records) -> str:

@@ -21,10 +21,11 @@ from rnnkit.tasks.language_model.task import LanguageModelTask, TaskCorpus
 from rnnkit.training.checkpoint import load_checkpoint_vocab
 from rnnkit.training.config import RunConfig
 from rnnkit.training.distributed import process_rank, start_distributed, stop_distributed
+from rnnkit.training.prepare import prepare_run as prepare_fit
+from rnnkit.training.prepare import start_training
 from rnnkit.training.run import Run
 from rnnkit.training.run_folder import claim_run_folder
-from rnnkit.training.trainer import fit, start_training
-from rnnkit.training.trainer import prepare_run as prepare_fit
+from rnnkit.training.trainer import fit
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,10 @@ from rnnkit.tasks.long_range.config import LongRangeConfig
 from rnnkit.tasks.long_range.result import LongRangeResult, save_long_range_result
 from rnnkit.tasks.long_range.task import build_task_model, long_range_task, task_data
 from rnnkit.training.distributed import process_rank
+from rnnkit.training.prepare import start_training
 from rnnkit.training.records import read_log
 from rnnkit.training.run_folder import claim_run_folder
-from rnnkit.training.trainer import TrainingDivergedError, fit, start_training
+from rnnkit.training.trainer import TrainingDivergedError, fit
 from rnnkit.validation import check_positive_int
 
 # Settings that say where and how visibly a run trains, not what it computes.

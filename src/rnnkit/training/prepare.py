@@ -1,0 +1,62 @@
+"""Everything a run needs before its first step: :func:`start_training` (threads, seeds,
+the process group, before the model is built) and :func:`prepare_run` (optimizer, schedule,
+precision, the DDP wrapper; on resume, the run restored from its ``latest`` checkpoint)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from rnnkit.training.checkpoint import load_checkpoint
+from rnnkit.training.config import TrainConfig
+from rnnkit.training.distributed import Distributed, start_distributed
+from rnnkit.training.environment import resolve_device, seed_everything
+from rnnkit.training.optimizers import build_optimizer, weight_average
+from rnnkit.training.precision import MixedPrecision, check_precision_supported
+from rnnkit.training.progress import Progress
+from rnnkit.training.resume import restore_run
+from rnnkit.training.resume_check import check_resumable, resume_record
+from rnnkit.training.run import Run
+from rnnkit.training.schedule import LearningRateSchedule
+from rnnkit.training.stopping import planned_steps
+from rnnkit.training.task import Task
+from rnnkit.training.trained_module import trained_module
+
+
+def start_training(settings: TrainConfig) -> tuple[Distributed, torch.device]:
+    """Threads, seeds and (under torchrun) the process group; returns this process's place
+    and the device to build the model on. Call before building the model, so that every
+    rank starts from the same weights."""
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
+    seed_everything(settings.seed)
+    return start_distributed(resolve_device(settings.device))
+
+
+
+def prepare_run(model: nn.Module, task: Task, settings: TrainConfig,
+                distributed: Distributed | None = None) -> Run:
+    """Optimizer, schedule, precision and the DDP wrapper around ``model``; on resume, the
+    run restored from ``settings.out_dir``'s ``latest`` checkpoint."""
+    distributed = distributed or Distributed()
+    device = next(model.parameters()).device
+    check_precision_supported(settings.precision, device)
+    resume_from = load_checkpoint(settings.out_dir) if settings.resume else None
+    changes = None if resume_from is None else check_resumable(
+        resume_from.config, task.saved_config(), settings.out_dir)
+    task.bind(distributed)
+    if distributed.rank:
+        seed_everything(settings.seed + distributed.rank)  # own dropout masks per rank
+    optimizer = build_optimizer(model, settings)
+    per_epoch = len(task.batches(0))
+    schedule = LearningRateSchedule(optimizer, settings, per_epoch,
+                                    planned_steps(settings, per_epoch))
+    run = Run(settings, task, model, optimizer, schedule, Progress(),
+              MixedPrecision(settings.precision, device),
+              trained=trained_module(model, distributed, settings, ddp=task.forward_only),
+              distributed=distributed,
+              averaged=weight_average(model, settings.average_decay))
+    if resume_from is not None:
+        restore_run(run, resume_from)
+        run.resumes.append(resume_record(run.progress.step, changes))
+    return run
