@@ -100,17 +100,18 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Mutation testing (docs/testing-mutation.md): slow, so apart from `make test`. mutmut
 # (configured in pyproject.toml) runs each scope below in turn, then the kill rates are
-# printed per module. A scope is label=mutant-name patterns; layers/base.py is mutated whole
-# but only its dispatch functions are run and counted. Rerun one module with e.g.
+# printed per module. A scope is label=mutant-name patterns; layers/base.py and
+# layers/dispatch.py are mutated whole but only the choice of a path is run and counted. Rerun one module with e.g.
 #   make mutation MUTATION_SCOPE='schedule=rnnkit.training.schedule.*' MUTATION_CLEAN=0
 comma := ,
 empty :=
 space := $(empty) $(empty)
 MUTATION_CHILDREN ?= 2
 MUTATION_CLEAN ?= 1
-DISPATCH := $(foreach f,fused_blocker engine_blocker backend_for native_blocker _settings \
-	_run _run_unfused,rnnkit.layers.base.x?RecurrentLayer?$(f)__mutmut_*) \
-	rnnkit.layers.base.x__one_cpu_step__mutmut_*
+DISPATCH := $(foreach f,fused_blocker engine_blocker backend_for native_blocker,$\
+	rnnkit.layers.base.x?RecurrentLayer?$(f)__mutmut_*) \
+	$(foreach f,choose_backend run_padded _run_unfused one_cpu_step fused_settings,$\
+	rnnkit.layers.dispatch.x_$(f)__mutmut_*)
 MUTATION_SCOPE ?= clipping=rnnkit.training.clipping.* schedule=rnnkit.training.schedule.* \
 	generate=rnnkit.generate.* dispatch=$(subst $(space),$(comma),$(strip $(DISPATCH))) \
 	factory=rnnkit.layers.factory.* fused=rnnkit.layers.fused.* explain=rnnkit.layers.explain.* \

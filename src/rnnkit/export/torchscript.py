@@ -17,7 +17,7 @@ import warnings
 import torch
 
 from rnnkit.export.signature import Exported
-from rnnkit.layers.base import BACKEND_FUSED
+from rnnkit.layers.dispatch import BACKEND_FUSED
 
 
 def torchscript_blocker(exported: Exported) -> str | None:

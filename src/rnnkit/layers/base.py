@@ -1,23 +1,17 @@
-"""What rnnkit's stacked layers share: parameters under torch.nn's names, checks, dispatch.
+"""What rnnkit's stacked layers share: parameters under torch.nn's names and the checks of
+a forward's input.
 
 A layer keeps one parameter per torch.nn name (``weight_ih_l0``, ``bias_hh_l1_reverse``,
-``weight_hr_l0``) and runs on one of three paths: torch's fused kernel when the
-configuration is one torch.nn has (``torch-fused``), rnnkit's scan engine for the cells
-torch lacks (``rnnkit-fused`` with its C++ kernels, ``rnnkit-scan`` with torch-operator
-kernels), or a loop over the cell's step function (``loop``, the slow twin every fast path
-is checked against). One exception to the first: a single time step without lengths on
-the CPU, where torch's fused kernel would run, runs the cell's step function instead
-(``single-step``): the fused kernel's setup costs several times the step itself there
-(a 2 x 256 LSTM step at batch 1: 2.4 ms in torch's kernel, 0.3 ms as plain matrix
-products), and generation and stepped decoders call a layer one step at a time.
+``weight_hr_l0``). Which path computes its forward (torch's fused kernel, rnnkit's scan
+engine, the step loop) is decided and run in :mod:`rnnkit.layers.dispatch`; its state (the
+zeros it starts from, the check of a given one) is :mod:`rnnkit.layers.state`'s.
 """
 
 from __future__ import annotations
 
-import functools
 import numbers
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 
 import torch
 from torch import Tensor, nn
@@ -27,27 +21,24 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 from rnnkit.cells.base import State
 from rnnkit.cells.init import check_init, initialize_parameters
 from rnnkit.cells.layernorm import layer_norm_input_projection
-from rnnkit.engine import BACKEND_NATIVE, native_kernel, native_unavailable_reason
-from rnnkit.engine.scan import ScanKernel, Tensors, scan
+from rnnkit.engine import native_unavailable_reason
+from rnnkit.engine.scan import ScanKernel, Tensors
+from rnnkit.layers.dispatch import (
+    BACKEND_FUSED,
+    ENGINES,
+    choose_backend,
+    fused_on_packed,
+    run_padded,
+)
 from rnnkit.layers.dropout import ForwardDraws, check_dropout_probability, draw_dropout
-from rnnkit.layers.fused import FusedSettings, fused_packed, fused_padded
-from rnnkit.layers.recurrent import run_over_time
-from rnnkit.layers.sequences import reverse_padded, sorted_batch_sizes
+from rnnkit.layers.state import RecurrentState, initial_state, public_state
 from rnnkit.validation import (
     check_choice,
     check_input,
     check_lengths,
     check_positive_int,
-    check_state,
-    check_tensor,
     shape_text,
 )
-
-ENGINES = ("auto", "rnnkit", "loop")
-BACKEND_FUSED = "torch-fused"
-BACKEND_SCAN = "rnnkit-scan"
-BACKEND_LOOP = "loop"
-BACKEND_STEP = "single-step"
 
 #: Gate blocks stacked in ``weight_ih`` per mode.
 GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
@@ -186,7 +177,7 @@ class RecurrentLayer(nn.Module):
         """Parameters grouped per layer and direction, as ``torch.nn.LSTM.all_weights``."""
         return [list(self.cell_weights(layer, d).values()) for layer, d in self._cells()]
 
-    def _flat_weights(self, draws: ForwardDraws) -> list[Tensor]:
+    def flat_weights(self, draws: ForwardDraws) -> list[Tensor]:
         """The weights in torch's flat order, after this forward's DropConnect."""
         torch_names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
         flat = []
@@ -223,15 +214,7 @@ class RecurrentLayer(nn.Module):
 
     def backend_for(self, device: torch.device | str | None = None) -> str:
         """The path a forward on ``device`` (default: the parameters') takes now."""
-        if self.fused_blocker() is None:
-            return BACKEND_FUSED
-        if self.engine_blocker() is not None:
-            return BACKEND_LOOP
-        if torch.compiler.is_compiling():
-            # Dynamo cannot trace into the C++ extension; the torch-operator kernels compute
-            # the same recurrence and compile into the graph without a break.
-            return BACKEND_SCAN
-        return BACKEND_NATIVE if self.native_blocker(device) is None else BACKEND_SCAN
+        return choose_backend(self, device)
 
     @property
     def backend(self) -> str:
@@ -241,17 +224,13 @@ class RecurrentLayer(nn.Module):
         """
         return self._last_backend or self.backend_for()
 
-    def _settings(self) -> FusedSettings:
-        return FusedSettings(self.mode, self.bias, self.num_layers, self.dropout, self.training,
-                             self.bidirectional)
-
     # --- forward -----------------------------------------------------------------------
     def forward(
         self,
         input: Tensor | PackedSequence,
-        hx: Tensor | tuple[Tensor, Tensor] | None = None,
+        hx: RecurrentState | None = None,
         lengths: Tensor | None = None,
-    ) -> tuple[Tensor | PackedSequence, Tensor | tuple[Tensor, Tensor]]:
+    ) -> tuple[Tensor | PackedSequence, RecurrentState]:
         """Run the stack over a sequence. See the class docstring for shapes."""
         if isinstance(input, PackedSequence):
             return self._forward_packed(input, hx, lengths)
@@ -270,18 +249,18 @@ class RecurrentLayer(nn.Module):
         time, batch = input.shape[0], input.shape[1]
         if time == 0:
             raise ValueError(f"{owner} expected at least one time step, got an empty time axis")
-        state = self._prepare_state(hx, batch, batched, input)
+        state = self._initial_state(hx, batch, batched, input)
         if lengths is not None:
             lengths = check_lengths(owner, lengths, batch=batch, time=time)
             if bool((lengths == time).all()):
                 lengths = None
-        output, state = self._run(input, state, lengths)
+        output, state = run_padded(self, input, state, lengths, self._draw(batch, input))
         if not batched:
             output = output.squeeze(1)
             state = tuple(s.squeeze(1) for s in state)
         elif self.batch_first:
             output = output.transpose(0, 1)  # (batch, time, directions * output_size)
-        return output, self._public_state(state)
+        return output, public_state(state)
 
     def _draw(self, batch: int, like: Tensor) -> ForwardDraws:
         return draw_dropout(
@@ -290,172 +269,37 @@ class RecurrentLayer(nn.Module):
             weight=self.weight_dropout if self.training else 0.0, like=like,
         )
 
-    def _run(
-        self, input: Tensor, state: State, lengths: Tensor | None
-    ) -> tuple[Tensor, State]:
-        draws = self._draw(input.shape[1], input)
-        self._last_backend = backend = self.backend_for(input.device)
-        if backend == BACKEND_FUSED and _one_cpu_step(input, lengths):
-            self._last_backend = BACKEND_STEP
-            return self._run_loop(input, state, None, draws)
-        if backend == BACKEND_FUSED:
-            if lengths is None:
-                return fused_padded(self._settings(), input, state, self._flat_weights(draws))
-            packed = pack_padded_sequence(input, lengths, enforce_sorted=False)
-            output, state = self._fused_on_packed(packed, state, draws)
-            padded, _ = pad_packed_sequence(output, total_length=input.shape[0])
-            return padded, state
-        device_type = input.device.type
-        if torch.is_autocast_enabled(device_type):
-            # rnnkit's own kernels run in the parameters' precision (see
-            # rnnkit.training.precision): autocast would hand them mixed dtypes.
-            with torch.autocast(device_type, enabled=False):
-                return self._run_unfused(backend, input, state, lengths, draws)
-        return self._run_unfused(backend, input, state, lengths, draws)
-
-    def _run_unfused(
-        self, backend: str, input: Tensor, state: State, lengths: Tensor | None,
-        draws: ForwardDraws,
-    ) -> tuple[Tensor, State]:
-        if backend == BACKEND_LOOP:
-            return self._run_loop(input, state, lengths, draws)
-        return self._run_engine(input, state, lengths, draws, native=backend == BACKEND_NATIVE)
-
-    def _fused_on_packed(
-        self, packed: PackedSequence, state: State, draws: ForwardDraws
-    ) -> tuple[PackedSequence, State]:
-        """Fused kernel on packed data; ``state`` is in the caller's batch order."""
-        if packed.sorted_indices is not None:
-            state = tuple(s.index_select(1, packed.sorted_indices) for s in state)
-        data, state = fused_packed(self._settings(), packed.data, packed.batch_sizes, state,
-                                   self._flat_weights(draws))
-        if packed.unsorted_indices is not None:
-            state = tuple(s.index_select(1, packed.unsorted_indices) for s in state)
-        return PackedSequence(data, packed.batch_sizes, packed.sorted_indices,
-                              packed.unsorted_indices), state
-
-    def _run_loop(
-        self, input: Tensor, state: State, lengths: Tensor | None, draws: ForwardDraws
-    ) -> tuple[Tensor, State]:
-        """The reference path: every layer and direction stepped in Python."""
-        lengths = None if lengths is None else lengths.to(input.device)
-
-        def run_cell(sequence: Tensor, cell: tuple[int, int], cell_state: State
-                     ) -> tuple[Tensor, State]:
-            weights, mask = draws.weights[cell], draws.masks[cell]
-            step = self.step if mask is None else functools.partial(self.step,
-                                                                     recurrent_mask=mask)
-            projection = self.input_projection(sequence, weights)
-            return run_over_time(step, projection, cell_state, weights, lengths)
-
-        return self._run_stack(input, state, lengths, run_cell)
-
-    def _run_engine(
-        self, input: Tensor, state: State, lengths: Tensor | None, draws: ForwardDraws,
-        *, native: bool,
-    ) -> tuple[Tensor, State]:
-        """rnnkit's scan engine; a ragged batch is sorted longest first, as cuDNN wants it."""
-        batch_sizes = order = None
-        if lengths is not None:
-            lengths = lengths.to(input.device)
-            order = torch.argsort(lengths, descending=True, stable=True)
-            input, lengths = input.index_select(1, order), lengths.index_select(0, order)
-            state = tuple(s.index_select(1, order) for s in state)
-            batch_sizes = sorted_batch_sizes(lengths, input.shape[0])
-
-        def run_cell(sequence: Tensor, cell: tuple[int, int], cell_state: State
-                     ) -> tuple[Tensor, State]:
-            kernel, xproj, params = self.scan_inputs(sequence, draws.weights[cell])
-            mask = draws.masks[cell]
-            if order is not None and mask is not None:
-                mask = mask.index_select(0, order)
-            return scan(native_kernel(kernel) if native else kernel, xproj, cell_state, params,
-                        mask, batch_sizes)
-
-        output, state = self._run_stack(input, state, lengths, run_cell)
-        if order is None:
-            return output, state
-        inverse = torch.argsort(order)
-        return output.index_select(1, inverse), tuple(s.index_select(1, inverse) for s in state)
-
-    def _run_stack(
-        self,
-        input: Tensor,
-        state: State,
-        lengths: Tensor | None,
-        run_cell: Callable[[Tensor, tuple[int, int], State], tuple[Tensor, State]],
-    ) -> tuple[Tensor, State]:
-        """Layers and directions around ``run_cell``: reversal, concatenation, dropout."""
-        layer_input, finals = input, []
-        for layer in range(self.num_layers):
-            outputs = []
-            for direction in range(self.num_directions):
-                index = layer * self.num_directions + direction
-                sequence = layer_input if direction == 0 else reverse_padded(layer_input, lengths)
-                output, final = run_cell(sequence, (layer, direction),
-                                         tuple(s[index] for s in state))
-                outputs.append(output if direction == 0 else reverse_padded(output, lengths))
-                finals.append(final)
-            layer_input = torch.cat(outputs, dim=2) if len(outputs) > 1 else outputs[0]
-            if self.dropout and self.training and layer < self.num_layers - 1:
-                layer_input = F.dropout(layer_input, self.dropout, training=True)
-        return layer_input, tuple(torch.stack(parts) for parts in zip(*finals, strict=True))
-
     def _forward_packed(
         self, packed: PackedSequence, hx: object, lengths: object
-    ) -> tuple[PackedSequence, Tensor | tuple[Tensor, Tensor]]:
+    ) -> tuple[PackedSequence, RecurrentState]:
         owner = type(self).__name__
         if lengths is not None:
             raise ValueError(f"{owner} takes either a PackedSequence or lengths, not both")
         reference = self._reference_parameter()
         check_input(owner, packed.data, features=self.input_size, batched_dims=2,
                     dtype=reference.dtype, device=reference.device)
-        state = self._prepare_state(hx, int(packed.batch_sizes[0]), True, packed.data)
+        batch = int(packed.batch_sizes[0])
+        state = self._initial_state(hx, batch, True, packed.data)
         if self.backend_for(packed.data.device) == BACKEND_FUSED:
             self._last_backend = BACKEND_FUSED
-            draws = self._draw(int(packed.batch_sizes[0]), packed.data)
-            output, state = self._fused_on_packed(packed, state, draws)
-            return output, self._public_state(state)
+            output, state = fused_on_packed(self, packed, state, self._draw(batch, packed.data))
+            return output, public_state(state)
         padded, lengths = pad_packed_sequence(packed)  # (time, batch, features), caller order
-        output, state = self._run(padded, state, lengths)
+        output, state = run_padded(self, padded, state, lengths, self._draw(batch, padded))
         if packed.sorted_indices is not None:
             output = output.index_select(1, packed.sorted_indices)
             lengths = lengths[packed.sorted_indices.cpu()]
         data = pack_padded_sequence(output, lengths, enforce_sorted=True).data
         return PackedSequence(data, packed.batch_sizes, packed.sorted_indices,
-                              packed.unsorted_indices), self._public_state(state)
+                              packed.unsorted_indices), public_state(state)
 
     # --- state -------------------------------------------------------------------------
     def _reference_parameter(self) -> Tensor:
         return self.weight_ih_l0
 
-    def _state_names(self) -> tuple[str, ...]:
-        return ("hx",) if len(self.state_sizes()) == 1 else ("h_0", "c_0")
-
-    def _prepare_state(self, hx: object, batch: int, batched: bool, input: Tensor) -> State:
-        owner = type(self).__name__
-        stacked = self.num_layers * self.num_directions
-        sizes = self.state_sizes()
-        if hx is None:
-            return tuple(input.new_zeros(stacked, batch, size) for size in sizes)
-        parts = self._state_parts(hx)
-        checked = []
-        for name, tensor, size in zip(self._state_names(), parts, sizes, strict=True):
-            expected = (stacked, batch, size) if batched else (stacked, size)
-            tensor = check_state(owner, name, tensor, expected, input.dtype, input.device)
-            checked.append(tensor if batched else tensor.unsqueeze(1))
-        return tuple(checked)
-
-    def _state_parts(self, hx: object) -> tuple[object, ...]:
-        if len(self.state_sizes()) == 1:
-            return (check_tensor(type(self).__name__, "hx", hx),)
-        if not isinstance(hx, (tuple, list)) or len(hx) != 2:
-            raise TypeError(f"{type(self).__name__} expected hx to be a tuple (h_0, c_0), "
-                            f"got {type(hx).__name__}")
-        return tuple(hx)
-
-    def _public_state(self, state: State) -> Tensor | tuple[Tensor, Tensor]:
-        return state[0] if len(state) == 1 else (state[0], state[1])
+    def _initial_state(self, hx: object, batch: int, batched: bool, input: Tensor) -> State:
+        return initial_state(type(self).__name__, hx, self.state_sizes(),
+                             self.num_layers * self.num_directions, batch, batched, input)
 
     def extra_repr(self) -> str:
         text = f"{self.input_size}, {self.hidden_size}"
@@ -483,8 +327,3 @@ def _check_dropout(owner: str, dropout: object, num_layers: int) -> float:
                       "num_layers=1 it does nothing", stacklevel=4)
     return float(dropout)
 
-
-def _one_cpu_step(input: Tensor, lengths: Tensor | None) -> bool:
-    """A single step of full rows on the CPU: cheaper as the cell's own step function
-    than through torch's fused kernel (module docstring). ``input`` is (time, batch, f)."""
-    return input.shape[0] == 1 and lengths is None and input.device.type == "cpu"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from rnnkit.layers.base import BACKEND_FUSED, BACKEND_LOOP, RecurrentLayer
+from rnnkit.layers.base import RecurrentLayer
+from rnnkit.layers.dispatch import BACKEND_FUSED, BACKEND_LOOP
 
 _FUSED_WHY = ("torch has this configuration: its fused kernel runs (cuDNN on GPU; one step "
               "on the CPU runs the step function)")

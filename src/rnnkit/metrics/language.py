@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from rnnkit.data.batching import get_window, make_streams, num_windows
-from rnnkit.models.language_model import detach_state
+from rnnkit.layers.state import detach_state
 
 LN2 = math.log(2.0)
 

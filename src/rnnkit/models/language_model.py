@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -14,6 +13,9 @@ from rnnkit.cells.catalog import CATALOG, CELL_NAMES
 from rnnkit.cells.init import INIT_SCHEMES
 from rnnkit.layers import RecurrentLayer
 from rnnkit.layers.factory import build_layer
+
+# The state helpers' home is layers.state; the language model's public names stay.
+from rnnkit.layers.state import RecurrentState, detach_state, map_state  # noqa: F401
 from rnnkit.validation import (
     MAX_LAYERS,
     MAX_LENGTH,
@@ -27,7 +29,6 @@ EMBEDDINGS = ("learned", "one-hot")
 DEFAULT_INIT = "uniform"
 ARCHITECTURES = ("rnn", "transformer")
 
-RecurrentState = Tensor | tuple[Tensor, Tensor]
 EMBEDDING_INIT_RANGE = 0.1
 
 
@@ -271,19 +272,3 @@ def _check_tokens(config: ModelConfig, tokens: Tensor) -> None:
             conditions and tokens.shape[-1] != 1 + conditions):
         raise ValueError(f"LanguageModel expected tokens as a {expected} int64 tensor, got "
                          f"shape {tuple(tokens.shape)} and dtype {tokens.dtype}")
-
-
-def map_state(state: RecurrentState | None,
-              function: Callable[[Tensor], Tensor]) -> RecurrentState | None:
-    """``function`` applied to every tensor of a state (a tensor, or a tuple ``(h, c)``);
-    ``None`` (no state yet) stays ``None``."""
-    if state is None:
-        return None
-    if isinstance(state, tuple):
-        return tuple(function(part) for part in state)  # type: ignore[return-value]
-    return function(state)
-
-
-def detach_state(state: RecurrentState | None) -> RecurrentState | None:
-    """Cut the graph behind a carried state, so backpropagation stops at the window edge."""
-    return map_state(state, Tensor.detach)

@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from rnnkit.models.language_model import map_state
+from rnnkit.layers.state import map_state
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 AUTOCAST_TYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}

@@ -16,7 +16,7 @@ from typing import Any
 
 from torch import Tensor
 
-from rnnkit.models.language_model import RecurrentState, map_state
+from rnnkit.layers.state import RecurrentState, map_state
 from rnnkit.training.checkpoint import (
     model_state_for_saving,
     restore_model_state,

@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 
 from torch import nn
 
-from rnnkit.models.language_model import detach_state
+from rnnkit.layers.state import detach_state
 from rnnkit.training.clipping import clip_gradients
 from rnnkit.training.config import TrainConfig
 from rnnkit.training.distributed import start_distributed, stop_distributed
