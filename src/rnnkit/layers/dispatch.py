@@ -10,16 +10,17 @@ the fused kernel's setup costs several times the step itself there (a 2 x 256 LS
 batch 1: 2.4 ms in torch's kernel, 0.3 ms as plain matrix products), and generation and
 stepped decoders call a layer one step at a time.
 
-Every function here takes the layer (:class:`~rnnkit.layers.base.RecurrentLayer`) and
-inputs time-major: (time, batch, features), the state as (layers * directions, batch,
-size) tensors.
+Every function here takes the layer (a :class:`~rnnkit.layers.base.RecurrentLayer`, seen
+through the :class:`RecurrentLayer` protocol: what dispatch reads of it) and inputs
+time-major: (time, batch, features), the state as (layers * directions, batch, size)
+tensors.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import Protocol
 
 import torch
 from torch import Tensor
@@ -28,14 +29,11 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from rnnkit.cells.base import State
 from rnnkit.engine import BACKEND_NATIVE, native_kernel
-from rnnkit.engine.scan import scan
+from rnnkit.engine.scan import ScanKernel, Tensors, scan
 from rnnkit.layers.dropout import ForwardDraws
 from rnnkit.layers.fused import FusedSettings, fused_packed, fused_padded
 from rnnkit.layers.recurrent import run_over_time
 from rnnkit.layers.sequences import reverse_padded, sorted_batch_sizes
-
-if TYPE_CHECKING:
-    from rnnkit.layers.base import RecurrentLayer
 
 ENGINES = ("auto", "rnnkit", "loop")
 BACKEND_FUSED = "torch-fused"
@@ -46,6 +44,38 @@ BACKEND_STEP = "single-step"
 # One cell's run over time in one direction: (sequence, (layer, direction), its state) in,
 # (outputs, final state) out.
 CellRun = Callable[[Tensor, tuple[int, int], State], tuple[Tensor, State]]
+
+
+class RecurrentLayer(Protocol):
+    """What dispatch reads of a layer: its shape and mode, why a path is blocked, and the
+    cell's functions (see :class:`rnnkit.layers.base.RecurrentLayer`)."""
+
+    mode: str
+    bias: bool
+    num_layers: int
+    dropout: float
+    training: bool
+    bidirectional: bool
+    _last_backend: str | None
+
+    @property
+    def num_directions(self) -> int: ...
+
+    def fused_blocker(self) -> str | None: ...
+
+    def engine_blocker(self) -> str | None: ...
+
+    def native_blocker(self, device: torch.device | str | None = None) -> str | None: ...
+
+    def flat_weights(self, draws: ForwardDraws) -> list[Tensor]: ...
+
+    def step(self, input_projection: Tensor, state: State, weights: Mapping[str, Tensor],
+             recurrent_mask: Tensor | None = None) -> State: ...
+
+    def input_projection(self, sequence: Tensor, weights: Mapping[str, Tensor]) -> Tensor: ...
+
+    def scan_inputs(self, sequence: Tensor, weights: Mapping[str, Tensor]
+                    ) -> tuple[ScanKernel, Tensor, Tensors]: ...
 
 
 def choose_backend(layer: RecurrentLayer, device: torch.device | str | None = None) -> str:
