@@ -6,6 +6,7 @@ pyproject.toml, checked by `lint-imports` in `make test`."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 SOURCE = Path(__file__).resolve().parent.parent / "src"
@@ -111,3 +112,20 @@ def test_no_module_of_the_training_package_is_named_after_a_task() -> None:
     named = [module for module in GRAPH if module.startswith("rnnkit.training.")
              and any(word in module.rpartition(".")[2] for word in task_words)]
     assert named == []
+
+
+def test_the_loop_and_the_language_model_know_no_music() -> None:
+    """Music plugs into the language model from tasks/music: neither the loop nor the
+    language model imports it or names its ABC text or key/meter conditions (the issue's
+    ``grep -rn "abc\\|key_meter"``, ``collections.abc`` aside)."""
+    modules = module_files()
+    core = [name for name in modules
+            if name.startswith(("rnnkit.training", "rnnkit.tasks.language_model"))]
+    assert len(core) > 20
+    music = {name for name in core for other in GRAPH[name]
+             if other.startswith(("rnnkit.music", "rnnkit.tasks.music"))}
+    assert music == set()
+    mentions = [f"{name}: {line.strip()}" for name in core
+                for line in modules[name].read_text(encoding="utf-8").splitlines()
+                if re.search("abc|key_meter", line.replace("collections.abc", ""))]
+    assert mentions == []
