@@ -116,7 +116,9 @@ MUTATION_SCOPE ?= clipping=rnnkit.training.clipping.* schedule=rnnkit.training.s
 	generate=rnnkit.generate.* dispatch=$(subst $(space),$(comma),$(strip $(DISPATCH))) \
 	factory=rnnkit.layers.factory.* fused=rnnkit.layers.fused.* explain=rnnkit.layers.explain.* \
 	resume=rnnkit.training.resume.* metrics=rnnkit.metrics.language.* \
-	trainer=rnnkit.training.trainer.* checkpoint=rnnkit.training.checkpoint.*
+	trainer=rnnkit.training.trainer.* checkpoint=rnnkit.training.checkpoint.* \
+	stopping=rnnkit.training.stopping.* optimizers=rnnkit.training.optimizers.* \
+	prepare=rnnkit.training.prepare.* trained_module=rnnkit.training.trained_module.*
 # Survivors whose tests run the code in child processes (torchrun ranks, an interrupted CLI
 # run), which mutmut cannot trace: mutant patterns=tests, run by
 # tools/mutation_rerun.py after mutmut.
@@ -124,8 +126,8 @@ TRAINER := rnnkit.training.trainer
 DDP_TESTS := tests/training/test_distributed.py::test_resume_under_ddp_continues_exactly,$\
 	tests/training/test_distributed.py::test_a_world_size_that_does_not_divide_the_batch_is_refused
 MUTATION_OUT_OF_PROCESS ?= \
-	$(TRAINER).x__gathered_hidden__*,$(TRAINER).x_save_run__*,$(TRAINER).x__trained_module__*,$\
-	$(TRAINER).x_train__*,$(TRAINER).x__build_run__*=$(DDP_TESTS) \
+	rnnkit.training.resume.x_save_run__*,rnnkit.training.prepare.x_prepare_run__*,$\
+	rnnkit.training.trained_module.x_trained_module__*=$(DDP_TESTS) \
 	$(TRAINER).x__stop_if_interrupted__*=$\
 	tests/training/test_run_folder.py::test_ctrl_c_saves_latest_and_resume_goes_on_exactly \
 	rnnkit.training.checkpoint.x__pause_for_tests__*=$\
