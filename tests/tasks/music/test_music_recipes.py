@@ -55,6 +55,14 @@ def test_the_language_model_command_sends_a_music_recipe_to_music(
                                   f"music; run rnnkit music train --config {name}")
 
 
+def test_the_language_model_command_names_the_command_of_a_long_range_recipe(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "--config", "adding_lstm_t200"]) == 1
+    assert error_line(capsys) == ("rnnkit train: error: config file adding_lstm_t200: its "
+                                  "[task] is adding; run rnnkit task adding --config "
+                                  "adding_lstm_t200")
+
+
 def test_the_language_model_command_refuses_a_task_table_without_a_name(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = recipe(tmp_path, "[task]\ncondition = \"key_meter\"\n")
@@ -67,6 +75,8 @@ def test_the_language_model_command_refuses_a_task_table_without_a_name(
 @pytest.mark.parametrize(("table", "message"), [
     ("[task]\nname = \"classify\"\n",
      "its [task] is classify, not music; run rnnkit classify train --config {path}"),
+    ("[task]\nname = \"adding\"\n",
+     "its [task] is adding, not music; run rnnkit task adding --config {path}"),
     ("[task]\ncondition = \"key_meter\"\n",
      "[task] must name its task: name = \"music\", got no name"),
     ("[task]\nname = 3\n", "[task] must name its task: name = \"music\", got 3"),

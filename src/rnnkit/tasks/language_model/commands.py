@@ -25,6 +25,7 @@ from rnnkit.arguments import (
     checkpoint_tag,
     positive_int,
 )
+from rnnkit.recipes import task_command
 from rnnkit.tasks.flags import add_config_flag, add_dataclass_flags, section_values
 from rnnkit.tasks.plugin import Plugin
 from rnnkit.training.config import SECTIONS, RunConfig, apply_overrides, read_toml
@@ -112,8 +113,8 @@ def refuse_task_table(tables: dict[str, Any], config: str) -> None:
     table = tables["task"]
     name = table.get("name") if isinstance(table, dict) else None
     if isinstance(name, str) and name.isidentifier():
-        raise ValueError(f"config file {config}: its [task] is {name}; run rnnkit {name} "
-                         f"train --config {config}")
+        raise ValueError(f"config file {config}: its [task] is {name}; run "
+                         f"{task_command(name)} --config {config}")
     raise ValueError(f"config file {config}: its [task] table names no task (name = "
                      f"\"...\"), and rnnkit train takes [data], [model] and [train] only")
 

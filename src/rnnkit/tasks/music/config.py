@@ -18,6 +18,7 @@ import difflib
 from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar
 
+from rnnkit.recipes import task_command
 from rnnkit.training.config import replace_section
 from rnnkit.validation import Rule, check_fields
 
@@ -82,7 +83,7 @@ def _check_name(name: Any, where: str, config: str | None) -> None:
     if name == NAME:
         return
     if isinstance(name, str) and name.isidentifier():
-        raise ValueError(f"{where}its [task] is {name}, not music; run rnnkit {name} train "
+        raise ValueError(f"{where}its [task] is {name}, not music; run {task_command(name)} "
                          f"--config {config}")
     raise ValueError(f"{where}[task] must name its task: name = \"music\", got "
                      f"{'no name' if name is None else repr(name)}")
