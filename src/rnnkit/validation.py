@@ -7,12 +7,13 @@ call fails here rather than deep inside a torch kernel.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
 import json
 import math
 import types
 import typing
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import torch
@@ -204,6 +205,16 @@ class ConfigValueError(ValueError):
 
 class ConfigTypeError(ConfigValueError, TypeError):
     """A field of a config holds a value of the wrong type (also a ``TypeError``)."""
+
+
+def closest_name(name: str, known: Iterable[str], *, table: bool = False) -> str:
+    """`` (did you mean 'hidden_size'?)`` for the known name closest to a misspelt ``name``
+    (``[data]`` when ``table``), or ``""`` when none is close: what every recipe reader
+    appends to an unknown key or table."""
+    match = difflib.get_close_matches(name, list(known), n=1)
+    if not match:
+        return ""
+    return f" (did you mean {f'[{match[0]}]' if table else repr(match[0])}?)"
 
 
 def show_value(value: object) -> str:

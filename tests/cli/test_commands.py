@@ -51,7 +51,17 @@ def test_unknown_key_in_a_config_file(tmp_path: Path, capsys) -> None:
     config_file = tmp_path / "run.toml"
     config_file.write_text("[model]\nhiden_size = 99\n")
     assert main(["train", "--config", str(config_file)]) == 1
-    assert "unknown key(s) ['hiden_size'] in [model]" in capsys.readouterr().err
+    assert ("unknown key 'hiden_size' in [model] (did you mean 'hidden_size'?); known keys: "
+            in capsys.readouterr().err)
+
+
+def test_a_misspelt_table_of_a_config_file_gets_the_closest_name(tmp_path: Path,
+                                                                 capsys) -> None:
+    config_file = tmp_path / "run.toml"
+    config_file.write_text("[dat]\nlevel = \"char\"\n")
+    assert main(["train", "--config", str(config_file)]) == 1
+    assert ("unknown table [dat] (did you mean [data]?); this command reads [data], [model], "
+            "[train]" in capsys.readouterr().err)
 
 
 def test_eval_prints_json_with_both_measurements(trained: Path, capsys) -> None:

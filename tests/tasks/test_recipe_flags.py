@@ -53,7 +53,7 @@ COMMANDS = {"g2p": ["g2p", "train"], "classify": ["classify", "train"],
 
 
 @pytest.mark.parametrize(("task", "text", "message"), [
-    ("g2p", "[datta]\nx = 1\n", "unknown table [datta] (did you mean [data]?); a recipe has "
+    ("g2p", "[datta]\nx = 1\n", "unknown table [datta] (did you mean [data]?); this command reads "
                                 "[data], [model], [train], [task]"),
     ("g2p", "[model]\nhidden = 8\n", "unknown key 'hidden' in [model] (did you mean "
                                      "'hidden_size'?); known keys: "),

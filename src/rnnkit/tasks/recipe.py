@@ -15,9 +15,10 @@ trains it.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import fields
 from typing import Any
+
+from rnnkit.validation import closest_name
 
 TABLES = ("data", "model", "train", "task")
 
@@ -60,8 +61,9 @@ def read_task_recipe(path: str, task: str, sections: dict[str, type]) -> dict[st
 def _check_tables(recipe: dict[str, Any], where: str) -> None:
     for table, keys in recipe.items():
         if table not in TABLES:
-            raise ValueError(f"{where}: unknown table [{table}]{_closest(table, TABLES, '[')}; "
-                             f"a recipe has {', '.join(f'[{name}]' for name in TABLES)}")
+            raise ValueError(f"{where}: unknown table [{table}]"
+                             f"{closest_name(table, TABLES, table=True)}; "
+                             f"this command reads {', '.join(f'[{name}]' for name in TABLES)}")
         if not isinstance(keys, dict):
             raise ValueError(f"{where}: [{table}] must be a table of keys, got "
                              f"{type(keys).__name__}")
@@ -92,12 +94,5 @@ def _check_keys(table: str, keys: dict[str, Any], tables: dict[str, frozenset[st
             raise ValueError(f"{where}: {key} belongs in [{home}], not in [{table}]")
         known = sorted(tables.get(table, frozenset()))
         raise ValueError(f"{where}: unknown key {key!r} in [{table}]"
-                         f"{_closest(key, known)}; known keys: {', '.join(known) or 'none'}")
+                         f"{closest_name(key, known)}; known keys: {', '.join(known) or 'none'}")
 
-
-def _closest(name: str, known: Any, bracket: str = "") -> str:
-    match = difflib.get_close_matches(name, list(known), n=1)
-    if not match:
-        return ""
-    shown = f"[{match[0]}]" if bracket else repr(match[0])
-    return f" (did you mean {shown}?)"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -28,6 +29,7 @@ from rnnkit.validation import (
     ConfigValueError,
     Rule,
     check_fields,
+    closest_name,
 )
 
 if sys.version_info >= (3, 11):
@@ -208,14 +210,19 @@ BOUNDS = ("max_steps", "max_epochs", "max_time")
 
 
 def apply_overrides(config: RunConfig, sections: dict[str, Any],
-                    path: str | Path | None = None) -> RunConfig:
+                    path: str | Path | None = None, *,
+                    other_tables: Sequence[str] = ()) -> RunConfig:
     """Return ``config`` with the given per-section values replaced (read from the config
-    file at ``path``, if given: errors name it)."""
+    file at ``path``, if given: errors name it). ``other_tables`` are the recipe's tables
+    the caller has taken out and read itself (a task's ``[task]``): an unknown table's
+    error lists them too."""
     where = f"config file {path}: " if path is not None else ""
-    unknown = set(sections) - set(SECTIONS)
-    if unknown:
-        raise ValueError(f"{where}unknown config section(s) {sorted(unknown)}; "
-                         f"expected {sorted(SECTIONS)}")
+    for table in sections:
+        if table not in SECTIONS:
+            tables = [*SECTIONS, *other_tables]
+            raise ValueError(f"{where}unknown table [{table}]"
+                             f"{closest_name(table, tables, table=True)}; this command "
+                             f"reads {', '.join(f'[{name}]' for name in tables)}")
     updated = {}
     for section, values in sections.items():
         current = getattr(config, section)
@@ -223,10 +230,11 @@ def apply_overrides(config: RunConfig, sections: dict[str, Any],
         if not isinstance(values, dict):
             raise ValueError(f"{where}[{section}] must be a table of keys, got "
                              f"{type(values).__name__}")
-        bad = set(values) - known
-        if bad:
-            raise ValueError(f"{where}unknown key(s) {sorted(bad)} in [{section}]; "
-                             f"known keys: {', '.join(sorted(known))}")
+        for key in values:
+            if key not in known:
+                raise ValueError(f"{where}unknown key {key!r} in [{section}]"
+                                 f"{closest_name(key, known)}; known keys: "
+                                 f"{', '.join(sorted(known))}")
         if section == "train":
             values = _without_default_bound(current, values)
         updated[section] = replace_section(current, values, section, path)

@@ -81,10 +81,12 @@ def test_the_language_model_command_refuses_a_task_table_without_a_name(
      "[task] must name its task: name = \"music\", got no name"),
     ("[task]\nname = 3\n", "[task] must name its task: name = \"music\", got 3"),
     ("[task]\nname = \"music\"\nconditon = \"key_meter\"\n",
-     "unknown key 'conditon' in [task]; did you mean 'condition'? the music task's keys are "
-     "name, condition"),
+     "unknown key 'conditon' in [task] (did you mean 'condition'?); known keys: name, "
+     "condition"),
     ("[task]\nname = \"music\"\nformat = \"abc\"\n",
-     "unknown key 'format' in [task]; the music task's keys are name, condition"),
+     "unknown key 'format' in [task]; known keys: name, condition"),
+    ("[task]\nname = \"music\"\n[optim]\nlr = 1\n",
+     "unknown table [optim]; this command reads [data], [model], [train], [task]"),
     ("task = \"music\"\n", "[task] must be a table of keys, got str"),
 ])
 def test_music_train_refuses_a_task_table_that_is_not_its_own(
@@ -100,8 +102,8 @@ def test_an_old_recipe_with_the_format_in_data_is_refused(
     path = recipe(tmp_path, "format = \"abc\"\n")
     assert main(["music", "train", "--config", path]) == 1
     line = error_line(capsys)
-    assert line.startswith(f"rnnkit music train: error: config file {path}: unknown key(s) "
-                           f"['format'] in [data]")
+    assert line.startswith(f"rnnkit music train: error: config file {path}: unknown key "
+                           f"'format' in [data]")
 
 
 def music_args(*argv: str) -> argparse.Namespace:

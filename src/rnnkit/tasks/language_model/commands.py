@@ -92,12 +92,14 @@ def add_training_flags(parser: argparse.ArgumentParser, task_config: type | None
 def config_from_args(args: argparse.Namespace, base: RunConfig | None = None,
                      tables: dict[str, Any] | None = None) -> RunConfig:
     """Defaults (``base``), then the ``--config`` recipe (its ``tables``, when the caller
-    has read them and taken out its own), then explicit flags."""
+    has read them and taken out its own ``[task]``), then explicit flags."""
     base = base or RunConfig()
+    own = ("task",) if tables is not None else ()
     if tables is None and args.config:
         tables = read_toml(args.config)
         refuse_task_table(tables, args.config)
-    config = apply_overrides(base, tables, args.config) if tables else base
+    config = (apply_overrides(base, tables, args.config, other_tables=own) if tables
+              else base)
     sections = {section: values for section in SECTIONS
                 if (values := section_values(args, section))}
     if "text_file" in sections.get("data", {}):

@@ -14,13 +14,12 @@ the run's ``task`` table, and :func:`saved_music_config` reads them there.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar
 
 from rnnkit.recipes import task_command
 from rnnkit.training.config import replace_section
-from rnnkit.validation import Rule, check_fields
+from rnnkit.validation import Rule, check_fields, closest_name
 
 NAME = "music"
 CONDITIONS = ("key_meter",)
@@ -93,10 +92,8 @@ def _check_keys(values: dict[str, Any], where: str) -> None:
     known = sorted(field.name for field in fields(MusicConfig))
     for key in sorted(values):
         if key not in known:
-            close = difflib.get_close_matches(key, known, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            raise ValueError(f"{where}unknown key {key!r} in [task]; {hint}the music task's "
-                             f"keys are name, {', '.join(known)}")
+            raise ValueError(f"{where}unknown key {key!r} in [task]{closest_name(key, known)}; "
+                             f"known keys: name, {', '.join(known)}")
 
 
 def saved_music_config(table: dict[str, Any]) -> MusicConfig | None:
