@@ -289,7 +289,7 @@ CASES: list[tuple[list[str], list[str]]] = [
     (["g2p", "train", "--average-decay", "1"], ["--average-decay", "[0, 1)"]),
     (["g2p", "train", "--lr-decay", "0"], ["--lr-decay", "(0, 1]"]),
     (["g2p", "train", "--max-time", "nan"], ["--max-time", "nan"]),
-    (["g2p", "eval", "--checkpoint", "{ckpt}", "--beam", "0"], ["--beam", "got 0"]),
+    (["g2p", "eval", "--checkpoint", "{ckpt}", "--beam-width", "0"], ["--beam-width", "got 0"]),
     (["g2p", "eval", "--checkpoint", "{ckpt}"], ["not a G2P run", "language-model"]),
     (["g2p", "eval", "--checkpoint", "{ckpt}", "--split", "train"], ["--split"]),
     (["g2p", "attention", "--checkpoint", "{ckpt}", "--words", "ab", "--out", "{tmp}/a.png"],
@@ -301,7 +301,7 @@ CASES: list[tuple[list[str], list[str]]] = [
     (["translation", "train", "--max-output", "0"], ["--max-output"]),
     (["translation", "train", "--dataset", "wmt"], ["--dataset", "django_de"]),
     (["translation", "train", "--num-heads", "0"], ["--num-heads"]),
-    (["translate", "--checkpoint", "{ckpt}", "--beam", "0"], ["--beam", "got 0"]),
+    (["translate", "--checkpoint", "{ckpt}", "--beam-width", "0"], ["--beam-width", "got 0"]),
     (["translate", "--checkpoint", "{ckpt}"], ["not a G2P or translation run"]),
     # --- classify -----------------------------------------------------------------------
     (["classify", "train", "--word-dropout", "1"], ["--word-dropout", "[0, 1)"]),

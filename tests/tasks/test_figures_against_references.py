@@ -116,7 +116,7 @@ def test_g2p_error_rates_match_jiwer_on_the_saved_models_outputs(tmp_path, monke
     test = load_g2p_data(config, text).splits["test"]
     words = list(test)
     assert len(words) >= 10
-    rows = run_cli(["translate", "--checkpoint", str(tmp_path / "g2p"), "--beam", "1"], words,
+    rows = run_cli(["translate", "--checkpoint", str(tmp_path / "g2p"), "--beam-width", "1"], words,
                    monkeypatch, capsys)
     assert [row[0] for row in rows] == words
     hypotheses = [row[1].split() for row in rows]
@@ -238,8 +238,8 @@ def test_translation_bleu_and_chrf_match_sacrebleu_on_translate_output(tmp_path,
     test = load_translation_data(config, CATALOGUE).splits["test"]
     english, references = [e for e, _ in test], [g for _, g in test]
     for beam, key in ((1, "test_greedy"), (2, "test_beam")):
-        rows = run_cli(["translate", "--checkpoint", str(tmp_path / "m"), "--beam", str(beam)],
-                       english, monkeypatch, capsys)
+        rows = run_cli(["translate", "--checkpoint", str(tmp_path / "m"), "--beam-width",
+                        str(beam)], english, monkeypatch, capsys)
         assert [row[0] for row in rows] == english
         hypotheses = [row[1] if len(row) > 1 else "" for row in rows]
         bleu = sacrebleu.corpus_bleu(hypotheses, [references])
@@ -253,7 +253,7 @@ def test_forecast_errors_match_numpy_on_checkpoint_forecasts(tmp_path):
     rng = np.random.default_rng(0)
     values = [5.0 + np.sin(2 * np.pi * t / 12) + 0.1 * float(rng.standard_normal())
               for t in range(120)]
-    config = ForecastConfig(window=12, max_epochs=2, validate_every=1, season=12, arima=False,
+    config = ForecastConfig(window=12, max_epochs=2, eval_every_epochs=1, season=12, arima=False,
                             out_dir=str(tmp_path / "f"), progress=False, device="cpu",
                             threads=1)
     reported = train_forecast(config, ForecasterConfig(hidden_size=8, horizon=3), values)

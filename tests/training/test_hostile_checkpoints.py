@@ -364,5 +364,5 @@ def test_predict_and_translate_need_no_trainer_files(runs, tmp_path: Path, monke
     assert main(["predict", "--checkpoint", str(classify)]) == 0
     assert capsys.readouterr().out.split("\t")[0] in ("pos", "neg")
     monkeypatch.setattr("sys.stdin", io.StringIO("tap\n"))
-    assert main(["translate", "--checkpoint", str(g2p), "--beam", "1"]) == 0
+    assert main(["translate", "--checkpoint", str(g2p), "--beam-width", "1"]) == 0
     assert capsys.readouterr().out.startswith("tap\t")

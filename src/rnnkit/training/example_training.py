@@ -4,7 +4,7 @@ translation), on the one loop: :func:`train_on_examples` wraps what varies by ta
 
 A language model walks one long token stream with a carried state; an example task
 instead visits batches of independent examples, and is judged once an epoch (or every
-``validate_every`` epochs, and where the run stops) on held-out ones. What varies by task
+``eval_every_epochs`` epochs, and where the run stops) on held-out ones. What varies by task
 comes in as functions: ``batches`` (one epoch's batches, shuffled by the epoch's seed),
 ``loss_of`` (a model's mean loss on a batch), ``validate`` (the held-out figures of a
 model), ``error_of`` (the figure to minimize, which picks the best epoch and drives the
@@ -64,7 +64,7 @@ class ExampleTrainingConfig:
     max_epochs: int = 10
     max_steps: int | None = None  # optimizer steps in all; the run validates where it stops
     max_time: float | None = None  # minutes of training, evaluation excluded
-    validate_every: int = 1  # epochs between validations (and checkpoints); the last is
+    eval_every_epochs: int = 1  # epochs between validations (and checkpoints); the last is
     average_decay: float = 0.0  # > 0: judge and save a moving average of the weights
     seed: int = 1337
     out_dir: str = "runs/examples"
@@ -81,13 +81,14 @@ class ExampleTrainingConfig:
         "batch_size": f"[1, {MAX_BATCH}]", "lr": "> 0", "lr_decay": "(0, 1]",
         "warmup_steps": ">= 0", "clip_norm": "> 0", "max_epochs": ">= 1", "max_steps": ">= 1",
         "max_time": "> 0",
-        "validate_every": ">= 1", "average_decay": "[0, 1)", "seed": f"[0, {MAX_SEED}]",
+        "eval_every_epochs": ">= 1", "average_decay": "[0, 1)", "seed": f"[0, {MAX_SEED}]",
         "device": ("auto", "cpu", "cuda"), "threads": "[1, 4096]", "precision": PRECISIONS,
         "split_seed": f"[0, {MAX_SEED}]", "valid_fraction": "(0, 1)",
         "test_fraction": "(0, 1)"}
 
     # Keys a run folder of an older rnnkit holds under another name, and today's name.
-    RENAMED: ClassVar[dict[str, str]] = {"epochs": "max_epochs"}
+    RENAMED: ClassVar[dict[str, str]] = {"epochs": "max_epochs",
+                                          "validate_every": "eval_every_epochs"}
 
     @classmethod
     def from_saved(cls, values: dict[str, Any]) -> Self:
@@ -111,14 +112,14 @@ class ExampleTrainingConfig:
         """These settings as the one loop's: Adam, the rate decayed by ``lr_decay`` on a
         plateau of the validation error (a gain under 1% of it does not count: G2P's
         validation error creeps down by a tenth of a point an epoch long after the rate
-        should have dropped), validation every ``validate_every`` epochs."""
+        should have dropped), validation every ``eval_every_epochs`` epochs."""
         return TrainConfig(
             batch_size=self.batch_size, optimizer="adam", lr=self.lr,
             schedule="plateau" if self.lr_decay < 1.0 else "constant",
             decay_factor=self.lr_decay, plateau_patience=1, plateau_threshold=0.01,
             warmup_steps=self.warmup_steps, clip_norm=self.clip_norm,
             max_epochs=self.max_epochs, max_steps=self.max_steps, max_time=self.max_time,
-            eval_every=None, eval_every_epochs=self.validate_every,
+            eval_every=None, eval_every_epochs=self.eval_every_epochs,
             average_decay=self.average_decay, seed=self.seed, out_dir=self.out_dir,
             resume=self.resume, overwrite=self.overwrite, progress=self.progress,
             tensorboard=self.tensorboard, precision=self.precision, device=self.device,

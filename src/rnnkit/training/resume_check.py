@@ -30,7 +30,7 @@ CHANGEABLE = {
     *(f"train.{name}" for name in (
         "lr", "momentum", "weight_decay", "warmup_steps", "decay_start_epoch", "decay_factor",
         "plateau_patience", "min_lr", "decay_steps", "clip_norm", "clip_value", "max_steps",
-        "max_epochs", "max_time", "eval_every", "eval_every_epochs", "validate_every",
+        "max_epochs", "max_time", "eval_every", "eval_every_epochs",
         "plateau_threshold", "eval_batch_size", "eval_window", "eval_max_tokens",
         "early_stop_patience", "target_error", "target", "explode_factor", "log_every",
         "sample_length", "seed", "out_dir", "resume", "overwrite", "device", "threads",

@@ -191,22 +191,24 @@ def test_a_student_distils_its_teachers_mean_answers(tmp_path: Path) -> None:
                          MODEL, pairs)
 
 
-def test_a_run_saved_before_epochs_became_max_epochs_still_loads(tmp_path: Path, capsys,
-                                                                 monkeypatch) -> None:
-    """Older rnnkit saved ``[classify] epochs``; the run answers as it did."""
+def test_a_run_saved_under_the_old_option_names_still_loads(tmp_path: Path, capsys,
+                                                             monkeypatch) -> None:
+    """Older rnnkit saved ``[classify] epochs`` and ``validate_every`` (today's
+    ``max_epochs`` and ``eval_every_epochs``); the run answers as it did."""
+    old_names = {"max_epochs": "epochs", "eval_every_epochs": "validate_every"}
     torch.manual_seed(0)
-    train_classifier(tiny(tmp_path, max_epochs=2), MODEL, reviews(60))
+    train_classifier(tiny(tmp_path, max_epochs=2, eval_every_epochs=2), MODEL, reviews(60))
     before = SavedClassifier.load(tmp_path).classify(["the plot was superb"])
     for tag in ("best", "latest"):
         saved = load_checkpoint(tmp_path, tag=tag)
         config = {**saved.config, "classify": {
-            ("epochs" if key == "max_epochs" else key): value
-            for key, value in saved.config["classify"].items()}}
+            old_names.get(key, key): value for key, value in saved.config["classify"].items()}}
         save_checkpoint(tmp_path, model_state=saved.model_state, config=config,
                         vocab=saved.vocab, trainer_state=saved.trainer_state, tag=tag)
-    assert "epochs" in load_checkpoint(tmp_path, tag="best").config["classify"]
+    assert {"epochs", "validate_every"} <= set(load_checkpoint(tmp_path,
+                                                               tag="best").config["classify"])
     loaded = SavedClassifier.load(tmp_path)
-    assert loaded.config.max_epochs == 2
+    assert (loaded.config.max_epochs, loaded.config.eval_every_epochs) == (2, 2)
     assert loaded.classify(["the plot was superb"]) == before
     monkeypatch.setattr("sys.stdin", io.StringIO("the plot was superb\n"))
     assert main(["predict", "--checkpoint", str(tmp_path)]) == 0

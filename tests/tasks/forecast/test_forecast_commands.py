@@ -21,7 +21,7 @@ def test_train_predict_and_eval_a_forecast_run_from_the_command_line(tmp_path: P
     series = write_series(tmp_path / "series.csv", 80)
     run = tmp_path / "run"
     assert main(["train", "--task", "forecast", "--csv", str(series), "--column", "level",
-                 "--window", "8", "--season", "1", "--max-epochs", "3", "--validate-every", "1",
+                 "--window", "8", "--season", "1", "--max-epochs", "3", "--eval-every-epochs", "1",
                  "--hidden-size", "4", "--horizon", "2", "--relative", "--no-arima",
                  "--no-progress", "--device", "cpu", "--out-dir", str(run)]) == 0
     reported = json.loads(capsys.readouterr().out.splitlines()[-1])

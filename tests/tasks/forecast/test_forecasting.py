@@ -35,7 +35,7 @@ def noisy_sine(length: int = 200, seed: int = 0) -> list[float]:
 
 
 def tiny_config(out_dir: Path, **values) -> ForecastConfig:
-    settings = dict(window=12, max_epochs=2, validate_every=1, season=12,
+    settings = dict(window=12, max_epochs=2, eval_every_epochs=1, season=12,
                     arima=False, out_dir=str(out_dir), progress=False, device="cpu", threads=1)
     settings.update(values)
     return ForecastConfig(**settings)

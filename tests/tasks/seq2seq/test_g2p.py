@@ -71,7 +71,7 @@ def test_translate_reads_words_and_names_bad_lines(tmp_path: Path, monkeypatch,
     train_g2p(tiny_config(tmp_path, max_epochs=1),
               Seq2SeqConfig(hidden_size=16, embedding_size=8), text=TEXT)
     monkeypatch.setattr("sys.stdin", io.StringIO("cat\nTAP\n"))
-    assert main(["translate", "--checkpoint", str(tmp_path), "--beam", "3"]) == 0
+    assert main(["translate", "--checkpoint", str(tmp_path), "--beam-width", "3"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split("\t")[0] for line in lines] == ["cat", "TAP"]  # as given
     monkeypatch.setattr("sys.stdin", io.StringIO("cat\n\n"))

@@ -56,7 +56,7 @@ def test_training_writes_bleu_results_and_translate_reads_them(
     saved = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
     assert saved["split_pairs"] == {"train": 7, "valid": 2, "test": 2}
     monkeypatch.setattr("sys.stdin", io.StringIO("Save\nNext Date\n"))
-    assert main(["translate", "--checkpoint", str(tmp_path), "--beam", "2"]) == 0
+    assert main(["translate", "--checkpoint", str(tmp_path), "--beam-width", "2"]) == 0
     assert [line.split("\t")[0] for line in capsys.readouterr().out.splitlines()] == [
         "Save", "Next Date"]
     monkeypatch.setattr("sys.stdin", io.StringIO("Save\n\n"))
@@ -116,9 +116,9 @@ def test_decoding_keeps_the_order_of_its_sources_and_bounds_outputs_by_length() 
 
 
 def test_validation_every_few_epochs_and_at_the_last(tmp_path: Path) -> None:
-    results = train_translation(tiny_config(tmp_path, max_epochs=5, validate_every=2),
+    results = train_translation(tiny_config(tmp_path, max_epochs=5, eval_every_epochs=2),
                                 Seq2SeqConfig(hidden_size=8, embedding_size=4),
                                 text=CATALOGUE)
     assert [row["epoch"] for row in results["history"]] == [2, 4, 5]
-    with pytest.raises(ValueError, match="validate_every must be an int >= 1"):
-        tiny_config(tmp_path, validate_every=0)
+    with pytest.raises(ValueError, match="eval_every_epochs must be an int >= 1"):
+        tiny_config(tmp_path, eval_every_epochs=0)

@@ -103,7 +103,7 @@ def pretrain_encoder(encoder: TokenEncoder, train: Sequence[Example | SpelledExa
                          "both the training and the validation part")
     # Its own run folder inside the task's, checkpointed like any run; the best epoch's
     # encoder is taken from there.
-    settings = dataclasses.replace(config, max_epochs=epochs, lr_decay=1.0, validate_every=1,
+    settings = dataclasses.replace(config, max_epochs=epochs, lr_decay=1.0, eval_every_epochs=1,
                                    max_time=None,
                                    out_dir=str(Path(config.out_dir) / "pretraining"),
                                    resume=False)

@@ -6,7 +6,7 @@ into train, validation and test parts (:mod:`rnnkit.data.series_windows`); a sca
 on the training part alone standardizes it, after an optional log. Each epoch visits the
 training windows in a seeded shuffle on the loop of
 :mod:`rnnkit.training.example_training` (mean squared error of the scaled values); every
-``validate_every`` epochs the validation part is forecast from rolling origins, and the
+``eval_every_epochs`` epochs the validation part is forecast from rolling origins, and the
 epoch with the lowest validation MAE (in the series' units) is kept (checkpoint tag
 ``best``). The run ends with rolling-origin forecasts of the test part by the RNN, the
 seasonal naive method and ARIMA (:mod:`rnnkit.tasks.forecast.baselines`), scored by
@@ -92,7 +92,7 @@ class ForecastConfig(ExampleTrainingConfig):
     batch_size: int = 16
     lr: float = 3e-3
     max_epochs: int = 200
-    validate_every: int = 5
+    eval_every_epochs: int = 5
     out_dir: str = "runs/forecast"
 
     # Where the fields sit in a recipe (rnnkit.tasks.recipe); [train] holds the rest.

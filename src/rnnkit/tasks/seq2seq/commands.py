@@ -40,7 +40,7 @@ def add_commands(commands: Any) -> None:
     evaluate = actions.add_parser("eval", help="WER and PER of a checkpoint on a split")
     evaluate.add_argument("--checkpoint", required=True)
     evaluate.add_argument("--split", default="test", choices=("valid", "test"))
-    evaluate.add_argument("--beam", type=BEAM, default=1, help="beam width (1: greedy)")
+    evaluate.add_argument("--beam-width", type=BEAM, default=1, help="beam width (1: greedy)")
     evaluate.set_defaults(handler=run_g2p_eval)
     attention = actions.add_parser("attention", help="attention heat maps as a PNG")
     attention.add_argument("--checkpoint", required=True)
@@ -60,7 +60,7 @@ def add_commands(commands: Any) -> None:
     translate = commands.add_parser("translate", help="lines from stdin through a seq2seq "
                                     "checkpoint (words to phonemes, or English to German)")
     translate.add_argument("--checkpoint", required=True)
-    translate.add_argument("--beam", type=BEAM, default=5, help="beam width (1: greedy)")
+    translate.add_argument("--beam-width", type=BEAM, default=5, help="beam width (1: greedy)")
     translate.set_defaults(handler=run_translate)
 
 
@@ -116,7 +116,8 @@ def run_g2p_eval(args: argparse.Namespace) -> int:
     config = G2PConfig(**run_settings(document, "g2p", args.checkpoint))
     model, _ = load_pair_model(args.checkpoint)
     data = load_g2p_data(config)
-    print(json.dumps(evaluate_words(model, data, args.split, config, beam_width=args.beam)))
+    print(json.dumps(evaluate_words(model, data, args.split, config,
+                                    beam_width=args.beam_width)))
     return 0
 
 
@@ -141,7 +142,7 @@ def run_translate(args: argparse.Namespace) -> int:
     model, saved = load_pair_model(args.checkpoint)
     translate = (_message_translator(model, saved) if "translation" in saved.config
                  else _word_translator(model, saved))
-    beam = args.beam
+    beam = args.beam_width
     for number, line in enumerate(sys.stdin, start=1):
         text = line.rstrip("\n")
         if not text.strip():
