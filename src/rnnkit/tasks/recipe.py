@@ -52,7 +52,7 @@ def read_task_recipe(path: str, task: str, sections: dict[str, type]) -> dict[st
     for table, keys in recipe.items():
         keys = {key: value for key, value in keys.items() if not (table == "task"
                                                                    and key == "name")}
-        _check_keys(table, keys, tables, where)
+        _check_keys(table, keys, tables, where, getattr(flat, "RENAMED", {}))
         target = "model" if table == "model" and "model" in sections else section
         values[target].update(keys)
     return values
@@ -85,10 +85,14 @@ def _check_task_name(recipe: dict[str, Any], task: str, where: str, path: str) -
 
 
 def _check_keys(table: str, keys: dict[str, Any], tables: dict[str, frozenset[str]],
-                where: str) -> None:
+                where: str, renamed: dict[str, str]) -> None:
+    """Each key in its table; ``renamed`` maps an older rnnkit's names to today's."""
     for key in keys:
         if key in tables.get(table, frozenset()):
             continue
+        if key in renamed:
+            home = next(name for name, known in tables.items() if renamed[key] in known)
+            raise ValueError(f"{where}: {key} is now {renamed[key]} (in [{home}])")
         home = next((name for name, known in tables.items() if key in known), None)
         if home is not None:
             raise ValueError(f"{where}: {key} belongs in [{home}], not in [{table}]")
