@@ -12,7 +12,7 @@ from pathlib import Path
 
 DETERMINISTIC = {"classify": {"word_dropout": 0.0}, "tag": {}, "forecast": {},
                  "g2p": {"teacher_forcing": 1.0}, "translation": {"teacher_forcing": 1.0},
-                 "adding": {}, "copy": {}}
+                 "adding": {}, "copy": {}, "digits": {}}
 
 
 def main(task: str, out_dir: str, steps: str) -> None:

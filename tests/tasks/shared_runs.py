@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parents[1]
-FOLDERS = (*(TESTS / "tasks" / task for task in ("classify", "tag", "forecast", "seq2seq")),
+FOLDERS = (*(TESTS / "tasks" / task for task in ("classify", "tag", "forecast", "seq2seq",
+                                                 "long_range")),
            TESTS / "training")
 
 
