@@ -8,8 +8,9 @@ another pronunciation.
 
 from __future__ import annotations
 
-import random
 import re
+
+from rnnkit.data.splits import shuffled_parts
 
 Pronunciations = dict[str, list[tuple[str, ...]]]
 ALTERNATIVE = re.compile(r"^(?P<word>.+)\((?P<index>\d+)\)$")
@@ -49,11 +50,6 @@ def split_words(entries: Pronunciations, *, valid_fraction: float, test_fraction
     if valid_fraction < 0 or test_fraction < 0 or valid_fraction + test_fraction >= 1:
         raise ValueError(f"split_words expected fractions >= 0 that leave a training part, "
                          f"got valid {valid_fraction} and test {test_fraction}")
-    words = sorted(entries)
-    random.Random(seed).shuffle(words)
-    valid_count = round(len(words) * valid_fraction)
-    test_count = round(len(words) * test_fraction)
-    parts = {"valid": words[:valid_count], "test": words[valid_count:valid_count + test_count],
-             "train": words[valid_count + test_count:]}
-    return {name: {word: entries[word] for word in sorted(chosen)}
-            for name, chosen in parts.items()}
+    parts = shuffled_parts(sorted(entries), valid_fraction, test_fraction, seed)
+    return {name: {word: entries[word] for word in sorted(parts[name])}
+            for name in ("valid", "test", "train")}

@@ -1,17 +1,42 @@
-"""Seeded train/valid/test splits of (source, target) pairs, by source.
+"""Seeded train/valid/test splits: :func:`shuffled_parts`, the cut every split by item
+shares (pairs by source, words, sentences), and :func:`split_pairs`.
 
-Every pair goes with its source, so a source that occurs twice (a catalogue message in two
-contexts, a review snippet posted twice) is never in two splits.
+For pairs, every pair goes with its source, so a source that occurs twice (a catalogue
+message in two contexts, a review snippet posted twice) is never in two splits.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 Pair = tuple[str, Any]
 SPLIT_NAMES = ("train", "valid", "test")
+Item = TypeVar("Item")
+
+
+def shuffled_parts(items: Sequence[Item], valid_fraction: float, test_fraction: float,
+                   seed: int, *, first: str = "valid") -> dict[str, list[Item]]:
+    """``items`` shuffled with ``random.Random(seed)`` and cut: ``round(n * valid_fraction)``
+    for validation and ``round(n * test_fraction)`` for test, taken from the front (the part
+    named ``first`` first), and the rest for training. Each part is in shuffled order; the
+    same items and seed give the same parts on every machine.
+
+    >>> parts = shuffled_parts(list("abcdefghij"), 0.2, 0.1, seed=0)
+    >>> [len(parts[name]) for name in SPLIT_NAMES]
+    [7, 2, 1]
+    """
+    if first not in ("valid", "test"):
+        raise ValueError(f"shuffled_parts expected first 'valid' or 'test', got {first!r}")
+    order = list(items)
+    random.Random(seed).shuffle(order)
+    counts = {"valid": round(len(order) * valid_fraction),
+              "test": round(len(order) * test_fraction)}
+    second = "test" if first == "valid" else "valid"
+    cut = counts[first] + counts[second]
+    return {first: order[:counts[first]], second: order[counts[first]:cut],
+            "train": order[cut:]}
 
 
 def split_pairs(pairs: Sequence[Pair], valid_fraction: float = 0.1,
@@ -47,16 +72,12 @@ def split_pairs(pairs: Sequence[Pair], valid_fraction: float = 0.1,
     if not pairs:
         raise ValueError("split_pairs got no pairs to split")
     sources = sorted({source for source, _ in pairs})
-    random.Random(seed).shuffle(sources)
-    valid_count = round(len(sources) * valid_fraction)
-    test_count = round(len(sources) * test_fraction)
-    if valid_count + test_count >= len(sources):
+    chosen = shuffled_parts(sources, valid_fraction, test_fraction, seed)
+    if not chosen["train"]:
         raise ValueError(f"split_pairs: {len(sources)} distinct sources with valid "
-                         f"{valid_fraction} ({valid_count}) and test {test_fraction} "
-                         f"({test_count}) leave no training pairs")
-    split_of = {source: "valid" for source in sources[:valid_count]}
-    split_of.update({source: "test"
-                     for source in sources[valid_count:valid_count + test_count]})
+                         f"{valid_fraction} ({len(chosen['valid'])}) and test {test_fraction} "
+                         f"({len(chosen['test'])}) leave no training pairs")
+    split_of = {source: name for name in ("valid", "test") for source in chosen[name]}
     parts: dict[str, list[Pair]] = {name: [] for name in SPLIT_NAMES}
     for source, target in pairs:
         parts[split_of.get(source, "train")].append((source, target))

@@ -9,12 +9,12 @@ An example is ``(word ids, tag ids)``, or with the characters of each word
 
 from __future__ import annotations
 
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rnnkit.data.splits import shuffled_parts
 from rnnkit.data.tagged import Sentence, read_conll
 from rnnkit.data.text import read_utf8
 from rnnkit.data.token_batches import Example, LabelTable, SpelledExample, TokenTable
@@ -48,16 +48,13 @@ def split_sentences(sentences: Sequence[Sentence], valid_fraction: float,
     >>> [len(parts[name]) for name in ("train", "valid", "test")]
     [7, 2, 1]
     """
-    order = list(range(len(sentences)))
-    random.Random(seed).shuffle(order)
-    test_count = round(len(order) * test_fraction)
-    valid_count = round(len(order) * valid_fraction)
-    if min(test_count, valid_count) < 1 or test_count + valid_count >= len(order):
-        raise ValueError(f"{len(order)} sentences with valid_fraction {valid_fraction} "
-                         f"({valid_count}) and test_fraction {test_fraction} ({test_count}) "
-                         f"leave a part empty: every part needs a sentence")
-    chosen = {"test": order[:test_count], "valid": order[test_count:test_count + valid_count],
-              "train": order[test_count + valid_count:]}
+    chosen = shuffled_parts(range(len(sentences)), valid_fraction, test_fraction, seed,
+                            first="test")
+    if not all(chosen.values()):
+        raise ValueError(f"{len(sentences)} sentences with valid_fraction {valid_fraction} "
+                         f"({len(chosen['valid'])}) and test_fraction {test_fraction} "
+                         f"({len(chosen['test'])}) leave a part empty: every part needs a "
+                         f"sentence")
     return {name: [sentences[i] for i in sorted(chosen[name])] for name in SPLIT_NAMES}
 
 
