@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from rnnkit.data.corpus import Corpus, load_corpus
+from rnnkit.data.corpus import CorpusLoader, load_corpus
 from rnnkit.data.text import load_text_file
 from rnnkit.data.vocab import Vocabulary
 from rnnkit.metrics.language import loss_report, stateful_loss, windowed_loss
@@ -23,9 +23,6 @@ from rnnkit.training.checkpoint import (
 )
 from rnnkit.training.config import RunConfig, upgrade_saved_config
 from rnnkit.training.environment import resolve_device
-
-# The run's [data] and vocabulary (``Vocabulary.to_dict``) in; its corpus out.
-CorpusLoader = Callable[[Any, dict[str, Any] | None], Corpus]
 
 
 @dataclass(frozen=True)

@@ -97,7 +97,6 @@ def _run_corpus(table: dict[str, Any], plugins: Sequence[Plugin]) -> Any:
     return None
 
 
-
 def add_predict_command(commands: Any, plugins: Sequence[Plugin] = PLUGINS) -> None:
     """Register ``predict`` on the top-level subparsers: a run folder is answered by the
     plugin that claims it."""

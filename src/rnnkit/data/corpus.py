@@ -33,6 +33,11 @@ class Corpus:
     condition_sizes: tuple[int, ...] = ()
 
 
+# A [data] config and, on resume, the saved vocabulary (``Vocabulary.to_dict``) in; the
+# corpus out: :func:`load_corpus`, or a task's loader of its own corpus.
+CorpusLoader = Callable[[Any, dict[str, Any] | None], Corpus]
+
+
 def load_corpus(config: Any, vocab_dict: dict | None = None, *,
                 split: TextSplit | None = None) -> Corpus:
     """Read the text a :class:`~rnnkit.training.config.DataConfig` names and encode it.

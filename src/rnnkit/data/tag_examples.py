@@ -14,15 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rnnkit.data.splits import shuffled_parts
+from rnnkit.data.splits import SPLIT_NAMES, shuffled_parts
 from rnnkit.data.tagged import Sentence, read_conll
 from rnnkit.data.text import read_utf8
 from rnnkit.data.token_batches import Example, LabelTable, SpelledExample, TokenTable
 
 __all__ = ["SPLIT_NAMES", "TaggingTables", "read_conll_file", "spelling", "split_sentences",
            "tags_of", "tokens_of"]
-
-SPLIT_NAMES = ("train", "valid", "test")
 
 
 def read_conll_file(path: str | Path) -> tuple[list[Sentence], list[list[int]], str]:

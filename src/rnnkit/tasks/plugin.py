@@ -6,6 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from rnnkit.data.corpus import CorpusLoader
+
 # ``rest`` of ``rnnkit train --task NAME REST`` in, the argv of the task's own command out.
 TrainArgv = Callable[[list[str]], list[str]]
 # A run folder and an optional file to score instead of the run's test part, in; the
@@ -13,7 +15,7 @@ TrainArgv = Callable[[list[str]], list[str]]
 CheckpointEvaluator = Callable[[str, str | None], dict[str, Any] | None]
 # A language-model run's saved ``task`` table in; the loader of the run's corpus
 # (``load(data, vocab_dict) -> Corpus``) out, or ``None`` when the run is another task's.
-RunCorpus = Callable[[dict[str, Any]], Callable[..., Any] | None]
+RunCorpus = Callable[[dict[str, Any]], CorpusLoader | None]
 # A run folder and ``rnnkit predict``'s ``--input`` and ``--column`` in; ``True`` once the
 # answer is printed, ``False`` when the run is another task's.
 CheckpointPredictor = Callable[[str, str | None, str | None], bool]

@@ -16,14 +16,14 @@ tune's conditions) and its ``[task]`` table, which the run saves with its config
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from torch import Tensor, nn
 
 from rnnkit.data.batching import get_window, make_streams, num_windows
-from rnnkit.data.corpus import Corpus
+from rnnkit.data.corpus import Corpus, CorpusLoader
 from rnnkit.metrics.language import (
     cross_entropy,
     evaluation_streams,
@@ -32,13 +32,10 @@ from rnnkit.metrics.language import (
     target_tokens,
 )
 from rnnkit.models.language_model import WithConditions
-from rnnkit.training.config import DataConfig, RunConfig
+from rnnkit.training.config import RunConfig
 from rnnkit.training.distributed import Distributed, check_divides
 from rnnkit.training.records import LANGUAGE_FIGURES
 from rnnkit.training.task import StepLoss
-
-# [data] and, on resume, the saved vocabulary (``Vocabulary.to_dict``) in; the corpus out.
-CorpusLoader = Callable[[DataConfig, dict[str, Any] | None], Corpus]
 
 
 @dataclass(frozen=True)
