@@ -45,7 +45,6 @@ from rnnkit.tasks.seq2seq.g2p import train_g2p
 from rnnkit.tasks.seq2seq.translation import train_translation
 from rnnkit.tasks.tag.training import train_tagging
 from rnnkit.training.checkpoint import load_checkpoint
-from rnnkit.training.precision import cpu_bf16_unavailable
 
 EXAMPLE_SETTINGS = dict(max_epochs=50, lr_decay=0.5, average_decay=0.5, threads=1)
 
@@ -139,9 +138,6 @@ def test_n_steps_straight_equal_half_and_a_resume(task: str, tmp_path: Path) -> 
         assert torch.equal(tensor, resumed[name]), name
 
 
-@pytest.mark.skipif(cpu_bf16_unavailable() is not None,
-                    reason="no bf16 CPU kernels: this CPU lacks AVX-512 for oneDNN's "
-                           "bfloat16 LSTM")
 @pytest.mark.parametrize("task", sorted(TASKS))
 def test_every_task_trains_in_bf16_with_float32_weights(task: str, tmp_path: Path) -> None:
     run, steps = TASKS[task]

@@ -31,7 +31,8 @@ from rnnkit.layers.dispatch import (
     run_padded,
 )
 from rnnkit.layers.dropout import ForwardDraws, check_dropout_probability, draw_dropout
-from rnnkit.layers.state import RecurrentState, initial_state, public_state
+from rnnkit.layers.fused import autocast_blocker
+from rnnkit.layers.state import RecurrentState, from_autocast, initial_state, public_state
 from rnnkit.validation import (
     check_choice,
     check_input,
@@ -197,14 +198,16 @@ class RecurrentLayer(nn.Module):
         """Accepted for torch.nn compatibility; rnnkit keeps one tensor per parameter."""
 
     # --- dispatch ----------------------------------------------------------------------
-    def fused_blocker(self) -> str | None:
-        """Why this layer would not run on torch's fused kernels, or None if it would."""
+    def fused_blocker(self, device: torch.device | str | None = None) -> str | None:
+        """Why this layer would not run on torch's fused kernels on ``device`` (default: its
+        parameters'), with the autocast active now, or None if it would."""
         if self.engine != "auto":
             return f"engine={self.engine!r} was requested"
         if self.recurrent_dropout and self.training:
             return ("recurrent_dropout masks h inside the recurrence, which torch's fused "
                     "kernels cannot do")
-        return self.cell_fused_blocker()
+        device = torch.device(device) if device is not None else self.weight_ih_l0.device
+        return self.cell_fused_blocker() or autocast_blocker(device)
 
     def engine_blocker(self) -> str | None:
         """Why this layer would not run on rnnkit's scan engine, or None if it would."""
@@ -232,10 +235,11 @@ class RecurrentLayer(nn.Module):
         lengths: Tensor | None = None,
     ) -> tuple[Tensor | PackedSequence, RecurrentState]:
         """Run the stack over a sequence. See the class docstring for shapes."""
+        reference = self._reference_parameter()
+        input, hx = from_autocast((input, hx), reference.dtype)
         if isinstance(input, PackedSequence):
             return self._forward_packed(input, hx, lengths)
         owner = type(self).__name__
-        reference = self._reference_parameter()
         input = check_input(owner, input, features=self.input_size, batched_dims=3,
                             dtype=reference.dtype, device=reference.device)
         batched = input.dim() == 3

@@ -61,7 +61,7 @@ class RecurrentLayer(Protocol):
     @property
     def num_directions(self) -> int: ...
 
-    def fused_blocker(self) -> str | None: ...
+    def fused_blocker(self, device: torch.device | str | None = None) -> str | None: ...
 
     def engine_blocker(self) -> str | None: ...
 
@@ -81,7 +81,7 @@ class RecurrentLayer(Protocol):
 def choose_backend(layer: RecurrentLayer, device: torch.device | str | None = None) -> str:
     """The path a forward of ``layer`` on ``device`` (default: its parameters') takes for
     more than one step: the fastest one nothing blocks."""
-    if layer.fused_blocker() is None:
+    if layer.fused_blocker(device) is None:
         return BACKEND_FUSED
     if layer.engine_blocker() is not None:
         return BACKEND_LOOP

@@ -18,7 +18,7 @@ def explain_layer(layer: RecurrentLayer, device: torch.device | str | None = Non
     backend = layer.backend_for(device)
     if backend == BACKEND_FUSED:
         return f"{backend}: {_FUSED_WHY}"
-    reason = layer.fused_blocker()
+    reason = layer.fused_blocker(device)
     if backend == BACKEND_LOOP:
         return f"{backend}: {reason}; no scan kernel either: {layer.engine_blocker()}"
     native_why = layer.native_blocker(device)

@@ -7,6 +7,7 @@ and direction: w_ih, w_hh, b_ih, b_hh, w_hr), which rnnkit's layers keep.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -18,6 +19,35 @@ FUSED_OPS = {
     "RNN_TANH": torch.rnn_tanh,
     "RNN_RELU": torch.rnn_relu,
 }
+
+
+def autocast_blocker(device: torch.device) -> str | None:
+    """Why the autocast active now on ``device`` keeps torch's fused kernels from running,
+    or None: bfloat16 autocast on a CPU whose oneDNN has no bfloat16 recurrent kernels."""
+    if device.type != "cpu" or not torch.is_autocast_enabled("cpu"):
+        return None
+    if torch.get_autocast_dtype("cpu") != torch.bfloat16:
+        return None
+    return cpu_bf16_unavailable()
+
+
+@functools.cache
+def cpu_bf16_unavailable() -> str | None:
+    """Why torch's fused recurrent kernels cannot run in bfloat16 on this CPU, or None.
+
+    oneDNN's bfloat16 LSTM needs AVX-512 (or newer); on an AVX2-only CPU it fails deep in
+    the first forward with "could not create a primitive descriptor". One tiny step under
+    autocast finds out once; the layers then run on rnnkit's own kernels (in float32) there.
+    """
+    weights = [torch.zeros(4, 1), torch.zeros(4, 1)]
+    try:
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            torch.lstm(torch.zeros(1, 1, 1), [torch.zeros(1, 1, 1), torch.zeros(1, 1, 1)],
+                       weights, False, 1, 0.0, False, False, False)
+    except RuntimeError as error:
+        return ("torch's bfloat16 recurrent kernels (oneDNN) do not run on this CPU "
+                f"({str(error).splitlines()[0][:60]}...; they need AVX-512)")
+    return None
 
 
 @dataclass(frozen=True)

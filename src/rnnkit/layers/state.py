@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import torch
 from torch import Tensor
+from torch.nn.utils.rnn import PackedSequence
 
 from rnnkit.cells.base import State
 from rnnkit.validation import check_state, check_tensor
@@ -59,6 +61,28 @@ def map_state(state: RecurrentState | None,
     if isinstance(state, tuple):
         return tuple(function(part) for part in state)  # type: ignore[return-value]
     return function(state)
+
+
+def from_autocast(value: object, dtype: torch.dtype) -> object:
+    """``value`` (a tensor, a PackedSequence, or a tuple or list of them) with every tensor
+    in the autocast type active on its device brought to ``dtype`` (the parameters'); anything
+    else as is.
+
+    Under autocast torch.nn's layers take an input or state in the low-precision type (a
+    bf16 encoder state handed to a decoder, say), since autocast casts for the fused kernel
+    anyway. rnnkit's layers take them too: in the parameters' dtype they suit both torch's
+    kernels (autocast casts them down again, losslessly) and rnnkit's own, which run in the
+    parameters' dtype with autocast off.
+    """
+    if isinstance(value, PackedSequence):
+        return value._replace(data=from_autocast(value.data, dtype))
+    if type(value) in (tuple, list):
+        return type(value)(from_autocast(part, dtype) for part in value)  # type: ignore[call-arg]
+    if (isinstance(value, Tensor) and value.is_floating_point()
+            and torch.is_autocast_enabled(value.device.type)
+            and value.dtype == torch.get_autocast_dtype(value.device.type)):
+        return value.to(dtype)
+    return value
 
 
 def detach_state(state: RecurrentState | None) -> RecurrentState | None:

@@ -15,20 +15,23 @@ it from window to window without rounding. torch's fused kernels under autocast 
 ``(h, c)`` already rounded to bf16/fp16, once per window; benchmarks/carried_state_precision.py
 measures what that rounding costs (docs/scaling.md).
 
-Supported: ``bf16`` on CPU and on CUDA devices with bfloat16 support; ``fp16`` on CUDA
-only (torch's CPU LSTM kernel, oneDNN, has no float16 path).
+Supported: ``bf16`` on every CPU and on CUDA devices with bfloat16 support; ``fp16`` on
+CUDA only (torch's CPU LSTM kernel, oneDNN, has no float16 path). oneDNN's bfloat16
+recurrent kernels need AVX-512; on a CPU without it the recurrent layers run on rnnkit's
+own kernels in float32 under bf16 autocast (:func:`rnnkit.layers.fused.autocast_blocker`),
+and only the other matrix products (embedding to output head, attention) run in bf16.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 from collections.abc import Iterator
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from rnnkit.layers.fused import cpu_bf16_unavailable
 from rnnkit.layers.state import map_state
 
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -42,30 +45,18 @@ def check_precision_supported(precision: str, device: torch.device) -> None:
             f"precision='fp16' is not supported on {device.type}: torch's CPU recurrent "
             "kernels have no float16 path; use precision='bf16' on CPU, or fp16 on a CUDA "
             "device")
-    if precision == "bf16" and device.type == "cpu" and (reason := cpu_bf16_unavailable()):
-        raise ValueError(f"precision='bf16' is not supported on this CPU: {reason}; "
-                         "use precision='fp32'")
     if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise ValueError(
             f"precision='bf16' is not supported on {torch.cuda.get_device_name(device)} "
             "(bfloat16 needs compute capability 8.0 or newer); use precision='fp16'")
 
 
-@functools.cache
-def cpu_bf16_unavailable() -> str | None:
-    """Why torch's fused recurrent kernels cannot run in bfloat16 on this CPU, or None.
-
-    oneDNN's bfloat16 LSTM needs AVX-512 (or newer); on an AVX2-only CPU it fails deep in
-    the first forward with "could not create a primitive descriptor". One tiny step under
-    autocast finds out up front, so a run is refused before it starts instead.
-    """
-    probe = torch.nn.LSTM(1, 1)
-    try:
-        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
-            probe(torch.zeros(1, 1, 1))
-    except RuntimeError as error:
-        return ("torch's bfloat16 recurrent kernels (oneDNN) do not run here "
-                f"({str(error).splitlines()[0][:80]}); they need AVX-512")
+def precision_note(precision: str, device: torch.device) -> str | None:
+    """A line for the run's log where ``precision`` runs but slower than fp32, or None."""
+    if precision == "bf16" and device.type == "cpu" and (reason := cpu_bf16_unavailable()):
+        return (f"precision='bf16': {reason}, so the recurrent layers run on rnnkit's "
+                "kernels in float32 and only the other matrix products in bf16; here that is "
+                "slower than precision='fp32' (about 0.5x on an AVX2 CPU, docs/scaling.md)")
     return None
 
 

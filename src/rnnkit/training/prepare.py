@@ -4,6 +4,8 @@ precision, the DDP wrapper; on resume, the run restored from its ``latest`` chec
 
 from __future__ import annotations
 
+import logging
+
 import torch
 from torch import nn
 
@@ -12,7 +14,11 @@ from rnnkit.training.config import TrainConfig
 from rnnkit.training.distributed import Distributed, start_distributed
 from rnnkit.training.environment import resolve_device, seed_everything
 from rnnkit.training.optimizers import build_optimizer, weight_average
-from rnnkit.training.precision import MixedPrecision, check_precision_supported
+from rnnkit.training.precision import (
+    MixedPrecision,
+    check_precision_supported,
+    precision_note,
+)
 from rnnkit.training.progress import Progress
 from rnnkit.training.resume import restore_run
 from rnnkit.training.resume_check import check_resumable, resume_record
@@ -21,6 +27,8 @@ from rnnkit.training.schedule import LearningRateSchedule
 from rnnkit.training.stopping import planned_steps
 from rnnkit.training.task import Task
 from rnnkit.training.trained_module import trained_module
+
+log = logging.getLogger(__name__)
 
 
 def start_training(settings: TrainConfig) -> tuple[Distributed, torch.device]:
@@ -33,7 +41,6 @@ def start_training(settings: TrainConfig) -> tuple[Distributed, torch.device]:
     return start_distributed(resolve_device(settings.device))
 
 
-
 def prepare_run(model: nn.Module, task: Task, settings: TrainConfig,
                 distributed: Distributed | None = None) -> Run:
     """Optimizer, schedule, precision and the DDP wrapper around ``model``; on resume, the
@@ -41,6 +48,8 @@ def prepare_run(model: nn.Module, task: Task, settings: TrainConfig,
     distributed = distributed or Distributed()
     device = next(model.parameters()).device
     check_precision_supported(settings.precision, device)
+    if distributed.is_main and (note := precision_note(settings.precision, device)):
+        log.warning(note)
     resume_from = load_checkpoint(settings.out_dir) if settings.resume else None
     changes = None if resume_from is None else check_resumable(
         resume_from.config, task.saved_config(), settings.out_dir)
