@@ -22,12 +22,15 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from rnnkit.data.vocab import TokenIds
+
 SPECIALS = ("<pad>", "<s>", "</s>")
 PAD_ID, BOS_ID, EOS_ID = 0, 1, 2
 
 
-class SymbolTable:
-    """Symbols of one side of the pairs, after the three specials.
+class SymbolTable(TokenIds):
+    """Symbols of one side of the pairs, after the three specials; an unknown symbol is an
+    error.
 
     >>> table = SymbolTable.build(["cab", "abc"])
     >>> table.encode("cab", "word"), table.decode([5, 3, 4])
@@ -35,38 +38,36 @@ class SymbolTable:
     """
 
     def __init__(self, symbols: Sequence[str]) -> None:
-        self.symbols = list(SPECIALS) + [s for s in symbols if s not in SPECIALS]
-        if len(set(self.symbols)) != len(self.symbols):
-            raise ValueError("SymbolTable symbols must be distinct")
-        self.ids = {symbol: index for index, symbol in enumerate(self.symbols)}
+        super().__init__(symbols, specials=SPECIALS, kind="symbol table")
 
     @classmethod
     def build(cls, sequences: Iterable[Sequence[str]]) -> SymbolTable:
         """Every symbol in ``sequences``, sorted."""
         return cls(sorted({symbol for sequence in sequences for symbol in sequence}))
 
-    def __len__(self) -> int:
-        return len(self.symbols)
+    @property
+    def symbols(self) -> list[str]:
+        """Every symbol by id, the specials first."""
+        return self.tokens
 
     def encode(self, sequence: Sequence[str], what: str = "input") -> list[int]:
-        """Ids of ``sequence``; an unknown symbol or an empty sequence is a ``ValueError``."""
+        """Ids of ``sequence``; an unknown symbol, a special or an empty sequence is a
+        ``ValueError`` naming it and its position."""
         if len(sequence) == 0:
             raise ValueError(f"empty {what}: there is nothing to convert")
-        ids = []
         for position, symbol in enumerate(sequence):
-            if symbol not in self.ids or self.ids[symbol] < len(SPECIALS):
+            if symbol not in self.ids or symbol in self.specials:
                 joiner = "" if all(len(s) == 1 for s in sequence) else " "
                 raise ValueError(f"unknown symbol {symbol!r} at position {position} of {what} "
                                  f"{joiner.join(sequence)!r}")
-            ids.append(self.ids[symbol])
-        return ids
+        return self.ids_of(sequence)
 
     def decode(self, ids: Iterable[int]) -> list[str]:
         """Symbols of ``ids`` (specials included as their names)."""
-        return [self.symbols[index] for index in ids]
+        return self.tokens_of(ids)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"symbols": self.symbols[len(SPECIALS):]}
+        return {"symbols": self.entries}
 
     @classmethod
     def from_dict(cls, document: dict[str, Any]) -> SymbolTable:

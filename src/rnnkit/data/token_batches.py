@@ -30,6 +30,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from rnnkit.data.vocab import TokenIds
+
 PAD, UNKNOWN = "<pad>", "<unk>"
 PAD_ID, UNKNOWN_ID = 0, 1
 IGNORE_INDEX = -100  # torch's cross-entropy default: padded tag positions add no loss
@@ -49,7 +51,7 @@ def word_tokens(text: str, lowercase: bool = True) -> list[str]:
     return _WORDS.findall(text.lower() if lowercase else text)
 
 
-class TokenTable:
+class TokenTable(TokenIds):
     """Token ids after ``<pad>`` and ``<unk>``; unknown tokens read as ``<unk>``.
 
     >>> table = TokenTable.build([["a", "b", "a"], ["c"]], min_count=2)
@@ -58,10 +60,7 @@ class TokenTable:
     """
 
     def __init__(self, tokens: Sequence[str]) -> None:
-        self.tokens = [PAD, UNKNOWN, *(t for t in tokens if t not in (PAD, UNKNOWN))]
-        if len(set(self.tokens)) != len(self.tokens):
-            raise ValueError("TokenTable tokens must be distinct")
-        self.ids = {token: index for index, token in enumerate(self.tokens)}
+        super().__init__(tokens, specials=(PAD, UNKNOWN), unknown=UNKNOWN, kind="token table")
 
     @classmethod
     def build(cls, sequences: Iterable[Sequence[str]], min_count: int = 1,
@@ -78,22 +77,19 @@ class TokenTable:
             kept = kept[:max_size - 2]
         return cls(kept)
 
-    def __len__(self) -> int:
-        return len(self.tokens)
-
     def encode(self, tokens: Sequence[str]) -> list[int]:
         """Ids of ``tokens`` (``<unk>`` for any token not in the table)."""
-        return [self.ids.get(token, UNKNOWN_ID) for token in tokens]
+        return self.ids_of(tokens)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"tokens": self.tokens[2:]}
+        return {"tokens": self.entries}
 
     @classmethod
     def from_dict(cls, document: dict[str, Any]) -> TokenTable:
         return cls(document["tokens"])
 
 
-class LabelTable:
+class LabelTable(TokenIds):
     """Class or tag names to ids, in the order given; an unknown name is an error.
 
     >>> labels = LabelTable.build(["pos", "neg", "pos"])
@@ -102,34 +98,32 @@ class LabelTable:
     """
 
     def __init__(self, names: Sequence[str]) -> None:
-        if not names:
-            raise ValueError("LabelTable needs at least one label")
-        if len(set(names)) != len(names):
-            raise ValueError("LabelTable labels must be distinct")
-        self.names = list(names)
-        self.ids = {name: index for index, name in enumerate(self.names)}
+        super().__init__(names, kind="label table")
 
     @classmethod
     def build(cls, labels: Iterable[str]) -> LabelTable:
         """Every distinct label, sorted."""
         return cls(sorted(set(labels)))
 
-    def __len__(self) -> int:
-        return len(self.names)
+    @property
+    def names(self) -> list[str]:
+        """The label names by id."""
+        return self.tokens
 
     def encode(self, labels: Sequence[str], where: str) -> list[int]:
         """Ids of ``labels``; a label not seen in training is a ``ValueError`` naming it,
         ``where`` it came from and the known labels."""
-        unknown = [label for label in labels if label not in self.ids]
+        unknown = self.missing(labels)
         if unknown:
             known = ", ".join(repr(name) for name in self.names[:20])
             more = f" and {len(self.names) - 20} more" if len(self.names) > 20 else ""
             raise ValueError(f"{where}: label {unknown[0]!r} was not seen in training "
                              f"(known labels: {known}{more})")
-        return [self.ids[label] for label in labels]
+        return self.ids_of(labels)
 
     def decode(self, ids: Iterable[int]) -> list[str]:
-        return [self.names[index] for index in ids]
+        """Names of class or tag ids."""
+        return self.tokens_of(ids)
 
     def to_dict(self) -> dict[str, Any]:
         return {"labels": self.names}
