@@ -17,8 +17,9 @@ from rnnkit.cli.dispatch import (
     add_train_task_choice,
     train_argv,
 )
-from rnnkit.cli.registry import PLUGINS
+from rnnkit.cli.registry import PLUGINS, task_command
 from rnnkit.tasks.plugin import Plugin
+from rnnkit.tasks.recipe import RecipeForAnotherTaskError
 
 # Errors a command raises on purpose: their message is the whole story.
 EXPECTED_ERRORS = (ValueError, OSError, RuntimeError)
@@ -70,6 +71,8 @@ def run_handler(args: argparse.Namespace, debug: bool = False) -> int:
 def error_line(error: BaseException, debug: bool = False) -> str:
     """One line that says what went wrong: an expected error's message; for anything else
     its type and message, and how to see the traceback."""
+    if isinstance(error, RecipeForAnotherTaskError):
+        return error.naming(task_command(error.task))
     if isinstance(error, MemoryError):
         text = ("out of memory: the sizes asked for (batch_size, hidden_size, seq_len, "
                 "lengths) do not fit in this machine's memory; choose smaller ones")

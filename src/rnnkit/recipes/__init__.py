@@ -12,8 +12,6 @@ from pathlib import Path
 import tomllib
 
 RECIPES = Path(__file__).resolve().parent
-# The commands of the tasks that are not trained by ``rnnkit <task> train``.
-TASK_COMMANDS = {name: f"rnnkit task {name}" for name in ("adding", "copy", "digits")}
 
 
 def recipe_names() -> tuple[str, ...]:
@@ -46,15 +44,9 @@ def recipe_summary(name: str) -> str:
     return ""
 
 
-def recipe_command(name: str) -> str:
-    """The command that trains the recipe: ``rnnkit train`` for a language model (no
-    ``[task]`` table), the task's command for a recipe whose ``[task]`` names one."""
+def recipe_task(name: str) -> str | None:
+    """The task the shipped recipe ``name`` is for (its ``[task] name``), or ``None`` for a
+    language model's recipe (no ``[task]`` table)."""
     tables = tomllib.loads((RECIPES / f"{name}.toml").read_text(encoding="utf-8"))
     task = tables.get("task", {}).get("name")
-    return "rnnkit train" if task is None else task_command(str(task))
-
-
-def task_command(task: str) -> str:
-    """The command that trains ``task``: ``rnnkit <task> train``, or ``rnnkit task <task>``
-    for the long-range tasks."""
-    return TASK_COMMANDS.get(task, f"rnnkit {task} train")
+    return None if task is None else str(task)

@@ -31,7 +31,8 @@ class Plugin:
     --checkpoint DIR`` for the run folders it wrote. ``run_corpus`` serves it for the
     language-model runs of a task built on the language model: the run is scored as a
     language model, on the corpus the task reads. ``predict`` serves ``rnnkit predict
-    --checkpoint DIR`` for its run folders.
+    --checkpoint DIR`` for its run folders. ``recipe_commands`` names the command that
+    trains a recipe whose ``[task] name`` is a key, where that is not ``rnnkit <name> train``.
     """
 
     add_commands: Callable[[Any], None]
@@ -39,3 +40,4 @@ class Plugin:
     evaluate_checkpoint: CheckpointEvaluator | None = None
     run_corpus: RunCorpus | None = None
     predict: CheckpointPredictor | None = None
+    recipe_commands: Mapping[str, str] = field(default_factory=dict)

@@ -52,7 +52,7 @@ def read_task_recipe(path: str, task: str, sections: dict[str, type]) -> dict[st
     for table, keys in recipe.items():
         keys = {key: value for key, value in keys.items() if not (table == "task"
                                                                    and key == "name")}
-        _check_keys(table, keys, tables, where, getattr(flat, "RENAMED", {}))
+        check_keys(table, keys, tables, where, getattr(flat, "RENAMED", {}))
         target = "model" if table == "model" and "model" in sections else section
         values[target].update(keys)
     return values
@@ -71,22 +71,51 @@ def _check_tables(recipe: dict[str, Any], where: str) -> None:
 
 def _check_task_name(recipe: dict[str, Any], task: str, where: str, path: str) -> None:
     """A recipe for another task (or a language model: no ``[task]``) names its command."""
-    named = recipe.get("task", {}).get("name")
-    if named == task:
-        return
-    if named is None:
+    if "task" not in recipe:
         raise ValueError(f"{where}: a {task} recipe names its task ([task] name = "
                          f"\"{task}\"); a recipe without one is a language model's: "
                          f"rnnkit train --config {path}")
-    from rnnkit.recipes import task_command
-
-    raise ValueError(f"{where} is a recipe for {named!r}, not {task!r}: "
-                     f"{task_command(str(named))} --config {path}")
+    check_recipe_task(recipe["task"].get("name"), task, where, path)
 
 
-def _check_keys(table: str, keys: dict[str, Any], tables: dict[str, frozenset[str]],
-                where: str, renamed: dict[str, str]) -> None:
-    """Each key in its table; ``renamed`` maps an older rnnkit's names to today's."""
+class RecipeForAnotherTaskError(ValueError):
+    """A recipe handed to a command that does not train it. ``task`` is the task it names;
+    the CLI, which knows every task's command, words it with :meth:`naming`."""
+
+    def __init__(self, where: str, task: str, reader: str, path: str) -> None:
+        self.where, self.task, self.reader, self.path = where, task, reader, path
+        super().__init__(f"{where} is a recipe for {task!r}, not {reader}; train it with "
+                         f"the command of {task!r} (rnnkit recipes lists them)")
+
+    def naming(self, command: str) -> str:
+        """The message with the command that trains the recipe."""
+        return (f"{self.where} is a recipe for {self.task!r}, not {self.reader}: "
+                f"{command} --config {self.path}")
+
+
+def check_recipe_task(named: object, task: str | None, where: str, path: str) -> None:
+    """A recipe's ``[task] name`` against the command reading it, ``task`` (``None``:
+    ``rnnkit train``, which takes no ``[task]`` table at all). A recipe for another task is
+    refused naming the command that trains it; a name that names no task, saying what the
+    command expects. ``where`` names the file, ``path`` is how ``--config`` named it."""
+    if task is not None and named == task:
+        return
+    if isinstance(named, str) and named.isidentifier():
+        reader = repr(task) if task is not None else "a language model's (rnnkit train)"
+        raise RecipeForAnotherTaskError(where, named, reader, path)
+    if task is None:
+        raise ValueError(f"{where}: its [task] table names no task (name = \"...\"), and "
+                         "rnnkit train takes [data], [model] and [train] only")
+    raise ValueError(f"{where}: [task] must name its task: name = \"{task}\", got "
+                     f"{'no name' if named is None else repr(named)}")
+
+
+def check_keys(table: str, keys: dict[str, Any], tables: dict[str, frozenset[str]],
+               where: str, renamed: dict[str, str] | None = None) -> None:
+    """Each key of ``table`` among ``tables[table]``: a key of another table is refused
+    naming that table, any other with the closest valid name. ``renamed`` maps an older
+    rnnkit's names to today's."""
+    renamed = renamed or {}
     for key in keys:
         if key in tables.get(table, frozenset()):
             continue

@@ -11,7 +11,8 @@ import pytest
 import tomllib
 
 from rnnkit.cli import main
-from rnnkit.recipes import RECIPES, recipe_command
+from rnnkit.cli.registry import recipe_command
+from rnnkit.recipes import RECIPES
 from rnnkit.tasks.music.commands import music_configs_from_args
 from rnnkit.tasks.music.config import MusicConfig
 
@@ -51,16 +52,17 @@ def recipe(tmp_path: Path, text: str) -> str:
 def test_the_language_model_command_sends_a_music_recipe_to_music(
         name: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train", "--config", name]) == 1
-    assert error_line(capsys) == (f"rnnkit train: error: config file {name}: its [task] is "
-                                  f"music; run rnnkit music train --config {name}")
+    assert error_line(capsys) == (f"rnnkit train: error: config file {name} is a recipe "
+                                  f"for 'music', not a language model's (rnnkit train): "
+                                  f"rnnkit music train --config {name}")
 
 
 def test_the_language_model_command_names_the_command_of_a_long_range_recipe(
         capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train", "--config", "adding_lstm_t200"]) == 1
-    assert error_line(capsys) == ("rnnkit train: error: config file adding_lstm_t200: its "
-                                  "[task] is adding; run rnnkit task adding --config "
-                                  "adding_lstm_t200")
+    assert error_line(capsys) == ("rnnkit train: error: config file adding_lstm_t200 is a "
+                                  "recipe for 'adding', not a language model's (rnnkit "
+                                  "train): rnnkit task adding --config adding_lstm_t200")
 
 
 def test_the_language_model_command_refuses_a_task_table_without_a_name(
@@ -74,27 +76,27 @@ def test_the_language_model_command_refuses_a_task_table_without_a_name(
 
 @pytest.mark.parametrize(("table", "message"), [
     ("[task]\nname = \"classify\"\n",
-     "its [task] is classify, not music; run rnnkit classify train --config {path}"),
+     " is a recipe for 'classify', not 'music': rnnkit classify train --config {path}"),
     ("[task]\nname = \"adding\"\n",
-     "its [task] is adding, not music; run rnnkit task adding --config {path}"),
+     " is a recipe for 'adding', not 'music': rnnkit task adding --config {path}"),
     ("[task]\ncondition = \"key_meter\"\n",
-     "[task] must name its task: name = \"music\", got no name"),
-    ("[task]\nname = 3\n", "[task] must name its task: name = \"music\", got 3"),
+     ": [task] must name its task: name = \"music\", got no name"),
+    ("[task]\nname = 3\n", ": [task] must name its task: name = \"music\", got 3"),
     ("[task]\nname = \"music\"\nconditon = \"key_meter\"\n",
-     "unknown key 'conditon' in [task] (did you mean 'condition'?); known keys: name, "
+     ": unknown key 'conditon' in [task] (did you mean 'condition'?); known keys: "
      "condition"),
     ("[task]\nname = \"music\"\nformat = \"abc\"\n",
-     "unknown key 'format' in [task]; known keys: name, condition"),
+     ": unknown key 'format' in [task]; known keys: condition"),
     ("[task]\nname = \"music\"\n[optim]\nlr = 1\n",
-     "unknown table [optim]; this command reads [data], [model], [train], [task]"),
-    ("task = \"music\"\n", "[task] must be a table of keys, got str"),
+     ": unknown table [optim]; this command reads [data], [model], [train], [task]"),
+    ("task = \"music\"\n", ": [task] must be a table of keys, got str"),
 ])
 def test_music_train_refuses_a_task_table_that_is_not_its_own(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], table: str, message: str) -> None:
     path = recipe(tmp_path, table)
     assert main(["music", "train", "--config", path]) == 1
     expected = message.format(path=path)
-    assert error_line(capsys) == f"rnnkit music train: error: config file {path}: {expected}"
+    assert error_line(capsys) == f"rnnkit music train: error: config file {path}{expected}"
 
 
 def test_an_old_recipe_with_the_format_in_data_is_refused(

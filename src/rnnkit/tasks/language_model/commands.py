@@ -25,9 +25,9 @@ from rnnkit.arguments import (
     checkpoint_tag,
     positive_int,
 )
-from rnnkit.recipes import task_command
 from rnnkit.tasks.flags import add_config_flag, add_dataclass_flags, section_values
 from rnnkit.tasks.plugin import Plugin
+from rnnkit.tasks.recipe import check_recipe_task
 from rnnkit.training.config import SECTIONS, RunConfig, apply_overrides, read_toml
 
 if TYPE_CHECKING:
@@ -113,12 +113,8 @@ def refuse_task_table(tables: dict[str, Any], config: str) -> None:
     if "task" not in tables:
         return
     table = tables["task"]
-    name = table.get("name") if isinstance(table, dict) else None
-    if isinstance(name, str) and name.isidentifier():
-        raise ValueError(f"config file {config}: its [task] is {name}; run "
-                         f"{task_command(name)} --config {config}")
-    raise ValueError(f"config file {config}: its [task] table names no task (name = "
-                     f"\"...\"), and rnnkit train takes [data], [model] and [train] only")
+    named = table.get("name") if isinstance(table, dict) else None
+    check_recipe_task(named, None, f"config file {config}", config)
 
 
 def run_train(args: argparse.Namespace, config: RunConfig | None = None,

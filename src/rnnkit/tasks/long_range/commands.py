@@ -56,4 +56,5 @@ def run_task(args: argparse.Namespace) -> int:
     return 0
 
 
-PLUGIN = Plugin(add_commands)
+PLUGIN = Plugin(add_commands,
+                recipe_commands={name: f"rnnkit task {name}" for name in TASKS})

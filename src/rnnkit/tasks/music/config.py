@@ -17,9 +17,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar
 
-from rnnkit.recipes import task_command
+from rnnkit.tasks.recipe import check_keys, check_recipe_task
 from rnnkit.training.config import replace_section
-from rnnkit.validation import Rule, check_fields, closest_name
+from rnnkit.validation import Rule, check_fields
 
 NAME = "music"
 CONDITIONS = ("key_meter",)
@@ -69,31 +69,15 @@ def music_config_from_table(table: Any, config: str | None = None) -> MusicConfi
     """
     if table is None:
         return MusicConfig()
-    where = f"config file {config}: " if config is not None else ""
+    where = f"config file {config}" if config is not None else "the run's saved config"
     if not isinstance(table, dict):
-        raise ValueError(f"{where}[task] must be a table of keys, got {type(table).__name__}")
-    _check_name(table.get("name"), where, config)
+        raise ValueError(f"{where}: [task] must be a table of keys, got "
+                         f"{type(table).__name__}")
+    check_recipe_task(table.get("name"), NAME, where, str(config))
     values = {key: value for key, value in table.items() if key != "name"}
-    _check_keys(values, where)
+    check_keys("task", values, {"task": frozenset(f.name for f in fields(MusicConfig))},
+               where)
     return replace_section(MusicConfig(), values, "task", config)
-
-
-def _check_name(name: Any, where: str, config: str | None) -> None:
-    if name == NAME:
-        return
-    if isinstance(name, str) and name.isidentifier():
-        raise ValueError(f"{where}its [task] is {name}, not music; run {task_command(name)} "
-                         f"--config {config}")
-    raise ValueError(f"{where}[task] must name its task: name = \"music\", got "
-                     f"{'no name' if name is None else repr(name)}")
-
-
-def _check_keys(values: dict[str, Any], where: str) -> None:
-    known = sorted(field.name for field in fields(MusicConfig))
-    for key in sorted(values):
-        if key not in known:
-            raise ValueError(f"{where}unknown key {key!r} in [task]{closest_name(key, known)}; "
-                             f"known keys: name, {', '.join(known)}")
 
 
 def saved_music_config(table: dict[str, Any]) -> MusicConfig | None:
