@@ -91,7 +91,7 @@ test: wheel-check music-tools
 	$(CHECK)/venv/bin/ruff check .
 	$(CHECK)/venv/bin/lint-imports
 	RNNKIT_TEST_INSTALLED=1 TORCH_EXTENSIONS_DIR=$(CURDIR)/$(CHECK)/torch_extensions \
-		$(CHECK)/venv/bin/python -m pytest -q -n 2 --doctest-modules --pyargs rnnkit tests
+		$(CHECK)/venv/bin/python -m pytest -q -n 2 --durations=15 --doctest-modules --pyargs rnnkit tests
 
 # Debian packages for `rnnkit music`: abc2midi (ABC -> MIDI), timidity with the FreePats
 # patches (MIDI -> WAV). Installed with apt-get, through sudo when not root.

@@ -33,8 +33,9 @@ TINY_BATCH, TINY_TIME, TINY_INPUT, TINY_HIDDEN, TINY_PROJ = 2, 3, 2, 3, 2
 # Unsorted, one full-length, all distinct (batch of 3, time of 5).
 LENGTHS = (3, 5, 2)
 
-LAYER_CLASSES = (rnnkit.RNN, rnnkit.LSTM, rnnkit.GRU)
-CELL_CLASSES = (rnnkit.RNNCell, rnnkit.LSTMCell, rnnkit.GRUCell)
+LAYER_CLASSES = (rnnkit.RNN, rnnkit.LSTM, rnnkit.GRU, rnnkit.MinGRU, rnnkit.MinLSTM)
+CELL_CLASSES = (rnnkit.RNNCell, rnnkit.LSTMCell, rnnkit.GRUCell, rnnkit.MinGRUCell,
+                rnnkit.MinLSTMCell)
 
 
 # --- configurations -------------------------------------------------------------------
@@ -122,6 +123,19 @@ LAYER_CONFIGS = [
     _layer("rnn_relu_identity_engine_bi", rnnkit.RNN, nonlinearity="relu", init="identity",
            engine="rnnkit", bidirectional=True),
     _layer("rnn_tanh_engine_2l", rnnkit.RNN, engine="rnnkit", num_layers=2),
+    # minGRU and minLSTM: the C++ loop (auto), the log-space scan, the step loop; both forms.
+    _layer("mingru", rnnkit.MinGRU),
+    _layer("mingru_linear_2l_bi", rnnkit.MinGRU, form="linear", num_layers=2,
+           bidirectional=True),
+    _layer("mingru_bi_bf_nobias_scan", rnnkit.MinGRU, bidirectional=True, batch_first=True,
+           bias=False, engine="scan"),
+    _layer("mingru_2l_loop", rnnkit.MinGRU, num_layers=2, engine="loop"),
+    _layer("minlstm", rnnkit.MinLSTM),
+    _layer("minlstm_linear_bf_scan", rnnkit.MinLSTM, form="linear", batch_first=True,
+           engine="scan"),
+    _layer("minlstm_2l_bi", rnnkit.MinLSTM, num_layers=2, bidirectional=True),
+    _layer("minlstm_linear_bi_loop", rnnkit.MinLSTM, form="linear", bidirectional=True,
+           engine="loop"),
 ]
 
 CELL_CONFIGS = [
@@ -140,6 +154,10 @@ CELL_CONFIGS = [
     _layer("grucell_reset_before", rnnkit.GRUCell, reset_after=False),
     _layer("grucell_reset_before_nobias", rnnkit.GRUCell, reset_after=False, bias=False),
     _layer("grucell_xavier", rnnkit.GRUCell, init="xavier"),
+    _layer("mingrucell", rnnkit.MinGRUCell),
+    _layer("mingrucell_linear_nobias", rnnkit.MinGRUCell, form="linear", bias=False),
+    _layer("minlstmcell", rnnkit.MinLSTMCell),
+    _layer("minlstmcell_linear", rnnkit.MinLSTMCell, form="linear"),
 ]
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from rnnkit.cells import GRUCell, LSTMCell, RNNCell
-from rnnkit.layers import GRU, LSTM, RNN
+from rnnkit.cells import GRUCell, LSTMCell, MinGRUCell, MinLSTMCell, RNNCell
+from rnnkit.layers import GRU, LSTM, RNN, MinGRU, MinLSTM
 from rnnkit.layers.explain import explain
 
 __version__ = "0.1.0"
@@ -24,8 +24,8 @@ _LAZY = {
     "RunConfig": "rnnkit.training.config",
 }
 
-__all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell", "__version__", "explain",
-           *_LAZY]
+__all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "MinGRU", "MinGRUCell", "MinLSTM",
+           "MinLSTMCell", "RNNCell", "__version__", "explain", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

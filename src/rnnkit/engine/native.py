@@ -36,7 +36,7 @@ from rnnkit.engine.scan import ScanKernel
 
 BACKEND_NATIVE = "rnnkit-fused"
 CSRC = Path(__file__).parent / "csrc"  # package data: the wheel carries it (pyproject.toml)
-SOURCE_NAMES = ("module.cpp", "scan.cpp", "layernorm.cpp")
+SOURCE_NAMES = ("module.cpp", "scan.cpp", "layernorm.cpp", "linear_scan.cpp")
 SOURCES = [CSRC / name for name in SOURCE_NAMES]
 NATIVE_DTYPES = (torch.float32, torch.float64)
 # Release flags; -march=native is safe because the build happens on the machine that runs it.
@@ -159,7 +159,8 @@ def native_kernel(kernel: ScanKernel) -> ScanKernel:
     return twin(**{field.name: getattr(kernel, field.name) for field in dataclasses.fields(kernel)})
 
 
-def _extension() -> ModuleType:
+def native_extension() -> ModuleType:
+    """The built extension; a ``RuntimeError`` saying why where there is none."""
     module, reason = _build()
     if module is None:
         raise RuntimeError(f"rnnkit's C++ kernels are unavailable: {reason}")
@@ -170,13 +171,13 @@ class NativeLSTMKernel(LSTMKernel):
     """:class:`LSTMKernel` with both loops in C++."""
 
     def forward(self, xproj, state, params, mask, batch_sizes):
-        hs, cs, acts = _extension().lstm_forward(
+        hs, cs, acts = native_extension().lstm_forward(
             xproj.contiguous(), state[0], state[1], params[0], self._peepholes(params), mask,
             batch_sizes or [])
         return hs[1:], (hs[-1].clone(), cs[-1].clone()), (hs, cs, acts)
 
     def backward_loop(self, grad_output, grad_state, cs, acts, params, mask, batch_sizes):
-        return _extension().lstm_backward(grad_output, grad_state[0], grad_state[1], cs, acts,
+        return native_extension().lstm_backward(grad_output, grad_state[0], grad_state[1], cs, acts,
                                           params[0], self._peepholes(params), mask,
                                           batch_sizes or [])
 
@@ -189,13 +190,13 @@ class NativeGRUKernel(GRUKernel):
 
     def forward(self, xproj, state, params, mask, batch_sizes):
         bias_n = params[1].contiguous() if self.reset_after else None
-        hs, acts, terms = _extension().gru_forward(xproj.contiguous(), state[0], params[0],
+        hs, acts, terms = native_extension().gru_forward(xproj.contiguous(), state[0], params[0],
                                                    bias_n, mask, batch_sizes or [])
         return hs[1:], (hs[-1].clone(),), (hs, acts, terms)
 
     def backward_loop(self, grad_output, grad_state, hs, acts, terms, params, mask,
                       batch_sizes):
-        d_pre, d_rec, dh = _extension().gru_backward(
+        d_pre, d_rec, dh = native_extension().gru_backward(
             grad_output, grad_state[0], hs, acts, terms, params[0], self.reset_after, mask,
             batch_sizes or [])
         return d_pre, (d_rec if self.reset_after else None), dh
@@ -206,7 +207,7 @@ class NativeRNNKernel(RNNKernel):
     step, which the torch-operator loop already runs at the speed of the matrix product)."""
 
     def forward(self, xproj, state, params, mask, batch_sizes):
-        (hs,) = _extension().rnn_forward(xproj.contiguous(), state[0], params[0],
+        (hs,) = native_extension().rnn_forward(xproj.contiguous(), state[0], params[0],
                                          self.nonlinearity == "relu", mask, batch_sizes or [])
         return hs[1:], (hs[-1].clone(),), (hs,)
 
@@ -217,7 +218,7 @@ class NativeLayerNormLSTMKernel(LayerNormLSTMKernel):
 
     def forward(self, xproj, state, params, mask, batch_sizes):
         weight, gain_h, shift_h, gain_c, shift_c = params
-        hs, cs, acts, rec_hat, cell_hat, rstd = _extension().layer_norm_lstm_forward(
+        hs, cs, acts, rec_hat, cell_hat, rstd = native_extension().layer_norm_lstm_forward(
             xproj.contiguous(), state[0], state[1], weight, torch.stack((gain_h, shift_h)),
             torch.stack((gain_c, shift_c)), mask, batch_sizes or [])
         return hs[1:], (hs[-1].clone(), cs[-1].clone()), (hs, cs, acts, rec_hat, cell_hat,
@@ -226,7 +227,8 @@ class NativeLayerNormLSTMKernel(LayerNormLSTMKernel):
     def backward(self, grad_output, grad_state, saved, params, mask, batch_sizes):
         hs, cs, acts, rec_hat, cell_hat, rstd = saved
         weight, gain_h, shift_h, gain_c, shift_c = params
-        d_pre, dh, dc, d_weight, d_norm_hh, d_norm_cell = _extension().layer_norm_lstm_backward(
+        extension = native_extension()
+        d_pre, dh, dc, d_weight, d_norm_hh, d_norm_cell = extension.layer_norm_lstm_backward(
             grad_output, grad_state[0], grad_state[1], hs, cs, acts, rec_hat, cell_hat, rstd,
             weight, torch.stack((gain_h, shift_h)), torch.stack((gain_c, shift_c)), mask,
             batch_sizes or [])
@@ -240,7 +242,7 @@ class NativeLayerNormGRUKernel(LayerNormGRUKernel):
 
     def forward(self, xproj, state, params, mask, batch_sizes):
         weight, gain, shift, bias_n = params
-        hs, acts, rec_hat, rstd = _extension().layer_norm_gru_forward(
+        hs, acts, rec_hat, rstd = native_extension().layer_norm_gru_forward(
             xproj.contiguous(), state[0], weight, torch.stack((gain, shift)),
             bias_n.contiguous(), mask, batch_sizes or [])
         return hs[1:], (hs[-1].clone(),), (hs, acts, rec_hat, rstd)
@@ -248,7 +250,7 @@ class NativeLayerNormGRUKernel(LayerNormGRUKernel):
     def backward(self, grad_output, grad_state, saved, params, mask, batch_sizes):
         hs, acts, rec_hat, rstd = saved
         weight, gain, shift, bias_n = params
-        d_pre, dh, d_weight, (d_gain, d_shift) = _extension().layer_norm_gru_backward(
+        d_pre, dh, d_weight, (d_gain, d_shift) = native_extension().layer_norm_gru_backward(
             grad_output, grad_state[0], hs, acts, rec_hat, rstd, weight,
             torch.stack((gain, shift)), bias_n.contiguous(), mask, batch_sizes or [])
         hidden = hs.shape[-1]

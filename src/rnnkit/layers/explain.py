@@ -7,6 +7,7 @@ from torch import nn
 
 from rnnkit.layers.base import RecurrentLayer
 from rnnkit.layers.dispatch import BACKEND_FUSED, BACKEND_LOOP
+from rnnkit.layers.minimal import MinimalRecurrentLayer
 
 _FUSED_WHY = ("torch has this configuration: its fused kernel runs (cuDNN on GPU; one step "
               "on the CPU runs the step function)")
@@ -40,9 +41,11 @@ def explain(module: nn.Module, device: torch.device | str | None = None) -> str:
     """
     lines = []
     for name, layer in module.named_modules():
+        label = name or type(layer).__name__
         if isinstance(layer, RecurrentLayer):
-            label = name or type(layer).__name__
             lines.append(f"{label}: {explain_layer(layer, device)}")
+        elif isinstance(layer, MinimalRecurrentLayer):
+            lines.append(f"{label}: {layer.explain_backend(device and torch.device(device))}")
     if not lines:
         return f"{type(module).__name__} holds no rnnkit recurrent layer"
     return "\n".join(lines)

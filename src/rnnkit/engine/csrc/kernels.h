@@ -1,4 +1,5 @@
-// The scan kernels rnnkit's C++ extension exports (see scan.cpp and layernorm.cpp).
+// The scan kernels rnnkit's C++ extension exports (see scan.cpp, layernorm.cpp and
+// linear_scan.cpp).
 #pragma once
 
 #include <ATen/ATen.h>
@@ -51,5 +52,8 @@ std::vector<at::Tensor> layer_norm_gru_backward(
     const at::Tensor& rec_hat, const at::Tensor& rstd, const at::Tensor& weight_hh,
     const at::Tensor& norm_hh, const at::Tensor& bias_n, const OptionalTensor& mask,
     std::vector<int64_t> batch_sizes);
+at::Tensor linear_scan_forward(const at::Tensor& a, const at::Tensor& b, const at::Tensor& h0);
+std::vector<at::Tensor> linear_scan_backward(const at::Tensor& a, const at::Tensor& states,
+                                             const at::Tensor& h0, const at::Tensor& grad);
 
 }  // namespace rnnkit

@@ -17,4 +17,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         "layer-normalized GRU scan forward");
   m.def("layer_norm_gru_backward", &rnnkit::layer_norm_gru_backward,
         "layer-normalized GRU scan backward loop");
+  m.def("linear_scan_forward", &rnnkit::linear_scan_forward,
+        "h_t = a_t h_(t-1) + b_t for every step (minGRU, minLSTM)");
+  m.def("linear_scan_backward", &rnnkit::linear_scan_backward,
+        "gradients of the linear recurrence");
 }
