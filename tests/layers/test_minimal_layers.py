@@ -160,7 +160,7 @@ def test_under_bf16_autocast_the_scan_runs_in_float32_and_takes_bf16_inputs() ->
     ({"form": "exp"}, "MinGRU expected form to be one of 'log', 'linear', got 'exp'"),
     ({"engine": "rnnkit"},
      "MinGRU expected engine to be one of 'auto', 'scan', 'loop', got 'rnnkit'"),
-    ({"dropout": 1.5}, r"MinGRU expected dropout in \[0, 1\), got 1.5"),
+    ({"dropout": 1.5}, r"MinGRU expected dropout in \[0, 1\], got 1.5"),
     ({"num_layers": 0}, "MinGRU expected num_layers"),
 ])
 def test_bad_options_are_refused_naming_them(kwargs, message) -> None:

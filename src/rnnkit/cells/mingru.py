@@ -10,14 +10,11 @@ sequence run as one parallel scan (:mod:`rnnkit.engine.linear_scan`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from rnnkit.cells.base import RecurrentCell, State
-from rnnkit.cells.minimal import candidate, check_form, minimal_step
+from rnnkit.cells.minimal import MinimalCell, candidate
 
 
 def mingru_coefficients(projection: Tensor, form: str) -> tuple[Tensor, Tensor]:
@@ -30,7 +27,7 @@ def mingru_coefficients(projection: Tensor, form: str) -> tuple[Tensor, Tensor]:
     return F.logsigmoid(-gate), torch.sigmoid(gate) * candidate(pre_activation, form)
 
 
-class MinGRUCell(RecurrentCell):
+class MinGRUCell(MinimalCell):
     r"""One minGRU step (module docstring for the equations).
 
     Args:
@@ -55,25 +52,4 @@ class MinGRUCell(RecurrentCell):
     """
 
     gates = 2
-
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, *,
-                 form: str = "log", device: torch.device | str | None = None,
-                 dtype: torch.dtype | None = None) -> None:
-        self.form = check_form(type(self).__name__, form)
-        super().__init__(input_size, hidden_size, bias, device=device, dtype=dtype)
-
-    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
-        shapes = {"weight_ih": (2 * self.hidden_size, self.input_size)}
-        return {**shapes, "bias_ih": (2 * self.hidden_size,)} if self.bias else shapes
-
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
-        """One step; see the class docstring for shapes."""
-        (h,) = self._run(input, None if hx is None else (hx,))
-        return h
-
-    def step(self, input_projection: Tensor, state: State, weights: Mapping[str, Tensor]) -> State:
-        log_a, b = mingru_coefficients(input_projection, self.form)
-        return (minimal_step(log_a, b, state[0]),)
-
-    def extra_repr(self) -> str:
-        return super().extra_repr() + (f", form={self.form!r}" if self.form != "log" else "")
+    coefficients = staticmethod(mingru_coefficients)

@@ -19,9 +19,13 @@ rnnkit's scan accepts either sign, so both forms train in parallel; they are two
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import ClassVar
+
 import torch
 from torch import Tensor
 
+from rnnkit.cells.base import RecurrentCell, State
 from rnnkit.validation import check_choice
 
 FORMS = ("log", "linear")
@@ -50,3 +54,35 @@ def candidate(pre_activation: Tensor, form: str) -> Tensor:
 def minimal_step(log_a: Tensor, b: Tensor, h: Tensor) -> Tensor:
     """One step: ``a * h + b``, with ``a = exp(log_a)``; shapes (batch, hidden)."""
     return torch.exp(log_a) * h + b
+
+
+class MinimalCell(RecurrentCell):
+    """What :class:`~rnnkit.cells.mingru.MinGRUCell` and
+    :class:`~rnnkit.cells.minlstm.MinLSTMCell` share: parameters ``weight_ih`` (gates *
+    hidden, input) and ``bias_ih``, no ``weight_hh``, the ``form`` option and the step
+    ``h' = a * h + b``. A subclass names its ``gates`` and its ``coefficients`` function
+    (``W x + b`` -> ``(log a, b)``)."""
+
+    coefficients: ClassVar[Callable[[Tensor, str], tuple[Tensor, Tensor]]]
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, *,
+                 form: str = "log", device: torch.device | str | None = None,
+                 dtype: torch.dtype | None = None) -> None:
+        self.form = check_form(type(self).__name__, form)
+        super().__init__(input_size, hidden_size, bias, device=device, dtype=dtype)
+
+    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
+        shapes = {"weight_ih": (self.gates * self.hidden_size, self.input_size)}
+        return {**shapes, "bias_ih": (self.gates * self.hidden_size,)} if self.bias else shapes
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        """One step; see the subclass's docstring for shapes."""
+        (h,) = self._run(input, None if hx is None else (hx,))
+        return h
+
+    def step(self, input_projection: Tensor, state: State, weights: Mapping[str, Tensor]) -> State:
+        log_a, b = type(self).coefficients(input_projection, self.form)
+        return (minimal_step(log_a, b, state[0]),)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + (f", form={self.form!r}" if self.form != "log" else "")

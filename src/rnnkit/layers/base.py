@@ -9,8 +9,6 @@ zeros it starts from, the check of a given one) is :mod:`rnnkit.layers.state`'s.
 
 from __future__ import annotations
 
-import numbers
-import warnings
 from collections.abc import Iterator, Mapping
 
 import torch
@@ -30,15 +28,19 @@ from rnnkit.layers.dispatch import (
     fused_on_packed,
     run_padded,
 )
-from rnnkit.layers.dropout import ForwardDraws, check_dropout_probability, draw_dropout
+from rnnkit.layers.dropout import (
+    ForwardDraws,
+    check_dropout_probability,
+    check_layer_dropout,
+    draw_dropout,
+)
 from rnnkit.layers.fused import autocast_blocker
+from rnnkit.layers.sequences import time_major_input
 from rnnkit.layers.state import RecurrentState, from_autocast, initial_state, public_state
 from rnnkit.validation import (
     check_choice,
     check_input,
-    check_lengths,
     check_positive_int,
-    shape_text,
 )
 
 #: Gate blocks stacked in ``weight_ih`` per mode.
@@ -85,7 +87,7 @@ class RecurrentLayer(nn.Module):
         self.num_layers = check_positive_int(owner, "num_layers", num_layers)
         self.bias = bool(bias)
         self.batch_first = bool(batch_first)
-        self.dropout = _check_dropout(owner, dropout, num_layers)
+        self.dropout = check_layer_dropout(owner, dropout, num_layers)
         self.bidirectional = bool(bidirectional)
         self.proj_size = proj_size
         self.init = check_init(init)
@@ -239,25 +241,11 @@ class RecurrentLayer(nn.Module):
         input, hx = from_autocast((input, hx), reference.dtype)
         if isinstance(input, PackedSequence):
             return self._forward_packed(input, hx, lengths)
-        owner = type(self).__name__
-        input = check_input(owner, input, features=self.input_size, batched_dims=3,
-                            dtype=reference.dtype, device=reference.device)
-        batched = input.dim() == 3
-        if not batched:
-            if lengths is not None:
-                raise ValueError(f"{owner} expected batched 3-D input when lengths is given, "
-                                 f"got shape {shape_text(input)}")
-            input = input.unsqueeze(1)  # (time, 1, features)
-        elif self.batch_first:
-            input = input.transpose(0, 1)  # (time, batch, features)
-        time, batch = input.shape[0], input.shape[1]
-        if time == 0:
-            raise ValueError(f"{owner} expected at least one time step, got an empty time axis")
+        input, lengths, batched = time_major_input(
+            type(self).__name__, input, lengths, input_size=self.input_size,
+            batch_first=self.batch_first, reference=reference)
+        batch = input.shape[1]
         state = self._initial_state(hx, batch, batched, input)
-        if lengths is not None:
-            lengths = check_lengths(owner, lengths, batch=batch, time=time)
-            if bool((lengths == time).all()):
-                lengths = None
         output, state = run_padded(self, input, state, lengths, self._draw(batch, input))
         if not batched:
             output = output.squeeze(1)
@@ -319,15 +307,3 @@ class RecurrentLayer(nn.Module):
 
 def _suffix(layer: int, direction: int) -> str:
     return f"_l{layer}" + ("_reverse" if direction else "")
-
-
-def _check_dropout(owner: str, dropout: object, num_layers: int) -> float:
-    if isinstance(dropout, bool) or not isinstance(dropout, numbers.Number):
-        raise TypeError(f"{owner} expected dropout to be a number, got {type(dropout).__name__}")
-    if not 0 <= float(dropout) <= 1:
-        raise ValueError(f"{owner} expected dropout in [0, 1], got {dropout}")
-    if dropout > 0 and num_layers == 1:
-        warnings.warn(f"{owner}: dropout={dropout} applies between layers only, so with "
-                      "num_layers=1 it does nothing", stacklevel=4)
-    return float(dropout)
-

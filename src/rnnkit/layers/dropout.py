@@ -11,6 +11,7 @@ values by ``1 / (1 - p)`` so evaluation needs no rescaling.
 from __future__ import annotations
 
 import numbers
+import warnings
 from dataclasses import dataclass
 
 from torch import Tensor
@@ -36,6 +37,19 @@ def check_dropout_probability(owner: str, name: str, value: object) -> float:
     if not 0 <= float(value) < 1:
         raise ValueError(f"{owner} expected {name} in [0, 1), got {value}")
     return float(value)
+
+
+def check_layer_dropout(owner: str, dropout: object, num_layers: int) -> float:
+    """A stacked layer's ``dropout`` between layers, in [0, 1] as torch.nn's, with a warning
+    where it does nothing (one layer)."""
+    if isinstance(dropout, bool) or not isinstance(dropout, numbers.Number):
+        raise TypeError(f"{owner} expected dropout to be a number, got {type(dropout).__name__}")
+    if not 0 <= float(dropout) <= 1:
+        raise ValueError(f"{owner} expected dropout in [0, 1], got {dropout}")
+    if dropout > 0 and num_layers == 1:
+        warnings.warn(f"{owner}: dropout={dropout} applies between layers only, so with "
+                      "num_layers=1 it does nothing", stacklevel=4)
+    return float(dropout)
 
 
 def keep_mask(shape: tuple[int, ...], p: float, like: Tensor) -> Tensor:

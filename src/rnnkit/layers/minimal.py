@@ -32,15 +32,12 @@ from rnnkit.cells.minimal import check_form, minimal_step
 from rnnkit.cells.minlstm import minlstm_coefficients
 from rnnkit.engine import BACKEND_NATIVE, native_unavailable_reason
 from rnnkit.engine.linear_scan import linear_scan
-from rnnkit.layers.dropout import check_dropout_probability
-from rnnkit.layers.sequences import reverse_padded, step_mask
+from rnnkit.layers.dropout import check_layer_dropout
+from rnnkit.layers.sequences import reverse_padded, step_mask, time_major_input
 from rnnkit.layers.state import from_autocast, initial_state
 from rnnkit.validation import (
     check_choice,
-    check_input,
-    check_lengths,
     check_positive_int,
-    shape_text,
 )
 
 ENGINES = ("auto", "scan", "loop")
@@ -69,7 +66,7 @@ class MinimalRecurrentLayer(nn.Module):
         self.num_layers = check_positive_int(owner, "num_layers", num_layers)
         self.bias, self.batch_first, self.bidirectional = bool(bias), bool(batch_first), \
             bool(bidirectional)
-        self.dropout = check_dropout_probability(owner, "dropout", dropout)
+        self.dropout = check_layer_dropout(owner, dropout, self.num_layers)
         self.form = check_form(owner, form)
         self.engine = check_choice(owner, "engine", engine, ENGINES)
         self._last_backend: str | None = None
@@ -143,30 +140,21 @@ class MinimalRecurrentLayer(nn.Module):
         input, hx = from_autocast((input, hx), reference.dtype)
         if isinstance(input, PackedSequence):
             return self._forward_packed(input, hx, lengths)
+        return self._forward_padded(input, hx, lengths, self.batch_first)
+
+    def _forward_padded(self, input: object, hx: object, lengths: object,
+                        batch_first: bool) -> tuple[Tensor, Tensor]:
         owner = type(self).__name__
-        input = check_input(owner, input, features=self.input_size, batched_dims=3,
-                            dtype=reference.dtype, device=reference.device)
-        batched = input.dim() == 3
-        if not batched:
-            if lengths is not None:
-                raise ValueError(f"{owner} expected batched 3-D input when lengths is given, "
-                                 f"got shape {shape_text(input)}")
-            input = input.unsqueeze(1)  # (time, 1, features)
-        elif self.batch_first:
-            input = input.transpose(0, 1)  # (time, batch, features)
-        time, batch = input.shape[0], input.shape[1]
-        if time == 0:
-            raise ValueError(f"{owner} expected at least one time step, got an empty time axis")
+        input, lengths, batched = time_major_input(
+            owner, input, lengths, input_size=self.input_size, batch_first=batch_first,
+            reference=self.weight_ih_l0)
         (state,) = initial_state(owner, hx, (self.hidden_size,),
-                                 self.num_layers * self.num_directions, batch, batched, input)
-        if lengths is not None:
-            lengths = check_lengths(owner, lengths, batch=batch, time=time)
-            if bool((lengths == time).all()):
-                lengths = None
+                                 self.num_layers * self.num_directions, input.shape[1],
+                                 batched, input)
         output, h_n = self._run_stack(input, state, lengths)
         if not batched:
             return output.squeeze(1), h_n.squeeze(1)
-        if self.batch_first:
+        if batch_first:
             output = output.transpose(0, 1)  # (batch, time, directions * hidden)
         return output, h_n
 
@@ -176,11 +164,7 @@ class MinimalRecurrentLayer(nn.Module):
         if lengths is not None:
             raise ValueError(f"{owner} takes either a PackedSequence or lengths, not both")
         padded, lengths = pad_packed_sequence(packed)  # (time, batch, features), caller order
-        batch_first, self.batch_first = self.batch_first, False
-        try:
-            output, h_n = self.forward(padded, hx, lengths)
-        finally:
-            self.batch_first = batch_first
+        output, h_n = self._forward_padded(padded, hx, lengths, batch_first=False)
         if packed.sorted_indices is not None:
             output = output.index_select(1, packed.sorted_indices)
             lengths = lengths[packed.sorted_indices.cpu()]
