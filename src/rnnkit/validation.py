@@ -217,6 +217,22 @@ def closest_name(name: str, known: Iterable[str], *, table: bool = False) -> str
     return f" (did you mean {f'[{match[0]}]' if table else repr(match[0])}?)"
 
 
+def unknown_table(table: str, tables: Sequence[str]) -> str:
+    """What a recipe reader says of a table it does not read: ``unknown table [optim]
+    (did you mean [...]?); this command reads [data], [model], [train]``."""
+    listed = ", ".join(f"[{name}]" for name in tables)
+    return (f"unknown table [{table}]{closest_name(table, tables, table=True)}; this command "
+            f"reads {listed}")
+
+
+def unknown_key(key: str, table: str, known: Iterable[str]) -> str:
+    """What a recipe reader says of a key a table does not hold: ``unknown key 'lr' in
+    [model] (did you mean ...?); known keys: ...`` (sorted; ``none`` for an empty table)."""
+    names = sorted(known)
+    return (f"unknown key {key!r} in [{table}]{closest_name(key, names)}; known keys: "
+            f"{', '.join(names) or 'none'}")
+
+
 def show_value(value: object) -> str:
     """A value as an error message shows it: strings quoted, the rest as Python writes it."""
     if isinstance(value, str):

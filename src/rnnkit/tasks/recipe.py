@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
-from rnnkit.validation import closest_name
+from rnnkit.validation import unknown_key, unknown_table
 
 TABLES = ("data", "model", "train", "task")
 
@@ -61,9 +61,7 @@ def read_task_recipe(path: str, task: str, sections: dict[str, type]) -> dict[st
 def _check_tables(recipe: dict[str, Any], where: str) -> None:
     for table, keys in recipe.items():
         if table not in TABLES:
-            raise ValueError(f"{where}: unknown table [{table}]"
-                             f"{closest_name(table, TABLES, table=True)}; "
-                             f"this command reads {', '.join(f'[{name}]' for name in TABLES)}")
+            raise ValueError(f"{where}: {unknown_table(table, TABLES)}")
         if not isinstance(keys, dict):
             raise ValueError(f"{where}: [{table}] must be a table of keys, got "
                              f"{type(keys).__name__}")
@@ -125,7 +123,5 @@ def check_keys(table: str, keys: dict[str, Any], tables: dict[str, frozenset[str
         home = next((name for name, known in tables.items() if key in known), None)
         if home is not None:
             raise ValueError(f"{where}: {key} belongs in [{home}], not in [{table}]")
-        known = sorted(tables.get(table, frozenset()))
-        raise ValueError(f"{where}: unknown key {key!r} in [{table}]"
-                         f"{closest_name(key, known)}; known keys: {', '.join(known) or 'none'}")
+        raise ValueError(f"{where}: {unknown_key(key, table, tables.get(table, frozenset()))}")
 

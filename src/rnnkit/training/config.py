@@ -29,7 +29,8 @@ from rnnkit.validation import (
     ConfigValueError,
     Rule,
     check_fields,
-    closest_name,
+    unknown_key,
+    unknown_table,
 )
 
 if sys.version_info >= (3, 11):
@@ -219,10 +220,7 @@ def apply_overrides(config: RunConfig, sections: dict[str, Any],
     where = f"config file {path}: " if path is not None else ""
     for table in sections:
         if table not in SECTIONS:
-            tables = [*SECTIONS, *other_tables]
-            raise ValueError(f"{where}unknown table [{table}]"
-                             f"{closest_name(table, tables, table=True)}; this command "
-                             f"reads {', '.join(f'[{name}]' for name in tables)}")
+            raise ValueError(where + unknown_table(table, [*SECTIONS, *other_tables]))
     updated = {}
     for section, values in sections.items():
         current = getattr(config, section)
@@ -232,9 +230,7 @@ def apply_overrides(config: RunConfig, sections: dict[str, Any],
                              f"{type(values).__name__}")
         for key in values:
             if key not in known:
-                raise ValueError(f"{where}unknown key {key!r} in [{section}]"
-                                 f"{closest_name(key, known)}; known keys: "
-                                 f"{', '.join(sorted(known))}")
+                raise ValueError(where + unknown_key(key, section, known))
         if section == "train":
             values = _without_default_bound(current, values)
         updated[section] = replace_section(current, values, section, path)
