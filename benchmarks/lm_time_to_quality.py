@@ -5,6 +5,9 @@ batch 64, dropout 0.2, trained by a hand-written truncated-BPTT loop. Both sides
 on training alone (validation excluded) and validated the same way: stateful, 32 streams,
 windows of 256, on the first ``--eval-tokens`` validation characters along the way and on
 the whole validation split at the end. Prints a table and writes both curves in one PNG.
+Several recipes (``--recipe A B ...``) are trained one after another and drawn in the same
+plot, each with its loss at ``--at`` minutes read off its curve; ``--plain-minutes 0`` leaves
+the plain loop out.
 
     python benchmarks/lm_time_to_quality.py --recipe shakespeare_char \
         --plain-minutes 4 --plot docs/figures/time_to_quality_demo.png
@@ -13,6 +16,7 @@ the whole validation split at the end. Prints a table and writes both curves in 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import tempfile
 import time
@@ -85,6 +89,16 @@ def time_to_reach(curve: list[tuple[float, float]], target: float) -> float | No
     return None
 
 
+def loss_at(curve: list[tuple[float, float]], seconds: float) -> float | None:
+    """The curve's loss at ``seconds`` of training, interpolated; None outside it."""
+    for (s0, l0), (s1, l1) in itertools.pairwise(curve):
+        if s0 <= seconds <= s1:
+            return l0 + (l1 - l0) * (seconds - s0) / (s1 - s0)
+    if curve and abs(curve[-1][0] - seconds) < 1.0:  # the run's last point, at its end
+        return curve[-1][1]
+    return None
+
+
 def plot(curves: dict[str, list[tuple[float, float]]], eval_tokens: int, path: Path) -> None:
     figure, axis = pyplot().subplots(figsize=(7, 4.5))
     for label, curve in curves.items():
@@ -100,9 +114,12 @@ def plot(curves: dict[str, list[tuple[float, float]]], eval_tokens: int, path: P
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--recipe", default="shakespeare_char",
-                        help="a shipped recipe's name or a TOML file")
-    parser.add_argument("--plain-minutes", type=float, default=4.0)
+    parser.add_argument("--recipe", nargs="+", default=["shakespeare_char"],
+                        help="shipped recipes' names or TOML files, trained in turn")
+    parser.add_argument("--plain-minutes", type=float, default=4.0,
+                        help="the plain loop's training minutes (0: leave it out)")
+    parser.add_argument("--at", type=float, nargs="*", default=[],
+                        help="also report each curve's loss at these training minutes")
     parser.add_argument("--eval-tokens", type=int, default=100_000)
     parser.add_argument("--eval-every-s", type=float, default=20.0)
     parser.add_argument("--seed", type=int, default=1337)
@@ -111,33 +128,48 @@ def main() -> None:
     args = parser.parse_args()
     print(machine_line())
     started = time.perf_counter()
-    recipe_curve, recipe_final, config, recipe_minutes = run_recipe(args.recipe, args.eval_tokens,
-                                                                    args.seed)
-    corpus = load_corpus(config.data)
-    plain_curve, plain_final, _ = run_plain(corpus, args.plain_minutes, args.eval_tokens,
-                                            args.eval_every_s, args.seed)
-    reach = time_to_reach(recipe_curve, plain_curve[-1][1]) if plain_curve else None
+    curves, finals, minutes = {}, {}, {}
+    for recipe in args.recipe:
+        label = f"rnnkit {Path(recipe).stem}"
+        run_started = time.perf_counter()
+        curves[label], finals[label], config, minutes[label] = run_recipe(
+            recipe, args.eval_tokens, args.seed)
+        print(f"{label}: {minutes[label]:.2f} training minutes, full-split loss "
+              f"{finals[label]:.4f}, wall {(time.perf_counter() - run_started) / 60:.1f} min",
+              flush=True)
+    if args.plain_minutes > 0:
+        corpus = load_corpus(config.data)
+        label = "plain torch.nn loop (2x512, Adam 2e-3, seq 100, batch 64)"
+        curves[label], finals[label], _ = run_plain(corpus, args.plain_minutes,
+                                                    args.eval_tokens, args.eval_every_s,
+                                                    args.seed)
+        minutes[label] = args.plain_minutes
     print_table(
         ["run", "training minutes", "final validation loss (full split, nats/char)",
-         f"validation loss on first {args.eval_tokens:,} chars at the end"],
-        [["plain torch.nn loop (2x512, Adam 2e-3, seq 100, batch 64)", args.plain_minutes,
-          f"{plain_final:.4f}", f"{plain_curve[-1][1]:.4f}" if plain_curve else "-"],
-         [f"rnnkit {args.recipe.name}", f"{recipe_minutes:.2f}", f"{recipe_final:.4f}",
-          f"{recipe_curve[-1][1]:.4f}" if recipe_curve else "-"]],
-    )
-    if reach is not None:
-        print(f"rnnkit reaches the plain loop's final subset loss after {reach / 60:.2f} "
-              "training minutes")
-    relation = "<=" if recipe_final <= plain_final else ">"
-    print(f"verdict: rnnkit in {recipe_minutes:.2f} min {relation}"
-          f" plain loop in {args.plain_minutes} min ({recipe_final:.4f} vs {plain_final:.4f})")
+         f"validation loss on first {args.eval_tokens:,} chars at the end",
+         *(f"... at {at:g} min" for at in args.at)],
+        [[label, f"{minutes[label]:.2f}", f"{finals[label]:.4f}",
+          f"{curve[-1][1]:.4f}" if curve else "-",
+          *(_format(loss_at(curve, at * 60)) for at in args.at)]
+         for label, curve in curves.items()])
+    if args.plain_minutes > 0:
+        plain_label = next(iter(reversed(curves)))
+        for label, curve in list(curves.items())[:-1]:
+            reach = time_to_reach(curve, curves[plain_label][-1][1]) if curves[plain_label] \
+                else None
+            if reach is not None:
+                print(f"{label} reaches the plain loop's final subset loss after "
+                      f"{reach / 60:.2f} training minutes")
     print(f"wall time {(time.perf_counter() - started) / 60:.1f} min")
-    plot({"plain torch.nn loop": plain_curve, f"rnnkit {args.recipe.stem}": recipe_curve},
-         args.eval_tokens, args.plot)
+    plot({label.split(" (")[0]: curve for label, curve in curves.items()}, args.eval_tokens,
+         args.plot)
     if args.json:
-        args.json.write_text(json.dumps({"plain": plain_curve, "recipe": recipe_curve,
-                                         "plain_final": plain_final,
-                                         "recipe_final": recipe_final}, indent=1))
+        args.json.write_text(json.dumps({"curves": curves, "finals": finals,
+                                         "minutes": minutes, "seed": args.seed}, indent=1))
+
+
+def _format(loss: float | None) -> str:
+    return "-" if loss is None else f"{loss:.4f}"
 
 
 if __name__ == "__main__":

@@ -49,11 +49,13 @@ def test_irnn_is_the_relu_rnn_started_from_the_identity_with_zero_bias() -> None
 def test_names_of_a_kind_build_that_kinds_cell() -> None:
     kinds = {name: type(build_cell(name, 2, 3)).__name__ for name in CELL_NAMES}
     assert kinds == {"lstm": "LSTMCell", "gru": "GRUCell", "rnn_tanh": "RNNCell",
-                     "rnn_relu": "RNNCell", "irnn": "RNNCell"}
+                     "rnn_relu": "RNNCell", "irnn": "RNNCell", "mingru": "MinGRUCell",
+                     "minlstm": "MinLSTMCell"}
     assert build_cell("rnn_tanh", 2, 3).nonlinearity == "tanh"
     assert build_cell("rnn_relu", 2, 3).nonlinearity == "relu"
     assert {name: variant.kind for name, variant in CATALOG.items()} == {
-        "lstm": "lstm", "gru": "gru", "rnn_tanh": "rnn", "rnn_relu": "rnn", "irnn": "rnn"}
+        "lstm": "lstm", "gru": "gru", "rnn_tanh": "rnn", "rnn_relu": "rnn", "irnn": "rnn",
+        "mingru": "mingru", "minlstm": "minlstm"}
 
 
 def test_options_reach_the_cell_and_the_layer() -> None:
@@ -81,6 +83,6 @@ def test_a_variants_fixed_option_cannot_be_overridden(build, owner: str) -> None
 @pytest.mark.parametrize("build", [build_cell, build_layer])
 def test_an_unknown_name_is_refused_listing_the_catalogue(build) -> None:
     message = (f"{build.__name__} expected cell to be one of 'lstm', 'gru', 'rnn_tanh', "
-               "'rnn_relu', 'irnn', got 'elman'")
+               "'rnn_relu', 'irnn', 'mingru', 'minlstm', got 'elman'")
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         build("elman", 2, 3)

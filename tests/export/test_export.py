@@ -11,7 +11,7 @@ import onnx
 import pytest
 import torch
 
-from rnnkit import GRU, LSTM, RNN
+from rnnkit import GRU, LSTM, RNN, MinGRU
 from rnnkit.cli import main
 from rnnkit.export import export, exported_form, verify_export
 from rnnkit.models import LanguageModel, ModelConfig
@@ -40,6 +40,8 @@ MODELS = {
     "lstm-tied": {"tie_weights": True, "hidden_size": 8},
     "lstm-peephole": {"peephole": True},
     "rnn-relu": {"cell": "rnn_relu"},
+    "mingru-blocks-projected-input": {"cell": "mingru", "num_layers": 2},
+    "minlstm-blocks": {"cell": "minlstm", "embedding_size": 12, "num_layers": 3},
 }
 
 
@@ -83,22 +85,24 @@ def test_torchscript_language_model_round_trip(tmp_path: Path, name: str) -> Non
                          exported_form(model)).max_abs_difference < TOLERANCE
 
 
-def test_onnx_runs_padded_rows_like_the_same_rows_alone(tmp_path: Path) -> None:
+@pytest.mark.parametrize("cell", ["lstm", "mingru"])
+def test_onnx_runs_padded_rows_like_the_same_rows_alone(tmp_path: Path, cell: str) -> None:
     """Per-row lengths in the ONNX file: a short row padded with junk gives the logits and
     final state it gives alone."""
     import onnxruntime
 
-    model = language_model({"num_layers": 2})
+    model = language_model({"num_layers": 2, "cell": cell})
     path = export(model, tmp_path / "lm.onnx", "onnx")
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     tokens = torch.randint(0, 23, (2, 9))
     zeros = torch.zeros(2, 2, 12).numpy()
-    logits, h_n, _ = session.run(None, {"tokens": tokens.numpy(),
-                                        "lengths": torch.tensor([9, 4]).numpy(),
-                                        "h_0": zeros, "c_0": zeros})
-    alone_logits, alone_h, _ = session.run(None, {"tokens": tokens[1:, :4].numpy(),
-                                                  "lengths": torch.tensor([4]).numpy(),
-                                                  "h_0": zeros[:, :1], "c_0": zeros[:, :1]})
+    names = [state.name for state in session.get_inputs()[2:]]  # h_0 [, c_0]
+    logits, h_n, *_ = session.run(None, {"tokens": tokens.numpy(),
+                                         "lengths": torch.tensor([9, 4]).numpy(),
+                                         **dict.fromkeys(names, zeros)})
+    alone_logits, alone_h, *_ = session.run(None, {"tokens": tokens[1:, :4].numpy(),
+                                                   "lengths": torch.tensor([4]).numpy(),
+                                                   **dict.fromkeys(names, zeros[:, :1])})
     torch.testing.assert_close(torch.from_numpy(logits[1, :4]),
                                torch.from_numpy(alone_logits[0]), rtol=0, atol=1e-6)
     torch.testing.assert_close(torch.from_numpy(h_n[:, 1]), torch.from_numpy(alone_h[:, 0]),
@@ -112,6 +116,13 @@ def test_onnx_graph_has_one_recurrent_node_per_layer(tmp_path: Path) -> None:
     assert [node.op_type for node in graph.node].count("LSTM") == 3
     time_axis = graph.input[0].type.tensor_type.shape.dim[0]
     assert time_axis.dim_param == "time"
+
+
+def test_minimal_blocks_keep_time_inside_one_scan_each(tmp_path: Path) -> None:
+    model = language_model({"cell": "minlstm", "num_layers": 3})
+    graph = onnx.load(str(export(model, tmp_path / "m.onnx", "onnx"))).graph
+    assert [node.op_type for node in graph.node].count("Scan") == 3
+    assert graph.input[0].type.tensor_type.shape.dim[1].dim_param == "time"
 
 
 def test_verification_notices_a_file_from_other_weights(tmp_path: Path) -> None:
@@ -138,6 +149,8 @@ def test_float64_layer_exports_as_float32(tmp_path: Path) -> None:
     (lambda: LSTM(5, 8, peephole=True), "torchscript", "peephole=True has no torch fused"),
     (lambda: GRU(5, 8, layer_norm=True), "torchscript", "layer_norm=True has no torch fused"),
     (lambda: GRU(5, 8, reset_after=False), "torchscript", "export it with --format onnx"),
+    (lambda: language_model({"cell": "mingru"}), "torchscript",
+     "mingru blocks run rnnkit's scan.*--format onnx"),
 ])
 def test_a_configuration_a_format_cannot_express_is_named(tmp_path: Path, module,
                                                           file_format: str,
@@ -159,6 +172,8 @@ def test_other_bad_requests_are_named(tmp_path: Path) -> None:
         export(LSTM(5, 8), tmp_path / "x", "tflite")
     with pytest.raises(TypeError, match="got Linear"):
         export(torch.nn.Linear(2, 2), tmp_path / "x", "onnx")
+    with pytest.raises(TypeError, match="MinGRU inside a LanguageModel"):
+        export(MinGRU(2, 3), tmp_path / "x", "onnx")
     conditional = language_model({"condition_sizes": (3,)})
     with pytest.raises(ValueError, match="conditional language model"):
         export(conditional, tmp_path / "x", "onnx")

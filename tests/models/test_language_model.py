@@ -47,7 +47,7 @@ def test_one_hot_input_equals_a_learned_embedding_holding_the_identity() -> None
     torch.testing.assert_close(one_hot(tokens)[0], learned(tokens)[0], rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn_tanh", "rnn_relu"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn_tanh", "rnn_relu", "mingru", "minlstm"])
 def test_every_cell_gives_next_token_logits(cell: str) -> None:
     model = LanguageModel(ModelConfig(vocab_size=9, cell=cell, embedding_size=4,
                                       hidden_size=6))

@@ -54,7 +54,8 @@ def single_process_weights(config: RunConfig) -> dict[str, torch.Tensor]:
 @pytest.mark.parametrize(("model_options", "train_options"), [
     ({}, {}), ({"peephole": True}, {}),
     ({"peephole": True}, {"compile": True, "compile_backend": "aot_eager"}),
-], ids=["fused", "scan", "scan-compiled"])
+    ({"cell": "mingru"}, {}),
+], ids=["fused", "scan", "scan-compiled", "mingru-blocks"])
 def test_two_gloo_processes_equal_one_process_on_the_combined_batch(
         text_file: Path, tmp_path: Path, model_options: dict, train_options: dict) -> None:
     config = small_config(text_file, tmp_path / "run", **train_options)

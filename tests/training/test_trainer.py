@@ -16,19 +16,21 @@ from rnnkit.training.config import DataConfig, RunConfig, TrainConfig
 from rnnkit.training.trainer import TrainingDivergedError
 
 
-def tiny_config(text_file: Path, out_dir: Path, **train_values) -> RunConfig:
+def tiny_config(text_file: Path, out_dir: Path, cell: str = "lstm", **train_values
+                ) -> RunConfig:
     train_settings = dict(batch_size=4, seq_len=16, lr=3e-3, eval_every=4, log_every=2,
                           eval_batch_size=2, eval_window=32, sample_length=10, seed=7,
                           out_dir=str(out_dir), progress=False, tensorboard=False)
     train_settings.update(train_values)
     return RunConfig(
         data=DataConfig(dataset=None, text_file=str(text_file)),
-        model=ModelConfig(embedding_size=8, hidden_size=16, num_layers=2, dropout=0.1),
+        model=ModelConfig(cell=cell, embedding_size=8, hidden_size=16, num_layers=2,
+                          dropout=0.1),
         train=TrainConfig(**train_settings),
     )
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn_tanh"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn_tanh", "mingru", "minlstm"])
 def test_windows_with_carried_state_equal_the_unsplit_loss(cell: str) -> None:
     torch.manual_seed(0)
     model = LanguageModel(ModelConfig(vocab_size=11, cell=cell, embedding_size=6,
@@ -66,15 +68,16 @@ def test_detach_state_cuts_the_graph() -> None:
     assert all(part.grad_fn is None and not part.requires_grad for part in detached)
 
 
-def test_resume_continues_exactly(text_file: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("cell", ["lstm", "mingru"])
+def test_resume_continues_exactly(text_file: Path, tmp_path: Path, cell: str) -> None:
     steps = 12
-    straight = tiny_config(text_file, tmp_path / "straight", max_steps=steps,
+    straight = tiny_config(text_file, tmp_path / "straight", cell, max_steps=steps,
                            schedule="cosine", warmup_steps=3, decay_steps=steps)
     train(straight)
-    split = tiny_config(text_file, tmp_path / "split", max_steps=steps // 2,
+    split = tiny_config(text_file, tmp_path / "split", cell, max_steps=steps // 2,
                         schedule="cosine", warmup_steps=3, decay_steps=steps)
     train(split)
-    resumed = tiny_config(text_file, tmp_path / "split", max_steps=steps, resume=True,
+    resumed = tiny_config(text_file, tmp_path / "split", cell, max_steps=steps, resume=True,
                           schedule="cosine", warmup_steps=3, decay_steps=steps)
     result = train(resumed)
     assert result.steps == steps

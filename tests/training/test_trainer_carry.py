@@ -47,7 +47,7 @@ def carry_config(text_file: Path, out_dir: Path, cell: str, steps: int) -> RunCo
     )
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "mingru"])
 def test_the_trainer_carries_the_state_from_window_to_window(tmp_path: Path,
                                                              cell: str) -> None:
     text_file = tmp_path / "text.txt"

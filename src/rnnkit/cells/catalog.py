@@ -1,13 +1,15 @@
 """THE list of recurrent cells rnnkit offers by name, and the one place a name becomes a cell.
 
 Every command and config that names a cell takes these names (``lstm``, ``gru``,
-``rnn_tanh``, ``rnn_relu``, ``irnn``); :func:`rnnkit.layers.factory.build_layer` turns one
-into a layer and :func:`build_cell` into a one-step cell, with the same options, so a
-gradient probe and a trained model that name the same cell get the same recurrence.
+``rnn_tanh``, ``rnn_relu``, ``irnn``, ``mingru``, ``minlstm``);
+:func:`rnnkit.layers.factory.build_layer` turns one into a layer and :func:`build_cell` into
+a one-step cell, with the same options, so a gradient probe and a trained model that name
+the same cell get the same recurrence.
 
-A variant is a cell kind (``rnn``, ``lstm``, ``gru``) plus the options that make it that
-variant: ``irnn`` is the ReLU RNN with an identity recurrent matrix and zero bias (Le et
-al. 2015, "A Simple Way to Initialize Recurrent Networks of Rectified Linear Units").
+A variant is a cell kind (``rnn``, ``lstm``, ``gru``, ``mingru``, ``minlstm``) plus the
+options that make it that variant: ``irnn`` is the ReLU RNN with an identity recurrent
+matrix and zero bias (Le et al. 2015, "A Simple Way to Initialize Recurrent Networks of
+Rectified Linear Units").
 Adding a variant is one entry here (plus its step function if its kind is new).
 """
 
@@ -21,10 +23,15 @@ from torch import nn
 
 from rnnkit.cells.gru import GRUCell
 from rnnkit.cells.lstm import LSTMCell
+from rnnkit.cells.mingru import MinGRUCell
+from rnnkit.cells.minlstm import MinLSTMCell
 from rnnkit.cells.rnn import RNNCell
 from rnnkit.validation import check_choice, check_positive_int
 
-CELL_CLASSES: dict[str, type[nn.Module]] = {"rnn": RNNCell, "lstm": LSTMCell, "gru": GRUCell}
+CELL_CLASSES: dict[str, type[nn.Module]] = {"rnn": RNNCell, "lstm": LSTMCell, "gru": GRUCell,
+                                            "mingru": MinGRUCell, "minlstm": MinLSTMCell}
+# Kinds whose gates read the input only, so a whole sequence is one scan (Feng et al. 2024).
+MINIMAL_KINDS = ("mingru", "minlstm")
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,9 @@ CATALOG: dict[str, CellVariant] = {
     "rnn_relu": CellVariant("rnn", {"nonlinearity": "relu"}),
     # ReLU RNN from an identity recurrent matrix and zero bias (Le et al. 2015)
     "irnn": CellVariant("rnn", {"nonlinearity": "relu", "init": "identity"}),
+    # No state in the gates: h_t = a_t h_(t-1) + b_t, trained as a scan (Feng et al. 2024)
+    "mingru": CellVariant("mingru"),
+    "minlstm": CellVariant("minlstm"),
 }
 CELL_NAMES: tuple[str, ...] = tuple(CATALOG)
 

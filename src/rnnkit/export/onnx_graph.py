@@ -18,7 +18,9 @@ reads the new cell state, as rnnkit's does); GRU ``reset_after=True`` (torch's, 
 → ``linear_before_reset=1``, ``reset_after=False`` (Cho et al. 2014) →
 ``linear_before_reset=0``; ``RNN(nonlinearity="relu")`` → ``activations=["Relu"]``.
 Not expressible: ``layer_norm=True`` and LSTM ``proj_size`` (ONNX's operators have
-neither). Dropout of every kind is a training-time operation and is left out.
+neither). Dropout of every kind is a training-time operation and is left out. A language
+model of minGRU/minLSTM blocks has no ONNX operator; :mod:`rnnkit.export.onnx_residual`
+writes its recurrence as a ``Scan``.
 """
 
 from __future__ import annotations
@@ -30,8 +32,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from rnnkit.export.onnx_residual import add_residual_stack
 from rnnkit.export.signature import Exported, ExportedLanguageModel, require
 from rnnkit.layers import RecurrentLayer
+from rnnkit.layers.residual import ResidualRecurrentStack
 
 OPSET = 17
 ONNX_OPS = {"LSTM": "LSTM", "GRU": "GRU", "RNN_TANH": "RNN", "RNN_RELU": "RNN"}
@@ -212,9 +216,13 @@ def _language_model_nodes(graph: _Graph, exported: ExportedLanguageModel, length
     else:
         table = _numpy(model.embedding.weight)
     (embedded,) = graph.node("Gather", [graph.weight("embedding", table), "tokens"], axis=0)
-    (sequence,) = graph.node("Transpose", [embedded], perm=[1, 0, 2])  # (time, batch, embed)
-    output, finals = add_recurrent_layer(graph, model.rnn, sequence, lengths, state)
-    (output,) = graph.node("Transpose", [output], perm=[1, 0, 2])  # (batch, time, hidden)
+    if isinstance(model.rnn, ResidualRecurrentStack):  # minGRU/minLSTM blocks: a Scan each
+        output, final = add_residual_stack(graph, model.rnn, embedded, lengths, state[0])
+        finals = [final]
+    else:
+        (sequence,) = graph.node("Transpose", [embedded], perm=[1, 0, 2])  # (time, batch, _)
+        output, finals = add_recurrent_layer(graph, model.rnn, sequence, lengths, state)
+        (output,) = graph.node("Transpose", [output], perm=[1, 0, 2])  # (batch, time, hidden)
     decoder_weight = graph.weight("decoder_weight", _numpy(model.decoder.weight).T.copy())
     (logits,) = graph.node("MatMul", [output, decoder_weight])
     (logits,) = graph.node("Add", [logits, graph.weight("decoder_bias",

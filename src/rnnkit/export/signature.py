@@ -25,7 +25,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from rnnkit.layers import RecurrentLayer
+from rnnkit.layers import MinimalRecurrentLayer, RecurrentLayer
+from rnnkit.layers.residual import ResidualRecurrentStack
 from rnnkit.models.language_model import LanguageModel
 
 
@@ -115,7 +116,7 @@ class ExportedLanguageModel(_FlatSignature):
         return self.inner
 
     @property
-    def recurrent(self) -> RecurrentLayer:
+    def recurrent(self) -> RecurrentLayer | ResidualRecurrentStack:
         return self.inner.rnn
 
     def input_names(self) -> list[str]:
@@ -143,5 +144,9 @@ def exported_form(module: nn.Module) -> Exported:
         return ExportedLanguageModel(module)
     if isinstance(module, RecurrentLayer):
         return ExportedLayer(module)
+    if isinstance(module, MinimalRecurrentLayer):
+        raise TypeError(f"export takes a {type(module).__name__} inside a LanguageModel "
+                        "(cell='mingru' or 'minlstm', ONNX only); a bare minimal layer is "
+                        "not exportable yet")
     raise TypeError(f"export takes a rnnkit RNN/LSTM/GRU layer or LanguageModel, got "
                     f"{type(module).__name__}")

@@ -17,12 +17,16 @@ import warnings
 import torch
 
 from rnnkit.export.signature import Exported
+from rnnkit.layers import RecurrentLayer
 from rnnkit.layers.dispatch import BACKEND_FUSED
 
 
 def torchscript_blocker(exported: Exported) -> str | None:
     """Why a trace of this model would not be exact for every shape, or None."""
     layer = exported.recurrent
+    if not isinstance(layer, RecurrentLayer):
+        return (f"its {layer.cell} blocks run rnnkit's scan, whose loop over time a trace "
+                "would fix to one length; export it with --format onnx")
     was_training = layer.training
     layer.eval()
     try:

@@ -9,10 +9,11 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from rnnkit.cells.catalog import CATALOG, CELL_NAMES
+from rnnkit.cells.catalog import CATALOG, CELL_NAMES, MINIMAL_KINDS
 from rnnkit.cells.init import INIT_SCHEMES
 from rnnkit.layers import RecurrentLayer
 from rnnkit.layers.factory import build_layer
+from rnnkit.layers.residual import ResidualRecurrentStack
 
 # The state helpers' home is layers.state; the language model's public names stay.
 from rnnkit.layers.state import RecurrentState, detach_state, map_state  # noqa: F401
@@ -40,6 +41,9 @@ class ModelConfig:
     ``"transformer"`` (:class:`~rnnkit.models.transformer_lm.TransformerLanguageModel`:
     ``hidden_size`` wide, ``num_layers`` deep, ``num_heads`` heads over ``context``
     positions; the recurrent options do not apply to it).
+    ``cell="mingru"`` or ``"minlstm"`` builds ``num_layers`` residual blocks (RMSNorm, the
+    minimal recurrence, a feed-forward part; :mod:`rnnkit.layers.residual`), as the
+    paper's language models; the LSTM/GRU/RNN-only options must keep their defaults then.
     ``vocab_size`` is filled in from the data's vocabulary when a run starts, and so is
     ``condition_sizes`` when the data attaches conditions to every token (the number of
     classes of each, e.g. the keys and meters of ABC tunes); each condition class is
@@ -96,10 +100,20 @@ class ModelConfig:
         if self.layer_norm and self.cell not in ("lstm", "gru"):
             raise ValueError(f"{owner}: layer_norm needs cell='lstm' or 'gru', "
                              f"got cell={self.cell!r}")
+        if CATALOG[self.cell].kind in MINIMAL_KINDS:
+            self._check_minimal_options(owner)
         fixed_init = CATALOG[self.cell].fixed.get("init")
         if fixed_init is not None and self.init not in (DEFAULT_INIT, fixed_init):
             raise ValueError(f"{owner}: cell={self.cell!r} fixes "
                              f"init={fixed_init!r}, got init={self.init!r}")
+
+    def _check_minimal_options(self, owner: str) -> None:
+        for name, default in (("recurrent_dropout", 0.0), ("weight_dropout", 0.0),
+                              ("init", DEFAULT_INIT)):
+            if getattr(self, name) != default:
+                raise ValueError(f"{owner}: {name} has no meaning for cell={self.cell!r} "
+                                 f"(its recurrence has no W_hh); leave it at {default!r}, "
+                                 f"got {getattr(self, name)!r}")
 
     @property
     def input_size(self) -> int:
@@ -130,8 +144,12 @@ class OneHot(nn.Module):
         return str(self.vocab_size)
 
 
-def build_recurrent_layer(config: ModelConfig) -> RecurrentLayer:
-    """The rnnkit layer a :class:`ModelConfig` describes, batch-first."""
+def build_recurrent_layer(config: ModelConfig) -> RecurrentLayer | ResidualRecurrentStack:
+    """The rnnkit layer a :class:`ModelConfig` describes, batch-first (for a minimal cell,
+    the stack of residual blocks)."""
+    if CATALOG[config.cell].kind in MINIMAL_KINDS:
+        return ResidualRecurrentStack(config.cell, config.input_size, config.hidden_size,
+                                      num_layers=config.num_layers, dropout=config.dropout)
     options: dict[str, object] = dict(recurrent_dropout=config.recurrent_dropout,
                                       weight_dropout=config.weight_dropout)
     if "init" not in CATALOG[config.cell].fixed:  # irnn's identity init is its own
