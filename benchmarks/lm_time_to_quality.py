@@ -62,11 +62,13 @@ def run_plain(corpus, minutes: float, eval_tokens: int, eval_every_s: float, see
     return curve, validation_loss(model, corpus.splits["valid"]), window
 
 
-def run_recipe(recipe: str, eval_tokens: int, seed: int):
-    """Train the rnnkit recipe; returns its curve and its final full validation loss."""
+def run_recipe(recipe: str, eval_tokens: int, seed: int, eval_every: int | None = None):
+    """Train the rnnkit recipe; returns its curve and its final full validation loss.
+    ``eval_every`` (steps) replaces the recipe's, so that curves have points alike."""
     config = load_config_file(recipe)
     out_dir = Path(tempfile.mkdtemp(prefix="rnnkit-ttq-"))
     config = replace(config, train=replace(config.train, out_dir=str(out_dir), seed=seed,
+                                           eval_every=eval_every or config.train.eval_every,
                                            eval_max_tokens=eval_tokens,
                                            eval_batch_size=EVAL_STREAMS,
                                            eval_window=EVAL_WINDOW, progress=False))
@@ -121,19 +123,29 @@ def main() -> None:
     parser.add_argument("--at", type=float, nargs="*", default=[],
                         help="also report each curve's loss at these training minutes")
     parser.add_argument("--eval-tokens", type=int, default=100_000)
-    parser.add_argument("--eval-every-s", type=float, default=20.0)
+    parser.add_argument("--eval-every-s", type=float, default=20.0,
+                        help="the plain loop validates every this many training seconds")
+    parser.add_argument("--eval-every", type=int,
+                        help="the recipes validate every this many steps (default: theirs)")
     parser.add_argument("--seed", type=int, default=1337)
     parser.add_argument("--plot", type=Path, default=Path("docs/figures/time_to_quality.png"))
     parser.add_argument("--json", type=Path, help="also write the curves and figures here")
+    parser.add_argument("--include", type=Path, nargs="*", default=[],
+                        help="earlier runs' --json files whose curves join the table and plot")
     args = parser.parse_args()
     print(machine_line())
     started = time.perf_counter()
     curves, finals, minutes = {}, {}, {}
+    for earlier in args.include:
+        saved = json.loads(earlier.read_text(encoding="utf-8"))
+        curves.update(saved["curves"])
+        finals.update(saved["finals"])
+        minutes.update(saved["minutes"])
     for recipe in args.recipe:
         label = f"rnnkit {Path(recipe).stem}"
         run_started = time.perf_counter()
         curves[label], finals[label], config, minutes[label] = run_recipe(
-            recipe, args.eval_tokens, args.seed)
+            recipe, args.eval_tokens, args.seed, args.eval_every)
         print(f"{label}: {minutes[label]:.2f} training minutes, full-split loss "
               f"{finals[label]:.4f}, wall {(time.perf_counter() - run_started) / 60:.1f} min",
               flush=True)

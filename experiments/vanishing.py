@@ -7,6 +7,7 @@ seeds and plots (``docs/gradients.md`` and ``docs/figures/``).
 
     .venv/bin/python experiments/vanishing.py --jobs 2               # the full grid
     .venv/bin/python experiments/vanishing.py --lengths 50 --steps 300 --out /tmp/quick
+    .venv/bin/python experiments/vanishing.py --cells mingru minlstm --out /tmp/minimal
 
 Each run saves ``<runs>/<run>/result.json`` and ``curve.png`` (``--runs``, default
 ``runs/vanishing``); a run whose saved configuration matches is read back instead of trained
@@ -52,7 +53,8 @@ class Variant:
 VARIANTS = (Variant("tanh RNN", "rnn_tanh"), Variant("ReLU RNN (uniform init)", "rnn_relu"),
             Variant("IRNN (ReLU, identity init)", "irnn", lr=1e-4),
             Variant("LSTM, forget bias 0", "lstm", 0.0), Variant("LSTM, forget bias 1", "lstm"),
-            Variant("GRU", "gru"))
+            Variant("GRU", "gru"), Variant("minGRU (gates from the input only)", "mingru"),
+            Variant("minLSTM (gates from the input only)", "minlstm"))
 
 
 def main() -> None:
@@ -61,7 +63,7 @@ def main() -> None:
     figures = args.out / "figures"
     started = time.perf_counter()
     flows = [probe(v.cell, length=args.probe_length, hidden_size=args.hidden,
-                   seed=args.seed, forget_bias=v.forget_bias) for v in VARIANTS]
+                   seed=args.seed, forget_bias=v.forget_bias) for v in args.variants]
     plot_gradient_flows(flows, figures / "gradient_vs_distance.png")
     grid = {} if args.skip_training else run_grid(args, args.runs)
     report = render_report(args, flows, grid, time.perf_counter() - started)
@@ -91,7 +93,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=Path("docs"), help="report and figures")
     parser.add_argument("--runs", type=Path, default=Path("runs/vanishing"),
                         help="each run's result.json and curve.png (not committed)")
-    return parser.parse_args()
+    parser.add_argument("--cells", nargs="+", choices=sorted({v.cell for v in VARIANTS}),
+                        help="only the rows of these cells (default: every row)")
+    args = parser.parse_args()
+    args.variants = tuple(v for v in VARIANTS if not args.cells or v.cell in args.cells)
+    return args
 
 
 def run_grid(args: argparse.Namespace, data: Path) -> dict[tuple[str, str, object], dict]:
@@ -99,9 +105,11 @@ def run_grid(args: argparse.Namespace, data: Path) -> dict[tuple[str, str, objec
 
     The column is the length T for adding and the pixel order for digits.
     """
-    runs = [("adding", variant, length) for length in args.lengths for variant in VARIANTS]
+    runs = [("adding", variant, length) for length in args.lengths
+            for variant in args.variants]
     if not args.skip_digits:
-        runs += [("digits", variant, order) for order in PIXEL_ORDERS for variant in VARIANTS]
+        runs += [("digits", variant, order) for order in PIXEL_ORDERS
+                 for variant in args.variants]
     runs.sort(key=lambda run: -expected_cost(args, *run))
     jobs = [(grid_config(args, *run), data / run_name(*run)) for run in runs]
     records = train_or_load_each(jobs, workers=args.jobs, threads=args.threads,
@@ -148,12 +156,12 @@ def table_row(record: dict) -> dict:
             "baseline": record["baseline"], "tested": tested}
 
 
-def plot_adding_curves(grid: dict[tuple[str, str, object], dict], length: int,
-                       path: Path) -> None:
+def plot_adding_curves(grid: dict[tuple[str, str, object], dict],
+                       variants: tuple[Variant, ...], length: int, path: Path) -> None:
     """Test MSE against step for every variant at one length, in one plot."""
     plt = pyplot()
     figure, axis = plt.subplots(figsize=(8, 4.5))
-    for variant in VARIANTS:
+    for variant in variants:
         points = grid[("adding", variant.label, length)]["tested"]
         axis.semilogy([step for step, _ in points], [value for _, value in points],
                       label=variant.label)
@@ -199,7 +207,7 @@ def probe_section(args: argparse.Namespace, flows: list[GradientFlow]) -> list[s
         "||dL/dh_1|| / ||dL/dh_T||; the Jacobian column is the mean over steps of the largest "
         "singular value of d state_t / d state_{t-1}.", "",
         "| cell | first/last | mean Jacobian spectral norm |", "|---|---|---|"]
-    for variant, flow in zip(VARIANTS, flows, strict=True):
+    for variant, flow in zip(args.variants, flows, strict=True):
         mean_jacobian = sum(flow.jacobian_norms) / len(flow.jacobian_norms)
         lines.append(f"| {variant.label} | {flow.first_over_last:.3e} | {mean_jacobian:.3f} |")
     return [*lines, "", "![gradient versus distance](figures/gradient_vs_distance.png)", ""]
@@ -214,19 +222,20 @@ def adding_section(args: argparse.Namespace, grid: dict) -> list[str]:
         "MSE, the steps trained and the minutes of training.", "",
         "| cell | Adam rate | " + " | ".join(f"T = {t}" for t in args.lengths) + " |",
         "|---|---|" + "---|" * len(args.lengths)]
-    for variant in VARIANTS:
+    for variant in args.variants:
         rows = [grid[("adding", variant.label, t)] for t in args.lengths]
         cells = [f"{row['value']:.4f} ({row['steps']:,} steps, {row['minutes']:.1f} min)"
                  for row in rows]
         lines.append(f"| {variant.label} | {rows[0]['lr']:g} | " + " | ".join(cells) + " |")
     lines.append("")
     longest = max(args.lengths)
-    plot_adding_curves(grid, longest, args.out / "figures" / f"adding_T{longest}.png")
+    plot_adding_curves(grid, args.variants, longest,
+                       args.out / "figures" / f"adding_T{longest}.png")
     return [*lines, f"![adding problem at T = {longest}](figures/adding_T{longest}.png)", ""]
 
 
 def digits_section(args: argparse.Namespace, grid: dict) -> list[str]:
-    baseline = grid[("digits", VARIANTS[0].label, PIXEL_ORDERS[0])]["baseline"]
+    baseline = grid[("digits", args.variants[0].label, PIXEL_ORDERS[0])]["baseline"]
     lines = [
         f"## Sequential digits (64 steps, {args.digits_steps:,} steps of batch "
         f"{args.batch_size})", "",
@@ -236,7 +245,7 @@ def digits_section(args: argparse.Namespace, grid: dict) -> list[str]:
         f"naming the most common test digit every time scores {baseline:.3f}.", "",
         "| cell | " + " | ".join(f"{order} order" for order in PIXEL_ORDERS) + " |",
         "|---|" + "---|" * len(PIXEL_ORDERS)]
-    for variant in VARIANTS:
+    for variant in args.variants:
         rows = [grid[("digits", variant.label, order)] for order in PIXEL_ORDERS]
         cells = [f"{row['value']:.3f} ({row['minutes']:.1f} min)" for row in rows]
         lines.append(f"| {variant.label} | " + " | ".join(cells) + " |")

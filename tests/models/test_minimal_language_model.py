@@ -148,3 +148,8 @@ def test_explain_names_every_blocks_recurrence() -> None:
     lines = rnnkit.explain(model).splitlines()
     assert [line.split(":")[0] for line in lines] == [
         f"rnn.blocks.{index}.recurrent" for index in range(3)]
+
+
+def test_the_lean_step_runs_one_layer_and_one_direction_only() -> None:
+    with pytest.raises(ValueError, match="one layer and one direction, got num_layers=2"):
+        rnnkit.MinGRU(3, 4, num_layers=2).step(torch.randn(2, 3), torch.zeros(2, 4))

@@ -52,10 +52,12 @@ def single_process_weights(config: RunConfig) -> dict[str, torch.Tensor]:
 
 
 @pytest.mark.parametrize(("model_options", "train_options"), [
-    ({}, {}), ({"peephole": True}, {}),
+    ({}, {}),
+    # rnnkit's own LSTM scan kernel, and under torch.compile
     ({"peephole": True}, {"compile": True, "compile_backend": "aot_eager"}),
+    # rnnkit's minimal-recurrence kernel inside residual blocks (RMSNorm, feed-forward)
     ({"cell": "mingru"}, {}),
-], ids=["fused", "scan", "scan-compiled", "mingru-blocks"])
+], ids=["fused", "scan-compiled", "mingru-blocks"])
 def test_two_gloo_processes_equal_one_process_on_the_combined_batch(
         text_file: Path, tmp_path: Path, model_options: dict, train_options: dict) -> None:
     config = small_config(text_file, tmp_path / "run", **train_options)

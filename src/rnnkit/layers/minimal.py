@@ -95,6 +95,10 @@ class MinimalRecurrentLayer(nn.Module):
         for parameter in self.parameters():
             nn.init.uniform_(parameter, -bound, bound)
 
+    def state_sizes(self) -> tuple[int, ...]:
+        """The state is ``h`` alone: ``(hidden_size,)``, as for a GRU."""
+        return (self.hidden_size,)
+
     def flatten_parameters(self) -> None:
         """Accepted for torch.nn compatibility; there is nothing to flatten."""
 
@@ -133,6 +137,22 @@ class MinimalRecurrentLayer(nn.Module):
         return f"{backend}: {why}; one log-space scan in torch operators ({how})"
 
     # --- forward -----------------------------------------------------------------------
+    def step(self, input: Tensor, hx: Tensor) -> Tensor:
+        """One step of a one-layer, one-direction layer, for generation: ``h' = a h + b``
+        without the sequence path's checks and bookkeeping (per-call cost is what bounds
+        one-stream generation on a CPU).
+
+        Shapes: input (batch, input_size), hx (batch, hidden_size) -> h' (batch, hidden_size)
+        """
+        if self.num_layers != 1 or self.bidirectional:
+            raise ValueError(f"{type(self).__name__}.step runs one layer and one direction, "
+                             f"got num_layers={self.num_layers}, "
+                             f"bidirectional={self.bidirectional}")
+        self._last_backend = BACKEND_STEP
+        weight, bias = self.weight_ih_l0, getattr(self, "bias_ih_l0", None)
+        log_a, b = type(self).coefficients(F.linear(input, weight, bias), self.form)
+        return minimal_step(log_a, b, hx)
+
     def forward(self, input: Tensor | PackedSequence, hx: Tensor | None = None,
                 lengths: Tensor | None = None) -> tuple[Tensor | PackedSequence, Tensor]:
         """Run the stack over a sequence. See the class docstring for shapes."""

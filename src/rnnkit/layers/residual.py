@@ -54,7 +54,13 @@ class ResidualBlock(nn.Module):
 
     def forward(self, input: Tensor, state: Tensor | None,
                 lengths: Tensor | None) -> tuple[Tensor, Tensor]:
-        mixed, state = self.recurrent(self.recurrent_norm(input), state, lengths=lengths)
+        if input.shape[1] == 1 and state is not None and lengths is None \
+                and not torch.is_autocast_enabled(input.device.type):
+            # Generation: one step from a carried state, on the layer's lean step.
+            h = self.recurrent.step(self.recurrent_norm(input[:, 0]), state[0])
+            mixed, state = h.unsqueeze(1), h.unsqueeze(0)
+        else:
+            mixed, state = self.recurrent(self.recurrent_norm(input), state, lengths=lengths)
         hidden = input + F.dropout(mixed, self.dropout, self.training)
         fed = self.feed_forward(self.feed_forward_norm(hidden))
         return hidden + F.dropout(fed, self.dropout, self.training), state
