@@ -239,7 +239,8 @@ def test_build_layer_drops_dropout_for_one_layer_and_passes_options():
     with pytest.raises(ValueError) as error:
         build_layer("rnn", INPUT, HIDDEN)
     assert str(error.value) == ("build_layer expected cell to be one of 'lstm', 'gru', "
-                                "'rnn_tanh', 'rnn_relu', 'irnn', got 'rnn'")
+                                "'rnn_tanh', 'rnn_relu', 'irnn', 'mingru', 'minlstm', "
+                                "got 'rnn'")
 
 
 @pytest.mark.parametrize("cls", [rnnkit.GRU, rnnkit.LSTM])
