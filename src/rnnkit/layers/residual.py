@@ -23,7 +23,7 @@ from torch.nn import functional as F
 
 from rnnkit.layers.minimal import MinGRU, MinimalRecurrentLayer, MinLSTM
 from rnnkit.layers.sequences import step_mask
-from rnnkit.validation import check_choice, check_positive_int
+from rnnkit.validation import check_choice, check_positive_int, check_value
 
 RESIDUAL_CELLS: dict[str, type[MinimalRecurrentLayer]] = {"mingru": MinGRU, "minlstm": MinLSTM}
 FEED_FORWARD_MULTIPLE = 4
@@ -101,8 +101,7 @@ class ResidualRecurrentStack(nn.Module):
         self.input_size = check_positive_int(owner, "input_size", input_size)
         self.hidden_size = check_positive_int(owner, "hidden_size", hidden_size)
         self.num_layers = check_positive_int(owner, "num_layers", num_layers)
-        if not 0 <= dropout < 1:
-            raise ValueError(f"{owner}: dropout must be in [0, 1), got {dropout}")
+        dropout = check_value(owner, "dropout", dropout, float, "[0, 1)")
         factory = {"device": device, "dtype": dtype}
         self.input_projection: nn.Module = (
             nn.Identity() if input_size == hidden_size
