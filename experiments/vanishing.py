@@ -1,13 +1,16 @@
-"""Vanishing gradients, measured: the gradient-distance probe and the adding problem.
+"""Vanishing gradients, measured: the gradient-distance probe and the long-range tasks.
 
 Runs the tanh RNN, the ReLU RNN (uniform init), the IRNN, the LSTM with forget bias 0 and 1,
-and the GRU (1) through the gradient-versus-distance probe at initialisation and (2) on the
-adding problem at T = 50, 100, 200, then writes a Markdown report with tables, commands,
-seeds and plots (``docs/gradients.md`` and ``docs/figures/``).
+the GRU, minGRU and minLSTM (1) through the gradient-versus-distance probe at initialisation,
+(2) on the adding problem at T = 50, 100, 200, (3) on sequential digits and (4) on the copy
+task, then writes a Markdown report with tables, commands, seeds and plots
+(``docs/gradients.md`` and ``docs/figures/``). ``--num-layers 2`` stacks two layers of each
+cell under the read-out.
 
     .venv/bin/python experiments/vanishing.py --jobs 2               # the full grid
     .venv/bin/python experiments/vanishing.py --lengths 50 --steps 300 --out /tmp/quick
     .venv/bin/python experiments/vanishing.py --cells mingru minlstm --out /tmp/minimal
+    .venv/bin/python experiments/vanishing.py --cells mingru --num-layers 2 --skip-digits
 
 Each run saves ``<runs>/<run>/result.json`` and ``curve.png`` (``--runs``, default
 ``runs/vanishing``); a run whose saved configuration matches is read back instead of trained
@@ -33,6 +36,8 @@ from rnnkit.data.long_range import ADDING_BASELINE_MSE
 from rnnkit.plotting import pyplot, save_figure
 from rnnkit.tasks.long_range.config import LongRangeConfig
 from rnnkit.tasks.long_range.training import train_or_load_each
+
+COPY_LENGTH = 10  # symbols to recall, as in Arjovsky et al. (2016)
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--fresh", action="store_true", help="retrain runs saved before")
     parser.add_argument("--digits-steps", type=int, default=2000)
     parser.add_argument("--skip-digits", action="store_true", help="no sequential digits")
+    parser.add_argument("--copy-delay", type=int, default=100,
+                        help="steps between the symbols and the recall cue")
+    parser.add_argument("--copy-steps", type=int, default=3000)
+    parser.add_argument("--copy-target", type=float, default=0.99,
+                        help="stop a copy run at the first recall accuracy at or above this")
+    parser.add_argument("--skip-copy", action="store_true", help="no copy task")
+    parser.add_argument("--num-layers", type=int, default=1,
+                        help="recurrent layers of each cell, stacked")
     parser.add_argument("--skip-training", action="store_true", help="only the probe")
     parser.add_argument("--out", type=Path, default=Path("docs"), help="report and figures")
     parser.add_argument("--runs", type=Path, default=Path("runs/vanishing"),
@@ -110,28 +123,32 @@ def run_grid(args: argparse.Namespace, data: Path) -> dict[tuple[str, str, objec
     if not args.skip_digits:
         runs += [("digits", variant, order) for order in PIXEL_ORDERS
                  for variant in args.variants]
+    if not args.skip_copy:
+        runs += [("copy", variant, args.copy_delay) for variant in args.variants]
     runs.sort(key=lambda run: -expected_cost(args, *run))
-    jobs = [(grid_config(args, *run), data / run_name(*run)) for run in runs]
+    jobs = [(grid_config(args, *run), data / run_name(args, *run)) for run in runs]
     records = train_or_load_each(jobs, workers=args.jobs, threads=args.threads,
                                  retrain=args.fresh)
     rows = {}
     for (task, variant, column), record in zip(runs, records, strict=True):
         row = rows[(task, variant.label, column)] = table_row(record)
-        print(f"{run_name(task, variant, column)}: {row['metric']} {row['value']:.4f} after "
+        print(f"{run_name(args, task, variant, column)}: {row['metric']} {row['value']:.4f} after "
               f"{row['steps']} steps ({row['minutes']:.1f} min)", flush=True)
     return rows
 
 
 def expected_cost(args: argparse.Namespace, task: str, variant: Variant, column: object) -> float:
     """Relative run time, for ordering: steps times length, gated cells about twice as slow."""
-    length, steps = (column, args.steps) if task == "adding" else (64, args.digits_steps)
-    return steps * length * (2 if variant.cell in ("lstm", "gru") else 1)
+    length, steps = {"adding": (column, args.steps), "digits": (64, args.digits_steps),
+                     "copy": (2 * COPY_LENGTH + column, args.copy_steps)}[task]
+    return steps * length * args.num_layers * (2 if variant.cell in ("lstm", "gru") else 1)
 
 
-def run_name(task: str, variant: Variant, column: object) -> str:
-    """The run's folder name under ``data/``."""
-    where = f"T{column}" if task == "adding" else column
-    return f"{task}_{where}_{variant.cell}_fb{variant.forget_bias:g}"
+def run_name(args: argparse.Namespace, task: str, variant: Variant, column: object) -> str:
+    """The run's folder name under ``data/``; one-layer runs keep their first names."""
+    where = {"adding": f"T{column}", "copy": f"D{column}"}.get(task, column)
+    layers = f"_L{args.num_layers}" if args.num_layers > 1 else ""
+    return f"{task}_{where}_{variant.cell}_fb{variant.forget_bias:g}{layers}"
 
 
 def grid_config(args: argparse.Namespace, task: str, variant: Variant,
@@ -139,10 +156,14 @@ def grid_config(args: argparse.Namespace, task: str, variant: Variant,
     """The configuration of one run of the grid."""
     common = dict(cell=variant.cell, hidden_size=args.hidden, batch_size=args.batch_size,
                   lr=args.lr or variant.lr, clip_norm=args.clip_norm,
-                  forget_bias=variant.forget_bias, seed=args.seed, progress=False)
+                  num_layers=args.num_layers, forget_bias=variant.forget_bias,
+                  seed=args.seed, progress=False)
     if task == "adding":
         return LongRangeConfig(task="adding", length=column, max_steps=args.steps,
                                target=args.target, **common)
+    if task == "copy":
+        return LongRangeConfig(task="copy", length=column, copy_length=COPY_LENGTH,
+                               max_steps=args.copy_steps, target=args.copy_target, **common)
     return LongRangeConfig(task="digits", pixel_order=column, max_steps=args.digits_steps, **common)
 
 
@@ -183,7 +204,8 @@ def render_report(args: argparse.Namespace, flows: list[GradientFlow],
     lines = [
         "# Vanishing gradients, measured", "",
         f"Written by `{command}` on {platform.machine()}, torch {torch.__version__}, "
-        f"{args.threads} thread(s) per run, {args.jobs} run(s) at a time; the runs' training "
+        f"{args.threads} thread(s) per run, {args.jobs} run(s) at a time, "
+        f"{layers_phrase(args)} of each cell under the read-out; the runs' training "
         f"took {sum(row['minutes'] for row in grid.values()):.0f} minutes in all (this "
         f"rendering {seconds / 60:.1f}, saved runs are read back). Seed {args.seed} for every "
         "run. Each run's configuration, curve and "
@@ -194,6 +216,8 @@ def render_report(args: argparse.Namespace, flows: list[GradientFlow],
         lines += adding_section(args, grid)
         if not args.skip_digits:
             lines += digits_section(args, grid)
+        if not args.skip_copy:
+            lines += copy_section(args, grid)
     lines += ["Clipping, the remedy for the opposite problem, is measured in "
               "[clipping.md](clipping.md).", ""]
     return "\n".join(lines)
@@ -250,6 +274,28 @@ def digits_section(args: argparse.Namespace, grid: dict) -> list[str]:
         cells = [f"{row['value']:.3f} ({row['minutes']:.1f} min)" for row in rows]
         lines.append(f"| {variant.label} | " + " | ".join(cells) + " |")
     return [*lines, ""]
+
+
+def copy_section(args: argparse.Namespace, grid: dict) -> list[str]:
+    baseline = grid[("copy", args.variants[0].label, args.copy_delay)]["baseline"]
+    lines = [
+        f"## The copy task ({COPY_LENGTH} symbols, a delay of {args.copy_delay}, up to "
+        f"{args.copy_steps:,} steps of batch {args.batch_size})", "",
+        f"Read {COPY_LENGTH} symbols of 8, wait {args.copy_delay} blank steps, then write them "
+        "back; accuracy on the recalled symbols only, over 1,000 held-out sequences "
+        f"(guessing scores {baseline:.3f}). Adam at each cell's rate above, clip norm "
+        f"{args.clip_norm:g}; a run stops at the first evaluation (every 100 steps) with "
+        f"accuracy >= {args.copy_target:g}.", "",
+        "| cell | recall accuracy (steps, minutes) |", "|---|---|"]
+    for variant in args.variants:
+        row = grid[("copy", variant.label, args.copy_delay)]
+        lines.append(f"| {variant.label} | {row['value']:.3f} ({row['steps']:,} steps, "
+                     f"{row['minutes']:.1f} min) |")
+    return [*lines, ""]
+
+
+def layers_phrase(args: argparse.Namespace) -> str:
+    return "one layer" if args.num_layers == 1 else f"{args.num_layers} stacked layers"
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Models for the long-range tasks: one recurrent layer and a linear read-out.
+"""Models for the long-range tasks: recurrent layers (one unless asked) and a linear read-out.
 
 The cell names are the ones the gradient-flow probes use, so an experiment can name the
 same cell in both: ``rnn_tanh``, ``rnn_relu`` (uniform init), ``irnn`` (ReLU with identity
@@ -13,15 +13,16 @@ from torch.nn import functional as F
 from rnnkit.cells.catalog import CATALOG, CELL_NAMES
 from rnnkit.layers import RecurrentLayer
 from rnnkit.layers.factory import build_layer
+from rnnkit.layers.minimal import MinimalRecurrentLayer
 from rnnkit.validation import check_choice, check_positive_int
 
 
-def build_task_layer(cell: str, input_size: int, hidden_size: int, *,
-                     forget_bias: float = 1.0) -> RecurrentLayer:
-    """A one-layer, batch-first rnnkit layer by cell name."""
+def build_task_layer(cell: str, input_size: int, hidden_size: int, *, num_layers: int = 1,
+                     forget_bias: float = 1.0) -> RecurrentLayer | MinimalRecurrentLayer:
+    """A batch-first rnnkit layer of ``num_layers`` stacked layers by cell name."""
     check_choice("build_task_layer", "cell", cell, CELL_NAMES)
     options = {"forget_bias": forget_bias} if CATALOG[cell].kind == "lstm" else {}
-    return build_layer(cell, input_size, hidden_size, **options)
+    return build_layer(cell, input_size, hidden_size, num_layers=num_layers, **options)
 
 
 class LastStepRegressor(nn.Module):
@@ -33,10 +34,11 @@ class LastStepRegressor(nn.Module):
     """
 
     def __init__(self, cell: str, input_size: int, hidden_size: int, output_size: int = 1, *,
-                 forget_bias: float = 1.0) -> None:
+                 num_layers: int = 1, forget_bias: float = 1.0) -> None:
         super().__init__()
         check_positive_int("LastStepRegressor", "output_size", output_size)
-        self.rnn = build_task_layer(cell, input_size, hidden_size, forget_bias=forget_bias)
+        self.rnn = build_task_layer(cell, input_size, hidden_size, num_layers=num_layers,
+                                    forget_bias=forget_bias)
         self.head = nn.Linear(hidden_size, output_size)
 
     def forward(self, inputs: Tensor) -> Tensor:
@@ -53,12 +55,13 @@ class StepClassifier(nn.Module):
         returns: (batch, time, vocab_size) logits
     """
 
-    def __init__(self, cell: str, vocab_size: int, hidden_size: int, *,
+    def __init__(self, cell: str, vocab_size: int, hidden_size: int, *, num_layers: int = 1,
                  forget_bias: float = 1.0) -> None:
         super().__init__()
         check_positive_int("StepClassifier", "vocab_size", vocab_size)
         self.vocab_size = vocab_size
-        self.rnn = build_task_layer(cell, vocab_size, hidden_size, forget_bias=forget_bias)
+        self.rnn = build_task_layer(cell, vocab_size, hidden_size, num_layers=num_layers,
+                                    forget_bias=forget_bias)
         self.head = nn.Linear(hidden_size, vocab_size)
 
     def forward(self, tokens: Tensor) -> Tensor:

@@ -163,6 +163,22 @@ def test_task_command_trains_and_saves(tmp_path: Path, capsys) -> None:
     assert load_checkpoint(tmp_path / "run").trainer_state["progress"]["step"] == 6
 
 
+def test_stacked_layers_are_trained_saved_and_resumed(tmp_path: Path) -> None:
+    command = ["task", "copy", "--cell", "mingru", "--num-layers", "2", "--length", "3",
+               "--hidden-size", "4", "--test-size", "8", "--no-progress",
+               "--out-dir", str(tmp_path / "run")]
+    assert main([*command, "--max-steps", "2"]) == 0
+    first = load_checkpoint(tmp_path / "run")
+    assert first.config["model"]["num_layers"] == 2
+    upper = [name for name in first.model_state if "_l1" in name]
+    assert upper and all(torch.isfinite(first.model_state[name]).all() for name in upper)
+    assert main([*command, "--max-steps", "3", "--resume"]) == 0
+    resumed = load_checkpoint(tmp_path / "run")
+    assert resumed.trainer_state["progress"]["step"] == 3
+    assert not all(torch.equal(first.model_state[name], resumed.model_state[name])
+                   for name in upper)  # the second layer trains too
+
+
 def test_a_kept_run_folder_is_not_overwritten(tmp_path: Path, capsys) -> None:
     command = ["task", "copy", "--cell", "gru", "--length", "3", "--hidden-size", "4",
                "--max-steps", "2", "--test-size", "8", "--no-progress",

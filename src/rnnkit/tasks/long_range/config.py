@@ -10,7 +10,15 @@ from rnnkit.cells.catalog import CELL_NAMES
 from rnnkit.data.digits import PIXEL_ORDERS, PIXELS
 from rnnkit.training.config import TrainConfig
 from rnnkit.training.precision import PRECISIONS
-from rnnkit.validation import MAX_BATCH, MAX_LENGTH, MAX_SEED, MAX_SIZE, Rule, check_fields
+from rnnkit.validation import (
+    MAX_BATCH,
+    MAX_LAYERS,
+    MAX_LENGTH,
+    MAX_SEED,
+    MAX_SIZE,
+    Rule,
+    check_fields,
+)
 
 TASKS = ("adding", "copy", "digits")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
@@ -35,6 +43,7 @@ class LongRangeConfig:
     cell: str = "lstm"
     length: int | None = None
     hidden_size: int = 128
+    num_layers: int = 1
     max_steps: int = 2000
     batch_size: int = 50
     optimizer: str = "adam"
@@ -62,13 +71,14 @@ class LongRangeConfig:
     # the recipe's [task] name is the task.
     RECIPE_TABLES: ClassVar[dict[str, frozenset[str]]] = {
         "data": frozenset({"length", "test_size", "copy_length", "num_symbols", "pixel_order"}),
-        "model": frozenset({"cell", "hidden_size", "forget_bias"}),
+        "model": frozenset({"cell", "hidden_size", "num_layers", "forget_bias"}),
         "task": frozenset({"target"})}
     HELP: ClassVar[dict[str, str]] = {
         "length": "T for the adding problem, the delay for copy; none: 100",
         "max_steps": "training steps (fewer when --target is reached)",
         "clip_norm": "clip the total gradient norm; 'none' turns it off",
         "clip_value": "clip every gradient entry to [-v, v] (with --clip-norm none)",
+        "num_layers": "recurrent layers stacked, the read-out on the top one",
         "forget_bias": "for the LSTM",
         "test_size": "test sequences of the synthetic tasks (digits use their split)",
         "target": "stop at the first evaluation that reaches this score",
@@ -80,7 +90,8 @@ class LongRangeConfig:
         "overwrite": "replace the run in --out-dir"}
     RANGES: ClassVar[dict[str, Rule]] = {
         "task": TASKS, "cell": CELL_NAMES, "length": f"[1, {MAX_LENGTH}]",
-        "hidden_size": f"[1, {MAX_SIZE}]", "max_steps": ">= 1", "batch_size": f"[1, {MAX_BATCH}]",
+        "hidden_size": f"[1, {MAX_SIZE}]", "num_layers": f"[1, {MAX_LAYERS}]",
+        "max_steps": ">= 1", "batch_size": f"[1, {MAX_BATCH}]",
         "optimizer": OPTIMIZERS, "lr": "> 0", "clip_norm": "> 0", "clip_value": "> 0",
         "test_size": f"[1, {MAX_BATCH}]", "eval_every": ">= 1", "seed": f"[0, {MAX_SEED}]",
         "copy_length": "[1, 4096]", "num_symbols": "[1, 4096]", "pixel_order": PIXEL_ORDERS,

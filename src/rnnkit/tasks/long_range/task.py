@@ -105,12 +105,12 @@ def build_task_model(config: LongRangeConfig) -> nn.Module:
     copy."""
     if config.task == "adding":
         return LastStepRegressor(config.cell, 2, config.hidden_size,
-                                 forget_bias=config.forget_bias)
+                                 num_layers=config.num_layers, forget_bias=config.forget_bias)
     if config.task == "digits":
         return LastStepRegressor(config.cell, 1, config.hidden_size, NUM_CLASSES,
-                                 forget_bias=config.forget_bias)
+                                 num_layers=config.num_layers, forget_bias=config.forget_bias)
     return StepClassifier(config.cell, config.num_symbols + 2, config.hidden_size,
-                          forget_bias=config.forget_bias)
+                          num_layers=config.num_layers, forget_bias=config.forget_bias)
 
 
 def task_loss(config: LongRangeConfig, output: Tensor, batch: Any) -> Tensor:
@@ -152,6 +152,7 @@ def long_range_task(config: LongRangeConfig, data: TaskData, model: nn.Module) -
         figure_names=(data.metric,), generator=stream,
         saved_config={"long_range": _saved_settings(config),
                       "model": {"cell": config.cell, "hidden_size": config.hidden_size,
+                                "num_layers": config.num_layers,
                                 "forget_bias": config.forget_bias,
                                 "parameters": sum(p.numel() for p in model.parameters())}},
         saved_tables={})
@@ -159,4 +160,4 @@ def long_range_task(config: LongRangeConfig, data: TaskData, model: nn.Module) -
 
 def _saved_settings(config: LongRangeConfig) -> dict[str, Any]:
     return {key: value for key, value in asdict(config).items()
-            if key not in ("cell", "hidden_size", "forget_bias")}
+            if key not in ("cell", "hidden_size", "num_layers", "forget_bias")}
