@@ -1,8 +1,11 @@
-"""Run by test_every_task_on_two_processes.py, alone or under torchrun: train an example task
-a few steps with nothing drawn at random (no dropout, full teacher forcing), so that two
-processes can be held to one.
+"""Run by test_every_task_on_two_processes.py, alone or under torchrun: train every example
+task a few steps with nothing drawn at random (no dropout, full teacher forcing), so that two
+processes can be held to one. One launch trains them all, one after another, each into its
+own folder: a launch (torch and the task modules imported, the process group joined) costs
+more than a task's few steps.
 
-Usage: ``[torchrun --nproc_per_node N] ddp_example_worker.py TASK OUT_DIR STEPS``.
+Usage: ``[torchrun --nproc_per_node N] ddp_example_worker.py OUT_ROOT STEPS``; the runs go to
+``OUT_ROOT/<task>``.
 """
 
 from __future__ import annotations
@@ -15,14 +18,15 @@ DETERMINISTIC = {"classify": {"word_dropout": 0.0}, "tag": {}, "forecast": {},
                  "adding": {}, "copy": {}, "digits": {}}
 
 
-def main(task: str, out_dir: str, steps: str) -> None:
+def main(out_root: str, steps: str) -> None:
     from shared_runs import add_task_test_folders
 
     add_task_test_folders()
     from test_every_task_resumes import TASKS
 
-    run, _ = TASKS[task]
-    run(Path(out_dir), dropout=0.0, max_steps=int(steps), **DETERMINISTIC[task])
+    for task, settings in DETERMINISTIC.items():
+        run, _ = TASKS[task]
+        run(Path(out_root) / task, dropout=0.0, max_steps=int(steps), **settings)
 
 
 if __name__ == "__main__":

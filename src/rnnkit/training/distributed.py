@@ -14,6 +14,7 @@ N``); without torchrun's environment everything here is a no-op for one process.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 from dataclasses import dataclass
@@ -128,13 +129,22 @@ def start_distributed(device: torch.device) -> tuple[Distributed, torch.device]:
     backend = "nccl" if device.type == "cuda" else "gloo"
     if not dist.is_initialized():
         dist.init_process_group(backend=backend)
+        atexit.register(_leave_process_group)
     log.debug("rank %d of %d on %s (%s)", rank, world, device, backend)
     return Distributed(rank, world, local_rank), device
 
 
 def stop_distributed(distributed: Distributed) -> None:
-    """Leave the process group (no-op when alone)."""
+    """End a run's use of the process group; the group itself stays joined until the process
+    exits, so that a second run in the same process (train, then fine-tune) reuses it:
+    torchrun's rendezvous store keeps the first group's addresses, and a group joined again
+    under the same ranks would connect to them and fail. No-op when alone."""
     if distributed.enabled and dist.is_initialized():
+        log.debug("rank %d done; the process group stays joined until exit", distributed.rank)
+
+
+def _leave_process_group() -> None:
+    if dist.is_initialized():
         dist.destroy_process_group()
 
 

@@ -87,7 +87,8 @@ def fit(model: nn.Module, task: Task, settings: TrainConfig) -> FitResult:
     ``model`` at the end. Raises :class:`TrainingDivergedError` if the loss or gradients
     stop being finite (the last good checkpoint stays);
     :class:`~rnnkit.training.interrupt.TrainingInterrupted` after Ctrl-C,
-    once ``latest`` is saved. Leaves the process group when it ends.
+    once ``latest`` is saved. Under torchrun the process group is joined at the first run
+    and left when the process exits, so several runs can follow one another.
     """
     distributed, _ = start_distributed(next(model.parameters()).device)
     try:
