@@ -94,12 +94,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--fresh", action="store_true", help="retrain runs saved before")
     parser.add_argument("--digits-steps", type=int, default=2000)
     parser.add_argument("--skip-digits", action="store_true", help="no sequential digits")
-    parser.add_argument("--copy-delay", type=int, default=100,
+    parser.add_argument("--copy-delay", type=int, default=50,
                         help="steps between the symbols and the recall cue")
     parser.add_argument("--copy-steps", type=int, default=3000)
     parser.add_argument("--copy-target", type=float, default=0.99,
                         help="stop a copy run at the first recall accuracy at or above this")
     parser.add_argument("--skip-copy", action="store_true", help="no copy task")
+    parser.add_argument("--skip-adding", action="store_true", help="no adding problem")
     parser.add_argument("--num-layers", type=int, default=1,
                         help="recurrent layers of each cell, stacked")
     parser.add_argument("--skip-training", action="store_true", help="only the probe")
@@ -118,8 +119,8 @@ def run_grid(args: argparse.Namespace, data: Path) -> dict[tuple[str, str, objec
 
     The column is the length T for adding and the pixel order for digits.
     """
-    runs = [("adding", variant, length) for length in args.lengths
-            for variant in args.variants]
+    runs = [] if args.skip_adding else [("adding", variant, length) for length in args.lengths
+                                        for variant in args.variants]
     if not args.skip_digits:
         runs += [("digits", variant, order) for order in PIXEL_ORDERS
                  for variant in args.variants]
@@ -213,7 +214,8 @@ def render_report(args: argparse.Namespace, flows: list[GradientFlow],
         "committed: the command remakes them).", "",
         *probe_section(args, flows)]
     if grid:
-        lines += adding_section(args, grid)
+        if not args.skip_adding:
+            lines += adding_section(args, grid)
         if not args.skip_digits:
             lines += digits_section(args, grid)
         if not args.skip_copy:
