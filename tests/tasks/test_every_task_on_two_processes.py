@@ -6,8 +6,9 @@ divides each by its own small running scale), so the bound is 2e-6.
 
 The runs draw nothing at random (no dropout, full teacher forcing: each rank would draw
 its own), keep a plateau schedule and a weight average, and stop in the middle of an epoch.
-One launch of each kind trains every task in turn (the process group is joined and left once
-per task, as a user's runs do); a mismatch names the task and the tensor. The language
+One launch of each kind trains every task in turn in the same processes, so every run after
+the first must reuse the process group the first joined (as a script that trains, then
+fine-tunes, does); a mismatch names the task and the tensor. The language
 model's own check is in test_distributed.py.
 """
 
