@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from rnnkit.export.arrays import float32_array
 from rnnkit.export.onnx_residual import add_residual_stack
 from rnnkit.export.signature import Exported, ExportedLanguageModel, require
 from rnnkit.layers import RecurrentLayer
@@ -80,10 +81,6 @@ class _Graph:
         return names
 
 
-def _numpy(tensor: Tensor) -> np.ndarray:
-    return tensor.detach().to("cpu", torch.float32).numpy()
-
-
 def _gates(tensor: Tensor, mode: str) -> Tensor:
     """Reorder the gate blocks of a (gates * hidden, ...) tensor from torch's to ONNX's."""
     blocks = tensor.chunk(len(GATE_ORDER[mode]), dim=0)
@@ -94,17 +91,18 @@ def _layer_weights(graph: _Graph, layer: RecurrentLayer, index: int) -> list[str
     """W, R, B (or ""), then P (peepholes) when present, for layer ``index``."""
     cells = [layer.cell_weights(index, d) for d in range(layer.num_directions)]
     mode = layer.mode
-    w = np.stack([_numpy(_gates(c["weight_ih"], mode)) for c in cells])
-    r = np.stack([_numpy(_gates(c["weight_hh"], mode)) for c in cells])
+    w = np.stack([float32_array(_gates(c["weight_ih"], mode)) for c in cells])
+    r = np.stack([float32_array(_gates(c["weight_hh"], mode)) for c in cells])
     names = [graph.weight("W", w), graph.weight("R", r)]
     if layer.bias:
-        b = np.stack([_numpy(torch.cat([_gates(c["bias_ih"], mode), _gates(c["bias_hh"], mode)]))
+        b = np.stack([float32_array(torch.cat([_gates(c["bias_ih"], mode),
+                                               _gates(c["bias_hh"], mode)]))
                       for c in cells])
         names.append(graph.weight("B", b))
     else:
         names.append("")
     if getattr(layer, "peephole", False):
-        p = np.stack([_numpy(torch.cat([c["weight_ci"], c["weight_co"], c["weight_cf"]]))
+        p = np.stack([float32_array(torch.cat([c["weight_ci"], c["weight_co"], c["weight_cf"]]))
                       for c in cells])
         names.append(graph.weight("P", p))
     return names
@@ -214,7 +212,7 @@ def _language_model_nodes(graph: _Graph, exported: ExportedLanguageModel, length
     if config.embedding == "one-hot":
         table = np.eye(config.vocab_size, dtype=np.float32)
     else:
-        table = _numpy(model.embedding.weight)
+        table = float32_array(model.embedding.weight)
     (embedded,) = graph.node("Gather", [graph.weight("embedding", table), "tokens"], axis=0)
     if isinstance(model.rnn, ResidualRecurrentStack):  # minGRU/minLSTM blocks: a Scan each
         output, final = add_residual_stack(graph, model.rnn, embedded, lengths, state[0])
@@ -223,8 +221,8 @@ def _language_model_nodes(graph: _Graph, exported: ExportedLanguageModel, length
         (sequence,) = graph.node("Transpose", [embedded], perm=[1, 0, 2])  # (time, batch, _)
         output, finals = add_recurrent_layer(graph, model.rnn, sequence, lengths, state)
         (output,) = graph.node("Transpose", [output], perm=[1, 0, 2])  # (batch, time, hidden)
-    decoder_weight = graph.weight("decoder_weight", _numpy(model.decoder.weight).T.copy())
+    decoder_weight = graph.weight("decoder_weight", float32_array(model.decoder.weight).T.copy())
     (logits,) = graph.node("MatMul", [output, decoder_weight])
     (logits,) = graph.node("Add", [logits, graph.weight("decoder_bias",
-                                                        _numpy(model.decoder.bias))])
+                                                        float32_array(model.decoder.bias))])
     return logits, finals

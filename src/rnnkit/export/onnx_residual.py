@@ -17,11 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from rnnkit.export.arrays import float32_array
 from rnnkit.layers.residual import ResidualBlock, ResidualRecurrentStack
-
-
-def _numpy(tensor: torch.Tensor) -> np.ndarray:
-    return tensor.detach().to("cpu", torch.float32).numpy()
 
 
 class _Emitter:
@@ -40,9 +37,9 @@ class _Emitter:
 
     def linear(self, x: str, weight: torch.Tensor, bias: torch.Tensor | None) -> str:
         """``x @ weight.T + bias`` over the last axis."""
-        out = self.op("MatMul", x, self.graph.weight("weight", _numpy(weight).T.copy()))
+        out = self.op("MatMul", x, self.graph.weight("weight", float32_array(weight).T.copy()))
         return out if bias is None else self.op("Add", out, self.graph.weight("bias",
-                                                                             _numpy(bias)))
+                                                                             float32_array(bias)))
 
     def rms_norm(self, x: str, norm: nn.RMSNorm) -> str:
         """``x / sqrt(mean(x^2) + eps) * weight``; torch's default eps is float32's."""
@@ -50,7 +47,7 @@ class _Emitter:
         mean_square = self.op("ReduceMean", self.op("Mul", x, x), axes=[-1], keepdims=1)
         root = self.op("Sqrt", self.op("Add", mean_square, self.constant("eps", eps)))
         return self.op("Mul", self.op("Div", x, root), self.graph.weight(
-            "norm", _numpy(norm.weight)))
+            "norm", float32_array(norm.weight)))
 
     def gelu(self, x: str) -> str:
         """The exact GELU, ``0.5 x (1 + erf(x / sqrt 2))`` (opset 17 has no Gelu)."""
