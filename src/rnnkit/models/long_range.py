@@ -2,7 +2,8 @@
 
 The cell names are the ones the gradient-flow probes use, so an experiment can name the
 same cell in both: ``rnn_tanh``, ``rnn_relu`` (uniform init), ``irnn`` (ReLU with identity
-recurrent matrix, Le et al. 2015), ``lstm`` (with ``forget_bias``) and ``gru``.
+recurrent matrix, Le et al. 2015), ``lstm`` (with ``forget_bias``), ``gru``, and the
+input-gated ``mingru`` and ``minlstm`` (Feng et al. 2024).
 """
 
 from __future__ import annotations
