@@ -96,7 +96,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--skip-digits", action="store_true", help="no sequential digits")
     parser.add_argument("--copy-delay", type=int, default=50,
                         help="steps between the symbols and the recall cue")
-    parser.add_argument("--copy-steps", type=int, default=3000)
+    parser.add_argument("--copy-steps", type=int, default=10000)
     parser.add_argument("--copy-target", type=float, default=0.99,
                         help="stop a copy run at the first recall accuracy at or above this")
     parser.add_argument("--skip-copy", action="store_true", help="no copy task")
@@ -285,7 +285,7 @@ def copy_section(args: argparse.Namespace, grid: dict) -> list[str]:
         f"{args.copy_steps:,} steps of batch {args.batch_size})", "",
         f"Read {COPY_LENGTH} symbols of 8, wait {args.copy_delay} blank steps, then write them "
         "back; accuracy on the recalled symbols only, over 1,000 held-out sequences "
-        f"(guessing scores {baseline:.3f}). Adam at each cell's rate above, clip norm "
+        f"(guessing scores {baseline:.3f}). Adam at each cell's own rate, clip norm "
         f"{args.clip_norm:g}; a run stops at the first evaluation (every 100 steps) with "
         f"accuracy >= {args.copy_target:g}.", "",
         "| cell | recall accuracy (steps, minutes) |", "|---|---|"]
