@@ -16,7 +16,6 @@ def main(config_path: str, out_dir: str) -> None:
 
     from rnnkit.tasks.language_model.training import prepare_run
     from rnnkit.training.config import RunConfig
-    from rnnkit.training.distributed import stop_distributed
     from rnnkit.training.records import QuietRecords
     from rnnkit.training.trainer import training_loop
 
@@ -25,7 +24,6 @@ def main(config_path: str, out_dir: str) -> None:
     training_loop(run, QuietRecords())
     weights = {name: value.detach().contiguous() for name, value in run.model.state_dict().items()}
     save_file(weights, str(Path(out_dir) / f"rank{run.distributed.rank}.safetensors"))
-    stop_distributed(run.distributed)
 
 
 if __name__ == "__main__":

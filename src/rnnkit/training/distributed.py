@@ -129,18 +129,13 @@ def start_distributed(device: torch.device) -> tuple[Distributed, torch.device]:
     backend = "nccl" if device.type == "cuda" else "gloo"
     if not dist.is_initialized():
         dist.init_process_group(backend=backend)
+        # Joined once per process, left at exit: torchrun's rendezvous store keeps the
+        # first group's addresses, so a group left and joined again under the same ranks
+        # connects to them and fails. A second run in the process (train, then fine-tune)
+        # reuses this one.
         atexit.register(_leave_process_group)
     log.debug("rank %d of %d on %s (%s)", rank, world, device, backend)
     return Distributed(rank, world, local_rank), device
-
-
-def stop_distributed(distributed: Distributed) -> None:
-    """End a run's use of the process group; the group itself stays joined until the process
-    exits, so that a second run in the same process (train, then fine-tune) reuses it:
-    torchrun's rendezvous store keeps the first group's addresses, and a group joined again
-    under the same ranks would connect to them and fail. No-op when alone."""
-    if distributed.enabled and dist.is_initialized():
-        log.debug("rank %d done; the process group stays joined until exit", distributed.rank)
 
 
 def _leave_process_group() -> None:

@@ -29,7 +29,7 @@ from torch import nn
 from rnnkit.layers.state import detach_state
 from rnnkit.training.clipping import clip_gradients
 from rnnkit.training.config import TrainConfig
-from rnnkit.training.distributed import start_distributed, stop_distributed
+from rnnkit.training.distributed import start_distributed
 from rnnkit.training.interrupt import InterruptRequest, TrainingInterrupted, deferred_interrupt
 from rnnkit.training.precision import carried_state
 from rnnkit.training.prepare import prepare_run
@@ -91,22 +91,19 @@ def fit(model: nn.Module, task: Task, settings: TrainConfig) -> FitResult:
     and left when the process exits, so several runs can follow one another.
     """
     distributed, _ = start_distributed(next(model.parameters()).device)
+    run = prepare_run(model, task, settings, distributed)
+    records = records_for(run)
     try:
-        run = prepare_run(model, task, settings, distributed)
-        records = records_for(run)
-        try:
-            stop_reason = training_loop(run, records)
-            figures = closing_validation(run, records)
-            report = task.closing_report(run.judged) if run.distributed.is_main else ""
-            if report:
-                records.write(report)
-        finally:
-            records.close()
-        if run.averaged is not None:
-            model.load_state_dict(run.judged.state_dict())
-        run.distributed.barrier()  # leave together: rank 0 may still be writing its report
+        stop_reason = training_loop(run, records)
+        figures = closing_validation(run, records)
+        report = task.closing_report(run.judged) if run.distributed.is_main else ""
+        if report:
+            records.write(report)
     finally:
-        stop_distributed(distributed)
+        records.close()
+    if run.averaged is not None:
+        model.load_state_dict(run.judged.state_dict())
+    run.distributed.barrier()  # end together: rank 0 may still be writing its report
     progress = run.progress
     return FitResult(progress.step, progress.epoch, progress.tokens, progress.elapsed_s,
                      stop_reason, figures, run.history)

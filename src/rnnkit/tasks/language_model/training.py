@@ -20,7 +20,7 @@ from rnnkit.models.factory import build_language_model
 from rnnkit.tasks.language_model.task import LanguageModelTask, TaskCorpus
 from rnnkit.training.checkpoint import load_checkpoint_vocab
 from rnnkit.training.config import RunConfig
-from rnnkit.training.distributed import process_rank, start_distributed, stop_distributed
+from rnnkit.training.distributed import process_rank, start_distributed
 from rnnkit.training.prepare import prepare_run as prepare_fit
 from rnnkit.training.prepare import start_training
 from rnnkit.training.run import Run
@@ -75,21 +75,17 @@ def build_language_model_task(config: RunConfig, corpus: TaskCorpus | None = Non
     returns ``(model, task)``. On resume the text is read with the saved vocabulary, so
     the token ids keep their meaning."""
     settings = config.train
-    distributed, device = start_training(settings)
-    try:
-        # The vocabulary alone: the weights and the trainer's state are read once, when
-        # the run is restored.
-        saved_vocab = load_checkpoint_vocab(settings.out_dir) if settings.resume else None
-        load = corpus.load if corpus is not None else load_corpus
-        text = load(config.data, saved_vocab)
-        config = replace(config, model=replace(config.model, vocab_size=len(text.vocab),
-                                               condition_sizes=text.condition_sizes))
-        model = build_language_model(config.model).to(device)
-        table = corpus.table if corpus is not None else None
-        return model, LanguageModelTask(config, text, device, task_table=table)
-    except BaseException:
-        stop_distributed(distributed)
-        raise
+    _, device = start_training(settings)
+    # The vocabulary alone: the weights and the trainer's state are read once, when the
+    # run is restored.
+    saved_vocab = load_checkpoint_vocab(settings.out_dir) if settings.resume else None
+    load = corpus.load if corpus is not None else load_corpus
+    text = load(config.data, saved_vocab)
+    config = replace(config, model=replace(config.model, vocab_size=len(text.vocab),
+                                           condition_sizes=text.condition_sizes))
+    model = build_language_model(config.model).to(device)
+    table = corpus.table if corpus is not None else None
+    return model, LanguageModelTask(config, text, device, task_table=table)
 
 
 def prepare_run(config: RunConfig, corpus: TaskCorpus | None = None) -> Run:
