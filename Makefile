@@ -19,7 +19,10 @@ LOCKED     := --no-index --find-links $(WHEELHOUSE) --require-hashes
 # `make test` runs against an installed wheel, in a virtual environment made afresh each time.
 CHECK := build/wheel-check
 
-.PHONY: demo test lint install lock wheel-check clean music music-tools mutation
+# The playground's vendored JavaScript (web-vendor below); its versions file stands for it.
+VENDORED := src/rnnkit/export/web/vendor/versions.json
+
+.PHONY: demo test lint install lock wheel-check clean music music-tools mutation web-vendor browser
 
 $(WHEELS): requirements/dev.lock requirements/build.lock
 	mkdir -p $(WHEELHOUSE)
@@ -39,7 +42,28 @@ $(STAMP): pyproject.toml requirements/dev.lock $(WHEELS) | $(BIN)/python
 		"fall back to torch operators (install one with: apt-get install g++)"
 	touch $@
 
-install: $(STAMP)
+install: $(STAMP) $(VENDORED)
+
+# The playground's JavaScript (rnnkit web): onnxruntime-web and abcjs, installed from the npm
+# registry at the versions and integrity hashes web/package-lock.json pins (npm ci, no install
+# scripts), then the files the page loads copied into the package (tools/vendor_web.py), so
+# that the wheel carries them and the page never fetches them.
+$(VENDORED): web/package.json web/package-lock.json tools/vendor_web.py
+	npm ci --prefix web --ignore-scripts --no-audit --no-fund --loglevel=error
+	$(PYTHON) tools/vendor_web.py
+
+web-vendor: $(VENDORED)
+
+# Debian's chromium, for the playground's page tests (Playwright drives it; no browser is
+# downloaded). Installed with apt-get, through sudo when not root, like the music tools.
+browser:
+	@if command -v chromium >/dev/null; then \
+		echo "browser: $$(chromium --version 2>/dev/null | head -1)"; \
+	else \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			chromium; \
+	fi
 
 lint: install
 	$(BIN)/ruff check .
@@ -67,7 +91,7 @@ lock:
 # from build.lock's tools, goes into a fresh virtual environment with runtime.lock's
 # dependencies only; rnnkit --help, the C++ kernels built from the installed sources, 20
 # training steps, eval and sample then run from a folder outside the checkout.
-wheel-check: $(WHEELS)
+wheel-check: $(WHEELS) $(VENDORED)
 	WHEELHOUSE=$(WHEELHOUSE) PYTHON=$(PYTHON) CHECK=$(CHECK) .ci/check-wheel
 
 music-tools:
@@ -86,7 +110,7 @@ music-tools:
 # --pyargs rnnkit collects the installed modules' doctests. Under CI (tests/conftest.py) a
 # kernel build that fails where a compiler exists stops the run at once, and a skipped test
 # fails it unless the reason is on the short allowed list (no GPU).
-test: wheel-check music-tools
+test: wheel-check music-tools browser
 	$(CHECK)/venv/bin/pip install --quiet $(LOCKED) -r requirements/dev.lock
 	$(CHECK)/venv/bin/ruff check .
 	$(CHECK)/venv/bin/lint-imports
@@ -145,11 +169,13 @@ mutation: install
 	echo "make mutation took $$(( $$(date +%s) - start )) s"
 
 # The main job: fetch Shakespeare (once, verified), train a small character LSTM for about
-# two minutes of CPU time, then write text from the checkpoint it saved.
+# two minutes of CPU time, write text from the checkpoint it saved, then the playground page
+# that runs it in a browser (docs/playground.md).
 demo: install
 	$(BIN)/rnnkit data fetch shakespeare
 	$(BIN)/rnnkit train --config shakespeare_char --overwrite
 	$(BIN)/rnnkit sample --checkpoint runs/shakespeare_char --prime "HAMLET." --length 400 --temperature 0.8 --seed 1
+	$(BIN)/rnnkit web --checkpoint runs/shakespeare_char --out runs/shakespeare_char_web
 
 # Music generation (docs/music.md): train the small Irish-tune model (about 3.5 minutes on
 # 2 CPU cores), then write 10 tunes as ABC, MIDI, WAV and piano rolls, with a summary.
@@ -158,6 +184,7 @@ music: install music-tools
 	$(BIN)/rnnkit music train --config irish_folk_small --overwrite
 	$(BIN)/rnnkit music generate --checkpoint runs/irish_folk_small --n 10 --seed 0 \
 		--out runs/irish_folk_small/tunes
+	$(BIN)/rnnkit web --checkpoint runs/irish_folk_small --out runs/irish_folk_small_web
 
 clean:
 	rm -rf $(VENV) $(CHECK) $(LOCK_TOOLS) .pytest_cache .ruff_cache

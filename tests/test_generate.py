@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 import rnnkit
-from rnnkit.generate import filter_logits, sample_text, sample_tokens
+from rnnkit.generate import SamplingOptions, draw_token, filter_logits, sample_text, sample_tokens
 
 ALPHABET = "abcdefgh \n"
 
@@ -194,9 +194,23 @@ def test_filter_keeps_softmax_of_the_kept_tokens():
     torch.testing.assert_close(torch.softmax(filtered, -1), torch.softmax(logits / 0.7, -1))
 
 
+def test_temperature_zero_takes_the_most_likely_token_and_draws_nothing():
+    logits = torch.randn(4, 9, generator=torch.Generator().manual_seed(3))
+    logits[2, 5] = logits[2, 1] = logits[2].max() + 1  # a tie: the lower id wins
+    filtered = filter_logits(logits, temperature=0, top_k=3, top_p=0.5)
+    expected = logits.argmax(dim=-1)
+    assert expected[2] == 1
+    assert torch.equal(filtered.argmax(dim=-1), expected)
+    assert torch.isinf(filtered).sum(dim=-1).tolist() == [8] * 4  # one finite entry a row
+    generator = torch.Generator().manual_seed(0)
+    state = generator.get_state()
+    options = SamplingOptions(temperature=0)
+    assert [draw_token(row[None], options, generator) for row in logits] == expected.tolist()
+    assert torch.equal(generator.get_state(), state)
+
+
 @pytest.mark.parametrize(("options", "words"), [
-    ({"temperature": 0}, "temperature.*> 0.*got 0"),
-    ({"temperature": -1.0}, "temperature.*got -1.0"),
+    ({"temperature": -1.0}, "temperature.*>= 0.*got -1.0"),
     ({"temperature": math.inf}, "temperature.*finite.*got inf"),
     ({"temperature": math.nan}, "temperature.*got nan"),
     ({"top_k": 0}, "top_k.*>= 1.*got 0"),

@@ -11,7 +11,8 @@ and a vocabulary with ``encode(text, strict=True) -> list[int]`` (``ValueError``
 tokens), ``decode(ids) -> str`` and ``len(vocab)``.
 
 Sampling options (applied in this order by :func:`filter_logits`): ``temperature`` divides
-the logits (below 1 sharpens, above 1 flattens); ``top_k`` keeps the ``k`` most likely
+the logits (below 1 sharpens, above 1 flattens; 0 is greedy decoding: the most likely
+token, the lowest id among equals, every time, with no draw); ``top_k`` keeps the ``k`` most likely
 tokens; ``top_p`` keeps the smallest set of most likely tokens whose probability reaches
 ``p`` (nucleus sampling, Holtzman et al., 2020).
 """
@@ -52,8 +53,9 @@ class SamplingOptions:
 
     def __post_init__(self) -> None:
         temperature, top_k, top_p = self.temperature, self.top_k, self.top_p
-        if not _is_real(temperature) or not math.isfinite(temperature) or temperature <= 0:
-            raise ValueError(f"expected temperature to be a finite number > 0, got {temperature!r}")
+        if not _is_real(temperature) or not math.isfinite(temperature) or temperature < 0:
+            raise ValueError(f"expected temperature to be a finite number >= 0 (0: the most "
+                             f"likely token), got {temperature!r}")
         if top_k is not None and (not _is_integer(top_k) or top_k < 1):
             raise ValueError(f"expected top_k to be None or an integer >= 1, got {top_k!r}")
         if top_p is not None and (not _is_real(top_p) or not 0 < top_p <= 1):
@@ -92,6 +94,9 @@ def filter_logits(
 
 def _filter(logits: Tensor, options: SamplingOptions) -> Tensor:
     scores = logits.to(torch.promote_types(logits.dtype, torch.float32))
+    if options.temperature == 0:  # greedy: the limit of a vanishing temperature
+        best = scores.argmax(dim=-1, keepdim=True)
+        return torch.full_like(scores, -math.inf).scatter_(-1, best, 0.0)
     scores = (scores - scores.max(dim=-1, keepdim=True).values) / options.temperature
     if options.top_k is not None and options.top_k < scores.size(-1):
         scores = _keep_top_k(scores, options.top_k)
@@ -227,7 +232,10 @@ def _token_stream(
 
 def draw_token(logits: Tensor, options: SamplingOptions,
                generator: torch.Generator | None = None) -> int:
-    """One token id drawn from ``logits`` of shape (1, vocab) under ``options``."""
+    """One token id drawn from ``logits`` of shape (1, vocab) under ``options`` (at
+    temperature 0 the most likely one, and ``generator`` is not drawn from)."""
+    if options.temperature == 0:
+        return int(logits.argmax(dim=-1))
     probabilities = torch.softmax(_filter(logits, options), dim=-1)  # (1, vocab)
     return int(torch.multinomial(probabilities, 1, generator=generator))
 

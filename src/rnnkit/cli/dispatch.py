@@ -1,6 +1,7 @@
 """The commands that reach every task: ``rnnkit train --task NAME`` (the task's own train
-command), ``rnnkit eval --checkpoint DIR`` (scored by the task that wrote it) and ``rnnkit
-predict --checkpoint DIR`` (answered by the task that wrote it)."""
+command), ``rnnkit eval --checkpoint DIR`` (scored by the task that wrote it), ``rnnkit
+predict --checkpoint DIR`` (answered by the task that wrote it) and ``rnnkit web`` (whose
+music page reads the training tunes of the task that wrote the run)."""
 
 from __future__ import annotations
 
@@ -95,6 +96,25 @@ def _run_corpus(table: dict[str, Any], plugins: Sequence[Plugin]) -> Any:
         if loader is not None:
             return loader
     return None
+
+
+def add_web_command(commands: Any, plugins: Sequence[Plugin] = PLUGINS) -> None:
+    """Register ``web``: the playground, which reads a task's run through its corpus."""
+    from rnnkit.export.web.commands import add_web_command as add_command
+
+    add_command(commands, training_text=lambda loaded: _training_text(loaded, plugins))
+
+
+def _training_text(loaded: Any, plugins: Sequence[Plugin]) -> str | None:
+    """The training part of a language-model run's text, as the run split it (a task's
+    run: read by its task's corpus loader; ``None`` when no plugin claims it)."""
+    from rnnkit.data.corpus import load_corpus
+
+    loader = _run_corpus(loaded.task, plugins) if loaded.task else load_corpus
+    if loader is None:
+        return None
+    corpus = loader(loaded.config.data, loaded.vocab.to_dict())
+    return loaded.vocab.decode(corpus.splits["train"].tolist())
 
 
 def add_predict_command(commands: Any, plugins: Sequence[Plugin] = PLUGINS) -> None:

@@ -15,6 +15,7 @@ from rnnkit.cli.dispatch import (
     add_eval_command,
     add_predict_command,
     add_train_task_choice,
+    add_web_command,
     train_argv,
 )
 from rnnkit.cli.registry import PLUGINS, task_command
@@ -103,6 +104,7 @@ def build_parser(plugins: Sequence[Plugin] = PLUGINS) -> argparse.ArgumentParser
         plugin.add_commands(commands)
     add_eval_command(commands, plugins)
     add_predict_command(commands, plugins)
+    add_web_command(commands, plugins)
     add_train_task_choice(commands, plugins)
     return parser
 

@@ -1,0 +1,423 @@
+// The text page: sample with the usual controls, watch the text stream in, click a
+// character for the next-character distribution, colour the text by one unit (Karpathy,
+// Johnson and Fei-Fei 2015, "Visualizing and Understanding Recurrent Networks"), and
+// search for the unit that follows a feature of the text.
+import { setStatus } from './app.js';
+import { drawToken, seededRandom, softmax } from './model.js';
+
+const $ = (id) => document.getElementById(id);
+const PAINT_EVERY_MS = 40; // how long the page writes before the browser may repaint
+const TOP = 10;
+const SHOWN = { ' ': '␣', '\n': '↵', '\t': '⇥' };
+
+// Text features a unit may track; each maps the text to one number per character
+// (the value after reading it), as in Karpathy et al.'s quote and line-length cells.
+const FEATURES = {
+  quotes: ['inside "double quotes"', insideBetween('"', '"')],
+  brackets: ['inside [square brackets]', insideBetween('[', ']')],
+  parentheses: ['inside (parentheses)', insideBetween('(', ')')],
+  line: ['position in the line', positionAfter('\n')],
+  bar: ['position in the bar (ABC |)', positionAfter('|')],
+  upper: ['an upper-case letter', (text) => Array.from(text, (c) => (c !== c.toLowerCase() ? 1 : 0))],
+  vowel: ['a vowel', (text) => Array.from(text, (c) => ('aeiouAEIOU'.includes(c) ? 1 : 0))],
+  space: ['a space or line end', (text) => Array.from(text, (c) => (c === ' ' || c === '\n' ? 1 : 0))],
+};
+
+function insideBetween(open, close) {
+  return (text) => {
+    let inside = 0;
+    return Array.from(text, (character) => {
+      if (open === close && character === open) inside = 1 - inside;
+      else if (character === open) inside = 1;
+      else if (character === close) inside = 0;
+      return inside;
+    });
+  };
+}
+
+function positionAfter(separator) {
+  return (text) => {
+    let position = 0;
+    return Array.from(text, (character) => {
+      position = character === separator ? 0 : position + 1;
+      return position;
+    });
+  };
+}
+
+// What the page keeps per character of the text: the character, whether it came from the
+// prime, every unit's value after reading it, and the next-character distribution there.
+class Transcript {
+  constructor() { this.clear(); }
+
+  clear() {
+    this.characters = [];
+    this.fromPrime = [];
+    this.activations = [];
+    this.probabilities = [];
+  }
+
+  add(character, fromPrime, activations, logits) {
+    this.characters.push(character);
+    this.fromPrime.push(fromPrime);
+    this.activations.push(activations);
+    this.probabilities.push(softmax(logits));
+  }
+
+  get length() { return this.characters.length; }
+
+  text() { return this.characters.join(''); }
+}
+
+export async function open({ manifest, vocabulary, model }) {
+  const view = new TextPage(manifest, vocabulary, model);
+  view.bind();
+  $('text-page').hidden = false;
+}
+
+class TextPage {
+  constructor(manifest, vocabulary, model) {
+    this.manifest = manifest;
+    this.vocabulary = vocabulary;
+    this.model = model;
+    this.transcript = new Transcript();
+    this.spans = [];
+    this.selected = -1;
+    this.stopRequested = false;
+  }
+
+  bind() {
+    const { defaults } = this.manifest;
+    $('prime').value = defaults.prime;
+    $('temperature').value = defaults.temperature;
+    $('top-k').value = defaults.top_k;
+    $('top-p').value = defaults.top_p;
+    $('length').value = defaults.length;
+    $('seed').value = defaults.seed;
+    this.fillActivationControls();
+    $('text-form').addEventListener('submit', (event) => { event.preventDefault(); this.generate(); });
+    $('stop').addEventListener('click', () => { this.stopRequested = true; });
+    $('text-output').addEventListener('click', (event) => this.clicked(event));
+    $('text-output').addEventListener('keydown', (event) => this.key(event));
+    for (const id of ['layer', 'channel', 'unit', 'colour']) {
+      $(id).addEventListener('input', () => this.colour());
+    }
+    $('find-unit').addEventListener('click', () => this.findUnit());
+  }
+
+  fillActivationControls() {
+    const { layers, channels, hidden_size: hidden } = this.manifest.model;
+    $('layer').replaceChildren(...Array.from({ length: layers },
+      (_, index) => new Option(`${index + 1}`, `${index}`)));
+    $('channel').replaceChildren(...channels.map(
+      (name, index) => new Option(name.replace('_', ' '), `${index}`)));
+    $('unit').max = `${hidden - 1}`;
+    $('unit').value = '0';
+    $('feature').replaceChildren(...Object.entries(FEATURES).map(
+      ([key, [label]]) => new Option(label, key)));
+    $('layer').value = `${layers - 1}`;
+    const cell = channels.indexOf('cell');
+    $('channel').value = `${cell >= 0 ? cell : 0}`;
+  }
+
+  settings() {
+    const number = (id, low, high, integer) => {
+      const value = Number($(id).value);
+      const label = document.querySelector(`label[for="${id}"]`).textContent;
+      if ($(id).value === '' || !Number.isFinite(value) || value < low || value > high
+          || (integer && !Number.isInteger(value))) {
+        throw new Error(`${label} must be ${integer ? 'a whole number' : 'a number'} from ${low} to ${high}, got ${JSON.stringify($(id).value)}`);
+      }
+      return value;
+    };
+    return {
+      prime: $('prime').value,
+      temperature: number('temperature', 0, 5, false),
+      topK: number('top-k', 0, this.manifest.model.vocab_size, true),
+      topP: number('top-p', 0.01, 1, false),
+      length: number('length', 0, 20000, true),
+      seed: number('seed', 0, 2 ** 32 - 1, true),
+    };
+  }
+
+  async generate() {
+    let settings;
+    try {
+      settings = this.settings();
+      if (settings.prime === '') throw new Error('Prime is empty: the model needs at least one character to start from');
+      this.vocabulary.encode(settings.prime);
+    } catch (error) {
+      setStatus(error.message, 'ready');
+      return;
+    }
+    this.busy(true);
+    this.reset();
+    try {
+      await this.write(settings);
+    } catch (error) {
+      setStatus(`Stopped: ${error.message}`, 'error');
+      console.error(error);
+      this.busy(false);
+      return;
+    }
+    this.busy(false);
+  }
+
+  async write(settings) {
+    const { model, vocabulary } = this;
+    const random = seededRandom(settings.seed);
+    let state = model.zeroState();
+    let logits = null;
+    let painted = performance.now();
+    let pending = [];
+    for (const character of settings.prime) {
+      const result = await model.step(vocabulary.ids.get(character), state);
+      ({ state, logits } = result);
+      this.transcript.add(character, true, result.activations, logits);
+      pending.push(this.transcript.length - 1);
+    }
+    this.appendSpans(pending);
+    pending = [];
+    const started = performance.now();
+    let written = 0;
+    for (; written < settings.length && !this.stopRequested; written += 1) {
+      const token = drawToken(logits, settings, random);
+      const result = await model.step(token, state);
+      ({ state, logits } = result);
+      this.transcript.add(vocabulary.tokens[token], false, result.activations, logits);
+      pending.push(this.transcript.length - 1);
+      if (performance.now() - painted > PAINT_EVERY_MS) {
+        this.appendSpans(pending);
+        pending = [];
+        this.progress(written + 1, settings.length, started);
+        await new Promise((resolve) => { setTimeout(resolve, 0); });
+        painted = performance.now();
+      }
+    }
+    this.appendSpans(pending);
+    this.colour();
+    this.select(this.transcript.length - 1);
+    const seconds = (performance.now() - started) / 1000;
+    const rate = seconds > 0 ? written / seconds : 0;
+    $('status').dataset.generated = `${written}`;
+    $('status').dataset.rate = `${rate}`;
+    setStatus(`Wrote ${written} characters in ${seconds.toFixed(2)} s `
+      + `(${Math.round(rate).toLocaleString('en')} characters/s)`
+      + `${this.stopRequested ? ', stopped' : ''}.`, 'ready');
+  }
+
+  progress(done, total, started) {
+    const rate = done / ((performance.now() - started) / 1000);
+    setStatus(`Writing: ${done} of ${total} characters (${Math.round(rate).toLocaleString('en')} characters/s)…`);
+  }
+
+  busy(on) {
+    $('generate').disabled = on;
+    $('stop').disabled = !on;
+    $('find-unit').disabled = on;
+    this.stopRequested = false;
+    if (on) setStatus('Writing…', 'busy');
+  }
+
+  reset() {
+    this.transcript.clear();
+    this.spans = [];
+    this.selected = -1;
+    $('text-output').replaceChildren();
+    $('distribution-bars').replaceChildren();
+    $('distribution-caption').textContent = 'Pick a character in the text.';
+  }
+
+  appendSpans(indices) {
+    const fragment = document.createDocumentFragment();
+    for (const index of indices) {
+      const span = document.createElement('span');
+      span.textContent = this.transcript.characters[index];
+      span.dataset.index = `${index}`;
+      if (this.transcript.fromPrime[index]) span.className = 'prime';
+      this.spans.push(span);
+      fragment.append(span);
+    }
+    $('text-output').append(fragment);
+  }
+
+  // The unit the controls name: layer, channel and unit, checked against the model.
+  unit() {
+    const { layers, channels, hidden_size: hidden } = this.manifest.model;
+    const layer = Number($('layer').value);
+    const channel = Number($('channel').value);
+    const unit = Number($('unit').value);
+    if (!Number.isInteger(unit) || unit < 0 || unit >= hidden) return null;
+    if (layer < 0 || layer >= layers || channel < 0 || channel >= channels.length) return null;
+    return { layer, channel, unit, name: channels[channel] };
+  }
+
+  values(unit) {
+    const offset = this.model.offset(unit.layer, unit.channel, unit.unit);
+    return this.transcript.activations.map((activations) => activations[offset]);
+  }
+
+  colour() {
+    const unit = this.unit();
+    const show = $('colour').checked && unit !== null;
+    this.legend(unit);
+    if (unit === null) return;
+    const values = this.values(unit);
+    const squash = scaleFor(unit.name, this.manifest.model.mode);
+    this.spans.forEach((span, index) => {
+      const value = values[index];
+      span.dataset.value = `${value}`;
+      span.title = `${unit.name.replace('_', ' ')} = ${value.toFixed(4)}`;
+      span.style.backgroundColor = show ? colourOf(squash(value)) : '';
+    });
+  }
+
+  legend(unit) {
+    if (unit === null) {
+      $('legend').textContent = 'Pick a unit from 0 to the layer size minus 1.';
+      return;
+    }
+    const gate = unit.name.endsWith('gate');
+    const scale = document.createElement('span');
+    scale.className = 'scale';
+    const low = document.createElement('span');
+    const high = document.createElement('span');
+    low.textContent = gate ? '0 (closed)' : (unit.name === 'cell' ? 'tanh(c) −1' : '−1');
+    high.textContent = gate ? '1 (open)' : '+1';
+    $('legend').replaceChildren(low, scale, high);
+  }
+
+  clicked(event) {
+    const span = event.target.closest('span[data-index]');
+    if (span) this.select(Number(span.dataset.index));
+  }
+
+  key(event) {
+    const moves = { ArrowLeft: -1, ArrowRight: 1, Home: -Infinity, End: Infinity };
+    if (!(event.key in moves) || this.transcript.length === 0) return;
+    event.preventDefault();
+    const target = Math.min(this.transcript.length - 1, Math.max(0, this.selected + moves[event.key]));
+    this.select(Number.isFinite(target) ? target : 0);
+  }
+
+  select(index) {
+    if (index < 0 || index >= this.transcript.length) return;
+    if (this.spans[this.selected]) this.spans[this.selected].classList.remove('selected');
+    this.selected = index;
+    this.spans[index].classList.add('selected');
+    this.spans[index].scrollIntoView({ block: 'nearest' });
+    this.showDistribution(index);
+  }
+
+  showDistribution(index) {
+    const probabilities = this.transcript.probabilities[index];
+    const next = this.transcript.characters[index + 1];
+    const order = Array.from(probabilities.keys()).sort((a, b) => probabilities[b] - probabilities[a]);
+    const shown = order.slice(0, TOP);
+    const best = probabilities[shown[0]];
+    const after = symbol(this.transcript.characters[index]);
+    $('distribution-caption').textContent = `After “${after}” (character ${index + 1}), the model's `
+      + `probabilities at temperature 1${next === undefined ? '' : `; outlined: the one written next, “${symbol(next)}”`}.`;
+    $('distribution-bars').replaceChildren(...shown.map((id) => {
+      const character = this.vocabulary.tokens[id];
+      const item = document.createElement('li');
+      if (character === next) item.className = 'next';
+      const label = document.createElement('span');
+      label.className = 'symbol';
+      label.textContent = symbol(character);
+      const bar = document.createElement('span');
+      bar.className = 'bar';
+      bar.style.width = `${(100 * probabilities[id]) / best}%`;
+      const value = document.createElement('span');
+      value.className = 'probability';
+      value.textContent = `${(100 * probabilities[id]).toFixed(1)}%`;
+      item.dataset.character = character;
+      item.dataset.probability = `${probabilities[id]}`;
+      item.setAttribute('aria-label', `${symbol(character)}: ${(100 * probabilities[id]).toFixed(1)} percent`);
+      item.append(label, bar, value);
+      return item;
+    }));
+  }
+
+  // Every unit of every layer and channel, ranked by |Pearson correlation| with the feature.
+  findUnit() {
+    const text = this.transcript.text();
+    if (text.length < 3) {
+      $('search-result').textContent = 'Write or read some text first: the search runs over the text shown.';
+      return;
+    }
+    const [label, feature] = FEATURES[$('feature').value];
+    const target = feature(text);
+    const ranked = rankUnits(this.model, this.transcript.activations, target);
+    if (ranked.length === 0) {
+      $('search-result').textContent = `The text shown never changes in “${label}”; pick another feature or another text.`;
+      return;
+    }
+    const describeUnit = (u) => `layer ${u.layer + 1}, ${this.model.channels[u.channel].replace('_', ' ')}, unit ${u.unit}: r = ${u.r.toFixed(3)}`;
+    const best = ranked[0];
+    $('search-result').textContent = `Closest to “${label}” over ${text.length} characters: ${describeUnit(best)}.`;
+    $('search-list').replaceChildren(...ranked.slice(0, 5).map((u) => {
+      const item = document.createElement('li');
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.textContent = describeUnit(u);
+      button.addEventListener('click', () => this.showUnit(u));
+      item.append(button);
+      return item;
+    }));
+    this.showUnit(best);
+  }
+
+  showUnit(u) {
+    $('layer').value = `${u.layer}`;
+    $('channel').value = `${u.channel}`;
+    $('unit').value = `${u.unit}`;
+    $('colour').checked = true;
+    this.colour();
+  }
+}
+
+function rankUnits(model, activations, target) {
+  const n = target.length;
+  const meanTarget = target.reduce((a, b) => a + b, 0) / n;
+  const centred = target.map((value) => value - meanTarget);
+  const targetNorm = Math.sqrt(centred.reduce((a, b) => a + b * b, 0));
+  if (targetNorm === 0) return [];
+  const ranked = [];
+  for (let layer = 0; layer < model.layers; layer += 1) {
+    for (let channel = 0; channel < model.channels.length; channel += 1) {
+      for (let unit = 0; unit < model.hidden; unit += 1) {
+        const offset = model.offset(layer, channel, unit);
+        let mean = 0;
+        for (let t = 0; t < n; t += 1) mean += activations[t][offset];
+        mean /= n;
+        let product = 0;
+        let norm = 0;
+        for (let t = 0; t < n; t += 1) {
+          const value = activations[t][offset] - mean;
+          product += value * centred[t];
+          norm += value * value;
+        }
+        if (norm > 0) ranked.push({ layer, channel, unit, r: product / Math.sqrt(norm) / targetNorm });
+      }
+    }
+  }
+  return ranked.sort((a, b) => Math.abs(b.r) - Math.abs(a.r));
+}
+
+// Each value onto [-1, 1] for its colour: gates live in [0, 1], the cell state is
+// unbounded (shown through tanh, as it enters h), a ReLU RNN's hidden state too.
+function scaleFor(name, mode) {
+  if (name.endsWith('gate')) return (value) => 2 * value - 1;
+  if (name === 'cell' || mode === 'RNN_RELU') return Math.tanh;
+  return (value) => Math.max(-1, Math.min(1, value));
+}
+
+function colourOf(t) {
+  const [r, g, b] = t >= 0 ? [205, 45, 45] : [38, 110, 200];
+  return `rgba(${r}, ${g}, ${b}, ${Math.abs(t).toFixed(3)})`;
+}
+
+function symbol(character) {
+  return SHOWN[character] ?? character;
+}
