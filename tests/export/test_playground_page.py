@@ -178,23 +178,33 @@ def test_the_distribution_view_shows_the_models_top_ten(browser, text_run):
     assert f"(character {position + 2})" in caption
 
 
-def test_the_unit_search_finds_the_most_correlated_unit(browser, text_run):
+FEATURES = {  # the page's feature name -> the same feature of a text, per character
+    "line": lambda text: np.array([len(text[:i + 1].rsplit("\n", 1)[-1]) for i in
+                                   range(len(text))]),
+    "space": lambda text: np.array([c in " \n" for c in text], dtype=float),
+    "vowel": lambda text: np.array([c in "aeiouAEIOU" for c in text], dtype=float),
+}
+
+
+@pytest.mark.parametrize("feature", FEATURES)
+def test_the_unit_search_finds_the_most_correlated_unit(browser, text_run, feature):
     run, web = text_run
-    with watched_page(browser, web, f"unit-search-{run.name}") as page:
+    with watched_page(browser, web, f"unit-search-{feature}-{run.name}") as page:
         text = write(page, prime=PRIME, temperature="1", length="300", seed="5")
-        page.select_option("#feature", "line")
+        page.select_option("#feature", feature)
         page.click("#find-unit")
         result = page.text_content("#search-result")
+        ranked = page.eval_on_selector_all("#search-list button",
+                                           "buttons => buttons.map(b => b.textContent)")
         values = page.eval_on_selector_all("#text-output span",
                                            "spans => spans.map(span => +span.dataset.value)")
-    position, in_line = [], 0
-    for character in text:
-        in_line = 0 if character == "\n" else in_line + 1
-        position.append(in_line)
+    target = FEATURES[feature](text)
     reported = float(result.rsplit("r = ", 1)[1].rstrip("."))
-    assert reported == pytest.approx(np.corrcoef(values, position)[0, 1], abs=1e-3), result
-    # No unit torch computes (the channels reference_values has) follows the line better.
-    best = max(np.abs(np.nan_to_num(np.corrcoef(rows.T, position)[-1, :-1])).max()
+    assert reported == pytest.approx(np.corrcoef(values, target)[0, 1], abs=1e-3), result
+    listed = [abs(float(entry.rsplit("r = ", 1)[1])) for entry in ranked]
+    assert len(listed) == 5 and listed == sorted(listed, reverse=True)
+    # No unit torch computes (the channels reference_values has) follows the text better.
+    best = max(np.abs(np.nan_to_num(np.corrcoef(rows.T, target)[-1, :-1])).max()
                for rows in reference_values(run, text).values())
     assert abs(reported) >= best - 1e-3
 

@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from rnnkit.arguments import checkpoint_tag, positive_int
+from rnnkit.arguments import checkpoint_tag, value_type
 
 # A loaded model in, its run's training text out (None when no task can say).
 TrainingText = Callable[[Any], str | None]
@@ -32,8 +32,8 @@ def add_web_command(commands: Any, training_text: TrainingText | None = None) ->
                              "played (auto: music for a music run)")
     parser.add_argument("--serve", action="store_true",
                         help="then serve the folder on 127.0.0.1 until Ctrl-C")
-    parser.add_argument("--port", type=positive_int(65535), default=8000,
-                        help="port for --serve")
+    parser.add_argument("--port", type=value_type(int, "[0, 65535]"), default=8000,
+                        help="port for --serve (0: any free one)")
     parser.set_defaults(handler=run_web, training_text=training_text)
 
 
