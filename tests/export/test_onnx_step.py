@@ -1,5 +1,6 @@
 """The one-step ONNX graph of the playground: run by onnxruntime, it gives the eager
-model's logits and states, and its gate and cell outputs equal torch.nn's formulas."""
+model's logits and states, and its gate and cell outputs equal torch.nn's formulas (and
+the paper's for minGRU/minLSTM blocks)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ CONFIGS = {
     "rnn-relu": {"cell": "rnn_relu"},
     "irnn": {"cell": "irnn"},
     "one-hot-lstm": {"cell": "lstm", "embedding": "one-hot"},
+    "mingru-blocks": {"cell": "mingru"},
+    "minlstm-blocks": {"cell": "minlstm"},
 }
 
 
@@ -89,8 +92,43 @@ def test_the_activations_are_torch_nn_cells_gates_and_states(cell):
                                    err_msg=name)
 
 
+def minimal_gates(model: LanguageModel, token: int, h: torch.Tensor) -> dict:
+    """Block 0's recurrence after ``token``, from Feng et al.'s equations (log form): the
+    gates read RMSNorm of the block's input; minGRU h' = (1 - z) h + z g(W_h x),
+    minLSTM weighs h and g(W_h x) by f and i normalized to sum to 1."""
+    stack = model.rnn
+    block = stack.blocks[0]
+    x = block.recurrent_norm(stack.input_projection(model.embedding.weight[token][None]))
+    projections = (x @ block.recurrent.weight_ih_l0.T + block.recurrent.bias_ih_l0).chunk(
+        block.recurrent.gates, dim=1)
+    pre = projections[-1]
+    candidate = torch.where(pre >= 0, pre + 0.5, torch.sigmoid(pre))
+    if stack.cell == "mingru":
+        z = torch.sigmoid(projections[0])
+        return {"hidden": (1 - z) * h + z * candidate, "update_gate": z,
+                "candidate": candidate}
+    f, i = torch.sigmoid(projections[0]), torch.sigmoid(projections[1])
+    f, i = f / (f + i), i / (f + i)
+    return {"hidden": f * h + i * candidate, "forget_gate": f, "input_gate": i,
+            "candidate": candidate}
+
+
+@pytest.mark.parametrize("cell", ["mingru", "minlstm"])
+def test_the_activations_of_minimal_blocks_are_the_papers_gates(cell):
+    model = language_model(cell=cell)
+    session = onnxruntime.InferenceSession(build_step_model(model).SerializeToString())
+    h = torch.rand(2, 1, 9, generator=torch.Generator().manual_seed(4))
+    activations = session.run(None, {"token": np.array([7]), "h_0": h.numpy()})[-1]
+    with torch.no_grad():
+        expected = minimal_gates(model, 7, h[0])
+    channels = activation_channels(model)
+    assert sorted(channels) == sorted(expected)
+    for index, name in enumerate(channels):
+        np.testing.assert_allclose(activations[0, index], expected[name].numpy(), atol=1e-6,
+                                   err_msg=name)
+
+
 @pytest.mark.parametrize(("options", "words"), [
-    ({"cell": "mingru"}, ["mingru", "residual blocks"]),
     ({"cell": "lstm", "proj_size": 4}, ["proj_size = 4"]),
     ({"cell": "gru", "layer_norm": True}, ["layer_norm"]),
     ({"cell": "lstm", "condition_sizes": (3, 2)}, ["condition_sizes = [3, 2]", "conditional"]),

@@ -90,7 +90,7 @@ def test_a_folder_that_is_not_a_playground_is_never_replaced(gru_run, tmp_path, 
 
 @pytest.mark.parametrize(("extra", "words_in_error"), [
     (["--cell", "gru", "--layer-norm"], ["layer_norm = true"]),
-    (["--cell", "mingru", "--num-layers", "1"], ["mingru", "lstm, gru and rnn"]),
+    (["--cell", "lstm", "--proj-size", "4"], ["proj_size = 4"]),
     (["--level", "word"], ["word level", "character-level"]),
     (["--architecture", "transformer", "--num-heads", "2", "--context", "8"],
      ["TransformerLanguageModel"]),

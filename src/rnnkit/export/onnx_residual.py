@@ -21,7 +21,7 @@ from rnnkit.export.arrays import float32_array
 from rnnkit.layers.residual import ResidualBlock, ResidualRecurrentStack
 
 
-class _Emitter:
+class Emitter:
     """Small helpers over the exporter's graph (``graph.node``, ``graph.weight``)."""
 
     def __init__(self, graph) -> None:
@@ -62,8 +62,12 @@ class _Emitter:
                        self.op("Sigmoid", x))
 
 
-def _coefficients(emit: _Emitter, block: ResidualBlock, x: str) -> tuple[str, str]:
-    """``a`` and ``b`` of ``h_t = a_t h_(t-1) + b_t`` for every step, (batch, time, hidden)."""
+def block_coefficients(emit: Emitter, block: ResidualBlock,
+                       x: str) -> tuple[str, str, dict[str, str]]:
+    """``a`` and ``b`` of ``h_t = a_t h_(t-1) + b_t`` from the normed input ``x`` (any
+    leading axes, features last), and the gates by name: minGRU's ``update_gate`` and
+    ``candidate``; minLSTM's ``forget_gate`` and ``input_gate`` as they weigh the step
+    (normalized to sum to 1, ``f / (f + i)`` and ``i / (f + i)``) and ``candidate``."""
     layer = block.recurrent
     weights = layer.weight_ih_l0.chunk(layer.gates, dim=0)
     biases = (layer.bias_ih_l0.chunk(layer.gates, dim=0) if layer.bias
@@ -75,14 +79,18 @@ def _coefficients(emit: _Emitter, block: ResidualBlock, x: str) -> tuple[str, st
     if layer.gates == 2:  # minGRU: a = 1 - z = sigmoid(-z), b = z * candidate
         update = projections[0]
         keep = emit.op("Sigmoid", emit.op("Neg", update))
-        return keep, emit.op("Mul", emit.op("Sigmoid", update), candidate)
+        gate = emit.op("Sigmoid", update)
+        return keep, emit.op("Mul", gate, candidate), {"update_gate": gate,
+                                                       "candidate": candidate}
     forget, input_gate = (emit.op("Sigmoid", p) for p in projections[:2])  # minLSTM
     total = emit.op("Add", forget, input_gate)
-    return (emit.op("Div", forget, total),
-            emit.op("Mul", emit.op("Div", input_gate, total), candidate))
+    kept, written = emit.op("Div", forget, total), emit.op("Div", input_gate, total)
+    return kept, emit.op("Mul", written, candidate), {"forget_gate": kept,
+                                                      "input_gate": written,
+                                                      "candidate": candidate}
 
 
-def _scan(emit: _Emitter, a: str, b: str, h_0: str) -> tuple[str, str]:
+def _scan(emit: Emitter, a: str, b: str, h_0: str) -> tuple[str, str]:
     """Run ``h = a * h + b`` along axis 1 of (batch, time, hidden); returns the states and
     the last one (batch, hidden)."""
     helper = emit.graph.helper
@@ -101,7 +109,7 @@ def _scan(emit: _Emitter, a: str, b: str, h_0: str) -> tuple[str, str]:
     return states, final
 
 
-def _step_mask(emit: _Emitter, sequence: str, lengths: str) -> str:
+def _step_mask(emit: Emitter, sequence: str, lengths: str) -> str:
     """(batch, time, 1) bool: True where step t is inside row b (lengths int32)."""
     time = emit.op("Gather", emit.op("Shape", sequence), emit.constant("one", [1]), axis=0)
     steps = emit.op("Range", emit.constant("start", np.array(0, dtype=np.int64)),
@@ -118,7 +126,7 @@ def add_residual_stack(graph, stack: ResidualRecurrentStack, sequence: str, leng
     ``lengths`` is int32 (batch,), ``h_0`` (layers, batch, hidden). Returns the output
     (batch, time, hidden), zero past each row's length, and ``h_n`` (layers, batch, hidden).
     """
-    emit = _Emitter(graph)
+    emit = Emitter(graph)
     mask = _step_mask(emit, sequence, lengths)
     one, zero = emit.constant("one", 1.0), emit.constant("zero", 0.0)
     hidden = sequence
@@ -130,7 +138,8 @@ def add_residual_stack(graph, stack: ResidualRecurrentStack, sequence: str, leng
         layer_h_0 = emit.op("Squeeze", emit.op("Slice", h_0, start, end,
                                                emit.constant("axis", [0])),
                             emit.constant("axis", [0]))
-        a, b = _coefficients(emit, block, emit.rms_norm(hidden, block.recurrent_norm))
+        a, b, _ = block_coefficients(emit, block, emit.rms_norm(hidden,
+                                                                block.recurrent_norm))
         a, b = emit.op("Where", mask, a, one), emit.op("Where", mask, b, zero)
         states, final = _scan(emit, a, b, layer_h_0)
         finals.append(emit.op("Unsqueeze", final, emit.constant("axis", [0])))

@@ -14,7 +14,10 @@ Signature (``batch`` is free):
 The LSTM's channels are ``hidden`` (h'), ``cell`` (c'), ``input_gate``, ``forget_gate``,
 ``candidate`` (g) and ``output_gate``; the GRU's ``hidden``, ``reset_gate``,
 ``update_gate`` and ``candidate`` (n); a vanilla RNN's ``hidden`` only. Gates are after
-their sigmoid, candidates after their tanh. Dropout of every kind is a training-time
+their sigmoid, candidates after their tanh. A minGRU or minLSTM model (residual blocks,
+:mod:`rnnkit.layers.residual`) has per block its recurrence's ``hidden``, and minGRU's
+``update_gate`` and ``candidate``, minLSTM's ``forget_gate`` and ``input_gate`` (as they
+weigh the step, summing to 1) and ``candidate``. Dropout of every kind is a training-time
 operation and is left out.
 """
 
@@ -27,8 +30,10 @@ import torch
 
 from rnnkit.export.arrays import float32_array
 from rnnkit.export.onnx_graph import OPSET, _Graph
+from rnnkit.export.onnx_residual import Emitter, block_coefficients
 from rnnkit.export.signature import require
 from rnnkit.layers import RecurrentLayer
+from rnnkit.layers.residual import ResidualRecurrentStack
 from rnnkit.models.language_model import LanguageModel
 
 IR_VERSION = 8
@@ -37,7 +42,10 @@ CHANNELS = {
     "GRU": ("hidden", "reset_gate", "update_gate", "candidate"),
     "RNN_TANH": ("hidden",),
     "RNN_RELU": ("hidden",),
+    "minGRU": ("hidden", "update_gate", "candidate"),
+    "minLSTM": ("hidden", "forget_gate", "input_gate", "candidate"),
 }
+RESIDUAL_MODES = {"mingru": "minGRU", "minlstm": "minLSTM"}
 
 
 def step_blocker(model: Any) -> str | None:
@@ -47,12 +55,11 @@ def step_blocker(model: Any) -> str | None:
                 "models (cell lstm, gru, rnn, rnn_relu or irnn)")
     config = model.config
     layer = model.rnn
-    if not isinstance(layer, RecurrentLayer):
-        return (f"cell = {config.cell!r} builds residual blocks of minimal recurrences; the "
-                "playground runs lstm, gru and rnn cells (export it with rnnkit export)")
     if config.condition_sizes:
         return (f"condition_sizes = {list(config.condition_sizes)}: a conditional model "
                 "needs condition ids with every character, which the page does not feed")
+    if isinstance(layer, ResidualRecurrentStack):
+        return None
     checks = [(layer.bidirectional, "bidirectional = true: a language model reads one way"),
               (bool(layer.proj_size), f"proj_size = {layer.proj_size}: the step has no "
                                       "output projection"),
@@ -63,14 +70,22 @@ def step_blocker(model: Any) -> str | None:
     return next((why for blocked, why in checks if blocked), None)
 
 
+def recurrence_mode(model: LanguageModel) -> str:
+    """The kind of recurrence: torch's mode (``LSTM``, ``GRU``, ``RNN_TANH``, ``RNN_RELU``)
+    or ``minGRU``/``minLSTM`` for residual blocks."""
+    if isinstance(model.rnn, ResidualRecurrentStack):
+        return RESIDUAL_MODES[model.rnn.cell]
+    return model.rnn.mode
+
+
 def activation_channels(model: LanguageModel) -> tuple[str, ...]:
     """The names of the ``activations`` output's channel axis, in order."""
-    return CHANNELS[model.rnn.mode]
+    return CHANNELS[recurrence_mode(model)]
 
 
 def state_names(model: LanguageModel) -> tuple[list[str], list[str]]:
     """The state inputs and outputs: ``h_0``/``h_n``, with ``c_0``/``c_n`` for an LSTM."""
-    if model.rnn.mode == "LSTM":
+    if recurrence_mode(model) == "LSTM":
         return ["h_0", "c_0"], ["h_n", "c_n"]
     return ["h_0"], ["h_n"]
 
@@ -86,18 +101,13 @@ def build_step_model(model: LanguageModel) -> Any:
     onnx = require("onnx")
     TensorProto, helper = onnx.TensorProto, onnx.helper  # noqa: N806 (onnx's own names)
     graph = _Graph()
-    layer: RecurrentLayer = model.rnn
+    layer = model.rnn
     states_in, states_out = state_names(model)
     x = _embedded_token(graph, model)
-    finals: list[list[str]] = [[] for _ in states_in]
-    activations = []
-    for index in range(layer.num_layers):
-        state = [_layer_slice(graph, name, index) for name in states_in]
-        new_state, values = _STEPS[layer.mode](graph, layer, index, x, state)
-        x = new_state[0]
-        for collected, value in zip(finals, new_state, strict=True):
-            collected.append(_unsqueeze(graph, value))
-        activations.append(_unsqueeze(graph, _stack(graph, values)))
+    if isinstance(layer, ResidualRecurrentStack):
+        x, finals, activations = _residual_steps(graph, layer, x)
+    else:
+        x, finals, activations = _layer_steps(graph, layer, x, states_in)
     decoder_weight = graph.weight("decoder_weight", float32_array(model.decoder.weight).T.copy())
     (logits,) = graph.node("MatMul", [x, decoder_weight])
     graph.node("Add", [logits, graph.weight("decoder_bias", float32_array(model.decoder.bias))],
@@ -106,7 +116,7 @@ def build_step_model(model: LanguageModel) -> Any:
         graph.node("Concat", parts, [name], axis=0)
     graph.node("Concat", activations, ["activations"], axis=0)
     layers, hidden = layer.num_layers, layer.hidden_size
-    channels = len(CHANNELS[layer.mode])
+    channels = len(activation_channels(model))
     vocab = model.config.vocab_size
     state_shape = [layers, "batch", hidden]
     inputs = [helper.make_tensor_value_info("token", TensorProto.INT64, ["batch"]),
@@ -124,6 +134,46 @@ def build_step_model(model: LanguageModel) -> Any:
     proto.ir_version = IR_VERSION
     onnx.checker.check_model(proto)
     return proto
+
+
+def _layer_steps(graph: _Graph, layer: RecurrentLayer, x: str,
+                 states_in: list[str]) -> tuple[str, list[list[str]], list[str]]:
+    """Each layer's step on ``x`` (batch, input): the top layer's output, the new states
+    (per state, per layer, (1, batch, hidden)) and the activations (1, channels, batch,
+    hidden) per layer."""
+    finals: list[list[str]] = [[] for _ in states_in]
+    activations = []
+    for index in range(layer.num_layers):
+        state = [_layer_slice(graph, name, index) for name in states_in]
+        new_state, values = _STEPS[layer.mode](graph, layer, index, x, state)
+        x = new_state[0]
+        for collected, value in zip(finals, new_state, strict=True):
+            collected.append(_unsqueeze(graph, value))
+        activations.append(_unsqueeze(graph, _stack(graph, values)))
+    return x, finals, activations
+
+
+def _residual_steps(graph: _Graph, stack: ResidualRecurrentStack,
+                    x: str) -> tuple[str, list[list[str]], list[str]]:
+    """One step of every residual block (as :class:`ResidualBlock`'s one-step path), then
+    the final RMSNorm; returns as :func:`_layer_steps`."""
+    emit = Emitter(graph)
+    if not isinstance(stack.input_projection, torch.nn.Identity):
+        x = emit.linear(x, stack.input_projection.weight, None)
+    finals, activations = [], []
+    for index, block in enumerate(stack.blocks):
+        h = _layer_slice(graph, "h_0", index)
+        a, b, gates = block_coefficients(emit, block, emit.rms_norm(x, block.recurrent_norm))
+        h_next = emit.op("Add", emit.op("Mul", a, h), b)
+        x = emit.op("Add", x, h_next)
+        first, _, second = block.feed_forward
+        fed = emit.linear(emit.rms_norm(x, block.feed_forward_norm), first.weight, first.bias)
+        x = emit.op("Add", x, emit.linear(emit.gelu(fed), second.weight, second.bias))
+        finals.append(_unsqueeze(graph, h_next))
+        channels = CHANNELS[RESIDUAL_MODES[stack.cell]][1:]
+        activations.append(_unsqueeze(graph, _stack(graph, [h_next, *(gates[name] for name
+                                                                       in channels)])))
+    return emit.rms_norm(x, stack.norm), [finals], activations
 
 
 def _embedded_token(graph: _Graph, model: LanguageModel) -> str:

@@ -25,6 +25,7 @@ from rnnkit.atomic import atomic_write_bytes, atomic_write_json
 from rnnkit.export.onnx_step import (
     activation_channels,
     build_step_model,
+    recurrence_mode,
     state_names,
     step_blocker,
     verify_step,
@@ -160,7 +161,7 @@ def _manifest(checkpoint: str | Path, loaded: Any, kind: str, difference: float,
     document: dict[str, Any] = {
         "format": FORMAT, "version": 1, "page": kind,
         "title": Path(checkpoint).resolve().name,
-        "model": {"cell": config.cell, "mode": model.rnn.mode, "layers": config.num_layers,
+        "model": {"cell": config.cell, "mode": recurrence_mode(model), "layers": config.num_layers,
                   "hidden_size": config.hidden_size, "vocab_size": config.vocab_size,
                   "channels": list(activation_channels(model)),
                   "state_inputs": states_in, "state_outputs": states_out,

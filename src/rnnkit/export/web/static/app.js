@@ -38,7 +38,10 @@ async function fetchJson(path) {
 
 function describe(manifest) {
   const { model } = manifest;
-  const cell = { LSTM: 'LSTM', GRU: 'GRU', RNN_TANH: 'RNN (tanh)', RNN_RELU: 'RNN (ReLU)' }[model.mode];
+  const cell = {
+    LSTM: 'LSTM', GRU: 'GRU', RNN_TANH: 'RNN (tanh)', RNN_RELU: 'RNN (ReLU)',
+    minGRU: 'minGRU blocks', minLSTM: 'minLSTM blocks',
+  }[model.mode];
   const parameters = model.parameters.toLocaleString('en');
   return `${model.layers} × ${model.hidden_size} ${cell}, ${model.vocab_size} characters, `
     + `${parameters} parameters${manifest.data.dataset ? `, trained on ${manifest.data.dataset}` : ''}`;

@@ -282,7 +282,8 @@ class TextPage {
     scale.className = 'scale';
     const low = document.createElement('span');
     const high = document.createElement('span');
-    low.textContent = gate ? '0 (closed)' : (unit.name === 'cell' ? 'tanh(c) −1' : '−1');
+    const squashed = unit.name === 'cell' || UNBOUNDED.has(this.manifest.model.mode);
+    low.textContent = gate ? '0 (closed)' : (squashed ? `tanh(${unit.name}) −1` : '−1');
     high.textContent = gate ? '1 (open)' : '+1';
     $('legend').replaceChildren(low, scale, high);
   }
@@ -406,10 +407,12 @@ function rankUnits(model, activations, target) {
 }
 
 // Each value onto [-1, 1] for its colour: gates live in [0, 1], the cell state is
-// unbounded (shown through tanh, as it enters h), a ReLU RNN's hidden state too.
+// unbounded (shown through tanh, as it enters h), and so are the states of a ReLU RNN and
+// of minGRU/minLSTM blocks and their candidates.
+const UNBOUNDED = new Set(['RNN_RELU', 'minGRU', 'minLSTM']);
 function scaleFor(name, mode) {
   if (name.endsWith('gate')) return (value) => 2 * value - 1;
-  if (name === 'cell' || mode === 'RNN_RELU') return Math.tanh;
+  if (name === 'cell' || UNBOUNDED.has(mode)) return Math.tanh;
   return (value) => Math.max(-1, Math.min(1, value));
 }
 
