@@ -72,7 +72,9 @@ def photograph_text(page, folder: Path) -> None:
                            "document.getElementById('status').dataset.generated === '700'")
     page.select_option("#feature", "line")
     page.click("#find-unit")
-    page.locator("#text-output span[data-index='40']").click()
+    letter = page.evaluate("[...document.querySelectorAll('#text-output span')].findIndex("
+                           "(span, index) => index >= 40 && /[a-z]/.test(span.textContent))")
+    page.locator(f"#text-output span[data-index='{letter}']").click()
     page.screenshot(path=str(folder / "text-unit.png"), full_page=True)
     page.locator(".panels").screenshot(path=str(folder / "distribution.png"))
 
