@@ -26,6 +26,7 @@ import pytest
 
 from rnnkit.cli import main
 from rnnkit.data.registry import cache_dir
+from rnnkit.export.web import read_manifest
 from rnnkit.inference import load_language_model
 from rnnkit.recipes import recipe_names
 from rnnkit.training.checkpoint import load_checkpoint
@@ -83,8 +84,9 @@ def assert_recipe_used(run: Path, recipe: str, replaced: frozenset = frozenset()
     return saved
 
 
-def test_make_demo_trains_the_recipe_and_samples(tmp_path: Path, capsys) -> None:
-    fetch, train, sample = make_target("demo")
+def test_make_demo_trains_the_recipe_samples_and_writes_the_playground(tmp_path: Path,
+                                                                       capsys) -> None:
+    fetch, train, sample, web = make_target("demo")
     assert fetch == ["data", "fetch", "shakespeare"]  # needs the network: not run
     text_file = tmp_path / "plays.txt"
     text_file.write_text("HAMLET.\nTo be, or not to be, that is the question.\n"
@@ -108,10 +110,22 @@ def test_make_demo_trains_the_recipe_and_samples(tmp_path: Path, capsys) -> None
     text = capsys.readouterr().out
     prime = sample[sample.index("--prime") + 1]
     assert text.startswith(prime) and len(text.rstrip("\n")) == len(prime) + length
+    assert_playground_written(web, run, tmp_path / "web", "text", capsys)
 
 
-def test_make_music_fetches_trains_the_recipe_and_generates(tmp_path: Path, capsys,
-                                                            monkeypatch) -> None:
+def assert_playground_written(web: list[str], run: Path, out: Path, page: str,
+                              capsys) -> dict:
+    """The Makefile's ``rnnkit web`` line names the run it trained and writes its page."""
+    assert web[0] == "web" and web[web.index("--checkpoint") + 1] == f"runs/{run.name}"
+    assert main(with_flags(web, checkpoint=str(run), out=str(out))) == 0
+    assert "open it with" in capsys.readouterr().out
+    manifest = read_manifest(out)
+    assert manifest["page"] == page
+    return manifest
+
+
+def test_make_music_fetches_trains_the_recipe_generates_and_writes_the_playground(
+        tmp_path: Path, capsys, monkeypatch) -> None:
     monkeypatch.setenv("RNNKIT_DATA", str(tmp_path / "data"))
     folder = cache_dir("irish_abc")
     folder.mkdir(parents=True)
@@ -121,7 +135,7 @@ def test_make_music_fetches_trains_the_recipe_and_generates(tmp_path: Path, caps
         "name": "irish_abc", "source": "tests/fixtures/irish.abc", "licence": "MIT",
         "files": {"text": {"file": "text.txt", "sha256": hashlib.sha256(data).hexdigest(),
                            "size": len(data)}}}), encoding="utf-8")
-    fetch, train, generate = make_target("music")
+    fetch, train, generate, web = make_target("music")
     assert fetch == ["data", "fetch", "irish_abc"]
     assert main(fetch) == 0  # the cache verifies against the pinned sha256
     run = tmp_path / "irish_folk_small"
@@ -139,6 +153,8 @@ def test_make_music_fetches_trains_the_recipe_and_generates(tmp_path: Path, caps
     assert summary["generated"] == 2
     written = sorted(tunes.glob("*.abc"))
     assert len(written) == 2 and all(path.read_text(encoding="utf-8") for path in written)
+    manifest = assert_playground_written(web, run, tmp_path / "web", "music", capsys)
+    assert {"value": "D major", "line": "K:D Major"} in manifest["music"]["keys"]
 
 
 @pytest.mark.parametrize("target", ["demo", "music"])

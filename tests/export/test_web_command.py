@@ -99,11 +99,11 @@ def test_a_checkpoint_the_page_cannot_run_gets_one_line_saying_why(
         words, tmp_path, capsys, extra, words_in_error):
     run = train(words, tmp_path / "run", *extra)
     capsys.readouterr()
-    assert main(["web", "--checkpoint", str(run), "--out", str(tmp_path / "web")]) == 1
+    assert main(["web", "--checkpoint", str(run), "--out", str(tmp_path / "new" / "web")]) == 1
     error = capsys.readouterr().err
     assert error.startswith("rnnkit web: error: ") and error.count("\n") == 1, error
     assert "cannot run this model" in error and all(w in error for w in words_in_error), error
-    assert not (tmp_path / "web").exists()
+    assert not (tmp_path / "new").exists()  # not even the folder around it
 
 
 def test_a_music_page_needs_a_music_run(gru_run, tmp_path, capsys):
@@ -118,7 +118,10 @@ def test_serve_prints_the_address_and_serves_the_folder_until_interrupted(gru_ru
         [sys.executable, "-m", "rnnkit", "web", "--checkpoint", str(gru_run), "--out",
          str(out), "--serve", "--port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # A pytest-xdist worker ignores SIGINT, and a child would inherit that: Ctrl-C as
+        # a terminal sends it must reach the server.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         lines = [process.stdout.readline() for _ in range(2)]
         address = lines[1].split("serving the playground at ", 1)[1].split()[0]

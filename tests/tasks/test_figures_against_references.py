@@ -271,6 +271,10 @@ def test_forecast_errors_match_numpy_on_checkpoint_forecasts(tmp_path):
     season = reported["season"]
     naive_scale = np.abs(training[season:] - training[:-season]).mean()
     figures = reported["test"]["rnn"]
-    assert figures["mae"] == pytest.approx(np.abs(errors).mean(), rel=1e-9)
-    assert figures["rmse"] == pytest.approx(np.sqrt((errors ** 2).mean()), rel=1e-9)
-    assert figures["mase"] == pytest.approx(np.abs(errors).mean() / naive_scale, rel=1e-9)
+    # The forecasts are float32, from a batch of every origin in training and from one
+    # origin at a time here: on some CPUs the kernels round the two differently (seen:
+    # 3e-9 relative). A wrong window, origin or scale is off by far more than 1e-7.
+    close = {"rel": 1e-7}
+    assert figures["mae"] == pytest.approx(np.abs(errors).mean(), **close)
+    assert figures["rmse"] == pytest.approx(np.sqrt((errors ** 2).mean()), **close)
+    assert figures["mase"] == pytest.approx(np.abs(errors).mean() / naive_scale, **close)

@@ -54,7 +54,7 @@ def onnx_blocker(layer: RecurrentLayer) -> str | None:
     return None
 
 
-class _Graph:
+class Graph:
     """Collects nodes and weights (initializers) under unique names."""
 
     def __init__(self) -> None:
@@ -87,7 +87,7 @@ def _gates(tensor: Tensor, mode: str) -> Tensor:
     return torch.cat([blocks[index] for index in GATE_ORDER[mode]], dim=0)
 
 
-def _layer_weights(graph: _Graph, layer: RecurrentLayer, index: int) -> list[str]:
+def _layer_weights(graph: Graph, layer: RecurrentLayer, index: int) -> list[str]:
     """W, R, B (or ""), then P (peepholes) when present, for layer ``index``."""
     cells = [layer.cell_weights(index, d) for d in range(layer.num_directions)]
     mode = layer.mode
@@ -121,7 +121,7 @@ def _attributes(layer: RecurrentLayer) -> dict[str, object]:
     return attributes
 
 
-def add_recurrent_layer(graph: _Graph, layer: RecurrentLayer, sequence: str, lengths: str,
+def add_recurrent_layer(graph: Graph, layer: RecurrentLayer, sequence: str, lengths: str,
                         state: list[str]) -> tuple[str, list[str]]:
     """Nodes running ``layer`` on a time-major ``sequence`` (time, batch, features).
 
@@ -158,7 +158,7 @@ def build_onnx_model(exported: Exported) -> Any:
     blocker = onnx_blocker(layer)
     if blocker is not None:
         raise ValueError(f"ONNX cannot express this {type(layer).__name__}: {blocker}")
-    graph = _Graph()
+    graph = Graph()
     input_names, output_names = exported.input_names(), exported.output_names()
     state_inputs = input_names[2:]
     (lengths,) = graph.node("Cast", ["lengths"], to=TensorProto.INT32)
@@ -194,7 +194,7 @@ def build_onnx_model(exported: Exported) -> Any:
     return model
 
 
-def _layer_nodes(graph: _Graph, layer: RecurrentLayer, lengths: str,
+def _layer_nodes(graph: Graph, layer: RecurrentLayer, lengths: str,
                  state: list[str]) -> tuple[str, list[str]]:
     sequence = "input"
     if layer.batch_first:
@@ -205,7 +205,7 @@ def _layer_nodes(graph: _Graph, layer: RecurrentLayer, lengths: str,
     return output, finals
 
 
-def _language_model_nodes(graph: _Graph, exported: ExportedLanguageModel, lengths: str,
+def _language_model_nodes(graph: Graph, exported: ExportedLanguageModel, lengths: str,
                           state: list[str]) -> tuple[str, list[str]]:
     model = exported.model
     config = model.config

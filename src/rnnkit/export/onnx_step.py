@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from rnnkit.export.arrays import float32_array
-from rnnkit.export.onnx_graph import OPSET, _Graph
+from rnnkit.export.onnx_graph import OPSET, Graph
 from rnnkit.export.onnx_residual import Emitter, block_coefficients
 from rnnkit.export.signature import require
 from rnnkit.layers import RecurrentLayer
@@ -100,7 +100,7 @@ def build_step_model(model: LanguageModel) -> Any:
         raise ValueError(f"the one-step graph cannot run this model: {blocker}")
     onnx = require("onnx")
     TensorProto, helper = onnx.TensorProto, onnx.helper  # noqa: N806 (onnx's own names)
-    graph = _Graph()
+    graph = Graph()
     layer = model.rnn
     states_in, states_out = state_names(model)
     x = _embedded_token(graph, model)
@@ -136,7 +136,7 @@ def build_step_model(model: LanguageModel) -> Any:
     return proto
 
 
-def _layer_steps(graph: _Graph, layer: RecurrentLayer, x: str,
+def _layer_steps(graph: Graph, layer: RecurrentLayer, x: str,
                  states_in: list[str]) -> tuple[str, list[list[str]], list[str]]:
     """Each layer's step on ``x`` (batch, input): the top layer's output, the new states
     (per state, per layer, (1, batch, hidden)) and the activations (1, channels, batch,
@@ -153,7 +153,7 @@ def _layer_steps(graph: _Graph, layer: RecurrentLayer, x: str,
     return x, finals, activations
 
 
-def _residual_steps(graph: _Graph, stack: ResidualRecurrentStack,
+def _residual_steps(graph: Graph, stack: ResidualRecurrentStack,
                     x: str) -> tuple[str, list[list[str]], list[str]]:
     """One step of every residual block (as :class:`ResidualBlock`'s one-step path), then
     the final RMSNorm; returns as :func:`_layer_steps`."""
@@ -176,7 +176,7 @@ def _residual_steps(graph: _Graph, stack: ResidualRecurrentStack,
     return emit.rms_norm(x, stack.norm), [finals], activations
 
 
-def _embedded_token(graph: _Graph, model: LanguageModel) -> str:
+def _embedded_token(graph: Graph, model: LanguageModel) -> str:
     config = model.config
     if config.embedding == "one-hot":
         table = np.eye(config.vocab_size, dtype=np.float32)
@@ -185,23 +185,23 @@ def _embedded_token(graph: _Graph, model: LanguageModel) -> str:
     return graph.node("Gather", [graph.weight("embedding", table), "token"], axis=0)[0]
 
 
-def _layer_slice(graph: _Graph, stacked: str, index: int) -> str:
+def _layer_slice(graph: Graph, stacked: str, index: int) -> str:
     """Layer ``index`` of a (layers, batch, hidden) state: (batch, hidden)."""
     position = graph.weight("layer", np.array(index, dtype=np.int64))
     return graph.node("Gather", [stacked, position], axis=0)[0]
 
 
-def _unsqueeze(graph: _Graph, name: str) -> str:
+def _unsqueeze(graph: Graph, name: str) -> str:
     return graph.node("Unsqueeze", [name, graph.weight("axis", np.array([0], dtype=np.int64))])[0]
 
 
-def _stack(graph: _Graph, names: list[str]) -> str:
+def _stack(graph: Graph, names: list[str]) -> str:
     """(batch, hidden) tensors stacked on a new first axis: (len(names), batch, hidden)."""
     parts = [_unsqueeze(graph, name) for name in names]
     return graph.node("Concat", parts, axis=0)[0] if len(parts) > 1 else parts[0]
 
 
-def _affine(graph: _Graph, x: str, weight: torch.Tensor, bias: torch.Tensor | None) -> str:
+def _affine(graph: Graph, x: str, weight: torch.Tensor, bias: torch.Tensor | None) -> str:
     """``x @ weight.T + bias`` for x (batch, in) and weight (out, in)."""
     (product,) = graph.node("MatMul", [x, graph.weight("W", float32_array(weight).T.copy())])
     if bias is None:
@@ -209,7 +209,7 @@ def _affine(graph: _Graph, x: str, weight: torch.Tensor, bias: torch.Tensor | No
     return graph.node("Add", [product, graph.weight("b", float32_array(bias))])[0]
 
 
-def _split(graph: _Graph, name: str, parts: int) -> list[str]:
+def _split(graph: Graph, name: str, parts: int) -> list[str]:
     return graph.node("Split", [name], parts, axis=1)  # equal parts (opset 17)
 
 
@@ -219,7 +219,7 @@ def _combined_bias(weights: dict[str, torch.Tensor]) -> torch.Tensor | None:
     return weights["bias_ih"] + weights["bias_hh"]
 
 
-def _lstm_step(graph: _Graph, layer: RecurrentLayer, index: int, x: str,
+def _lstm_step(graph: Graph, layer: RecurrentLayer, index: int, x: str,
                state: list[str]) -> tuple[list[str], list[str]]:
     """torch's LSTM step (gate order i, f, g, o), peepholes included."""
     h, c = state
@@ -245,12 +245,12 @@ def _lstm_step(graph: _Graph, layer: RecurrentLayer, index: int, x: str,
     return [h_next, c_next], [h_next, c_next, i, f, g, o]
 
 
-def _plus_peephole(graph: _Graph, gate: str, weight: torch.Tensor, cell: str) -> str:
+def _plus_peephole(graph: Graph, gate: str, weight: torch.Tensor, cell: str) -> str:
     (peek,) = graph.node("Mul", [cell, graph.weight("peephole", float32_array(weight))])
     return graph.node("Add", [gate, peek])[0]
 
 
-def _gru_step(graph: _Graph, layer: RecurrentLayer, index: int, x: str,
+def _gru_step(graph: Graph, layer: RecurrentLayer, index: int, x: str,
               state: list[str]) -> tuple[list[str], list[str]]:
     """torch's GRU step (gate order r, z, n), in either form of the candidate."""
     (h,) = state
@@ -279,7 +279,7 @@ def _gru_step(graph: _Graph, layer: RecurrentLayer, index: int, x: str,
     return [h_next], [h_next, r, z, n]
 
 
-def _rnn_step(graph: _Graph, layer: RecurrentLayer, index: int, x: str,
+def _rnn_step(graph: Graph, layer: RecurrentLayer, index: int, x: str,
               state: list[str]) -> tuple[list[str], list[str]]:
     """The Elman step: tanh (or ReLU) of both products."""
     (h,) = state

@@ -86,6 +86,7 @@ def write_playground(checkpoint: str | Path, out: str | Path, *, tag: str = "lat
                            f"{difference:.3g} (> {TOLERANCE}); nothing was written")
     text = training_text(loaded) if (kind == "music" and training_text) else None
     manifest = _manifest(checkpoint, loaded, kind, difference, text)
+    target.parent.mkdir(parents=True, exist_ok=True)  # only once there is a page to write
     with tempfile.TemporaryDirectory(prefix=f".{target.name}.", dir=target.parent) as scratch:
         staging = Path(scratch) / "playground"
         _write_folder(staging, data, loaded, manifest)
@@ -121,7 +122,6 @@ def _writable_target(target: Path) -> Path:
         raise ValueError(f"--out {target} is a folder with other files in it and no "
                          f"{MANIFEST}; the playground replaces only a playground folder, "
                          "so give a new or empty folder")
-    target.parent.mkdir(parents=True, exist_ok=True)
     return target
 
 

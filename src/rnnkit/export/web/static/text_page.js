@@ -216,7 +216,10 @@ class TextPage {
     $('stop').disabled = !on;
     $('find-unit').disabled = on;
     this.stopRequested = false;
-    if (on) setStatus('Writing…', 'busy');
+    if (on) {
+      delete $('status').dataset.generated; // set again, with the rate, when this run ends
+      setStatus('Writing…', 'busy');
+    }
   }
 
   reset() {
