@@ -28,6 +28,7 @@ CONFIGS = {
     "one-hot-lstm": {"cell": "lstm", "embedding": "one-hot"},
     "mingru-blocks": {"cell": "mingru"},
     "minlstm-blocks": {"cell": "minlstm"},
+    "conditional-lstm": {"cell": "lstm", "condition_sizes": (3, 2), "condition_size": 4},
 }
 
 
@@ -131,7 +132,6 @@ def test_the_activations_of_minimal_blocks_are_the_papers_gates(cell):
 @pytest.mark.parametrize(("options", "words"), [
     ({"cell": "lstm", "proj_size": 4}, ["proj_size = 4"]),
     ({"cell": "gru", "layer_norm": True}, ["layer_norm"]),
-    ({"cell": "lstm", "condition_sizes": (3, 2)}, ["condition_sizes = [3, 2]", "conditional"]),
     ({"architecture": "transformer", "hidden_size": 8, "num_heads": 2, "context": 16},
      ["TransformerLanguageModel"]),
 ])

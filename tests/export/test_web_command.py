@@ -112,6 +112,23 @@ def test_a_music_page_needs_a_music_run(gru_run, tmp_path, capsys):
     assert "--page music" in capsys.readouterr().err
 
 
+def test_a_conditional_tune_model_gets_its_classes_and_only_the_music_page(tmp_path, capsys):
+    tunes = tmp_path / "tunes.abc"
+    tune = "X:1\nT:A\nM:6/8\nL:1/8\nK:D\n|:dfa afd|dfa afd:|"
+    tunes.write_text("\n\n".join([tune] * 12), encoding="utf-8")
+    assert main(["music", "train", "--text-file", str(tunes), "--condition", "key_meter",
+                 "--out-dir", str(tmp_path / "run"), *TRAIN]) == 0
+    assert main(["web", "--checkpoint", str(tmp_path / "run"), "--out",
+                 str(tmp_path / "text"), "--page", "text"]) == 1
+    assert "conditional model" in capsys.readouterr().err
+    assert main(["web", "--checkpoint", str(tmp_path / "run"), "--out",
+                 str(tmp_path / "music")]) == 0
+    manifest = read_manifest(tmp_path / "music")
+    assert manifest["model"]["condition_sizes"] == [2, 2]
+    assert manifest["music"]["conditions"] == {"keys": ["<other>", "D major"],
+                                               "meters": ["<other>", "6/8"]}
+
+
 def test_serve_prints_the_address_and_serves_the_folder_until_interrupted(gru_run, tmp_path):
     out = tmp_path / "web"
     process = subprocess.Popen(

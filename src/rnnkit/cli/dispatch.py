@@ -114,7 +114,10 @@ def _training_text(loaded: Any, plugins: Sequence[Plugin]) -> str | None:
     if loader is None:
         return None
     corpus = loader(loaded.config.data, loaded.vocab.to_dict())
-    return loaded.vocab.decode(corpus.splits["train"].tolist())
+    ids = corpus.splits["train"]
+    if ids.dim() == 2:  # (tokens, 1 + conditions): a conditional corpus, the token first
+        ids = ids[:, 0]
+    return loaded.vocab.decode(ids.tolist())
 
 
 def add_predict_command(commands: Any, plugins: Sequence[Plugin] = PLUGINS) -> None:

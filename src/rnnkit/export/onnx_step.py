@@ -6,7 +6,9 @@ operators keep inside: the gates. This graph writes the step out in matrix produ
 pointwise operators instead, in torch's gate order, from the same weights.
 
 Signature (``batch`` is free):
-    inputs:  token (batch,) int64, h_0 (layers, batch, hidden) float32, and c_0 for an LSTM
+    inputs:  token (batch,) int64, h_0 (layers, batch, hidden) float32, c_0 for an LSTM,
+             and conditions (batch, conditions) int64 for a conditional model (the class
+             ids fed with every token, e.g. a tune's key and meter)
     outputs: logits (batch, vocab), h_n, c_n for an LSTM, and
              activations (layers, channels, batch, hidden): per layer, the values named
              by :func:`activation_channels` after the step
@@ -52,12 +54,8 @@ def step_blocker(model: Any) -> str | None:
     """Why the step graph cannot run ``model``, in words a user can act on, or None."""
     if not isinstance(model, LanguageModel):
         return (f"it is a {type(model).__name__}; the playground runs recurrent language "
-                "models (cell lstm, gru, rnn, rnn_relu or irnn)")
-    config = model.config
+                "models (cell lstm, gru, rnn_tanh, rnn_relu, irnn, mingru or minlstm)")
     layer = model.rnn
-    if config.condition_sizes:
-        return (f"condition_sizes = {list(config.condition_sizes)}: a conditional model "
-                "needs condition ids with every character, which the page does not feed")
     if isinstance(layer, ResidualRecurrentStack):
         return None
     checks = [(layer.bidirectional, "bidirectional = true: a language model reads one way"),
@@ -122,6 +120,9 @@ def build_step_model(model: LanguageModel) -> Any:
     inputs = [helper.make_tensor_value_info("token", TensorProto.INT64, ["batch"]),
               *[helper.make_tensor_value_info(name, TensorProto.FLOAT, state_shape)
                 for name in states_in]]
+    if model.config.condition_sizes:
+        inputs.append(helper.make_tensor_value_info(
+            "conditions", TensorProto.INT64, ["batch", len(model.config.condition_sizes)]))
     outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", vocab]),
                *[helper.make_tensor_value_info(name, TensorProto.FLOAT, state_shape)
                  for name in states_out],
@@ -177,12 +178,19 @@ def _residual_steps(graph: Graph, stack: ResidualRecurrentStack,
 
 
 def _embedded_token(graph: Graph, model: LanguageModel) -> str:
+    """The token's embedding (batch, input), its conditions' embeddings after it."""
     config = model.config
     if config.embedding == "one-hot":
         table = np.eye(config.vocab_size, dtype=np.float32)
     else:
         table = float32_array(model.embedding.weight)
-    return graph.node("Gather", [graph.weight("embedding", table), "token"], axis=0)[0]
+    parts = graph.node("Gather", [graph.weight("embedding", table), "token"], axis=0)
+    for index, embedding in enumerate(model.condition_embeddings):
+        ids = graph.node("Gather", ["conditions", graph.weight(
+            "condition", np.array(index, dtype=np.int64))], axis=1)[0]  # (batch,)
+        parts += graph.node("Gather", [graph.weight("condition_embedding", float32_array(
+            embedding.weight)), ids], axis=0)
+    return graph.node("Concat", parts, axis=1)[0] if len(parts) > 1 else parts[0]
 
 
 def _layer_slice(graph: Graph, stacked: str, index: int) -> str:
@@ -307,14 +315,21 @@ def verify_step(data: bytes, model: LanguageModel, *, steps: int = 12, batch: in
     names_in, _ = state_names(model)
     state = [torch.randn(layer.num_layers, batch, layer.hidden_size, generator=generator) * 0.5
              for _ in names_in]
+    conditions = [torch.randint(0, size, (batch,), generator=generator)
+                  for size in model.config.condition_sizes]
+    fixed = {"conditions": torch.stack(conditions, dim=1).numpy()} if conditions else {}
     eager = model.cpu().float().eval()
+    if conditions:  # every step of a row gets the row's classes
+        tokens = torch.stack([tokens, *(c[:, None].expand(-1, steps) for c in conditions)],
+                             dim=-1)  # (batch, steps, 1 + conditions)
     with torch.no_grad():
         logits, final = eager(tokens, state[0] if len(state) == 1 else tuple(state))
     expected_final = final if isinstance(final, tuple) else (final,)
     feeds = {name: value.numpy() for name, value in zip(names_in, state, strict=True)}
     worst = 0.0
     for position in range(steps):
-        produced = session.run(None, {"token": tokens[:, position].numpy(), **feeds})
+        token = tokens[:, position, 0] if conditions else tokens[:, position]
+        produced = session.run(None, {"token": token.numpy(), **feeds, **fixed})
         worst = max(worst, float(np.abs(produced[0] - logits[:, position].numpy()).max()))
         feeds = dict(zip(names_in, produced[1:1 + len(names_in)], strict=True))
     for name, want in zip(names_in, expected_final, strict=True):

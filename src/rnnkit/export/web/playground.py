@@ -109,6 +109,10 @@ def _page_kind(page: str, loaded: Any) -> str:
     if page == "music" and not is_music:
         raise ValueError("--page music needs a model a music run trained (rnnkit music "
                          "train); this checkpoint is a plain language model's")
+    if page == "text" and loaded.config.model.condition_sizes:
+        raise ValueError("--page text: this is a conditional model (a key and a meter class "
+                         "with every character), which only the music page feeds; use "
+                         "--page music")
     return page
 
 
@@ -175,7 +179,27 @@ def _manifest(checkpoint: str | Path, loaded: Any, kind: str, difference: float,
     }
     if kind == "music":
         document["music"] = _music_choices(training_text)
+        if config.condition_sizes:
+            document["music"]["conditions"] = _condition_classes(training_text,
+                                                                 config.condition_sizes)
+    document["model"]["condition_sizes"] = list(config.condition_sizes)
     return document
+
+
+def _condition_classes(training_text: str | None,
+                       sizes: tuple[int, ...]) -> dict[str, list[str]]:
+    """The key and meter classes a conditional model was trained with, rebuilt from its
+    training tunes as ``rnnkit music generate`` does, and checked against the model."""
+    from rnnkit.music.conditions import ConditionVocabulary
+
+    if training_text is None:
+        raise ValueError("this conditional model needs its training tunes to name its key "
+                         "and meter classes, and no task could read them")
+    classes = ConditionVocabulary.build(training_text)
+    if classes.sizes != tuple(sizes):
+        raise ValueError(f"the training tunes give {classes.sizes} key and meter classes "
+                         f"but the model was trained with {tuple(sizes)}")
+    return {"keys": list(classes.keys), "meters": list(classes.meters)}
 
 
 def _default_prime(loaded: Any, kind: str) -> str:

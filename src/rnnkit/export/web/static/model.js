@@ -4,9 +4,10 @@ import * as ort from './vendor/ort.wasm.bundle.min.mjs';
 
 export const ortVersion = ort.env.versions ? ort.env.versions.web : '';
 
-// The step graph's signature (rnnkit.export.onnx_step): token (batch,) int64 and the
-// state (layers, batch, hidden) in; logits (batch, vocab), the state and
-// activations (layers, channels, batch, hidden) out. The page runs batch 1.
+// The step graph's signature (rnnkit.export.onnx_step): token (batch,) int64, the state
+// (layers, batch, hidden) and, for a conditional model, conditions (batch, conditions)
+// int64 in; logits (batch, vocab), the state and activations (layers, channels, batch,
+// hidden) out. The page runs batch 1.
 export class StepModel {
   constructor(session, spec) {
     this.session = session;
@@ -16,6 +17,13 @@ export class StepModel {
     this.stateInputs = spec.state_inputs;
     this.stateOutputs = spec.state_outputs;
     this.vocabSize = spec.vocab_size;
+    this.conditionSizes = spec.condition_sizes ?? [];
+    this.setConditions(this.conditionSizes.map(() => 0));
+  }
+
+  // The class ids fed with every token from now on (a conditional model only).
+  setConditions(ids) {
+    this.conditions = new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]);
   }
 
   zeroState() {
@@ -29,6 +37,7 @@ export class StepModel {
   async step(token, state) {
     const feeds = { token: new ort.Tensor('int64', BigInt64Array.of(BigInt(token)), [1]) };
     this.stateInputs.forEach((name, index) => { feeds[name] = state[index]; });
+    if (this.conditionSizes.length > 0) feeds.conditions = this.conditions;
     const out = await this.session.run(feeds);
     return {
       logits: Float32Array.from(out.logits.data),

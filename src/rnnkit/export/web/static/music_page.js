@@ -117,8 +117,15 @@ class MusicPage {
     $('music-top-p').value = defaults.top_p;
     $('music-seed').value = defaults.seed;
     $('max-length').value = defaults.length;
-    fillChoices($('key'), music.keys, 'any key');
-    fillChoices($('meter'), music.meters, 'any meter');
+    if (music.conditions) { // a conditional model: a class for each, fed with every step
+      fillClasses($('key'), music.conditions.keys, 'any key');
+      fillClasses($('meter'), music.conditions.meters, 'any meter');
+      $('key-help').textContent = 'Fed to the model with every character (its key classes).';
+      $('meter-help').textContent = 'Fed the same way (its meter classes).';
+    } else {
+      fillChoices($('key'), music.keys, 'any key');
+      fillChoices($('meter'), music.meters, 'any meter');
+    }
     $('music-form').addEventListener('submit', (event) => { event.preventDefault(); this.compose(); });
     $('play').addEventListener('click', () => this.play());
     $('stop-playing').addEventListener('click', () => this.stopPlaying());
@@ -144,6 +151,12 @@ class MusicPage {
   }
 
   forcedLines() {
+    if (this.manifest.music.conditions) {
+      // As rnnkit.music.tunes: the model writes the whole header; an unasked field's
+      // class is <other> (id 0).
+      this.model.setConditions([Number($('key').value || 0), Number($('meter').value || 0)]);
+      return {};
+    }
     const forced = {};
     if ($('meter').value !== ANY) forced.M = $('meter').value;
     if ($('key').value !== ANY) forced.K = $('key').value;
@@ -163,10 +176,11 @@ class MusicPage {
     $('play').disabled = true;
     setStatus('Writing a tune…', 'busy');
     try {
+      const forced = this.forcedLines();
       const stream = new Stream(this.model, this.vocabulary, settings, seededRandom(settings.seed));
       const started = performance.now();
       await nextTune(stream, {}, settings.maxLength); // the warm-up tune, thrown away
-      const text = await nextTune(stream, this.forcedLines(), settings.maxLength);
+      const text = await nextTune(stream, forced, settings.maxLength);
       const seconds = (performance.now() - started) / 1000;
       const finished = TUNE_ENDS.some((end) => text.endsWith(end));
       const tune = (text.endsWith('X:') ? text.slice(0, -2) : text).trim();
@@ -239,6 +253,12 @@ class MusicPage {
     this.synth = null;
     $('stop-playing').disabled = true;
   }
+}
+
+// Class names by id, id 0 being <other>: what "any" asks for.
+function fillClasses(select, classes, anyLabel) {
+  select.replaceChildren(new Option(anyLabel, '0'),
+    ...classes.slice(1).map((name, index) => new Option(name, `${index + 1}`)));
 }
 
 function fillChoices(select, choices, anyLabel) {
