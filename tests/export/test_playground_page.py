@@ -248,6 +248,22 @@ def test_the_page_is_usable_at_phone_width_and_labels_every_control(browser, tex
     assert focused == "temperature"
 
 
+def test_a_bad_setting_is_named_in_one_line_and_nothing_is_written(browser, playgrounds):
+    _, web = playgrounds("lstm")
+    with watched_page(browser, web, "bad-setting") as page:
+        page.fill("#temperature", "-1")
+        page.click("#generate")
+        temperature = page.text_content("#status")
+        page.fill("#temperature", "0.5")
+        page.fill("#prime", "the €")
+        page.click("#generate")
+        prime = page.text_content("#status")
+        written = page.text_content("#text-output")
+    assert temperature == 'Temperature must be a number from 0 to 5, got "-1"'
+    assert prime == 'Prime: the character "€" is not in the model\'s vocabulary'
+    assert written == ""
+
+
 @pytest.fixture(scope="module", params=["header", "vector"])
 def music_web(request, tmp_path_factory) -> Path:
     """A small LSTM that has learned a jig in D (6/8) and a reel in G (C|) by heart, and its

@@ -10,6 +10,20 @@ export function setStatus(text, state) {
   if (state) document.body.dataset.state = state;
 }
 
+// The number in the field `id`, checked: one line naming the field, the range and the
+// value otherwise, as rnnkit's command line does.
+export function readNumber(id, low, high, integer) {
+  const field = $(id);
+  const value = Number(field.value);
+  const label = document.querySelector(`label[for="${id}"]`).textContent;
+  if (field.value === '' || !Number.isFinite(value) || value < low || value > high
+      || (integer && !Number.isInteger(value))) {
+    throw new Error(`${label} must be ${integer ? 'a whole number' : 'a number'} from ${low} `
+      + `to ${high}, got ${JSON.stringify(field.value)}`);
+  }
+  return value;
+}
+
 // The vocabulary both ways; unknown characters are named, as rnnkit's strict encoding does.
 export class Vocabulary {
   constructor(tokens) {

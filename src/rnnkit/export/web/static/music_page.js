@@ -1,7 +1,7 @@
 // The music page: write a tune the way `rnnkit music generate` does (rnnkit.music.tunes:
 // one stream, a warm-up tune thrown away, a key and meter asked for by header priming),
 // check it with the rules of rnnkit.music.validate, draw it and play it with abcjs.
-import { setStatus } from './app.js';
+import { readNumber, setStatus } from './app.js';
 import { checkTune } from './abc_check.js';
 import { drawToken, seededRandom } from './model.js';
 
@@ -132,21 +132,12 @@ class MusicPage {
   }
 
   settings() {
-    const number = (id, low, high, integer) => {
-      const value = Number($(id).value);
-      const label = document.querySelector(`label[for="${id}"]`).textContent;
-      if ($(id).value === '' || !Number.isFinite(value) || value < low || value > high
-          || (integer && !Number.isInteger(value))) {
-        throw new Error(`${label} must be ${integer ? 'a whole number' : 'a number'} from ${low} to ${high}, got ${JSON.stringify($(id).value)}`);
-      }
-      return value;
-    };
     return {
-      temperature: number('music-temperature', 0, 5, false),
+      temperature: readNumber('music-temperature', 0, 5, false),
       topK: 0,
-      topP: number('music-top-p', 0.01, 1, false),
-      seed: number('music-seed', 0, 2 ** 32 - 1, true),
-      maxLength: number('max-length', 10, 5000, true),
+      topP: readNumber('music-top-p', 0.01, 1, false),
+      seed: readNumber('music-seed', 0, 2 ** 32 - 1, true),
+      maxLength: readNumber('max-length', 10, 5000, true),
     };
   }
 

@@ -2,7 +2,7 @@
 // character for the next-character distribution, colour the text by one unit (Karpathy,
 // Johnson and Fei-Fei 2015, "Visualizing and Understanding Recurrent Networks"), and
 // search for the unit that follows a feature of the text.
-import { setStatus } from './app.js';
+import { readNumber, setStatus } from './app.js';
 import { drawToken, seededRandom, softmax } from './model.js';
 
 const $ = (id) => document.getElementById(id);
@@ -121,22 +121,13 @@ class TextPage {
   }
 
   settings() {
-    const number = (id, low, high, integer) => {
-      const value = Number($(id).value);
-      const label = document.querySelector(`label[for="${id}"]`).textContent;
-      if ($(id).value === '' || !Number.isFinite(value) || value < low || value > high
-          || (integer && !Number.isInteger(value))) {
-        throw new Error(`${label} must be ${integer ? 'a whole number' : 'a number'} from ${low} to ${high}, got ${JSON.stringify($(id).value)}`);
-      }
-      return value;
-    };
     return {
       prime: $('prime').value,
-      temperature: number('temperature', 0, 5, false),
-      topK: number('top-k', 0, this.manifest.model.vocab_size, true),
-      topP: number('top-p', 0.01, 1, false),
-      length: number('length', 0, 20000, true),
-      seed: number('seed', 0, 2 ** 32 - 1, true),
+      temperature: readNumber('temperature', 0, 5, false),
+      topK: readNumber('top-k', 0, this.manifest.model.vocab_size, true),
+      topP: readNumber('top-p', 0.01, 1, false),
+      length: readNumber('length', 0, 20000, true),
+      seed: readNumber('seed', 0, 2 ** 32 - 1, true),
     };
   }
 
@@ -145,7 +136,11 @@ class TextPage {
     try {
       settings = this.settings();
       if (settings.prime === '') throw new Error('Prime is empty: the model needs at least one character to start from');
-      this.vocabulary.encode(settings.prime);
+      try {
+        this.vocabulary.encode(settings.prime);
+      } catch (error) {
+        throw new Error(`Prime: ${error.message}`);
+      }
     } catch (error) {
       setStatus(error.message, 'ready');
       return;
