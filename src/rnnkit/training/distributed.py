@@ -18,6 +18,7 @@ import atexit
 import logging
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import torch
@@ -138,9 +139,25 @@ def start_distributed(device: torch.device) -> tuple[Distributed, torch.device]:
     return Distributed(rank, world, local_rank), device
 
 
+EXIT_BARRIER_TIMEOUT = timedelta(seconds=30)
+
+
 def _leave_process_group() -> None:
-    if dist.is_initialized():
-        dist.destroy_process_group()
+    if not dist.is_initialized():
+        return
+    # Every rank arrives before any tears the group down: one that closes its connections
+    # while a peer is still at work (rank 0 saving the last checkpoint) can make Gloo abort
+    # a process on its way out (seen once under CI load: "terminate called without an
+    # active exception"). A peer that is gone must not keep this one from exiting, hence
+    # gloo's barrier with a timeout.
+    try:
+        if dist.get_backend() == "gloo":
+            dist.monitored_barrier(timeout=EXIT_BARRIER_TIMEOUT)
+        else:
+            dist.barrier()
+    except RuntimeError as error:
+        log.warning("leaving the process group without every rank: %s", error)
+    dist.destroy_process_group()
 
 
 def check_divides(name: str, value: int, distributed: Distributed) -> None:

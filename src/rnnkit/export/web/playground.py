@@ -68,7 +68,8 @@ def write_playground(checkpoint: str | Path, out: str | Path, *, tag: str = "lat
     swapped in, and an existing folder is replaced only if it is a playground.
 
     Raises ``ValueError`` naming the checkpoint and the reason when the page cannot run
-    the model (a Transformer, a bidirectional or conditional model, word level ...).
+    the model (a Transformer, ``proj_size``, layer normalization, word level ...; a
+    conditional tune model runs on the music page only).
     """
     from rnnkit.inference import load_language_model
 
