@@ -170,6 +170,13 @@ class TextPage {
       ({ state, logits } = result);
       this.transcript.add(character, true, result.activations, logits);
       pending.push(this.transcript.length - 1);
+      if (performance.now() - painted > PAINT_EVERY_MS) { // a long pasted text shows as read
+        this.appendSpans(pending);
+        pending = [];
+        setStatus(`Reading the prime: ${this.transcript.length} of ${[...settings.prime].length} characters…`);
+        await new Promise((resolve) => { setTimeout(resolve, 0); });
+        painted = performance.now();
+      }
     }
     this.appendSpans(pending);
     pending = [];
