@@ -187,4 +187,5 @@ music: install music-tools
 	$(BIN)/rnnkit web --checkpoint runs/irish_folk_small --out runs/irish_folk_small_web
 
 clean:
-	rm -rf $(VENV) $(CHECK) $(LOCK_TOOLS) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(CHECK) $(LOCK_TOOLS) .pytest_cache .ruff_cache web/node_modules \
+		src/rnnkit/export/web/vendor
