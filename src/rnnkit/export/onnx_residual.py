@@ -90,6 +90,13 @@ def block_coefficients(emit: Emitter, block: ResidualBlock,
                                                       "candidate": candidate}
 
 
+def feed_forward_residual(emit: Emitter, block: ResidualBlock, x: str) -> str:
+    """The block's second half on ``x`` (features last): ``x + FFN(RMSNorm(x))``."""
+    first, _, second = block.feed_forward
+    fed = emit.linear(emit.rms_norm(x, block.feed_forward_norm), first.weight, first.bias)
+    return emit.op("Add", x, emit.linear(emit.gelu(fed), second.weight, second.bias))
+
+
 def _scan(emit: Emitter, a: str, b: str, h_0: str) -> tuple[str, str]:
     """Run ``h = a * h + b`` along axis 1 of (batch, time, hidden); returns the states and
     the last one (batch, hidden)."""
@@ -143,12 +150,7 @@ def add_residual_stack(graph, stack: ResidualRecurrentStack, sequence: str, leng
         a, b = emit.op("Where", mask, a, one), emit.op("Where", mask, b, zero)
         states, final = _scan(emit, a, b, layer_h_0)
         finals.append(emit.op("Unsqueeze", final, emit.constant("axis", [0])))
-        hidden = emit.op("Add", hidden, states)
-        first, _, second = block.feed_forward
-        fed = emit.linear(emit.rms_norm(hidden, block.feed_forward_norm), first.weight,
-                          first.bias)
-        hidden = emit.op("Add", hidden, emit.linear(emit.gelu(fed), second.weight,
-                                                   second.bias))
+        hidden = feed_forward_residual(emit, block, emit.op("Add", hidden, states))
     output = emit.op("Where", mask, emit.rms_norm(hidden, stack.norm), zero)
     h_n = emit.op("Concat", *finals, axis=0) if len(finals) > 1 else finals[0]
     return output, h_n

@@ -32,7 +32,7 @@ import torch
 
 from rnnkit.export.arrays import float32_array
 from rnnkit.export.onnx_graph import OPSET, Graph
-from rnnkit.export.onnx_residual import Emitter, block_coefficients
+from rnnkit.export.onnx_residual import Emitter, block_coefficients, feed_forward_residual
 from rnnkit.export.signature import require
 from rnnkit.layers import RecurrentLayer
 from rnnkit.layers.residual import ResidualRecurrentStack
@@ -162,16 +162,13 @@ def _residual_steps(graph: Graph, stack: ResidualRecurrentStack,
     if not isinstance(stack.input_projection, torch.nn.Identity):
         x = emit.linear(x, stack.input_projection.weight, None)
     finals, activations = [], []
+    channels = CHANNELS[RESIDUAL_MODES[stack.cell]][1:]  # after "hidden"
     for index, block in enumerate(stack.blocks):
         h = _layer_slice(graph, "h_0", index)
         a, b, gates = block_coefficients(emit, block, emit.rms_norm(x, block.recurrent_norm))
         h_next = emit.op("Add", emit.op("Mul", a, h), b)
-        x = emit.op("Add", x, h_next)
-        first, _, second = block.feed_forward
-        fed = emit.linear(emit.rms_norm(x, block.feed_forward_norm), first.weight, first.bias)
-        x = emit.op("Add", x, emit.linear(emit.gelu(fed), second.weight, second.bias))
+        x = feed_forward_residual(emit, block, emit.op("Add", x, h_next))
         finals.append(_unsqueeze(graph, h_next))
-        channels = CHANNELS[RESIDUAL_MODES[stack.cell]][1:]
         activations.append(_unsqueeze(graph, _stack(graph, [h_next, *(gates[name] for name
                                                                        in channels)])))
     return emit.rms_norm(x, stack.norm), [finals], activations
@@ -211,20 +208,20 @@ def _stack(graph: Graph, names: list[str]) -> str:
 
 def _affine(graph: Graph, x: str, weight: torch.Tensor, bias: torch.Tensor | None) -> str:
     """``x @ weight.T + bias`` for x (batch, in) and weight (out, in)."""
-    (product,) = graph.node("MatMul", [x, graph.weight("W", float32_array(weight).T.copy())])
-    if bias is None:
-        return product
-    return graph.node("Add", [product, graph.weight("b", float32_array(bias))])[0]
+    return Emitter(graph).linear(x, weight, bias)
 
 
 def _split(graph: Graph, name: str, parts: int) -> list[str]:
     return graph.node("Split", [name], parts, axis=1)  # equal parts (opset 17)
 
 
-def _combined_bias(weights: dict[str, torch.Tensor]) -> torch.Tensor | None:
-    if "bias_ih" not in weights:
-        return None
-    return weights["bias_ih"] + weights["bias_hh"]
+def _joint_projection(graph: Graph, x: str, h: str, weights: dict[str, torch.Tensor]) -> str:
+    """``W_ih x + b_ih + W_hh h + b_hh`` as one product over ``[x, h]``: half the kernel
+    launches per step of two products (LSTM and Elman steps)."""
+    (xh,) = graph.node("Concat", [x, h], axis=1)
+    stacked = torch.cat([weights["weight_ih"], weights["weight_hh"]], dim=1)
+    bias = weights["bias_ih"] + weights["bias_hh"] if "bias_ih" in weights else None
+    return _affine(graph, xh, stacked, bias)
 
 
 def _lstm_step(graph: Graph, layer: RecurrentLayer, index: int, x: str,
@@ -232,10 +229,7 @@ def _lstm_step(graph: Graph, layer: RecurrentLayer, index: int, x: str,
     """torch's LSTM step (gate order i, f, g, o), peepholes included."""
     h, c = state
     weights = layer.cell_weights(index, 0)
-    # One product over [x, h] instead of two: half the kernel launches per step.
-    (xh,) = graph.node("Concat", [x, h], axis=1)
-    stacked = torch.cat([weights["weight_ih"], weights["weight_hh"]], dim=1)
-    i, f, g, o = _split(graph, _affine(graph, xh, stacked, _combined_bias(weights)), 4)
+    i, f, g, o = _split(graph, _joint_projection(graph, x, h, weights), 4)
     if "weight_ci" in weights:
         i = _plus_peephole(graph, i, weights["weight_ci"], c)
         f = _plus_peephole(graph, f, weights["weight_cf"], c)
@@ -291,10 +285,7 @@ def _rnn_step(graph: Graph, layer: RecurrentLayer, index: int, x: str,
               state: list[str]) -> tuple[list[str], list[str]]:
     """The Elman step: tanh (or ReLU) of both products."""
     (h,) = state
-    weights = layer.cell_weights(index, 0)
-    (xh,) = graph.node("Concat", [x, h], axis=1)
-    stacked = torch.cat([weights["weight_ih"], weights["weight_hh"]], dim=1)
-    pre_activation = _affine(graph, xh, stacked, _combined_bias(weights))
+    pre_activation = _joint_projection(graph, x, h, layer.cell_weights(index, 0))
     (h_next,) = graph.node("Tanh" if layer.mode == "RNN_TANH" else "Relu", [pre_activation])
     return [h_next], [h_next]
 
