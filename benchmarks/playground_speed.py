@@ -80,20 +80,15 @@ def photograph_text(page, folder: Path) -> None:
 
 
 def photograph_tune(browser, checkpoint: Path, folder: Path, scratch: Path) -> None:
-    web = write_playground(checkpoint, scratch / "music", training_text=_training_text).folder
+    from rnnkit.cli.dispatch import training_text
+
+    web = write_playground(checkpoint, scratch / "music", training_text=training_text).folder
     with watched_page(browser, web, "benchmark-music") as page:
         page.click("#compose")
         page.wait_for_function("document.getElementById('verdict').dataset.valid !== "
                                "undefined && document.body.dataset.state === 'ready'",
                                timeout=600_000)
         page.screenshot(path=str(folder / "tune.png"), full_page=True)
-
-
-def _training_text(loaded) -> str | None:
-    from rnnkit.cli.dispatch import _training_text as training_text
-    from rnnkit.cli.registry import PLUGINS
-
-    return training_text(loaded, PLUGINS)
 
 
 def torch_rates(checkpoint: Path, length: int, repeats: int, temperature: float) -> list[float]:

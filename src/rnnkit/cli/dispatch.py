@@ -102,10 +102,10 @@ def add_web_command(commands: Any, plugins: Sequence[Plugin] = PLUGINS) -> None:
     """Register ``web``: the playground, which reads a task's run through its corpus."""
     from rnnkit.export.web.commands import add_web_command as add_command
 
-    add_command(commands, training_text=lambda loaded: _training_text(loaded, plugins))
+    add_command(commands, training_text=lambda loaded: training_text(loaded, plugins))
 
 
-def _training_text(loaded: Any, plugins: Sequence[Plugin]) -> str | None:
+def training_text(loaded: Any, plugins: Sequence[Plugin] = PLUGINS) -> str | None:
     """The training part of a language-model run's text, as the run split it (a task's
     run: read by its task's corpus loader; ``None`` when no plugin claims it)."""
     from rnnkit.data.corpus import load_corpus

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rnnkit.arguments import checkpoint_tag, value_type
 
-# A loaded model in, its run's training text out (None when no task can say).
-TrainingText = Callable[[Any], str | None]
+if TYPE_CHECKING:  # the playground module brings torch and onnx: not at parser build
+    from rnnkit.export.web.playground import TrainingText
 
 
 def add_web_command(commands: Any, training_text: TrainingText | None = None) -> None:
