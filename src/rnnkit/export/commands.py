@@ -13,6 +13,14 @@ from rnnkit.export import FORMATS, export, exported_form, verify_export
 TOLERANCE = 1e-4  # largest difference from eager accepted for float32 outputs
 
 
+def add_checkpoint_flags(parser: argparse.ArgumentParser) -> None:
+    """``--checkpoint DIR`` and ``--tag latest|best``: which saved model an export tool
+    (``rnnkit export``, ``rnnkit web``) reads."""
+    parser.add_argument("--checkpoint", required=True, help="directory a training run wrote")
+    parser.add_argument("--tag", default="latest", type=checkpoint_tag,
+                        help="which checkpoint: latest or best")
+
+
 def add_export_command(commands: Any) -> None:
     """Register ``rnnkit export`` on the CLI's subcommands."""
     parser = commands.add_parser(
@@ -23,9 +31,7 @@ def add_export_command(commands: Any) -> None:
                     "lengths (batch,) int64, h_0 [, c_0] (layers * directions, batch, "
                     "hidden); outputs: logits, h_n [, c_n]. The vocabulary is written next "
                     "to the file as <out>.vocab.json.")
-    parser.add_argument("--checkpoint", required=True, help="directory a training run wrote")
-    parser.add_argument("--tag", default="latest", type=checkpoint_tag,
-                        help="which checkpoint: latest or best")
+    add_checkpoint_flags(parser)
     parser.add_argument("--format", required=True, choices=FORMATS, dest="file_format")
     parser.add_argument("--out", required=True, help="file to write")
     parser.add_argument("--no-verify", dest="verify", action="store_false",

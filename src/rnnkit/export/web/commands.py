@@ -6,7 +6,8 @@ import argparse
 import json
 from typing import TYPE_CHECKING, Any
 
-from rnnkit.arguments import checkpoint_tag, value_type
+from rnnkit.arguments import value_type
+from rnnkit.export.commands import add_checkpoint_flags
 
 if TYPE_CHECKING:  # the playground module brings torch and onnx: not at parser build
     from rnnkit.export.web.playground import TrainingText
@@ -21,9 +22,7 @@ def add_web_command(commands: Any, training_text: TrainingText | None = None) ->
                     "its gates, the vocabulary and the vendored onnxruntime-web and abcjs. "
                     "Nothing is fetched when the page runs; a browser opens it from a local "
                     "server (--serve, or any static server of the folder).")
-    parser.add_argument("--checkpoint", required=True, help="directory a training run wrote")
-    parser.add_argument("--tag", default="latest", type=checkpoint_tag,
-                        help="which checkpoint: latest or best")
+    add_checkpoint_flags(parser)
     parser.add_argument("--out", required=True,
                         help="folder to write (a new or empty one, or an earlier playground)")
     parser.add_argument("--page", default="auto", choices=("auto", "text", "music"),
