@@ -50,6 +50,7 @@ class TextPage {
     this.spans = [];
     this.selected = -1;
     this.stopRequested = false;
+    this.painted = 0; // when the text was last repainted (performance.now())
   }
 
   bind() {
@@ -127,25 +128,19 @@ class TextPage {
   async write(settings) {
     const { model, vocabulary } = this;
     const random = seededRandom(settings.seed);
+    const primeLength = [...settings.prime].length;
     let state = model.zeroState();
     let logits = null;
-    let painted = performance.now();
-    let pending = [];
-    for (const character of settings.prime) {
+    this.painted = performance.now();
+    for (const character of settings.prime) { // a long pasted text shows as it is read
       const result = await model.step(vocabulary.ids.get(character), state);
       ({ state, logits } = result);
       this.transcript.add(character, true, result.activations, logits);
-      pending.push(this.transcript.length - 1);
-      if (performance.now() - painted > PAINT_EVERY_MS) { // a long pasted text shows as read
-        this.appendSpans(pending);
-        pending = [];
-        setStatus(`Reading the prime: ${this.transcript.length} of ${[...settings.prime].length} characters…`);
-        await new Promise((resolve) => { setTimeout(resolve, 0); });
-        painted = performance.now();
+      if (this.repaintDue()) {
+        await this.repaint(`Reading the prime: ${this.transcript.length} of ${primeLength} characters…`);
       }
     }
-    this.appendSpans(pending);
-    pending = [];
+    this.showNewCharacters();
     const started = performance.now();
     let written = 0;
     for (; written < settings.length && !this.stopRequested; written += 1) {
@@ -153,16 +148,9 @@ class TextPage {
       const result = await model.step(token, state);
       ({ state, logits } = result);
       this.transcript.add(vocabulary.tokens[token], false, result.activations, logits);
-      pending.push(this.transcript.length - 1);
-      if (performance.now() - painted > PAINT_EVERY_MS) {
-        this.appendSpans(pending);
-        pending = [];
-        this.progress(written + 1, settings.length, started);
-        await new Promise((resolve) => { setTimeout(resolve, 0); });
-        painted = performance.now();
-      }
+      if (this.repaintDue()) await this.repaint(progress(written + 1, settings.length, started));
     }
-    this.appendSpans(pending);
+    this.showNewCharacters();
     this.colour();
     this.select(this.transcript.length - 1);
     const seconds = (performance.now() - started) / 1000;
@@ -174,9 +162,17 @@ class TextPage {
       + `${this.stopRequested ? ', stopped' : ''}.`, 'ready');
   }
 
-  progress(done, total, started) {
-    const rate = done / ((performance.now() - started) / 1000);
-    setStatus(`Writing: ${done} of ${total} characters (${Math.round(rate).toLocaleString('en')} characters/s)…`);
+  // Whether PAINT_EVERY_MS have passed since the last repaint (checked every character,
+  // so the check stays a comparison and the await happens only when one is due).
+  repaintDue() { return performance.now() - this.painted > PAINT_EVERY_MS; }
+
+  // Show the characters read or written since, say how far the page is, and let the
+  // browser repaint.
+  async repaint(message) {
+    this.showNewCharacters();
+    setStatus(message);
+    await new Promise((resolve) => { setTimeout(resolve, 0); });
+    this.painted = performance.now();
   }
 
   busy(on) {
@@ -199,9 +195,10 @@ class TextPage {
     $('distribution-caption').textContent = 'Pick a character in the text.';
   }
 
-  appendSpans(indices) {
+  // A span for every character of the transcript the page does not show yet.
+  showNewCharacters() {
     const fragment = document.createDocumentFragment();
-    for (const index of indices) {
+    for (let index = this.spans.length; index < this.transcript.length; index += 1) {
       const span = document.createElement('span');
       span.textContent = this.transcript.characters[index];
       span.dataset.index = `${index}`;
@@ -362,6 +359,11 @@ function scaleFor(name, mode) {
 function colourOf(t) {
   const [r, g, b] = t >= 0 ? [205, 45, 45] : [38, 110, 200];
   return `rgba(${r}, ${g}, ${b}, ${Math.abs(t).toFixed(3)})`;
+}
+
+function progress(done, total, started) {
+  const rate = done / ((performance.now() - started) / 1000);
+  return `Writing: ${done} of ${total} characters (${Math.round(rate).toLocaleString('en')} characters/s)…`;
 }
 
 function symbol(character) {
