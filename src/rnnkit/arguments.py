@@ -99,6 +99,7 @@ SEED = value_type(int, f"[0, {MAX_SEED}]")
 LENGTH = positive_int(MAX_LENGTH)
 BATCH = positive_int(MAX_BATCH)
 BEAM = positive_int(1024)
+STREAMS = positive_int(4096)
 TEMPERATURE = finite_float(">= 0")  # 0: greedy, the most likely token each step
 TOP_P = finite_float("(0, 1]")
 OPTIONAL_TOP_K = value_type(int, ">= 1", optional=True)

@@ -30,7 +30,11 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor, nn
 
+from rnnkit.step_decoder import StepDecoder, quantize_step_decoder, step_decoder_blocker
+
 NUCLEUS_TOLERANCE = 1e-6
+#: How often (in tokens) several streams are checked for ``stop_at``.
+STOP_CHECK_INTERVAL = 32
 
 
 class Vocabulary(Protocol):
@@ -131,18 +135,23 @@ def sample_tokens(
     top_p: float | None = None,
     generator: torch.Generator | None = None,
     device: str | torch.device | None = None,
+    fast: bool = True,
 ) -> list[int]:
     """``length`` token ids sampled after ``prime_ids`` (the prime is not included).
 
     ``generator`` must live on ``device`` (default: the device of the model's parameters);
     ``None`` draws from torch's global generator. The model runs in eval mode under
-    ``torch.no_grad()`` and gets its training mode back afterwards.
+    ``torch.no_grad()`` and gets its training mode back afterwards. ``fast`` steps through
+    a :class:`~rnnkit.step_decoder.StepDecoder` when the model allows one (the same
+    tokens, see :func:`sample_texts`).
     """
     options = SamplingOptions(temperature, top_k, top_p)
     _check_request(prime_ids, length)
     device = model_device(model) if device is None else torch.device(device)
     with inference_mode(model):
-        return list(_token_stream(model, prime_ids, length, options, generator, device))
+        stepper = _stepper(model, fast, None)
+        return [int(token) for token in _token_steps(model, stepper, prime_ids, length, 1,
+                                                     options, generator, device)]
 
 
 def sample_text(
@@ -157,6 +166,8 @@ def sample_text(
     seed: int | None = None,
     device: str | torch.device | None = None,
     stop_at: str | tuple[str, ...] | None = None,
+    fast: bool = True,
+    quantize: str | None = None,
 ) -> str:
     """``prime`` followed by up to ``length`` sampled tokens, as text.
 
@@ -165,15 +176,49 @@ def sample_text(
     (unpredictable if ``None``): the global RNG is left untouched, and the same seed gives
     the same text on the same device. With ``stop_at`` (a string, or a tuple of strings),
     generation ends as soon as the generated part contains one of them, and the text ends
-    just after the first such occurrence.
+    just after the first such occurrence. ``fast`` and ``quantize``: see
+    :func:`sample_texts`.
     Trap: with ``stop_at`` the generated text is decoded after every token.
     """
+    return sample_texts(model, vocab, prime, length, streams=1, temperature=temperature,
+                        top_k=top_k, top_p=top_p, seed=seed, device=device, stop_at=stop_at,
+                        fast=fast, quantize=quantize)[0]
+
+
+def sample_texts(
+    model: nn.Module,
+    vocab: Vocabulary,
+    prime: str,
+    length: int,
+    *,
+    streams: int = 1,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    seed: int | None = None,
+    device: str | torch.device | None = None,
+    stop_at: str | tuple[str, ...] | None = None,
+    fast: bool = True,
+    quantize: str | None = None,
+) -> list[str]:
+    """``streams`` texts from one prime, generated side by side as one batch.
+
+    Each is what :func:`sample_text` describes; the streams draw from one generator, so
+    stream ``i`` of a seed is not the one-stream text of any seed. A batch of streams
+    costs little more per step than one on a CPU, where reading the weights bounds a
+    step. With ``stop_at`` and several streams, the texts are checked every
+    ``STOP_CHECK_INTERVAL`` tokens and generation ends once every stream has stopped.
+
+    ``fast=True`` steps through a :class:`~rnnkit.step_decoder.StepDecoder` (torch's
+    one-step cells holding the model's weights) when the model allows one, and through
+    the model's own forward otherwise; both give the same tokens for the same seed
+    (tests/test_step_decoder.py). ``quantize="int8"`` steps through the decoder under
+    torch's dynamic quantization (CPU only), and refuses a model it cannot hold.
+    """
     options = SamplingOptions(temperature, top_k, top_p)
-    stops = (stop_at,) if isinstance(stop_at, str) else stop_at
-    if stops is not None and (not isinstance(stops, tuple) or not stops or not all(
-            isinstance(stop, str) and stop for stop in stops)):
-        raise ValueError(f"expected stop_at to be None, a non-empty string or a tuple of "
-                         f"them, got {stop_at!r}")
+    stops = _check_stops(stop_at)
+    if not _is_integer(streams) or streams < 1:
+        raise ValueError(f"expected streams to be an integer >= 1, got {streams!r}")
     prime_ids = _encode_prime(vocab, prime)
     _check_request(prime_ids, length)
     device = model_device(model) if device is None else torch.device(device)
@@ -183,8 +228,20 @@ def sample_text(
     else:
         generator.manual_seed(seed)
     with inference_mode(model):
-        stream = _token_stream(model, prime_ids, length, options, generator, device)
-        return prime + _generated_text(vocab, prime_ids, stream, stops)
+        stepper = _stepper(model, fast, quantize)
+        steps = _token_steps(model, stepper, prime_ids, length, streams, options, generator,
+                             device)
+        return [prime + text for text in _generated_texts(vocab, prime_ids, steps, streams,
+                                                           stops)]
+
+
+def _check_stops(stop_at: str | tuple[str, ...] | None) -> tuple[str, ...] | None:
+    stops = (stop_at,) if isinstance(stop_at, str) else stop_at
+    if stops is not None and (not isinstance(stops, tuple) or not stops or not all(
+            isinstance(stop, str) and stop for stop in stops)):
+        raise ValueError(f"expected stop_at to be None, a non-empty string or a tuple of "
+                         f"them, got {stop_at!r}")
+    return stops
 
 
 def _encode_prime(vocab: Vocabulary, prime: str) -> list[int]:
@@ -209,51 +266,102 @@ def _check_request(prime_ids: Sequence[int], length: int) -> None:
         raise ValueError(f"expected length to be an integer >= 0, got {length!r}")
 
 
-def _token_stream(
+def _stepper(model: nn.Module, fast: bool, quantize: str | None) -> StepDecoder | None:
+    """The step decoder generation runs through, or None for the model's own forward."""
+    blocker = step_decoder_blocker(model)
+    if quantize is not None:
+        if blocker is not None:
+            raise ValueError(f"quantize={quantize!r} steps through torch's one-step cells, "
+                             f"which cannot hold this model: {blocker}")
+        return quantize_step_decoder(StepDecoder.from_model(model), quantize)
+    return StepDecoder.from_model(model) if fast and blocker is None else None
+
+
+def _token_steps(
     model: nn.Module,
+    stepper: StepDecoder | None,
     prime_ids: Sequence[int],
     length: int,
+    streams: int,
     options: SamplingOptions,
     generator: torch.Generator | None,
     device: torch.device,
-) -> Iterator[int]:
-    """Yields sampled ids; the caller holds the model in eval mode without gradients."""
+) -> Iterator[Tensor]:
+    """Yields the (streams,) ids of each step; the caller holds the model in eval mode
+    without gradients. The prime runs through the model's own forward, once per stream
+    on the plain path (whatever form its state takes) and once in all for the decoder."""
     if length == 0:
         return
-    tokens = torch.tensor([list(prime_ids)], dtype=torch.long, device=device)  # (1, time)
-    logits, state = model(tokens, None)
+    rows = 1 if stepper is not None else streams
+    tokens = torch.tensor([list(prime_ids)] * rows, dtype=torch.long, device=device)
+    logits, state = model(tokens, None)  # tokens: (rows, time)
+    logits = logits[:, -1].expand(streams, -1)  # (streams, vocab)
+    if stepper is not None:
+        state = stepper.repeat_state(state, streams)
     for position in range(length):
-        token = draw_token(logits[:, -1], options, generator)
+        token = draw_tokens(logits, options, generator)  # (streams,)
         yield token
-        if position + 1 < length:
-            next_input = torch.tensor([[token]], dtype=torch.long, device=device)  # (1, 1)
-            logits, state = model(next_input, state)
+        if position + 1 == length:
+            return
+        if stepper is not None:
+            logits, state = stepper(token, state)
+        else:
+            logits, state = model(token.unsqueeze(1), state)  # (streams, 1, vocab)
+            logits = logits[:, -1]
+
+
+def draw_tokens(logits: Tensor, options: SamplingOptions,
+                generator: torch.Generator | None = None) -> Tensor:
+    """One token id per row of ``logits`` (batch, vocab) under ``options``: a (batch,)
+    int64 tensor (at temperature 0 the most likely ids, and ``generator`` is not drawn
+    from)."""
+    if options.temperature == 0:
+        return logits.argmax(dim=-1)
+    probabilities = torch.softmax(_filter(logits, options), dim=-1)  # (batch, vocab)
+    return torch.multinomial(probabilities, 1, generator=generator).squeeze(1)
 
 
 def draw_token(logits: Tensor, options: SamplingOptions,
                generator: torch.Generator | None = None) -> int:
     """One token id drawn from ``logits`` of shape (1, vocab) under ``options`` (at
     temperature 0 the most likely one, and ``generator`` is not drawn from)."""
-    if options.temperature == 0:
-        return int(logits.argmax(dim=-1))
-    probabilities = torch.softmax(_filter(logits, options), dim=-1)  # (1, vocab)
-    return int(torch.multinomial(probabilities, 1, generator=generator))
+    return int(draw_tokens(logits, options, generator))
 
 
-def _generated_text(
-    vocab: Vocabulary, prime_ids: list[int], stream: Iterator[int],
+def _generated_texts(
+    vocab: Vocabulary, prime_ids: list[int], steps: Iterator[Tensor], streams: int,
     stops: tuple[str, ...] | None,
-) -> str:
+) -> list[str]:
+    """The text each stream adds after the prime, cut just after its first stop."""
     prefix = vocab.decode(prime_ids)
-    generated: list[int] = []
-    for token in stream:
-        generated.append(token)
-        if stops is not None:
-            text = _continuation(vocab, prime_ids, prefix, generated)
-            ends = [found + len(stop) for stop in stops if (found := text.find(stop)) >= 0]
-            if ends:
-                return text[:min(ends)]
-    return _continuation(vocab, prime_ids, prefix, generated)
+    rows: list[list[int]] = [[] for _ in range(streams)]
+    pending: list[Tensor] = []  # (streams,) ids not yet in rows: one transfer per check
+
+    def texts() -> list[str]:
+        if pending:
+            for row, ids in zip(rows, torch.stack(pending, dim=1).tolist(), strict=True):
+                row.extend(ids)
+            pending.clear()
+        return [_continuation(vocab, prime_ids, prefix, row) for row in rows]
+
+    for position, token in enumerate(steps):
+        pending.append(token)
+        check = streams == 1 or (position + 1) % STOP_CHECK_INTERVAL == 0
+        if stops is not None and check and all(
+                _stop_end(text, stops) is not None for text in texts()):
+            break
+    return [_cut_at_stop(text, stops) for text in texts()]
+
+
+def _stop_end(text: str, stops: tuple[str, ...]) -> int | None:
+    """Where ``text`` ends after its first stop string, or None if it holds none."""
+    ends = [found + len(stop) for stop in stops if (found := text.find(stop)) >= 0]
+    return min(ends) if ends else None
+
+
+def _cut_at_stop(text: str, stops: tuple[str, ...] | None) -> str:
+    end = None if stops is None else _stop_end(text, stops)
+    return text if end is None else text[:end]
 
 
 def _continuation(

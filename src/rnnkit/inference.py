@@ -81,14 +81,38 @@ def sample(
     top_p: float | None = None,
     seed: int | None = None,
     device: str = "auto",
+    quantize: str | None = None,
 ) -> str:
-    """Text from a checkpoint: ``prime`` followed by ``length`` generated tokens."""
-    from rnnkit.generate import sample_text
+    """Text from a checkpoint: ``prime`` followed by ``length`` generated tokens
+    (``quantize``: see :func:`rnnkit.generate.sample_texts`)."""
+    return sample_many(checkpoint, prime, length, streams=1, tag=tag, temperature=temperature,
+                       top_k=top_k, top_p=top_p, seed=seed, device=device,
+                       quantize=quantize)[0]
+
+
+def sample_many(
+    checkpoint: str | Path,
+    prime: str,
+    length: int,
+    *,
+    streams: int,
+    tag: str = "latest",
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    seed: int | None = None,
+    device: str = "auto",
+    quantize: str | None = None,
+) -> list[str]:
+    """``streams`` texts from a checkpoint, written side by side as one batch
+    (:func:`rnnkit.generate.sample_texts`)."""
+    from rnnkit.generate import sample_texts
 
     loaded = load_language_model(checkpoint, tag=tag, device=device)
     _refuse_conditional(loaded, "sample from it with `rnnkit music generate --key K --meter M`")
-    return sample_text(loaded.model, loaded.vocab, prime, length, temperature=temperature,
-                       top_k=top_k, top_p=top_p, seed=seed)
+    return sample_texts(loaded.model, loaded.vocab, prime, length, streams=streams,
+                        temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
+                        quantize=quantize)
 
 
 def evaluate_checkpoint(

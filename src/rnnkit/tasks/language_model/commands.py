@@ -20,11 +20,13 @@ from rnnkit.arguments import (
     LENGTH,
     OPTIONAL_TOP_K,
     SEED,
+    STREAMS,
     TEMPERATURE,
     TOP_P,
     checkpoint_tag,
     positive_int,
 )
+from rnnkit.step_decoder import QUANTIZE_CHOICES
 from rnnkit.tasks.flags import add_config_flag, add_dataclass_flags, section_values
 from rnnkit.tasks.plugin import Plugin
 from rnnkit.tasks.recipe import check_recipe_task
@@ -66,15 +68,27 @@ def _add_sample(commands: Any) -> None:
     sample.add_argument("--top-k", type=OPTIONAL_TOP_K, default=None)
     sample.add_argument("--top-p", type=TOP_P, default=None)
     sample.add_argument("--seed", type=SEED, default=None)
+    sample.add_argument("--streams", type=STREAMS, default=1, metavar="N",
+                        help="write N texts side by side as one batch (printed one after "
+                             "another, each under a '--- stream i of N ---' line)")
+    sample.add_argument("--quantize", choices=QUANTIZE_CHOICES, default=None,
+                        help="run the step under torch's dynamic int8 quantization (CPU)")
     sample.set_defaults(handler=run_sample)
 
 
 def run_sample(args: argparse.Namespace) -> int:
-    from rnnkit.inference import sample
+    from rnnkit.inference import sample_many
 
-    print(sample(args.checkpoint, args.prime, args.length, tag=args.tag or "latest",
-                 temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
-                 seed=args.seed, device=args.device))
+    texts = sample_many(args.checkpoint, args.prime, args.length, streams=args.streams,
+                        tag=args.tag or "latest", temperature=args.temperature,
+                        top_k=args.top_k, top_p=args.top_p, seed=args.seed,
+                        device=args.device, quantize=args.quantize)
+    if args.streams == 1:
+        print(texts[0])
+        return 0
+    for index, text in enumerate(texts, start=1):
+        print(f"--- stream {index} of {args.streams} ---")
+        print(text)
     return 0
 
 

@@ -1,0 +1,198 @@
+"""A recurrent language model rearranged for generation: one token per call, many streams.
+
+Sampling calls a model once per token. Through :class:`~rnnkit.models.language_model
+.LanguageModel` that call runs the embedding, the rnnkit layer's time loop and its input
+checks for a sequence one step long. :class:`StepDecoder` holds the same weights in torch's
+own one-step cells (``nn.LSTMCell``, ``nn.GRUCell``, ``nn.RNNCell``), so a step is the
+embedding, one call per layer and the decoder; and torch's dynamic quantization
+(:func:`quantize_step_decoder`) applies to those cells as they are.
+
+Shapes:
+    tokens: (streams,) int64
+    state:  one entry per layer: (h, c) for an LSTM, h otherwise, each (streams, hidden)
+    logits: (streams, vocab)
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from rnnkit.layers import RecurrentLayer
+from rnnkit.layers.state import RecurrentState
+from rnnkit.models.language_model import LanguageModel
+
+#: What ``quantize`` accepts: ``int8`` is torch's dynamic quantization (int8 weights, the
+#: activations quantized per call; CPU only).
+QUANTIZE_CHOICES = ("int8",)
+
+_CELLS = {"LSTM": nn.LSTMCell, "GRU": nn.GRUCell, "RNN_TANH": nn.RNNCell, "RNN_RELU": nn.RNNCell}
+
+#: One layer's state in the decoder: ``(h, c)`` for an LSTM, ``h`` otherwise.
+LayerState = Tensor | tuple[Tensor, Tensor]
+
+
+def step_decoder_blocker(model: Any) -> str | None:
+    """Why :class:`StepDecoder` cannot hold ``model``, in words, or None when it can.
+
+    It holds a :class:`LanguageModel` of the cells torch has one-step forms of, in their
+    torch.nn form: ``lstm`` without peepholes, projection or layer norm, ``gru`` with
+    ``reset_after`` (torch's candidate), ``rnn_tanh``, ``rnn_relu`` and ``irnn``; without
+    conditions. Every other model samples through its own forward.
+    """
+    if not isinstance(model, LanguageModel):
+        return f"it is a {type(model).__name__}, not a recurrent LanguageModel"
+    layer = model.rnn
+    if not isinstance(layer, RecurrentLayer):
+        return f"cell {model.config.cell!r} is a stack of residual blocks"
+    checks = [
+        (layer.mode not in _CELLS, f"cell mode {layer.mode} has no torch.nn one-step cell"),
+        (bool(model.config.condition_sizes), "it is a conditional model"),
+        (layer.bidirectional, "it is bidirectional"),
+        (bool(layer.proj_size), f"proj_size = {layer.proj_size}"),
+        (getattr(layer, "peephole", False), "it has peepholes"),
+        (getattr(layer, "layer_norm", False), "it has layer normalization"),
+        (layer.mode == "GRU" and not getattr(layer, "reset_after", True),
+         "its GRU is Cho et al.'s form (reset_after = false)"),
+        (not layer.bias, "its layers have no bias"),
+    ]
+    return next((why for blocked, why in checks if blocked), None)
+
+
+class StepDecoder(nn.Module):
+    """One token per call through a :class:`LanguageModel`'s weights, for generation.
+
+    Built by :meth:`from_model`, which copies the weights; it runs in eval mode only
+    (dropout of every kind is a training-time operation and is left out).
+
+    Shapes:
+        tokens: (streams,) int64
+        state:  list of ``num_layers`` entries, (h, c) for an LSTM or h, each
+                (streams, hidden)
+        logits: (streams, vocab)
+    """
+
+    def __init__(self, embedding: nn.Module, cells: nn.ModuleList, decoder: nn.Module,
+                 mode: str) -> None:
+        super().__init__()
+        self.embedding = embedding
+        self.cells = cells
+        self.decoder = decoder
+        self.mode = mode
+
+    @classmethod
+    @torch.no_grad()
+    def from_model(cls, model: LanguageModel) -> StepDecoder:
+        """A decoder holding copies of ``model``'s weights, on its device, in eval mode.
+
+        Raises ``ValueError`` with :func:`step_decoder_blocker`'s reason for a model it
+        cannot hold.
+        """
+        blocker = step_decoder_blocker(model)
+        if blocker is not None:
+            raise ValueError(f"StepDecoder cannot hold this model: {blocker}")
+        layer = model.rnn
+        cells = nn.ModuleList(_torch_cell(layer, index) for index in range(layer.num_layers))
+        step = cls(copy.deepcopy(model.embedding), cells, copy.deepcopy(model.decoder),
+                   layer.mode)
+        parameter = next(model.parameters())
+        return step.to(device=parameter.device, dtype=parameter.dtype).eval()
+
+    def forward(self, tokens: Tensor, state: list[LayerState]) -> tuple[Tensor, list[LayerState]]:
+        """Logits for the token after ``tokens``, and the state after reading them."""
+        x = self.embedding(tokens)  # (streams, embedding)
+        next_state: list[LayerState] = []
+        for cell, layer_state in zip(self.cells, state, strict=True):
+            layer_state = cell(x, layer_state)
+            x = layer_state[0] if isinstance(layer_state, tuple) else layer_state
+            next_state.append(layer_state)
+        return self.decoder(x), next_state
+
+    def split_state(self, state: RecurrentState) -> list[LayerState]:
+        """A :class:`LanguageModel`'s state, (layers, batch, hidden) per tensor, in the
+        decoder's per-layer form (views, no copy)."""
+        parts = state if isinstance(state, tuple) else (state,)
+        per_layer = [tuple(part[index] for part in parts) for index in range(len(self.cells))]
+        return [layer if self.mode == "LSTM" else layer[0] for layer in per_layer]
+
+    def join_state(self, state: list[LayerState]) -> RecurrentState:
+        """The decoder's per-layer state in a :class:`LanguageModel`'s form."""
+        if self.mode != "LSTM":
+            return torch.stack(state)  # type: ignore[arg-type]
+        return torch.stack([h for h, _ in state]), torch.stack([c for _, c in state])
+
+    def repeat_state(self, state: RecurrentState, streams: int) -> list[LayerState]:
+        """A :class:`LanguageModel`'s state for one row, (layers, 1, hidden) per tensor,
+        repeated for ``streams`` streams in the decoder's per-layer form."""
+        repeated = tuple(part.expand(-1, streams, -1).contiguous() for part in (
+            state if isinstance(state, tuple) else (state,)))
+        return self.split_state(repeated if len(repeated) == 2 else repeated[0])
+
+
+class StepSequenceModel(nn.Module):
+    """A :class:`StepDecoder` run over whole sequences behind a :class:`LanguageModel`'s
+    interface, so that the language metrics (:mod:`rnnkit.metrics.language`) score it:
+    a quantized decoder's validation loss, say.
+
+    Shapes:
+        tokens: (batch, time) int64
+        logits: (batch, time, vocab)
+        state:  as a LanguageModel's: (layers, batch, hidden), or (h, c) for an LSTM
+    """
+
+    def __init__(self, step: StepDecoder) -> None:
+        super().__init__()
+        self.step = step
+
+    def forward(self, tokens: Tensor, state: RecurrentState | None = None
+                ) -> tuple[Tensor, RecurrentState]:
+        """Logits at every step and the state after the last, one step call per token."""
+        if state is None:
+            zeros = torch.zeros(len(self.step.cells), tokens.shape[0],
+                                self.step.cells[0].hidden_size, device=tokens.device)
+            state = (zeros, zeros) if self.step.mode == "LSTM" else zeros
+        layers = self.step.split_state(state)
+        logits = []
+        for position in range(tokens.shape[1]):
+            step_logits, layers = self.step(tokens[:, position], layers)
+            logits.append(step_logits)
+        return torch.stack(logits, dim=1), self.step.join_state(layers)
+
+
+def _torch_cell(layer: RecurrentLayer, index: int) -> nn.Module:
+    weights = layer.cell_weights(index, 0)
+    input_size, hidden = weights["weight_ih"].shape[1], layer.hidden_size
+    options = {"nonlinearity": "relu" if layer.mode == "RNN_RELU" else "tanh"} if (
+        layer.mode.startswith("RNN")) else {}
+    cell = _CELLS[layer.mode](input_size, hidden, **options)
+    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+        getattr(cell, name).copy_(weights[name])
+    return cell
+
+
+def quantize_step_decoder(step: StepDecoder, quantize: str) -> StepDecoder:
+    """A copy of ``step`` with torch's dynamic quantization applied to its cells and
+    decoder (``quantize="int8"``: int8 weights, the activations quantized per call).
+
+    CPU only (torch's quantized kernels are fbgemm/oneDNN). ``torch.ao.quantization``
+    warns that it is deprecated in favour of torchao; the warning is silenced here since
+    this is the quantization the toolkit promises, measured in docs/results.md.
+    """
+    if quantize not in QUANTIZE_CHOICES:
+        raise ValueError(f"expected quantize to be one of {list(QUANTIZE_CHOICES)}, "
+                         f"got {quantize!r}")
+    if any(parameter.device.type != "cpu" for parameter in step.parameters()):
+        raise ValueError("quantize='int8' runs on the CPU only (torch's dynamic quantization "
+                         "has no CUDA kernels); use --device cpu")
+    if next(step.parameters()).dtype != torch.float32:
+        raise ValueError("quantize='int8' needs a float32 model")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*deprecated.*")
+        from torch.ao.quantization import quantize_dynamic
+
+        return quantize_dynamic(copy.deepcopy(step), {nn.LSTMCell, nn.GRUCell, nn.RNNCell,
+                                                      nn.Linear}, dtype=torch.qint8)

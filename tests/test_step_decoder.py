@@ -1,0 +1,224 @@
+"""The generation step path (rnnkit.step_decoder) against the model's own forward.
+
+The step decoder holds a LanguageModel's weights in torch's one-step cells; generation
+steps through it when the model allows. The references: the LanguageModel's forward for
+logits and state (itself held to torch.nn), and the plain sampling path for tokens, which
+must come out identical for the same seed. int8 goes through torch's dynamic
+quantization, so its reference is the float decoder within a quantization tolerance.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from rnnkit.cli import main
+from rnnkit.data.vocab import Vocabulary
+from rnnkit.generate import sample_text, sample_texts, sample_tokens
+from rnnkit.metrics.language import stateful_loss
+from rnnkit.models.language_model import LanguageModel, ModelConfig
+from rnnkit.step_decoder import (
+    StepDecoder,
+    StepSequenceModel,
+    quantize_step_decoder,
+    step_decoder_blocker,
+)
+from rnnkit.training.checkpoint import model_state_for_saving, save_checkpoint
+from rnnkit.training.config import RunConfig
+
+VOCAB = 23
+STEP_CELLS = ("lstm", "gru", "rnn_tanh", "rnn_relu", "irnn")
+
+
+class Letters:
+    """A character vocabulary of the first ``VOCAB`` letters from 'a' on."""
+
+    def encode(self, text: str, strict: bool = True) -> list[int]:
+        return [ord(char) - ord("a") for char in text]
+
+    def decode(self, ids) -> str:
+        return "".join(chr(ord("a") + index) for index in ids)
+
+    def __len__(self) -> int:
+        return VOCAB
+
+
+def language_model(cell: str = "lstm", seed: int = 0, **options) -> LanguageModel:
+    """Random weights, scaled up so that the next-token distributions are far from
+    uniform (a flat one would let a greedy test pass by ties) and the token read moves
+    the state (or greedy text repeats one letter)."""
+    torch.manual_seed(seed)
+    config = dict(vocab_size=VOCAB, cell=cell, hidden_size=24, embedding_size=12,
+                  num_layers=2, dropout=0.3)
+    model = LanguageModel(ModelConfig(**{**config, **options}))
+    with torch.no_grad():  # strong inputs too, so that greedy text does not settle on a loop
+        model.decoder.weight.mul_(20)
+        model.embedding.weight.mul_(30)
+    return model.eval()
+
+
+class ModuleCalls:
+    """Records the types of the modules called while it is active (torch's global hook)."""
+
+    def __enter__(self) -> set[type]:
+        self.called: set[type] = set()
+        self.handle = nn.modules.module.register_module_forward_hook(
+            lambda module, args, output: self.called.add(type(module)))
+        return self.called
+
+    def __exit__(self, *exc) -> None:
+        self.handle.remove()
+
+
+@pytest.mark.parametrize("cell", STEP_CELLS)
+def test_step_decoder_gives_the_models_logits_and_state(cell: str) -> None:
+    model = language_model(cell)
+    tokens = torch.randint(0, VOCAB, (3, 9), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        first, state = model(tokens[:, :4])
+        expected, expected_state = model(tokens[:, 4:], state)
+        stepped = StepSequenceModel(StepDecoder.from_model(model))
+        logits, stepped_state = stepped(tokens[:, 4:], state)
+    torch.testing.assert_close(logits, expected, rtol=1e-5, atol=1e-5)
+    for part, expected_part in zip(_parts(stepped_state), _parts(expected_state), strict=True):
+        torch.testing.assert_close(part, expected_part, rtol=1e-5, atol=1e-5)
+    with torch.no_grad():
+        torch.testing.assert_close(stepped(tokens[:, :4])[0], first, rtol=1e-5, atol=1e-5)
+
+
+def _parts(state):
+    return state if isinstance(state, tuple) else (state,)
+
+
+def test_step_decoder_scores_a_text_as_the_model_does() -> None:
+    model = language_model("lstm")
+    ids = torch.randint(0, VOCAB, (400,), generator=torch.Generator().manual_seed(2))
+    expected = stateful_loss(model, ids, batch_size=4, seq_len=16)
+    stepped = StepSequenceModel(StepDecoder.from_model(model))
+    assert stateful_loss(stepped, ids, batch_size=4, seq_len=16) == pytest.approx(
+        expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("cell", STEP_CELLS)
+@pytest.mark.parametrize("options", [dict(temperature=0.9), dict(temperature=0.0),
+                                     dict(temperature=1.3, top_k=5, top_p=0.9)])
+def test_the_fast_path_draws_exactly_the_plain_paths_tokens(cell: str, options) -> None:
+    model = language_model(cell)
+    for seed in (3, 4):
+        with ModuleCalls() as plain_calls:
+            plain = sample_text(model, Letters(), "abc", 300, seed=seed, fast=False, **options)
+        with ModuleCalls() as fast_calls:
+            fast = sample_text(model, Letters(), "abc", 300, seed=seed, **options)
+        assert fast == plain
+        assert StepDecoder in fast_calls and StepDecoder not in plain_calls
+    if options["temperature"] > 0:  # (greedy text of random weights settles on a loop)
+        assert len(set(fast[3:])) > 3  # equal texts are not both one repeated letter
+
+
+def test_the_fast_path_is_exact_for_token_ids_and_on_many_streams() -> None:
+    model = language_model("gru")
+    generator = torch.Generator()
+    plain = sample_tokens(model, [1, 2], 200, generator=generator.manual_seed(5), fast=False)
+    assert sample_tokens(model, [1, 2], 200, generator=generator.manual_seed(5)) == plain
+    streams = sample_texts(model, Letters(), "ab", 120, streams=5, seed=6, temperature=1.1)
+    assert streams == sample_texts(model, Letters(), "ab", 120, streams=5, seed=6,
+                                   temperature=1.1, fast=False)
+    assert len(set(streams)) == 5  # each stream draws its own tokens
+
+
+def test_every_greedy_stream_is_the_one_stream_greedy_text() -> None:
+    model = language_model("lstm")
+    one = sample_text(model, Letters(), "cab", 90, temperature=0)
+    assert sample_texts(model, Letters(), "cab", 90, streams=4, temperature=0) == [one] * 4
+
+
+def test_each_stream_ends_after_its_first_stop() -> None:
+    model = language_model("lstm", seed=2)
+    full = sample_texts(model, Letters(), "a", 150, streams=6, seed=8)
+    stops = ("ab", "ca")  # first found at tokens 32, 29, never, 92, 12 and 126
+    cut = sample_texts(model, Letters(), "a", 150, streams=6, seed=8, stop_at=stops)
+    for whole, text in zip(full, cut, strict=True):
+        ends = [found + len(stop) for stop in stops if (found := whole.find(stop, 1)) >= 0]
+        assert text == whole[:min(ends)] if ends else text == whole
+    assert any(text != whole for whole, text in zip(full, cut, strict=True))
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn_tanh"])
+def test_int8_steps_through_torchs_dynamic_quantization(cell: str) -> None:
+    model = language_model(cell)
+    step = StepDecoder.from_model(model)
+    quantized = quantize_step_decoder(step, "int8")
+    kinds = {type(module).__module__ for module in quantized.modules()}
+    assert "torch.ao.nn.quantized.dynamic.modules.rnn" in kinds
+    assert "torch.ao.nn.quantized.dynamic.modules.linear" in kinds
+    tokens = torch.randint(0, VOCAB, (4, 30), generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        expected = StepSequenceModel(step)(tokens)[0]
+        logits = StepSequenceModel(quantized)(tokens)[0]
+    error = (logits - expected).abs().max() / expected.abs().max()
+    assert 0 < error < 0.05  # int8 differs from float, by a quantization step or so
+    assert all(p.dtype == torch.float32 for p in step.parameters())  # the copy is untouched
+    with ModuleCalls() as calls:
+        text = sample_text(model, Letters(), "ab", 50, seed=1, quantize="int8")
+    assert len(text) == 52 and any("quantized" in kind.__module__ for kind in calls)
+
+
+@pytest.mark.parametrize(("options", "reason"), [
+    (dict(peephole=True), "peepholes"),
+    (dict(reset_after=False, cell="gru"), "reset_after = false"),
+    (dict(proj_size=8), "proj_size = 8"),
+    (dict(layer_norm=True), "layer normalization"),
+    (dict(cell="mingru", dropout=0.0), "residual blocks"),
+])
+def test_models_the_decoder_cannot_hold_sample_through_their_own_forward(options, reason):
+    model = language_model(**{"cell": "lstm", **options})
+    assert reason in step_decoder_blocker(model)
+    with ModuleCalls() as calls:
+        text = sample_text(model, Letters(), "ab", 40, seed=1)
+    assert StepDecoder not in calls and len(text) == 42
+    with pytest.raises(ValueError, match=f"quantize='int8'.*cannot hold this model.*{reason}"):
+        sample_text(model, Letters(), "ab", 40, seed=1, quantize="int8")
+
+
+def test_bad_requests_are_refused_naming_the_value() -> None:
+    model = language_model()
+    with pytest.raises(ValueError, match="streams to be an integer >= 1, got 0"):
+        sample_texts(model, Letters(), "ab", 10, streams=0)
+    with pytest.raises(ValueError, match=r"quantize to be one of \['int8'\], got 'int4'"):
+        sample_text(model, Letters(), "ab", 10, quantize="int4")
+    with pytest.raises(ValueError, match="float32 model"):
+        quantize_step_decoder(StepDecoder.from_model(model.double()), "int8")
+
+
+@pytest.fixture
+def checkpoint(tmp_path: Path) -> Path:
+    """A run folder holding a tiny untrained character LSTM of the letters a to w."""
+    vocab = Vocabulary.build("".join(Letters().decode(range(VOCAB))))
+    config = RunConfig.from_dict({
+        "data": {"dataset": None, "text_file": str(tmp_path / "text.txt")},
+        "model": {"vocab_size": len(vocab), "hidden_size": 8, "embedding_size": 4},
+        "train": {"out_dir": str(tmp_path / "run")}})
+    tensors, aliases = model_state_for_saving(LanguageModel(config.model))
+    save_checkpoint(tmp_path / "run", model_state=tensors, config=config.to_dict(),
+                    vocab=vocab.to_dict(), trainer_state={"model_aliases": aliases},
+                    tag="latest")
+    return tmp_path / "run"
+
+
+def test_rnnkit_sample_prints_every_stream_under_its_heading(checkpoint: Path, capsys) -> None:
+    command = ["sample", "--checkpoint", str(checkpoint), "--length", "30", "--seed", "3",
+               "--prime", "a"]
+    assert main([*command, "--streams", "3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[::2] == [f"--- stream {i} of 3 ---" for i in (1, 2, 3)]
+    assert all(len(text) == 31 and text[0] == "a" for text in lines[1::2])
+    assert main([*command, "--quantize", "int8"]) == 0
+    assert len(capsys.readouterr().out) == len("a") + 30 + len("\n")
+    with pytest.raises(SystemExit) as refused:
+        main([*command, "--streams", "0"])
+    assert refused.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "rnnkit sample: error: --streams must be an int in [1, 4096], got 0")
