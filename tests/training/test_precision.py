@@ -46,7 +46,7 @@ def test_a_run_asking_for_fp16_on_cpu_stops_before_training(text_file: Path,
 
 
 def test_an_unknown_precision_is_named() -> None:
-    with pytest.raises(ValueError, match='precision must be one of "fp32", "bf16", "fp16"'):
+    with pytest.raises(ValueError, match='precision must be one of "auto", "fp32", "bf16", "fp16"'):
         TrainConfig(max_steps=1, precision="int8")
 
 

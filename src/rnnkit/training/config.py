@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from rnnkit.models.language_model import ModelConfig
-from rnnkit.training.precision import PRECISIONS
+from rnnkit.training.precision import PRECISION_SETTINGS
 from rnnkit.validation import (
     MAX_BATCH,
     MAX_LENGTH,
@@ -172,7 +172,7 @@ class TrainConfig:
         "eval_batch_size": f"[1, {MAX_BATCH}]", "eval_window": f"[1, {MAX_LENGTH}]",
         "eval_max_tokens": ">= 1", "early_stop_patience": ">= 1", "explode_factor": "> 0",
         "log_every": ">= 1", "sample_length": f"[0, {MAX_LENGTH}]", "seed": f"[0, {MAX_SEED}]",
-        "device": DEVICES, "threads": "[1, 4096]", "precision": PRECISIONS}
+        "device": DEVICES, "threads": "[1, 4096]", "precision": PRECISION_SETTINGS}
 
     def __post_init__(self) -> None:
         owner = "TrainConfig"

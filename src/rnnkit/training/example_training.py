@@ -33,7 +33,7 @@ from torch import Tensor, nn
 
 from rnnkit.training.config import TrainConfig
 from rnnkit.training.distributed import Distributed
-from rnnkit.training.precision import PRECISIONS
+from rnnkit.training.precision import PRECISION_SETTINGS
 from rnnkit.training.prepare import start_training
 from rnnkit.training.task import StepLoss, figures_line
 from rnnkit.training.trainer import fit
@@ -82,7 +82,7 @@ class ExampleTrainingConfig:
         "warmup_steps": ">= 0", "clip_norm": "> 0", "max_epochs": ">= 1", "max_steps": ">= 1",
         "max_time": "> 0",
         "eval_every_epochs": ">= 1", "average_decay": "[0, 1)", "seed": f"[0, {MAX_SEED}]",
-        "device": ("auto", "cpu", "cuda"), "threads": "[1, 4096]", "precision": PRECISIONS,
+        "device": ("auto", "cpu", "cuda"), "threads": "[1, 4096]", "precision": PRECISION_SETTINGS,
         "split_seed": f"[0, {MAX_SEED}]", "valid_fraction": "(0, 1)",
         "test_fraction": "(0, 1)"}
 

@@ -35,6 +35,9 @@ from rnnkit.layers.fused import cpu_bf16_unavailable
 from rnnkit.layers.state import map_state
 
 PRECISIONS = ("fp32", "bf16", "fp16")
+#: What a config may ask for: a precision, or ``auto`` (measured at the start of the run:
+#: :mod:`rnnkit.training.auto_precision`).
+PRECISION_SETTINGS = ("auto", *PRECISIONS)
 AUTOCAST_TYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -73,10 +76,12 @@ class MixedPrecision:
         precision.step(optimizer)      # skipped by the scaler when gradients overflowed
     """
 
-    def __init__(self, precision: str, device: torch.device) -> None:
+    def __init__(self, precision: str, device: torch.device,
+                 auto: dict[str, Any] | None = None) -> None:
         # Whether the device supports it is check_precision_supported's job (the trainer
         # calls it first); the scaler itself works on any device.
         self.precision = precision
+        self.auto = auto  # what precision = "auto" measured, saved with the run
         self.device_type = device.type
         self.scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
 
@@ -119,15 +124,18 @@ class MixedPrecision:
         return self.scaler.is_enabled()
 
     def state_dict(self) -> dict[str, Any]:
-        """The scaler's scale and growth counter (empty unless fp16)."""
+        """The scaler's scale and growth counter (fp16), and what ``precision = "auto"``
+        measured and chose (empty for a plain fp32 or bf16 run)."""
+        saved: dict[str, Any] = {} if self.auto is None else {"auto": self.auto}
         if not self.scaler.is_enabled():
-            return {}
+            return saved
         state = self.scaler.state_dict()
-        return {"scale": float(state["scale"]), "growth_tracker": int(state["_growth_tracker"])}
+        return {**saved, "scale": float(state["scale"]),
+                "growth_tracker": int(state["_growth_tracker"])}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`state_dict` saved."""
-        if self.scaler.is_enabled() and state:
+        if self.scaler.is_enabled() and "scale" in state:
             full = self.scaler.state_dict()
             full.update(scale=state["scale"], _growth_tracker=state["growth_tracker"])
             self.scaler.load_state_dict(full)

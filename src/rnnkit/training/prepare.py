@@ -5,16 +5,19 @@ precision, the DDP wrapper; on resume, the run restored from its ``latest`` chec
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import torch
 from torch import nn
 
+from rnnkit.training.auto_precision import choose_precision
 from rnnkit.training.checkpoint import load_checkpoint
 from rnnkit.training.config import TrainConfig
 from rnnkit.training.distributed import Distributed, start_distributed
 from rnnkit.training.environment import resolve_device, seed_everything
 from rnnkit.training.optimizers import build_optimizer, weight_average
 from rnnkit.training.precision import (
+    PRECISIONS,
     MixedPrecision,
     check_precision_supported,
     precision_note,
@@ -47,13 +50,15 @@ def prepare_run(model: nn.Module, task: Task, settings: TrainConfig,
     run restored from ``settings.out_dir``'s ``latest`` checkpoint."""
     distributed = distributed or Distributed()
     device = next(model.parameters()).device
-    check_precision_supported(settings.precision, device)
+    if settings.precision != "auto":
+        check_precision_supported(settings.precision, device)
     if distributed.is_main and (note := precision_note(settings.precision, device)):
         log.warning(note)
     resume_from = load_checkpoint(settings.out_dir) if settings.resume else None
     changes = None if resume_from is None else check_resumable(
         resume_from.config, task.saved_config(), settings.out_dir)
     task.bind(distributed)
+    precision, auto = _precision(settings, model, task, device, distributed, resume_from)
     if distributed.rank:
         seed_everything(settings.seed + distributed.rank)  # own dropout masks per rank
     optimizer = build_optimizer(model, settings)
@@ -61,7 +66,7 @@ def prepare_run(model: nn.Module, task: Task, settings: TrainConfig,
     schedule = LearningRateSchedule(optimizer, settings, per_epoch,
                                     planned_steps(settings, per_epoch))
     run = Run(settings, task, model, optimizer, schedule, Progress(),
-              MixedPrecision(settings.precision, device),
+              MixedPrecision(precision, device, auto),
               trained=trained_module(model, distributed, settings, ddp=task.forward_only),
               distributed=distributed,
               averaged=weight_average(model, settings.average_decay))
@@ -69,3 +74,29 @@ def prepare_run(model: nn.Module, task: Task, settings: TrainConfig,
         restore_run(run, resume_from)
         run.resumes.append(resume_record(run.progress.step, changes))
     return run
+
+
+def _precision(settings: TrainConfig, model: nn.Module, task: Task, device: torch.device,
+               distributed: Distributed, resume_from: Any
+               ) -> tuple[str, dict[str, Any] | None]:
+    """The precision the run trains in, and what ``auto`` measured (None otherwise): a
+    resumed run keeps the choice it started with, so that it resumes exactly."""
+    if settings.precision != "auto":
+        return settings.precision, None
+    saved = None if resume_from is None else resume_from.trainer_state.get(
+        "precision", {}).get("auto")
+    if saved is not None:
+        if distributed.is_main:
+            log.warning("precision: %s, as precision auto chose when the run started",
+                        saved["chosen"])
+        return saved["chosen"], saved
+    model.train()
+    batch = task.batches(0)[0]
+    choice = choose_precision(lambda: task.loss(model, batch, None).loss, model, device)
+    chosen = choice.chosen
+    if distributed.enabled:  # every rank trains in rank 0's choice
+        index = PRECISIONS.index(chosen) if distributed.is_main else 0
+        chosen = PRECISIONS[int(distributed.sum([index], device)[0])]
+    if distributed.is_main:
+        log.warning(choice.describe())
+    return chosen, {**choice.to_dict(), "chosen": chosen}

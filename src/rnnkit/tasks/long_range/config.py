@@ -9,7 +9,7 @@ from typing import ClassVar
 from rnnkit.cells.catalog import CELL_NAMES
 from rnnkit.data.digits import PIXEL_ORDERS, PIXELS
 from rnnkit.training.config import TrainConfig
-from rnnkit.training.precision import PRECISIONS
+from rnnkit.training.precision import PRECISION_SETTINGS
 from rnnkit.validation import (
     MAX_BATCH,
     MAX_LAYERS,
@@ -95,7 +95,7 @@ class LongRangeConfig:
         "optimizer": OPTIMIZERS, "lr": "> 0", "clip_norm": "> 0", "clip_value": "> 0",
         "test_size": f"[1, {MAX_BATCH}]", "eval_every": ">= 1", "seed": f"[0, {MAX_SEED}]",
         "copy_length": "[1, 4096]", "num_symbols": "[1, 4096]", "pixel_order": PIXEL_ORDERS,
-        "device": ("auto", "cpu", "cuda"), "threads": "[1, 4096]", "precision": PRECISIONS}
+        "device": ("auto", "cpu", "cuda"), "threads": "[1, 4096]", "precision": PRECISION_SETTINGS}
 
     def __post_init__(self) -> None:
         owner = "LongRangeConfig"
