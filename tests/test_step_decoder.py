@@ -21,6 +21,7 @@ from rnnkit.generate import sample_text, sample_texts, sample_tokens
 from rnnkit.metrics.language import stateful_loss
 from rnnkit.models.language_model import LanguageModel, ModelConfig
 from rnnkit.step_decoder import (
+    QUANTIZED_DECODER_MIN_OUTPUTS,
     StepDecoder,
     StepSequenceModel,
     quantize_step_decoder,
@@ -153,7 +154,7 @@ def test_int8_steps_through_torchs_dynamic_quantization(cell: str) -> None:
     quantized = quantize_step_decoder(step, "int8")
     kinds = {type(module).__module__ for module in quantized.modules()}
     assert "torch.ao.nn.quantized.dynamic.modules.rnn" in kinds
-    assert "torch.ao.nn.quantized.dynamic.modules.linear" in kinds
+    assert "torch.ao.nn.quantized.dynamic.modules.linear" not in kinds  # 23 outputs
     tokens = torch.randint(0, VOCAB, (4, 30), generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
         expected = StepSequenceModel(step)(tokens)[0]
@@ -164,6 +165,18 @@ def test_int8_steps_through_torchs_dynamic_quantization(cell: str) -> None:
     with ModuleCalls() as calls:
         text = sample_text(model, Letters(), "ab", 50, seed=1, quantize="int8")
     assert len(text) == 52 and any("quantized" in kind.__module__ for kind in calls)
+
+
+def test_a_word_level_decoder_is_quantized_too() -> None:
+    torch.manual_seed(0)
+    model = LanguageModel(ModelConfig(vocab_size=QUANTIZED_DECODER_MIN_OUTPUTS,
+                                      hidden_size=16, embedding_size=8)).eval()
+    quantized = quantize_step_decoder(StepDecoder.from_model(model), "int8")
+    assert type(quantized.decoder).__module__ == "torch.ao.nn.quantized.dynamic.modules.linear"
+    tokens = torch.randint(0, QUANTIZED_DECODER_MIN_OUTPUTS, (2, 5))
+    with torch.no_grad():
+        torch.testing.assert_close(StepSequenceModel(quantized)(tokens)[0], model(tokens)[0],
+                                   rtol=0, atol=0.05)
 
 
 @pytest.mark.parametrize(("options", "reason"), [
