@@ -298,13 +298,14 @@ def _token_steps(
     logits = logits[:, -1].expand(streams, -1)  # (streams, vocab)
     if stepper is not None:
         state = stepper.repeat_state(state, streams)
+        step = stepper.kernel_step()
     for position in range(length):
         token = draw_tokens(logits, options, generator)  # (streams,)
         yield token
         if position + 1 == length:
             return
         if stepper is not None:
-            logits, state = stepper(token, state)
+            logits, state = step(token, state)
         else:
             logits, state = model(token.unsqueeze(1), state)  # (streams, 1, vocab)
             logits = logits[:, -1]

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import copy
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from rnnkit.layers import RecurrentLayer
 from rnnkit.layers.state import RecurrentState
@@ -117,6 +119,27 @@ class StepDecoder(nn.Module):
             next_state.append(layer_state)
         return self.decoder(x), next_state
 
+    def kernel_step(self) -> Callable[[Tensor, list[LayerState]], tuple[Tensor, list[LayerState]]]:
+        """:meth:`forward` as one function for a generation loop: each layer calls its
+        cell's kernel with the weights bound (what the cell's forward calls after checking
+        its arguments, which the loop's fixed shapes make needless after the first step).
+        The same arithmetic as :meth:`forward`, bit for bit; a module without a known
+        kernel is called as it is. Build it again after the decoder changes."""
+        embedding, decoder = _bound_call(self.embedding), _bound_call(self.decoder)
+        layers = [_bound_call(cell) for cell in self.cells]
+        lstm = self.mode == "LSTM"
+
+        def step(tokens: Tensor, state: list[LayerState]) -> tuple[Tensor, list[LayerState]]:
+            x = embedding(tokens)  # (streams, embedding)
+            next_state = []
+            for layer, layer_state in zip(layers, state, strict=True):
+                layer_state = layer(x, layer_state)
+                x = layer_state[0] if lstm else layer_state
+                next_state.append(layer_state)
+            return decoder(x), next_state
+
+        return step
+
     def split_state(self, state: RecurrentState) -> list[LayerState]:
         """A :class:`LanguageModel`'s state, (layers, batch, hidden) per tensor, in the
         decoder's per-layer form (views, no copy)."""
@@ -166,6 +189,38 @@ class StepSequenceModel(nn.Module):
             step_logits, layers = self.step(tokens[:, position], layers)
             logits.append(step_logits)
         return torch.stack(logits, dim=1), self.step.join_state(layers)
+
+
+_FLOAT_KERNELS = {nn.LSTMCell: torch._VF.lstm_cell, nn.GRUCell: torch._VF.gru_cell}
+_RNN_KERNELS = {"tanh": torch._VF.rnn_tanh_cell, "relu": torch._VF.rnn_relu_cell}
+_QUANTIZED_MODULE = "torch.ao.nn.quantized.dynamic.modules.rnn"
+_QUANTIZED_KERNELS = {"LSTMCell": "quantized_lstm_cell_dynamic",
+                      "GRUCell": "quantized_gru_cell_dynamic",
+                      "RNNCell": "quantized_{nonlinearity}_cell_dynamic"}
+
+
+def _bound_call(module: nn.Module) -> Callable[..., Any]:
+    """``module``'s kernel with its weights bound, or the module itself when it has no
+    kernel known here (a quantized decoder, a one-hot embedding)."""
+    kind = type(module)
+    if kind is nn.Embedding:
+        weight = module.weight
+        return lambda tokens: torch.embedding(weight, tokens)
+    if kind is nn.Linear:
+        weight, bias = module.weight, module.bias
+        return lambda x: F.linear(x, weight, bias)
+    if kind in _FLOAT_KERNELS or kind is nn.RNNCell:
+        kernel = _FLOAT_KERNELS.get(kind) or _RNN_KERNELS[module.nonlinearity]
+        weights = (module.weight_ih, module.weight_hh, module.bias_ih, module.bias_hh)
+    elif kind.__module__ == _QUANTIZED_MODULE and kind.__name__ in _QUANTIZED_KERNELS:
+        name = _QUANTIZED_KERNELS[kind.__name__].format(
+            nonlinearity=f"rnn_{getattr(module, 'nonlinearity', '')}")
+        kernel = getattr(torch.ops.quantized, name).default
+        weights = (module._packed_weight_ih, module._packed_weight_hh, module.bias_ih,
+                   module.bias_hh)
+    else:
+        return module
+    return lambda x, state: kernel(x, state, *weights)
 
 
 def _torch_cell(layer: RecurrentLayer, index: int) -> nn.Module:
