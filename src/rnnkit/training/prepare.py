@@ -87,7 +87,7 @@ def _precision(settings: TrainConfig, model: nn.Module, task: Task, device: torc
         "precision", {}).get("auto")
     if saved is not None:
         if distributed.is_main:
-            log.warning("precision: %s, as precision auto chose when the run started",
+            log.info("precision: %s, as precision auto chose when the run started",
                         saved["chosen"])
         return saved["chosen"], saved
     model.train()
@@ -98,5 +98,5 @@ def _precision(settings: TrainConfig, model: nn.Module, task: Task, device: torc
         index = PRECISIONS.index(chosen) if distributed.is_main else 0
         chosen = PRECISIONS[int(distributed.sum([index], device)[0])]
     if distributed.is_main:
-        log.warning(choice.describe())
+        log.info(choice.describe())
     return chosen, {**choice.to_dict(), "chosen": chosen}

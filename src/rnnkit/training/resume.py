@@ -22,7 +22,7 @@ from rnnkit.training.checkpoint import (
     restore_model_state,
     save_checkpoint,
 )
-from rnnkit.training.environment import seed_everything
+from rnnkit.training.environment import run_environment, seed_everything
 from rnnkit.training.progress import Progress
 from rnnkit.training.run import Run
 from rnnkit.training.state import (
@@ -71,7 +71,8 @@ def _trainer_state(run: Run, rng_states: list[Any]) -> tuple[dict[str, Tensor], 
     state = {"progress": asdict(run.progress), "optimizer": optimizer_meta,
              "rng": rng_meta, "rng_ranks": [meta for _, meta in rng_states[1:]],
              "schedule": run.schedule.state_dict(), "precision": run.precision.state_dict(),
-             "history": run.history, "task": task_meta, "resumes": run.resumes}
+             "history": run.history, "task": task_meta, "resumes": run.resumes,
+             "environment": run_environment(run.precision.precision, run.device)}
     return tensors, state
 
 

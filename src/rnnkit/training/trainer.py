@@ -30,6 +30,7 @@ from rnnkit.layers.state import detach_state
 from rnnkit.training.clipping import clip_gradients
 from rnnkit.training.config import TrainConfig
 from rnnkit.training.distributed import start_distributed
+from rnnkit.training.environment import run_environment
 from rnnkit.training.interrupt import InterruptRequest, TrainingInterrupted, deferred_interrupt
 from rnnkit.training.precision import carried_state
 from rnnkit.training.prepare import prepare_run
@@ -75,6 +76,7 @@ class FitResult:
     stop_reason: str
     figures: dict[str, float]  # the last validation's (the closing one, for a task with one)
     history: list[dict[str, Any]]  # every validation: epoch, trained_s, lr and the figures
+    environment: dict[str, Any]  # threads, precision, versions, commit (run_environment)
 
 
 def fit(model: nn.Module, task: Task, settings: TrainConfig) -> FitResult:
@@ -106,7 +108,8 @@ def fit(model: nn.Module, task: Task, settings: TrainConfig) -> FitResult:
     run.distributed.barrier()  # end together: rank 0 may still be writing its report
     progress = run.progress
     return FitResult(progress.step, progress.epoch, progress.tokens, progress.elapsed_s,
-                     stop_reason, figures, run.history)
+                     stop_reason, figures, run.history,
+                     run_environment(run.precision.precision, run.device))
 
 
 def training_loop(run: Run, records: Records) -> str:

@@ -148,7 +148,7 @@ def run_train(args: argparse.Namespace, config: RunConfig | None = None,
                       "val_loss": round(result.val_loss, 4),
                       "val_perplexity": round(result.val_perplexity, 3),
                       "val_bits_per_token": round(result.val_bits_per_token, 4),
-                      "checkpoint": result.checkpoint}))
+                      "checkpoint": result.checkpoint, "environment": result.environment}))
     return 0
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from torch import nn
 
@@ -41,6 +42,7 @@ class TrainResult:
     val_perplexity: float
     val_bits_per_token: float
     checkpoint: str
+    environment: dict[str, Any]  # threads, precision, versions, commit (run_environment)
 
 
 def train(config: RunConfig, corpus: TaskCorpus | None = None) -> TrainResult:
@@ -64,7 +66,7 @@ def train(config: RunConfig, corpus: TaskCorpus | None = None) -> TrainResult:
         steps=result.steps, epochs=result.epochs, tokens=result.tokens,
         elapsed_s=result.elapsed_s, stop_reason=result.stop_reason, val_loss=figures["loss"],
         val_perplexity=figures["perplexity"], val_bits_per_token=figures["bits_per_token"],
-        checkpoint=str(Path(settings.out_dir)),
+        checkpoint=str(Path(settings.out_dir)), environment=result.environment,
     )
 
 
