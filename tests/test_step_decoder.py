@@ -224,6 +224,8 @@ def test_bad_requests_are_refused_naming_the_value() -> None:
         sample_texts(model, Letters(), "ab", 10, streams=0)
     with pytest.raises(ValueError, match=r"quantize to be one of \['int8'\], got 'int4'"):
         sample_text(model, Letters(), "ab", 10, quantize="int4")
+    with pytest.raises(ValueError, match=r"quantize to be one of \['int8'\], got 'int4'"):
+        sample_text(language_model(peephole=True), Letters(), "ab", 10, quantize="int4")
     with pytest.raises(ValueError, match="float32 model"):
         quantize_step_decoder(StepDecoder.from_model(model.double()), "int8")
 

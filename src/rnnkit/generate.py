@@ -30,7 +30,12 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor, nn
 
-from rnnkit.step_decoder import StepDecoder, quantize_step_decoder, step_decoder_blocker
+from rnnkit.step_decoder import (
+    StepDecoder,
+    check_quantize,
+    quantize_step_decoder,
+    step_decoder_blocker,
+)
 
 NUCLEUS_TOLERANCE = 1e-6
 #: How often (in tokens) several streams are checked for ``stop_at``.
@@ -270,6 +275,7 @@ def _stepper(model: nn.Module, fast: bool, quantize: str | None) -> StepDecoder 
     """The step decoder generation runs through, or None for the model's own forward."""
     blocker = step_decoder_blocker(model)
     if quantize is not None:
+        check_quantize(quantize)
         if blocker is not None:
             raise ValueError(f"quantize={quantize!r} steps through torch's one-step cells, "
                              f"which cannot hold this model: {blocker}")

@@ -234,6 +234,13 @@ def _torch_cell(layer: RecurrentLayer, index: int) -> nn.Module:
     return cell
 
 
+def check_quantize(quantize: object) -> None:
+    """Raise a ``ValueError`` naming ``quantize`` unless it is one of ``QUANTIZE_CHOICES``."""
+    if quantize not in QUANTIZE_CHOICES:
+        raise ValueError(f"expected quantize to be one of {list(QUANTIZE_CHOICES)}, "
+                         f"got {quantize!r}")
+
+
 def quantize_step_decoder(step: StepDecoder, quantize: str) -> StepDecoder:
     """A copy of ``step`` with torch's dynamic quantization applied to its cells, and to
     its decoder when that has ``QUANTIZED_DECODER_MIN_OUTPUTS`` outputs or more
@@ -243,9 +250,7 @@ def quantize_step_decoder(step: StepDecoder, quantize: str) -> StepDecoder:
     warns that it is deprecated in favour of torchao; the warning is silenced here since
     this is the quantization the toolkit promises, measured in docs/results.md.
     """
-    if quantize not in QUANTIZE_CHOICES:
-        raise ValueError(f"expected quantize to be one of {list(QUANTIZE_CHOICES)}, "
-                         f"got {quantize!r}")
+    check_quantize(quantize)
     if any(parameter.device.type != "cpu" for parameter in step.parameters()):
         raise ValueError("quantize='int8' runs on the CPU only (torch's dynamic quantization "
                          "has no CUDA kernels); use --device cpu")

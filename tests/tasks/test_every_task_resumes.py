@@ -148,3 +148,15 @@ def test_every_task_trains_in_bf16_with_float32_weights(task: str, tmp_path: Pat
                if tensor.is_floating_point())
     assert all(torch.isfinite(tensor).all() for tensor in saved.model_state.values()
                if tensor.is_floating_point())
+
+
+@pytest.mark.parametrize("task", sorted(TASKS))
+def test_every_task_trains_in_precision_auto_and_records_its_choice(task: str,
+                                                                    tmp_path: Path) -> None:
+    run, steps = TASKS[task]
+    run(tmp_path / "run", max_steps=steps, precision="auto")
+    state = load_checkpoint(tmp_path / "run").trainer_state
+    auto = state["precision"]["auto"]
+    assert state["progress"]["step"] == steps
+    assert "fp32" in auto["step_seconds"] and auto["chosen"] in auto["step_seconds"]
+    assert state["environment"]["precision"] == auto["chosen"]
