@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import warnings
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import torch
@@ -111,13 +112,7 @@ class StepDecoder(nn.Module):
 
     def forward(self, tokens: Tensor, state: list[LayerState]) -> tuple[Tensor, list[LayerState]]:
         """Logits for the token after ``tokens``, and the state after reading them."""
-        x = self.embedding(tokens)  # (streams, embedding)
-        next_state: list[LayerState] = []
-        for cell, layer_state in zip(self.cells, state, strict=True):
-            layer_state = cell(x, layer_state)
-            x = layer_state[0] if isinstance(layer_state, tuple) else layer_state
-            next_state.append(layer_state)
-        return self.decoder(x), next_state
+        return _one_step(self.embedding, list(self.cells), self.decoder, tokens, state)
 
     def kernel_step(self) -> Callable[[Tensor, list[LayerState]], tuple[Tensor, list[LayerState]]]:
         """:meth:`forward` as one function for a generation loop: each layer calls its
@@ -125,20 +120,8 @@ class StepDecoder(nn.Module):
         its arguments, which the loop's fixed shapes make needless after the first step).
         The same arithmetic as :meth:`forward`, bit for bit; a module without a known
         kernel is called as it is. Build it again after the decoder changes."""
-        embedding, decoder = _bound_call(self.embedding), _bound_call(self.decoder)
-        layers = [_bound_call(cell) for cell in self.cells]
-        lstm = self.mode == "LSTM"
-
-        def step(tokens: Tensor, state: list[LayerState]) -> tuple[Tensor, list[LayerState]]:
-            x = embedding(tokens)  # (streams, embedding)
-            next_state = []
-            for layer, layer_state in zip(layers, state, strict=True):
-                layer_state = layer(x, layer_state)
-                x = layer_state[0] if lstm else layer_state
-                next_state.append(layer_state)
-            return decoder(x), next_state
-
-        return step
+        return partial(_one_step, _bound_call(self.embedding),
+                       [_bound_call(cell) for cell in self.cells], _bound_call(self.decoder))
 
     def split_state(self, state: RecurrentState) -> list[LayerState]:
         """A :class:`LanguageModel`'s state, (layers, batch, hidden) per tensor, in the
@@ -189,6 +172,21 @@ class StepSequenceModel(nn.Module):
             step_logits, layers = self.step(tokens[:, position], layers)
             logits.append(step_logits)
         return torch.stack(logits, dim=1), self.step.join_state(layers)
+
+
+def _one_step(embedding: Callable[[Tensor], Tensor], layers: list[Callable[..., Any]],
+              decoder: Callable[[Tensor], Tensor], tokens: Tensor, state: list[LayerState]
+              ) -> tuple[Tensor, list[LayerState]]:
+    """Embedding, each layer's step on the one below's output, decoder: the step that
+    :meth:`StepDecoder.forward` runs through its modules and ``kernel_step`` through the
+    bound kernels."""
+    x = embedding(tokens)  # (streams, embedding)
+    next_state: list[LayerState] = []
+    for layer, layer_state in zip(layers, state, strict=True):
+        layer_state = layer(x, layer_state)
+        x = layer_state[0] if isinstance(layer_state, tuple) else layer_state
+        next_state.append(layer_state)
+    return decoder(x), next_state
 
 
 _FLOAT_KERNELS = {nn.LSTMCell: torch._VF.lstm_cell, nn.GRUCell: torch._VF.gru_cell}
