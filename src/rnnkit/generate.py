@@ -25,6 +25,7 @@ import numbers
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
 import torch
@@ -304,17 +305,22 @@ def _token_steps(
     logits = logits[:, -1].expand(streams, -1)  # (streams, vocab)
     if stepper is not None:
         state = stepper.repeat_state(state, streams)
-        step = stepper.kernel_step()
+        advance = stepper.kernel_step()
+    else:
+        advance = partial(_model_step, model)
     for position in range(length):
         token = draw_tokens(logits, options, generator)  # (streams,)
         yield token
         if position + 1 == length:
             return
-        if stepper is not None:
-            logits, state = step(token, state)
-        else:
-            logits, state = model(token.unsqueeze(1), state)  # (streams, 1, vocab)
-            logits = logits[:, -1]
+        logits, state = advance(token, state)
+
+
+def _model_step(model: nn.Module, tokens: Tensor, state: Any) -> tuple[Tensor, Any]:
+    """One step through the model's own forward: tokens (streams,) -> logits (streams,
+    vocab) and its state."""
+    logits, state = model(tokens.unsqueeze(1), state)  # (streams, 1, vocab)
+    return logits[:, -1], state
 
 
 def draw_tokens(logits: Tensor, options: SamplingOptions,
