@@ -20,7 +20,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
@@ -57,8 +57,7 @@ class PrecisionChoice:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able, as saved with the run's checkpoints."""
-        return {"chosen": self.chosen, "step_seconds": self.step_seconds,
-                "losses": self.losses, "passed_over": self.passed_over}
+        return asdict(self)
 
 
 def candidates(device: torch.device) -> list[str]:
