@@ -75,6 +75,10 @@ def _convert(base: type, text: str) -> Any:
     """``text`` as a ``base``, or :data:`_UNREADABLE` (the check then names the text)."""
     if base is str:
         return text
+    if typing.get_origin(base) is tuple:  # a list of ints: "2000,5000", or "" for none
+        parts = [part.strip() for part in text.split(",") if part.strip()]
+        return tuple(int(part) for part in parts) if all(
+            re.fullmatch(r"-?\d+", part) for part in parts) else _UNREADABLE
     try:
         if base is int:
             return int(text.strip())

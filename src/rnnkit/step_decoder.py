@@ -60,6 +60,8 @@ def step_decoder_blocker(model: Any) -> str | None:
     checks = [
         (layer.mode not in _CELLS, f"cell mode {layer.mode} has no torch.nn one-step cell"),
         (bool(model.config.condition_sizes), "it is a conditional model"),
+        (model.config.output_layer != "softmax",
+         f"its output layer is output_layer = {model.config.output_layer!r}"),
         (layer.bidirectional, "it is bidirectional"),
         (bool(layer.proj_size), f"proj_size = {layer.proj_size}"),
         (getattr(layer, "peephole", False), "it has peepholes"),

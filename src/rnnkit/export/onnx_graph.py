@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from rnnkit.export.arrays import float32_array
 from rnnkit.export.onnx_residual import add_residual_stack
@@ -156,6 +156,10 @@ def build_onnx_model(exported: Exported) -> Any:
     TensorProto, helper = onnx.TensorProto, onnx.helper  # noqa: N806 (onnx's own names)
     layer = exported.recurrent
     blocker = onnx_blocker(layer)
+    if isinstance(exported, ExportedLanguageModel) and not isinstance(exported.model.decoder,
+                                                                      nn.Linear):
+        blocker = ("output_layer = 'adaptive': the graph's output layer is one linear "
+                   "decoder")
     if blocker is not None:
         raise ValueError(f"ONNX cannot express this {type(layer).__name__}: {blocker}")
     graph = Graph()

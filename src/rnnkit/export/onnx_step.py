@@ -55,6 +55,9 @@ def step_blocker(model: Any) -> str | None:
     if not isinstance(model, LanguageModel):
         return (f"it is a {type(model).__name__}; the playground runs recurrent language "
                 "models (cell lstm, gru, rnn_tanh, rnn_relu, irnn, mingru or minlstm)")
+    if model.config.output_layer != "softmax":
+        return (f"output_layer = {model.config.output_layer!r}: the step's output layer is "
+                "one linear decoder")
     layer = model.rnn
     if isinstance(layer, ResidualRecurrentStack):
         return None

@@ -1,7 +1,9 @@
-"""A recurrent language model: embedding, rnnkit recurrent layer, dropout, linear decoder."""
+"""A recurrent language model: embedding, rnnkit recurrent layer, dropout, output layer (a
+linear decoder, or an adaptive softmax over a large vocabulary)."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -27,6 +29,7 @@ from rnnkit.validation import (
 )
 
 EMBEDDINGS = ("learned", "one-hot")
+OUTPUT_LAYERS = ("softmax", "adaptive")
 DEFAULT_INIT = "uniform"
 ARCHITECTURES = ("rnn", "transformer")
 
@@ -48,6 +51,13 @@ class ModelConfig:
     ``condition_sizes`` when the data attaches conditions to every token (the number of
     classes of each, e.g. the keys and meters of ABC tunes); each condition class is
     embedded in ``condition_size`` features and fed with the token at every step.
+
+    ``output_layer="adaptive"`` replaces the linear decoder and its full softmax by an
+    adaptive softmax (Grave et al. 2017, ``torch.nn.AdaptiveLogSoftmaxWithLoss``): the
+    tokens below ``adaptive_cutoffs[0]`` sit in the head, the rest in tail clusters whose
+    projections shrink by ``adaptive_div_value`` each. It assumes ids ordered by frequency,
+    as word vocabularies are (the commonest first). Empty cutoffs mean a fifth and a half of
+    the vocabulary. It changes the model, not only its speed.
     """
 
     vocab_size: int = 0
@@ -71,6 +81,9 @@ class ModelConfig:
     condition_size: int = 16
     num_heads: int = 4
     context: int = 256
+    output_layer: str = "softmax"
+    adaptive_cutoffs: tuple[int, ...] = ()
+    adaptive_div_value: float = 4.0
 
     RANGES: ClassVar[dict[str, Rule]] = {
         "vocab_size": ">= 0", "architecture": ARCHITECTURES, "cell": CELL_NAMES,
@@ -78,7 +91,8 @@ class ModelConfig:
         "hidden_size": f"[1, {MAX_SIZE}]", "num_layers": f"[1, {MAX_LAYERS}]",
         "dropout": "[0, 1)", "proj_size": f"[0, {MAX_SIZE}]", "recurrent_dropout": "[0, 1)",
         "weight_dropout": "[0, 1)", "init": INIT_SCHEMES, "condition_size": f"[1, {MAX_SIZE}]",
-        "num_heads": "[1, 1024]", "context": f"[1, {MAX_LENGTH}]"}
+        "num_heads": "[1, 1024]", "context": f"[1, {MAX_LENGTH}]",
+        "output_layer": OUTPUT_LAYERS, "adaptive_div_value": "> 0"}
 
     def __post_init__(self) -> None:
         owner = "ModelConfig"
@@ -102,6 +116,7 @@ class ModelConfig:
                              f"got cell={self.cell!r}")
         if CATALOG[self.cell].kind in MINIMAL_KINDS:
             self._check_minimal_options(owner)
+        self._check_output_layer(owner)
         fixed_init = CATALOG[self.cell].fixed.get("init")
         if fixed_init is not None and self.init not in (DEFAULT_INIT, fixed_init):
             raise ValueError(f"{owner}: cell={self.cell!r} fixes "
@@ -114,6 +129,42 @@ class ModelConfig:
                 raise ValueError(f"{owner}: {name} has no meaning for cell={self.cell!r} "
                                  f"(its recurrence has no W_hh); leave it at {default!r}, "
                                  f"got {getattr(self, name)!r}")
+
+    def _check_output_layer(self, owner: str) -> None:
+        object.__setattr__(self, "adaptive_cutoffs", tuple(self.adaptive_cutoffs))  # JSON: list
+        if self.output_layer == "softmax":
+            if self.adaptive_cutoffs:
+                raise ValueError(f"{owner}: adaptive_cutoffs needs output_layer='adaptive', "
+                                 f"got output_layer={self.output_layer!r}")
+            return
+        if self.architecture != "rnn":
+            raise ValueError(f"{owner}: output_layer='adaptive' needs architecture='rnn', "
+                             f"got architecture={self.architecture!r}")
+        if self.tie_weights:
+            raise ValueError(f"{owner}: tie_weights needs output_layer='softmax' (an adaptive "
+                             "softmax has no single decoder matrix to share)")
+        tails = len(self.adaptive_cutoffs) if self.adaptive_cutoffs else 2
+        narrowest = int(self.output_size // self.adaptive_div_value ** tails)
+        if narrowest < 1:
+            raise ValueError(f"{owner}: the last tail cluster's projection would be "
+                             f"{self.output_size} // {self.adaptive_div_value}**{tails} = "
+                             f"{narrowest} features wide; lower adaptive_div_value or use "
+                             "fewer adaptive_cutoffs")
+        if self.vocab_size:
+            self.cutoffs()  # checked once the vocabulary is known
+
+    def cutoffs(self) -> tuple[int, ...]:
+        """The adaptive softmax's cluster edges: ``adaptive_cutoffs``, or a fifth and a
+        half of ``vocab_size`` when it is empty; each checked to rise strictly inside
+        ``(0, vocab_size)``."""
+        cutoffs = self.adaptive_cutoffs or (self.vocab_size // 5, self.vocab_size // 2)
+        edges = (0, *cutoffs, self.vocab_size)
+        ints = all(isinstance(c, int) and not isinstance(c, bool) for c in cutoffs)
+        if not (ints and all(a < b for a, b in itertools.pairwise(edges))):
+            source = "adaptive_cutoffs" if self.adaptive_cutoffs else "the default cutoffs"
+            raise ValueError(f"ModelConfig: {source} must be ints rising strictly inside "
+                             f"(0, vocab_size={self.vocab_size}), got {list(cutoffs)}")
+        return cutoffs
 
     @property
     def input_size(self) -> int:
@@ -201,10 +252,18 @@ class LanguageModel(nn.Module):
         self.condition_embeddings = nn.ModuleList(
             nn.Embedding(size, config.condition_size) for size in config.condition_sizes)
         self.rnn = build_recurrent_layer(config)
-        self.decoder = nn.Linear(config.output_size, config.vocab_size)
+        self.decoder: nn.Module = self._build_output_layer(config)
         self._init_embedding_and_decoder()
         if config.tie_weights:
             self._tie_weights()
+
+    @staticmethod
+    def _build_output_layer(config: ModelConfig) -> nn.Module:
+        if config.output_layer == "adaptive":
+            return nn.AdaptiveLogSoftmaxWithLoss(
+                config.output_size, config.vocab_size, list(config.cutoffs()),
+                div_value=config.adaptive_div_value)
+        return nn.Linear(config.output_size, config.vocab_size)
 
     @torch.no_grad()
     def _init_embedding_and_decoder(self) -> None:
@@ -212,6 +271,8 @@ class LanguageModel(nn.Module):
         # N(0, 1) gives inputs ten times larger than the recurrent layer's init expects.
         if isinstance(self.embedding, nn.Embedding):
             nn.init.uniform_(self.embedding.weight, -EMBEDDING_INIT_RANGE, EMBEDDING_INIT_RANGE)
+        if not isinstance(self.decoder, nn.Linear):
+            return  # the adaptive softmax keeps torch's initialisation
         nn.init.uniform_(self.decoder.weight, -EMBEDDING_INIT_RANGE, EMBEDDING_INIT_RANGE)
         nn.init.zeros_(self.decoder.bias)
 
@@ -234,11 +295,15 @@ class LanguageModel(nn.Module):
 
         ``lengths`` (batch,): the real steps of each row of a padded batch; the state
         returned is each row's at its last real step (logits past it are the decoder's
-        bias and mean nothing).
+        bias and mean nothing). With the adaptive softmax the logits are the full
+        log-probabilities, which a softmax or a cross-entropy reads as it reads logits.
         """
         embedded = F.dropout(self._embed(tokens), self.config.dropout, self.training)
         output, state = self.rnn(embedded, state, lengths=lengths)  # (batch, time, output)
         output = F.dropout(output, self.config.dropout, self.training)
+        if isinstance(self.decoder, nn.AdaptiveLogSoftmaxWithLoss):
+            features = output.reshape(-1, output.shape[-1])  # (batch * time, output)
+            return self.decoder.log_prob(features).view(*output.shape[:-1], -1), state
         return self.decoder(output), state
 
     def _embed(self, tokens: Tensor) -> Tensor:
