@@ -1,9 +1,14 @@
-"""The word-level output layer: the full softmax against linear_cross_entropy's chunks.
+"""The word-level output layer: the full softmax against linear_cross_entropy's chunks and
+the adaptive softmax.
 
 Times forward and backward of the output layer and its loss (a linear layer to the
-vocabulary, then cross-entropy) at the shapes of the Penn Treebank recipes, both ways, in
+vocabulary, then cross-entropy) at the shapes of the Penn Treebank recipes, every way, in
 float32 and under bf16 autocast, side by side in one run (medians of ``--repeats`` after
 warm-ups). The full way is ``F.cross_entropy(F.linear(features, weight, bias), targets)``.
+The adaptive softmax (``output_layer = "adaptive"``, cutoffs 2000 and 5000) is another
+model, timed two ways: the full log-probabilities and a cross-entropy over them (what
+rnnkit's language model trains through) and torch's target-only loss. Targets are drawn
+from a Zipf law over the ids, as word frequencies fall, so most of them sit in the head.
 
     python benchmarks/output_layer_speed.py --threads 2
 """
@@ -25,6 +30,8 @@ from rnnkit.models.chunked_softmax import linear_cross_entropy
 SHAPES = {"zaremba_small (20x20 tokens, 200 features)": (400, 200),
           "zaremba_medium (20x35 tokens, 650 features)": (700, 650)}
 VOCAB = 10000
+ADAPTIVE_CUTOFFS = [2000, 5000]
+TARGET_ONLY = "adaptive: target-only (torch)"
 
 
 def shape_rows(name: str, tokens: int, width: int, chunks: list[int], repeats: int
@@ -34,19 +41,28 @@ def shape_rows(name: str, tokens: int, width: int, chunks: list[int], repeats: i
     features = torch.randn(tokens, width, generator=generator, requires_grad=True)
     weight = (torch.randn(VOCAB, width, generator=generator) * 0.1).requires_grad_()
     bias = torch.zeros(VOCAB, requires_grad=True)
-    targets = torch.randint(0, VOCAB, (tokens,), generator=generator)
+    zipf = 1.0 / torch.arange(1, VOCAB + 1, dtype=torch.float64)
+    targets = torch.multinomial(zipf, tokens, replacement=True, generator=generator)
     variants = {"full softmax": lambda: F.cross_entropy(
         F.linear(features, weight, bias).float(), targets)}
     for chunk in chunks:
         variants[f"chunks of {chunk}"] = partial(linear_cross_entropy, features, weight, bias,
                                                  targets, chunk_size=chunk)
+    adaptive = torch.nn.AdaptiveLogSoftmaxWithLoss(width, VOCAB, ADAPTIVE_CUTOFFS)
+    variants["adaptive: full log-probs (rnnkit)"] = lambda: F.cross_entropy(
+        adaptive.log_prob(features), targets)
+    variants[TARGET_ONLY] = lambda: adaptive(features, targets).loss
     rows = []
     for precision in ("fp32", "bf16"):
         times = {variant: median_seconds(partial(step, loss_of, precision), repeats, warmup=3)
-                 for variant, loss_of in variants.items()}
+                 for variant, loss_of in variants.items()
+                 if not (precision == "bf16" and variant == TARGET_ONLY)}
         for variant, seconds in times.items():
             rows.append([name, precision, variant, f"{seconds * 1e3:.2f}",
                          f"{times['full softmax'] / seconds:.2f}x"])
+        if precision == "bf16":
+            rows.append([name, precision, TARGET_ONLY, "fails: index_copy_ of bf16 into a "
+                         "float32 output, torch 2.13", "-"])
     return rows
 
 

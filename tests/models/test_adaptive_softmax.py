@@ -22,6 +22,8 @@ from rnnkit.export.onnx_step import step_blocker
 from rnnkit.metrics.language import cross_entropy, evaluation_streams, stateful_loss
 from rnnkit.models.language_model import LanguageModel, ModelConfig
 from rnnkit.step_decoder import step_decoder_blocker
+from rnnkit.tasks.language_model.training import train
+from rnnkit.training.config import DataConfig, RunConfig, TrainConfig
 
 VOCAB = 40
 
@@ -53,6 +55,60 @@ def test_log_probabilities_give_torchs_target_only_loss_and_gradients() -> None:
     assert ours.item() == pytest.approx(reference.item(), abs=1e-12)
     for mine, theirs in zip(ours_grads, reference_grads, strict=True):
         torch.testing.assert_close(mine, theirs, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("output_layer", ["softmax", "adaptive"])
+def test_next_token_loss_is_the_cross_entropy_of_the_forward(output_layer) -> None:
+    options = {} if output_layer == "adaptive" else dict(adaptive_cutoffs=())
+    model = adaptive_model(output_layer=output_layer, **options)
+    tokens, targets = torch.randint(0, VOCAB, (3, 9)), torch.randint(0, VOCAB, (3, 9))
+    with torch.no_grad():
+        state = model(tokens)[1]  # a carried state, as training passes one
+
+    loss, next_state = model.next_token_loss(tokens, targets, state)
+    grads = torch.autograd.grad(loss, list(model.parameters()))
+    logits, reference_state = model(tokens, state)
+    reference = cross_entropy(logits, targets)
+    reference_grads = torch.autograd.grad(reference, list(model.parameters()))
+
+    assert loss.item() == pytest.approx(reference.item(), abs=1e-12)
+    for mine, theirs in zip(grads, reference_grads, strict=True):
+        torch.testing.assert_close(mine, theirs, rtol=1e-10, atol=1e-12)
+    for mine, theirs in zip(next_state, reference_state, strict=True):
+        torch.testing.assert_close(mine, theirs, rtol=0, atol=0)
+
+
+def test_next_token_loss_runs_under_bf16_autocast() -> None:
+    model = adaptive_model().float()
+    tokens, targets = torch.randint(0, VOCAB, (3, 9)), torch.randint(0, VOCAB, (3, 9))
+    full = model.next_token_loss(tokens, targets)[0]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss, _ = model.next_token_loss(tokens, targets)  # torch's own path fails here
+    assert loss.dtype == torch.float32
+    assert loss.item() == pytest.approx(full.item(), abs=0.02)
+
+
+def test_training_goes_through_the_target_only_loss(tmp_path, monkeypatch) -> None:
+    calls = {"target_only": 0}
+    target_only = torch.nn.AdaptiveLogSoftmaxWithLoss.forward
+
+    def counted(self, *arguments, **options):
+        calls["target_only"] += 1
+        return target_only(self, *arguments, **options)
+
+    monkeypatch.setattr(torch.nn.AdaptiveLogSoftmaxWithLoss, "forward", counted)
+    text = tmp_path / "words.txt"
+    text.write_text(" ".join(f"w{i % 23}" for i in range(3000)) + "\n")
+    config = RunConfig(
+        data=DataConfig(dataset=None, text_file=str(text), level="word"),
+        model=ModelConfig(embedding_size=8, hidden_size=16, num_layers=1, dropout=0.0,
+                          output_layer="adaptive", adaptive_cutoffs=(5, 12)),
+        train=TrainConfig(batch_size=4, seq_len=8, max_steps=6, eval_every=3, seed=3,
+                          sample_length=0, out_dir=str(tmp_path / "run"), progress=False,
+                          tensorboard=False))
+    result = train(config)
+    assert calls["target_only"] == 6  # one per step; validation reads the log-probabilities
+    assert math.isfinite(result.val_loss)
 
 
 def test_the_log_probabilities_are_a_distribution_over_the_whole_vocabulary() -> None:

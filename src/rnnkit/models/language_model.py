@@ -298,13 +298,39 @@ class LanguageModel(nn.Module):
         bias and mean nothing). With the adaptive softmax the logits are the full
         log-probabilities, which a softmax or a cross-entropy reads as it reads logits.
         """
-        embedded = F.dropout(self._embed(tokens), self.config.dropout, self.training)
-        output, state = self.rnn(embedded, state, lengths=lengths)  # (batch, time, output)
-        output = F.dropout(output, self.config.dropout, self.training)
+        output, state = self._features(tokens, state, lengths)
         if isinstance(self.decoder, nn.AdaptiveLogSoftmaxWithLoss):
             features = output.reshape(-1, output.shape[-1])  # (batch * time, output)
             return self.decoder.log_prob(features).view(*output.shape[:-1], -1), state
         return self.decoder(output), state
+
+    def next_token_loss(self, tokens: Tensor, targets: Tensor,
+                        state: RecurrentState | None = None) -> tuple[Tensor, RecurrentState]:
+        """Mean cross-entropy of ``targets`` (batch, time) in nats per token, and the state
+        after the last step: ``F.cross_entropy`` of :meth:`forward`'s logits, the same
+        number. With the adaptive softmax it reads each target's own cluster only (torch's
+        target-only path), which is what makes that output layer fast to train.
+        """
+        if not isinstance(self.decoder, nn.AdaptiveLogSoftmaxWithLoss):
+            logits, state = self(tokens, state)
+            return F.cross_entropy(logits.reshape(-1, logits.shape[-1]),
+                                   targets.reshape(-1)), state
+        output, state = self._features(tokens, state, None)
+        features = output.reshape(-1, output.shape[-1])  # (batch * time, output)
+        # In the weights' dtype, outside autocast: torch's target-only path writes each
+        # cluster's result into a buffer of the input's dtype and fails on bf16 ones
+        # (torch 2.13).
+        features = features.to(self.decoder.head.weight.dtype)
+        with torch.autocast(features.device.type, enabled=False):
+            return self.decoder(features, targets.reshape(-1)).loss, state
+
+    def _features(self, tokens: Tensor, state: RecurrentState | None,
+                  lengths: Tensor | None) -> tuple[Tensor, RecurrentState]:
+        """The recurrent output the output layer reads, (batch, time, output), after
+        dropout, and the state."""
+        embedded = F.dropout(self._embed(tokens), self.config.dropout, self.training)
+        output, state = self.rnn(embedded, state, lengths=lengths)  # (batch, time, output)
+        return F.dropout(output, self.config.dropout, self.training), state
 
     def _embed(self, tokens: Tensor) -> Tensor:
         _check_tokens(self.config, tokens)

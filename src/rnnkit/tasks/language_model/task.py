@@ -75,7 +75,6 @@ class LanguageModelTask:
 
     figure_names = LANGUAGE_FIGURES
     validates_at_end = True  # the scheduled validations may read part of the split
-    forward_only = True  # the loss is the model's forward and a cross-entropy: DDP wraps it
 
     def __init__(self, config: RunConfig, corpus: Corpus, device: Any,
                  task_table: dict[str, Any] | None = None) -> None:
@@ -84,6 +83,10 @@ class LanguageModelTask:
         self.distributed = Distributed()
         self.streams = make_streams(corpus.splits["train"], config.train.batch_size).to(device)
         self.divergence_bound = config.train.explode_factor * math.log(config.model.vocab_size)
+        # The plain softmax's loss is the model's forward and a cross-entropy, which DDP can
+        # wrap; the adaptive softmax trains through LanguageModel.next_token_loss, whose
+        # gradients the loop averages itself under several processes.
+        self.forward_only = config.model.output_layer == "softmax"
 
     def bind(self, distributed: Distributed) -> None:
         """Keep this rank's block of rows."""
@@ -97,8 +100,12 @@ class LanguageModelTask:
 
     def loss(self, model: nn.Module, batch: tuple[Tensor, Tensor], state: Any) -> StepLoss:
         inputs, targets = batch
-        logits, state = model(inputs, state)
-        return StepLoss(cross_entropy(logits, targets), target_tokens(targets).numel(), state)
+        if self.forward_only:
+            logits, state = model(inputs, state)
+            loss = cross_entropy(logits, targets)
+        else:
+            loss, state = model.next_token_loss(inputs, target_tokens(targets), state)
+        return StepLoss(loss, target_tokens(targets).numel(), state)
 
     def validate(self, model: nn.Module, *, final: bool) -> dict[str, float]:
         """Stateful validation loss (on the first ``eval_max_tokens`` tokens unless
