@@ -22,7 +22,8 @@ CHECK := build/wheel-check
 # The playground's vendored JavaScript (web-vendor below); its versions file stands for it.
 VENDORED := src/rnnkit/export/web/vendor/versions.json
 
-.PHONY: demo test lint install lock wheel-check clean music music-tools mutation web-vendor browser
+.PHONY: demo test lint install lock wheel-check clean music music-tools mutation web-vendor browser \
+	reproduce
 
 $(WHEELS): requirements/dev.lock requirements/build.lock
 	mkdir -p $(WHEELHOUSE)
@@ -176,6 +177,16 @@ demo: install
 	$(BIN)/rnnkit train --config shakespeare_char --overwrite
 	$(BIN)/rnnkit sample --checkpoint runs/shakespeare_char --prime "HAMLET." --length 400 --temperature 0.8 --seed 1
 	$(BIN)/rnnkit web --checkpoint runs/shakespeare_char --out runs/shakespeare_char_web
+
+# The short figures rerun (docs/results.md, "Reproducing the short figures"): the demo recipe,
+# a two-minute classification and tagging run and the gradient probe, one thread each, two at
+# a time, each printed next to its documented mean and the tolerance its seeds allow. Exits 1
+# if a figure lands outside. Runs go to runs/reproduce/.
+reproduce: install
+	$(BIN)/rnnkit data fetch shakespeare
+	$(BIN)/rnnkit data fetch rotten_tomatoes
+	$(BIN)/rnnkit data fetch wnut16
+	$(BIN)/python experiments/reproduce.py --jobs 2
 
 # Music generation (docs/music.md): train the small Irish-tune model (about 3.5 minutes on
 # 2 CPU cores), then write 10 tunes as ABC, MIDI, WAV and piano rolls, with a summary.
