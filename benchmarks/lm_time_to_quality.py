@@ -5,9 +5,10 @@ batch 64, dropout 0.2, trained by a hand-written truncated-BPTT loop. Both sides
 on training alone (validation excluded) and validated the same way: stateful, 32 streams,
 windows of 256, on the first ``--eval-tokens`` validation characters along the way and on
 the whole validation split at the end. Prints a table and writes both curves in one PNG.
-Several recipes (``--recipe A B ...``) are trained one after another and drawn in the same
-plot, each with its loss at ``--at`` minutes read off its curve; ``--plain-minutes 0`` leaves
-the plain loop out.
+``--text-file`` puts both sides on another text (split 90/10 by position). Several recipes
+(``--recipe A B ...``) are trained one after another and drawn in the same plot, each with
+its loss at ``--at`` minutes read off its curve; ``--plain-minutes 0`` leaves the plain loop
+out.
 
     python benchmarks/lm_time_to_quality.py --recipe shakespeare_char \
         --plain-minutes 4 --plot docs/figures/time_to_quality_demo.png
@@ -62,10 +63,15 @@ def run_plain(corpus, minutes: float, eval_tokens: int, eval_every_s: float, see
     return curve, validation_loss(model, corpus.splits["valid"]), window
 
 
-def run_recipe(recipe: str, eval_tokens: int, seed: int, eval_every: int | None = None):
+def run_recipe(recipe: str, eval_tokens: int, seed: int, eval_every: int | None = None,
+               text_file: Path | None = None):
     """Train the rnnkit recipe; returns its curve and its final full validation loss.
-    ``eval_every`` (steps) replaces the recipe's, so that curves have points alike."""
+    ``eval_every`` (steps) replaces the recipe's, so that curves have points alike;
+    ``text_file`` replaces its data set (split 90/10 by position, as ``--text-file``)."""
     config = load_config_file(recipe)
+    if text_file is not None:
+        config = replace(config, data=replace(config.data, dataset=None,
+                                              text_file=str(text_file)))
     out_dir = Path(tempfile.mkdtemp(prefix="rnnkit-ttq-"))
     config = replace(config, train=replace(config.train, out_dir=str(out_dir), seed=seed,
                                            eval_every=eval_every or config.train.eval_every,
@@ -128,6 +134,9 @@ def main() -> None:
     parser.add_argument("--eval-every", type=int,
                         help="the recipes validate every this many steps (default: theirs)")
     parser.add_argument("--seed", type=int, default=1337)
+    parser.add_argument("--text-file", type=Path,
+                        help="train and validate both sides on this text instead of the "
+                             "recipe's data set")
     parser.add_argument("--plot", type=Path, default=Path("docs/figures/time_to_quality.png"))
     parser.add_argument("--json", type=Path, help="also write the curves and figures here")
     parser.add_argument("--include", type=Path, nargs="*", default=[],
@@ -145,7 +154,7 @@ def main() -> None:
         label = f"rnnkit {Path(recipe).stem}"
         run_started = time.perf_counter()
         curves[label], finals[label], config, minutes[label] = run_recipe(
-            recipe, args.eval_tokens, args.seed, args.eval_every)
+            recipe, args.eval_tokens, args.seed, args.eval_every, args.text_file)
         print(f"{label}: {minutes[label]:.2f} training minutes, full-split loss "
               f"{finals[label]:.4f}, wall {(time.perf_counter() - run_started) / 60:.1f} min",
               flush=True)

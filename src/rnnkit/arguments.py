@@ -22,8 +22,10 @@ from rnnkit.validation import (
     Rule,
     check_value,
     field_rules,
+    number_words,
     show_value,
     type_hints,
+    type_name,
     unwrap_optional,
 )
 
@@ -56,7 +58,7 @@ def value_type(base: type, rule: Rule | None = None, *, optional: bool = False,
             shown = text.strip() if typed_number else show_value(text)
             raise argparse.ArgumentTypeError(error.for_flag(shown)) from None
 
-    parse.__name__ = base.__name__  # argparse names the type in its own messages
+    parse.__name__ = type_name(base)  # argparse names the type in its own messages
     return parse
 
 
@@ -75,6 +77,9 @@ def _convert(base: type, text: str) -> Any:
     """``text`` as a ``base``, or :data:`_UNREADABLE` (the check then names the text)."""
     if base is str:
         return text
+    words = number_words(base)
+    if words is not None:  # float | Literal["auto"]
+        return text.strip() if text.strip() in words else _convert(float, text)
     if typing.get_origin(base) is tuple:  # a list of ints: "2000,5000", or "" for none
         parts = [part.strip() for part in text.split(",") if part.strip()]
         return tuple(int(part) for part in parts) if all(

@@ -274,7 +274,13 @@ def check_value(owner: str, name: str, value: object, hint: Any, rule: Rule | No
         if optional:
             return None
         raise ConfigTypeError(owner, name, value, expected, optional)
-    typed = _typed(owner, name, value, base, expected, optional)
+    words = number_words(base)
+    if words is not None and isinstance(value, str):  # float | Literal["auto"]: a word
+        if value not in words:
+            raise ConfigTypeError(owner, name, value, expected, optional)
+        return value
+    typed = _typed(owner, name, value, float if words is not None else base, expected,
+                   optional)
     if rule is not None and not _allowed(typed, rule):
         raise ConfigValueError(owner, name, value, expected, optional)
     return typed
@@ -313,6 +319,9 @@ def describe(base: Any, rule: Rule | None) -> str:
     """What a field allows, in words: ``an int >= 1``, ``a finite number in [0, 1)``."""
     if isinstance(rule, tuple):
         return "one of " + ", ".join(json.dumps(choice) for choice in rule)
+    words = number_words(base)
+    if words is not None:
+        return " or ".join([describe(float, rule), *(json.dumps(word) for word in words)])
     noun = {bool: "a bool (true/false)", int: "an int", float: "a finite number",
             str: "a string"}.get(base, "a list of ints")
     if rule is None:
@@ -336,11 +345,28 @@ def _allowed(value: Any, rule: Rule) -> bool:
 
 
 def unwrap_optional(hint: Any) -> tuple[Any, bool]:
-    """``(int, True)`` for ``int | None``; ``(int, False)`` for ``int``."""
+    """``(int, True)`` for ``int | None``; ``(int, False)`` for ``int``; a union of more
+    than one type other than None stays a union (``float | Literal["auto"]``)."""
     if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
         members = [a for a in typing.get_args(hint) if a is not type(None)]
-        return members[0], len(members) < len(typing.get_args(hint))
+        base = functools.reduce(lambda union, member: union | member, members)
+        return base, len(members) < len(typing.get_args(hint))
     return hint, False
+
+
+def number_words(base: Any) -> tuple[str, ...] | None:
+    """The words a ``float | Literal[...]`` field takes besides a number (``("auto",)``),
+    or None for any other type."""
+    if typing.get_origin(base) is not typing.Union:
+        return None
+    return tuple(word for member in typing.get_args(base)
+                 if typing.get_origin(member) is typing.Literal
+                 for word in typing.get_args(member))
+
+
+def type_name(base: Any) -> str:
+    """The type's name as flags show it: ``int``, ``float`` (also for a number-or-word)."""
+    return "float" if number_words(base) is not None else base.__name__
 
 
 @functools.cache

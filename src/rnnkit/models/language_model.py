@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
@@ -52,6 +52,10 @@ class ModelConfig:
     classes of each, e.g. the keys and meters of ABC tunes); each condition class is
     embedded in ``condition_size`` features and fed with the token at every step.
 
+    ``dropout="auto"`` is set from the passes over the text a run's bounds plan, when
+    the run starts (:mod:`rnnkit.training.planned_regularization`); a model is built with
+    a number.
+
     ``output_layer="adaptive"`` replaces the linear decoder and its full softmax by an
     adaptive softmax (Grave et al. 2017, ``torch.nn.AdaptiveLogSoftmaxWithLoss``): the
     tokens below ``adaptive_cutoffs[0]`` sit in the head, the rest in tail clusters whose
@@ -67,7 +71,7 @@ class ModelConfig:
     embedding_size: int = 128
     hidden_size: int = 512
     num_layers: int = 2
-    dropout: float = 0.2
+    dropout: float | Literal["auto"] = 0.2
     tie_weights: bool = False
     proj_size: int = 0
     peephole: bool = False
@@ -244,6 +248,9 @@ class LanguageModel(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         check_positive_int("LanguageModel", "vocab_size", config.vocab_size)
+        if config.dropout == "auto":
+            raise ValueError("LanguageModel: dropout='auto' is set from the planned passes "
+                             "when a run starts; a model needs a number, got 'auto'")
         self.config = config
         if config.embedding == "one-hot":
             self.embedding: nn.Module = OneHot(config.vocab_size)

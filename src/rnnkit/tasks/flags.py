@@ -10,7 +10,13 @@ from typing import Any
 
 from rnnkit.arguments import field_type
 from rnnkit.tasks.recipe import read_task_recipe, recipe_tables
-from rnnkit.validation import ConfigValueError, field_rules, type_hints, unwrap_optional
+from rnnkit.validation import (
+    ConfigValueError,
+    field_rules,
+    type_hints,
+    type_name,
+    unwrap_optional,
+)
 
 
 def add_dataclass_flags(parser: argparse.ArgumentParser, section: str, cls: type,
@@ -48,7 +54,7 @@ def _add_field_flag(group: Any, cls: type, section: str, name: str, hint: Any,
                            default=argparse.SUPPRESS, help=help_text)
         return
     group.add_argument(flag, dest=dest, type=field_type(cls, name), required=required,
-                       default=argparse.SUPPRESS, metavar=base.__name__.upper(),
+                       default=argparse.SUPPRESS, metavar=type_name(base).upper(),
                        help=help_text)
 
 

@@ -10,23 +10,28 @@ without one the text of ``[data]`` is read as plain text.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from torch import nn
 
+from rnnkit.data.batching import make_streams, num_windows
 from rnnkit.data.corpus import load_corpus
 from rnnkit.models.factory import build_language_model
 from rnnkit.tasks.language_model.task import LanguageModelTask, TaskCorpus
-from rnnkit.training.checkpoint import load_checkpoint_vocab
+from rnnkit.training.checkpoint import load_checkpoint_config, load_checkpoint_vocab
 from rnnkit.training.config import RunConfig
 from rnnkit.training.distributed import process_rank, start_distributed
+from rnnkit.training.planned_regularization import dropout_for_passes, planned_passes
 from rnnkit.training.prepare import prepare_run as prepare_fit
 from rnnkit.training.prepare import start_training
 from rnnkit.training.run import Run
 from rnnkit.training.run_folder import claim_run_folder
 from rnnkit.training.trainer import fit
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -85,9 +90,27 @@ def build_language_model_task(config: RunConfig, corpus: TaskCorpus | None = Non
     text = load(config.data, saved_vocab)
     config = replace(config, model=replace(config.model, vocab_size=len(text.vocab),
                                            condition_sizes=text.condition_sizes))
+    if config.model.dropout == "auto":
+        config = replace(config, model=replace(config.model,
+                                               dropout=_planned_dropout(config, text)))
     model = build_language_model(config.model).to(device)
     table = corpus.table if corpus is not None else None
     return model, LanguageModelTask(config, text, device, task_table=table)
+
+
+def _planned_dropout(config: RunConfig, text: Any) -> float:
+    """``dropout = "auto"``: the saved run's dropout on resume (its plan may have had other
+    bounds), else the one its planned passes over the training split give."""
+    settings = config.train
+    if settings.resume and (Path(settings.out_dir) / "latest.json").exists():
+        return float(load_checkpoint_config(settings.out_dir)["model"]["dropout"])
+    train_tokens = len(text.splits["train"])
+    streams = make_streams(text.splits["train"], settings.batch_size)
+    passes = planned_passes(settings, train_tokens, num_windows(streams, settings.seq_len))
+    dropout = dropout_for_passes(passes)
+    logger.info("dropout auto: %.2f planned passes over %s training tokens; dropout %.1f",
+                passes, f"{train_tokens:,}", dropout)
+    return dropout
 
 
 def prepare_run(config: RunConfig, corpus: TaskCorpus | None = None) -> Run:
