@@ -8,7 +8,7 @@ warm-ups). The full way is ``F.cross_entropy(F.linear(features, weight, bias), t
 The adaptive softmax (``output_layer = "adaptive"``, cutoffs 2000 and 5000) is another
 model, timed two ways: the full log-probabilities and a cross-entropy over them (what
 validation and sampling read) and torch's target-only loss, in float32 outside autocast
-(what ``LanguageModel.next_token_loss`` trains through). Targets are drawn
+(``adaptive_target_loss``, what ``LanguageModel.next_token_loss`` trains through). Targets are drawn
 from a Zipf law over the ids, as word frequencies fall, so most of them sit in the head.
 
     python benchmarks/output_layer_speed.py --threads 2
@@ -27,6 +27,7 @@ from common import machine_line, median_seconds, print_table
 from torch.nn import functional as F
 
 from rnnkit.models.chunked_softmax import linear_cross_entropy
+from rnnkit.models.language_model import adaptive_target_loss
 
 SHAPES = {"zaremba_small (20x20 tokens, 200 features)": (400, 200),
           "zaremba_medium (20x35 tokens, 650 features)": (700, 650)}
@@ -52,7 +53,7 @@ def shape_rows(name: str, tokens: int, width: int, chunks: list[int], repeats: i
     variants["adaptive: full log-probs (validation, sampling)"] = lambda: F.cross_entropy(
         adaptive.log_prob(features), targets)
     variants["adaptive: target-only, float32 (training)"] = partial(
-        target_only_loss, adaptive, features, targets)
+        adaptive_target_loss, adaptive, features, targets)
     rows = []
     for precision in ("fp32", "bf16"):
         times = {variant: median_seconds(partial(step, loss_of, precision), repeats, warmup=3)
@@ -61,15 +62,6 @@ def shape_rows(name: str, tokens: int, width: int, chunks: list[int], repeats: i
             rows.append([name, precision, variant, f"{seconds * 1e3:.2f}",
                          f"{times['full softmax'] / seconds:.2f}x"])
     return rows
-
-
-def target_only_loss(adaptive: torch.nn.AdaptiveLogSoftmaxWithLoss, features: torch.Tensor,
-                     targets: torch.Tensor) -> torch.Tensor:
-    """Torch's target-only loss as LanguageModel.next_token_loss runs it: in float32 outside
-    autocast (under bf16 autocast torch's path fails: index_copy_ of bf16 results into a
-    float32 buffer, torch 2.13)."""
-    with torch.autocast("cpu", enabled=False):
-        return adaptive(features.float(), targets).loss
 
 
 def step(loss_of: Callable[[], torch.Tensor], precision: str) -> None:

@@ -78,26 +78,26 @@ class Figure:
         return shlex.join(["rnnkit", *(a.format(seed=seed, out="OUT") for a in arguments)])
 
 
-def last_json_line(_out: Path, last_line: str) -> dict:
+def last_json_line(last_line: str) -> dict:
     """The result line a training command prints last."""
     return json.loads(last_line)
 
 
-def language_model_metrics(out: Path, last_line: str) -> Metrics:
+def language_model_metrics(_out: Path, last_line: str) -> Metrics:
     """``rnnkit train``: the final validation loss over the whole split."""
-    return {"validation loss (nats/char)": last_json_line(out, last_line)["val_loss"]}
+    return {"validation loss (nats/char)": last_json_line(last_line)["val_loss"]}
 
 
-def classify_metrics(out: Path, last_line: str) -> Metrics:
+def classify_metrics(_out: Path, last_line: str) -> Metrics:
     """``rnnkit classify train``: test accuracy and macro-F1 of the checkpoint kept."""
-    test = last_json_line(out, last_line)["test"]
+    test = last_json_line(last_line)["test"]
     return {"test accuracy (%)": 100 * test["accuracy"],
             "test macro-F1 (%)": 100 * test["macro_f1"]}
 
 
-def tag_metrics(out: Path, last_line: str) -> Metrics:
+def tag_metrics(_out: Path, last_line: str) -> Metrics:
     """``rnnkit tag train``: the tagger's test entity F1 and token accuracy."""
-    test = last_json_line(out, last_line)["test"]["rnn"]
+    test = last_json_line(last_line)["test"]["rnn"]
     return {"test entity F1": test["entity_f1"],
             "test token accuracy (%)": 100 * test["token_accuracy"]}
 

@@ -19,6 +19,7 @@ from rnnkit.layers.residual import ResidualRecurrentStack
 
 # The state helpers' home is layers.state; the language model's public names stay.
 from rnnkit.layers.state import RecurrentState, detach_state, map_state  # noqa: F401
+from rnnkit.metrics.language import cross_entropy
 from rnnkit.validation import (
     MAX_LAYERS,
     MAX_LENGTH,
@@ -320,16 +321,10 @@ class LanguageModel(nn.Module):
         """
         if not isinstance(self.decoder, nn.AdaptiveLogSoftmaxWithLoss):
             logits, state = self(tokens, state)
-            return F.cross_entropy(logits.reshape(-1, logits.shape[-1]),
-                                   targets.reshape(-1)), state
+            return cross_entropy(logits, targets), state
         output, state = self._features(tokens, state, None)
         features = output.reshape(-1, output.shape[-1])  # (batch * time, output)
-        # In the weights' dtype, outside autocast: torch's target-only path writes each
-        # cluster's result into a buffer of the input's dtype and fails on bf16 ones
-        # (torch 2.13).
-        features = features.to(self.decoder.head.weight.dtype)
-        with torch.autocast(features.device.type, enabled=False):
-            return self.decoder(features, targets.reshape(-1)).loss, state
+        return adaptive_target_loss(self.decoder, features, targets.reshape(-1)), state
 
     def _features(self, tokens: Tensor, state: RecurrentState | None,
                   lengths: Tensor | None) -> tuple[Tensor, RecurrentState]:
@@ -347,6 +342,17 @@ class LanguageModel(nn.Module):
         for index, embedding in enumerate(self.condition_embeddings, start=1):
             parts.append(embedding(tokens[..., index]))
         return torch.cat(parts, dim=-1)  # (batch, time, input_size)
+
+
+def adaptive_target_loss(adaptive: nn.AdaptiveLogSoftmaxWithLoss, features: Tensor,
+                         targets: Tensor) -> Tensor:
+    """Mean cross-entropy of ``targets`` (tokens,) through torch's target-only path of
+    ``adaptive``, over ``features`` (tokens, in_features): in the weights' dtype, outside
+    autocast, because that path writes each cluster's result into a buffer of the input's
+    dtype and fails on bf16 ones (torch 2.13)."""
+    features = features.to(adaptive.head.weight.dtype)
+    with torch.autocast(features.device.type, enabled=False):
+        return adaptive(features, targets).loss
 
 
 class WithConditions(nn.Module):

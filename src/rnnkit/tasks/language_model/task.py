@@ -100,12 +100,13 @@ class LanguageModelTask:
 
     def loss(self, model: nn.Module, batch: tuple[Tensor, Tensor], state: Any) -> StepLoss:
         inputs, targets = batch
+        tokens = target_tokens(targets)  # (batch, time), without condition ids
         if self.forward_only:
             logits, state = model(inputs, state)
-            loss = cross_entropy(logits, targets)
+            loss = cross_entropy(logits, tokens)
         else:
-            loss, state = model.next_token_loss(inputs, target_tokens(targets), state)
-        return StepLoss(loss, target_tokens(targets).numel(), state)
+            loss, state = model.next_token_loss(inputs, tokens, state)
+        return StepLoss(loss, tokens.numel(), state)
 
     def validate(self, model: nn.Module, *, final: bool) -> dict[str, float]:
         """Stateful validation loss (on the first ``eval_max_tokens`` tokens unless
