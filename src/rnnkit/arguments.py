@@ -22,6 +22,7 @@ from rnnkit.validation import (
     Rule,
     check_value,
     field_rules,
+    number_type,
     number_words,
     show_value,
     type_hints,
@@ -78,8 +79,8 @@ def _convert(base: type, text: str) -> Any:
     if base is str:
         return text
     words = number_words(base)
-    if words is not None:  # float | Literal["auto"]
-        return text.strip() if text.strip() in words else _convert(float, text)
+    if words is not None:  # float | Literal["auto"], int | Literal["auto"]
+        return text.strip() if text.strip() in words else _convert(number_type(base), text)
     if typing.get_origin(base) is tuple:  # a list of ints: "2000,5000", or "" for none
         parts = [part.strip() for part in text.split(",") if part.strip()]
         return tuple(int(part) for part in parts) if all(

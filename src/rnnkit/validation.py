@@ -279,8 +279,8 @@ def check_value(owner: str, name: str, value: object, hint: Any, rule: Rule | No
         if value not in words:
             raise ConfigTypeError(owner, name, value, expected, optional)
         return value
-    typed = _typed(owner, name, value, float if words is not None else base, expected,
-                   optional)
+    typed = _typed(owner, name, value, number_type(base) if words is not None else base,
+                   expected, optional)
     if rule is not None and not _allowed(typed, rule):
         raise ConfigValueError(owner, name, value, expected, optional)
     return typed
@@ -321,7 +321,8 @@ def describe(base: Any, rule: Rule | None) -> str:
         return "one of " + ", ".join(json.dumps(choice) for choice in rule)
     words = number_words(base)
     if words is not None:
-        return " or ".join([describe(float, rule), *(json.dumps(word) for word in words)])
+        return " or ".join([describe(number_type(base), rule),
+                            *(json.dumps(word) for word in words)])
     noun = {bool: "a bool (true/false)", int: "an int", float: "a finite number",
             str: "a string"}.get(base, "a list of ints")
     if rule is None:
@@ -355,8 +356,8 @@ def unwrap_optional(hint: Any) -> tuple[Any, bool]:
 
 
 def number_words(base: Any) -> tuple[str, ...] | None:
-    """The words a ``float | Literal[...]`` field takes besides a number (``("auto",)``),
-    or None for any other type."""
+    """The words a number-or-word field (``float | Literal["auto"]``, ``int |
+    Literal["auto"]``) takes besides a number (``("auto",)``), or None for any other type."""
     if typing.get_origin(base) is not typing.Union:
         return None
     return tuple(word for member in typing.get_args(base)
@@ -364,9 +365,17 @@ def number_words(base: Any) -> tuple[str, ...] | None:
                  for word in typing.get_args(member))
 
 
+def number_type(base: Any) -> type:
+    """The number a number-or-word field holds when it holds no word: ``int`` for
+    ``int | Literal["auto"]``, ``float`` for ``float | Literal["auto"]``."""
+    return next(member for member in typing.get_args(base)
+                if typing.get_origin(member) is not typing.Literal)
+
+
 def type_name(base: Any) -> str:
-    """The type's name as flags show it: ``int``, ``float`` (also for a number-or-word)."""
-    return "float" if number_words(base) is not None else base.__name__
+    """The type's name as flags show it: ``int``, ``float`` (a number-or-word field shows
+    its number's)."""
+    return number_type(base).__name__ if number_words(base) is not None else base.__name__
 
 
 @functools.cache

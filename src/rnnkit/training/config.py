@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from rnnkit.models.language_model import ModelConfig
 from rnnkit.training.precision import PRECISION_SETTINGS
@@ -97,7 +97,10 @@ class TrainConfig:
     """The optimization: batches, truncated BPTT, optimizer, schedule, stopping, records.
 
     Bounds: ``max_steps``, ``max_epochs``, ``max_time`` (minutes of training, validation
-    excluded); the first reached ends the run. Every ``eval_every`` steps the model is
+    excluded); the first reached ends the run. ``max_steps = "auto"`` (with ``max_time``):
+    the steps ``max_time`` holds on this machine, measured before the first step and saved
+    in the run's config (:mod:`rnnkit.training.step_horizon`), so that a cosine schedule
+    and ``dropout = "auto"`` plan by the host's speed. Every ``eval_every`` steps the model is
     validated (stateful, on the first ``eval_max_tokens`` validation tokens if set) and
     checkpointed; the end of a run validates on the whole split. ``explode_factor``: a
     window loss above ``explode_factor * ln(vocab)`` (or a non-finite loss or gradient)
@@ -134,7 +137,7 @@ class TrainConfig:
     decay_steps: int | None = None
     clip_norm: float | None = 5.0
     clip_value: float | None = None
-    max_steps: int | None = None
+    max_steps: int | Literal["auto"] | None = None
     max_epochs: int | None = None
     max_time: float | None = None
     eval_every: int | None = 200
@@ -186,6 +189,10 @@ class TrainConfig:
                              f"clip_norm {self.clip_norm} and clip_value {self.clip_value}")
         if self.max_steps is None and self.max_epochs is None and self.max_time is None:
             raise ValueError(f"{owner} needs a bound: max_steps, max_epochs or max_time")
+        if self.max_steps == "auto" and self.max_time is None:
+            raise ValueError(f"{owner}: max_steps = 'auto' plans the steps that max_time "
+                             f"minutes hold on this machine, so it needs max_time; got "
+                             f"max_time None (give max_time, or a number for max_steps)")
 
 
 @dataclass(frozen=True)

@@ -23,13 +23,15 @@ PASS_DROPOUT = ((2.0, 0.0), (4.0, 0.1), (10.0, 0.2), (30.0, 0.3), (math.inf, 0.5
 def planned_passes(settings: TrainConfig, train_tokens: int, steps_per_epoch: int) -> float:
     """Passes over ``train_tokens`` that the run's step and epoch bounds plan: the fewer
     of ``max_steps`` and ``max_epochs`` epochs, at ``batch_size * seq_len`` tokens a step.
-    A run bounded by ``max_time`` alone plans nothing and is refused."""
+    A run bounded by ``max_time`` alone plans nothing and is refused (``max_steps = "auto"``
+    turns its minutes into steps first: :mod:`rnnkit.training.step_horizon`)."""
     bounds = [bound for bound in (settings.max_steps, settings.max_epochs and
                                   settings.max_epochs * steps_per_epoch) if bound]
     if not bounds:
         raise ValueError(f"dropout = 'auto' sets dropout from the passes a run plans, which "
                          f"needs max_steps or max_epochs; this run has only max_time = "
-                         f"{settings.max_time} (give one, or a number for dropout)")
+                         f"{settings.max_time} (give one, max_steps = 'auto' to plan the "
+                         f"steps max_time holds, or a number for dropout)")
     return min(bounds) * settings.batch_size * settings.seq_len / train_tokens
 
 

@@ -50,6 +50,10 @@ def prepare_run(model: nn.Module, task: Task, settings: TrainConfig,
     run restored from ``settings.out_dir``'s ``latest`` checkpoint."""
     distributed = distributed or Distributed()
     device = next(model.parameters()).device
+    if settings.max_steps == "auto":
+        raise ValueError("max_steps = 'auto' is planned before the model is built (rnnkit "
+                         "train and music train plan it, rnnkit.training.step_horizon); "
+                         "this run got it unplanned: give a number of steps")
     if settings.precision != "auto":
         check_precision_supported(settings.precision, device)
     if distributed.is_main and (note := precision_note(settings.precision, device)):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from rnnkit.data.batching import make_streams, num_windows
@@ -23,15 +24,20 @@ from rnnkit.models.factory import build_language_model
 from rnnkit.tasks.language_model.task import LanguageModelTask, TaskCorpus
 from rnnkit.training.checkpoint import load_checkpoint_config, load_checkpoint_vocab
 from rnnkit.training.config import RunConfig
-from rnnkit.training.distributed import process_rank, start_distributed
+from rnnkit.training.distributed import Distributed, process_rank, start_distributed
 from rnnkit.training.planned_regularization import dropout_for_passes, planned_passes
 from rnnkit.training.prepare import prepare_run as prepare_fit
 from rnnkit.training.prepare import start_training
 from rnnkit.training.run import Run
 from rnnkit.training.run_folder import claim_run_folder
+from rnnkit.training.step_horizon import plan_step_horizon
 from rnnkit.training.trainer import fit
 
 logger = logging.getLogger(__name__)
+
+#: The dropout of the model that ``max_steps = "auto"`` times when the run's own dropout
+#: waits for that plan (``dropout = "auto"``): any rate above 0 costs the same masks.
+PROBE_DROPOUT = 0.1
 
 
 @dataclass(frozen=True)
@@ -65,7 +71,7 @@ def train(config: RunConfig, corpus: TaskCorpus | None = None) -> TrainResult:
     with claim_run_folder(settings.out_dir, resume=settings.resume,
                           overwrite=settings.overwrite, main_process=process_rank() == 0):
         model, task = build_language_model_task(config, corpus)
-        result = fit(model, task, settings)
+        result = fit(model, task, task.config.train)  # max_steps "auto" planned
     figures = result.figures
     return TrainResult(
         steps=result.steps, epochs=result.epochs, tokens=result.tokens,
@@ -80,22 +86,56 @@ def build_language_model_task(config: RunConfig, corpus: TaskCorpus | None = Non
     """Seed, join the process group, load the text (``corpus``'s when given) and build the
     model on this process's device, sized to the corpus' vocabulary and conditions;
     returns ``(model, task)``. On resume the text is read with the saved vocabulary, so
-    the token ids keep their meaning."""
+    the token ids keep their meaning. The words a run's config may leave to the run
+    (``max_steps``, ``dropout`` "auto") are numbers in ``task.config``, which the run is
+    trained and saved with."""
     settings = config.train
-    _, device = start_training(settings)
+    distributed, device = start_training(settings)
     # The vocabulary alone: the weights and the trainer's state are read once, when the
     # run is restored.
     saved_vocab = load_checkpoint_vocab(settings.out_dir) if settings.resume else None
     load = corpus.load if corpus is not None else load_corpus
     text = load(config.data, saved_vocab)
+    table = corpus.table if corpus is not None else None
     config = replace(config, model=replace(config.model, vocab_size=len(text.vocab),
                                            condition_sizes=text.condition_sizes))
+    if settings.max_steps == "auto":
+        steps = _planned_steps(config, text, table, device, distributed)
+        config = replace(config, train=replace(settings, max_steps=steps))
     if config.model.dropout == "auto":
         config = replace(config, model=replace(config.model,
                                                dropout=_planned_dropout(config, text)))
     model = build_language_model(config.model).to(device)
-    table = corpus.table if corpus is not None else None
     return model, LanguageModelTask(config, text, device, task_table=table)
+
+
+def _planned_steps(config: RunConfig, text: Any, table: dict[str, Any] | None,
+                   device: torch.device, distributed: Distributed) -> int:
+    """``max_steps = "auto"``: the saved run's step bound on resume, else the steps
+    ``max_time`` holds for a model like the run's, timed here
+    (:mod:`rnnkit.training.step_horizon`); every process takes rank 0's number. The probe
+    draws from forked generators, so the run's model starts from the weights that
+    ``--max-steps N`` gives it."""
+    settings = config.train
+    if settings.resume and (Path(settings.out_dir) / "latest.json").exists():
+        saved = load_checkpoint_config(settings.out_dir)["train"].get("max_steps")
+        if isinstance(saved, int):
+            return saved
+    model_config = config.model
+    if model_config.dropout == "auto":
+        model_config = replace(model_config, dropout=PROBE_DROPOUT)
+    probe_config = replace(config, model=model_config,
+                           train=replace(settings, max_steps=None))
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        model = build_language_model(model_config).to(device)
+        task = LanguageModelTask(probe_config, text, device, task_table=table)
+        horizon = plan_step_horizon(model, task, settings, device)
+    steps = horizon.steps
+    if distributed.enabled:  # one plan for every rank, or they would stop apart
+        steps = int(distributed.sum([steps if distributed.is_main else 0], device)[0])
+    if distributed.is_main:
+        logger.info(horizon.describe())
+    return steps
 
 
 def _planned_dropout(config: RunConfig, text: Any) -> float:
@@ -118,4 +158,4 @@ def prepare_run(config: RunConfig, corpus: TaskCorpus | None = None) -> Run:
     tools and tests that drive :func:`~rnnkit.training.trainer.training_loop` themselves."""
     model, task = build_language_model_task(config, corpus)
     distributed, _ = start_distributed(next(model.parameters()).device)  # joined already
-    return prepare_fit(model, task, config.train, distributed)
+    return prepare_fit(model, task, task.config.train, distributed)

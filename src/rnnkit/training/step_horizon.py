@@ -1,0 +1,108 @@
+"""``max_steps = "auto"``: the step bound that a run's ``max_time`` holds on this machine.
+
+A recipe bounded by minutes still plans by steps: its cosine schedule decays to ``min_lr``
+at ``max_steps``, and ``dropout = "auto"`` reads the passes those steps make. Written as a
+number, the step bound is one host's speed. The ten-minute Shakespeare recipe was given the
+2,700 steps that its first host took in ten minutes; a host 2.4 times as fast ends it by
+steps after 4.2 minutes, and a slower one stops it by the clock before its rate has decayed.
+
+With ``max_steps = "auto"`` the run times a few of its own training steps before the first
+(forward, loss, backward, clipping and the optimizer's update, in the precision it will
+train in, on its model and first batch) and plans ``max_time`` minutes of them. The number
+is saved in the run's config: a resume keeps it, and ``--max-steps N`` repeats the run to
+the last digit. The probe leaves no trace: the weights and every generator are given back
+as they were.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from rnnkit.training.auto_precision import choose_precision
+from rnnkit.training.clipping import clip_gradients
+from rnnkit.training.config import TrainConfig
+from rnnkit.training.optimizers import build_optimizer
+from rnnkit.training.precision import MixedPrecision
+from rnnkit.training.task import Task
+
+#: Timed steps, after one untimed warm-up step; the median is kept.
+PROBE_STEPS = 5
+
+
+@dataclass(frozen=True)
+class StepHorizon:
+    """What the probe measured and planned: ``steps`` of ``step_seconds`` each (the median
+    of the timed steps, in ``precision``) fill ``max_time`` minutes."""
+
+    steps: int
+    step_seconds: float
+    precision: str
+    max_time: float
+
+    def describe(self) -> str:
+        """One line for the run's log."""
+        return (f"max_steps auto: {self.step_seconds * 1e3:.1f} ms a step ({self.precision}, "
+                f"median of {PROBE_STEPS}) plans {self.steps:,} steps in {self.max_time:g} "
+                f"minutes; repeat this run with --max-steps {self.steps}")
+
+
+def steps_in(max_time: float, step_seconds: float) -> int:
+    """Whole steps of ``step_seconds`` in ``max_time`` minutes (at least one)."""
+    # the small allowance keeps 0.6 s / 0.05 s at 12 steps, not at the 11.999... floats give
+    return max(1, math.floor(max_time * 60 / step_seconds + 1e-9))
+
+
+def plan_step_horizon(model: nn.Module, task: Task, settings: TrainConfig,
+                      device: torch.device) -> StepHorizon:
+    """Time :data:`PROBE_STEPS` training steps of ``model`` on ``task``'s first batch, in
+    ``settings.precision`` (for ``"auto"``, the one :func:`choose_precision` picks), and
+    plan ``settings.max_time`` minutes of them."""
+    if settings.max_time is None:
+        raise ValueError("max_steps = 'auto' needs max_time (the minutes to fill)")
+    precision = settings.precision
+    batch = task.batches(0)[0]
+    if precision == "auto":
+        model.train()
+        precision = choose_precision(lambda: task.loss(model, batch, None).loss, model,
+                                     device).chosen
+    seconds = measure_step_seconds(model, task, settings, device, precision)
+    return StepHorizon(steps_in(settings.max_time, seconds), seconds, precision,
+                       settings.max_time)
+
+
+def measure_step_seconds(model: nn.Module, task: Task, settings: TrainConfig,
+                         device: torch.device, precision: str,
+                         steps: int = PROBE_STEPS) -> float:
+    """Median seconds of a whole training step of ``model`` on ``task``'s first batch under
+    ``precision``, with ``settings``' optimizer and clipping (a throwaway optimizer). The
+    weights and the generators are given back as they were."""
+    weights = {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
+    optimizer = build_optimizer(model, settings)
+    mixed = MixedPrecision(precision, device)
+    batch = task.batches(0)[0]
+    model.train()
+    seconds = []
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        for step in range(steps + 1):  # the first step warms caches and kernels up
+            start = time.perf_counter()
+            with mixed.autocast():
+                loss = task.loss(model, batch, None).loss
+            optimizer.zero_grad(set_to_none=True)
+            mixed.backward(loss)
+            mixed.unscale(optimizer)
+            clip_gradients(model.parameters(), clip_norm=settings.clip_norm,
+                           clip_value=settings.clip_value)
+            mixed.step(optimizer)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            if step > 0:
+                seconds.append(time.perf_counter() - start)
+    model.load_state_dict(weights)
+    model.zero_grad(set_to_none=True)
+    return statistics.median(seconds)

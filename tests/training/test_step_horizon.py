@@ -1,0 +1,175 @@
+"""``max_steps = "auto"``: the steps a run's ``max_time`` holds, timed before the first step."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from rnnkit.models.language_model import ModelConfig
+from rnnkit.tasks.language_model.training import prepare_run, train
+from rnnkit.training import step_horizon
+from rnnkit.training.checkpoint import load_checkpoint_config
+from rnnkit.training.config import DataConfig, RunConfig, TrainConfig
+from rnnkit.training.step_horizon import measure_step_seconds, plan_step_horizon, steps_in
+from rnnkit.training.task import StepLoss
+
+TEXT_CHARS = 20_000  # split 90/10 by position: 18,000 training characters
+BATCH, SEQ = 4, 16   # 64 characters a step: 1,800 steps read 6.4 passes
+
+
+@pytest.fixture
+def text_file(tmp_path: Path) -> Path:
+    path = tmp_path / "text.txt"
+    words = ("to be or not to be that is the question whether tis nobler in the mind "
+             "to suffer the slings and arrows of outrageous fortune\n")
+    path.write_text((words * (TEXT_CHARS // len(words) + 1))[:TEXT_CHARS])
+    return path
+
+
+def horizon_config(text_file: Path, out_dir: Path, **train_settings) -> RunConfig:
+    settings = dict(batch_size=BATCH, seq_len=SEQ, eval_every=10_000, sample_length=0,
+                    seed=5, out_dir=str(out_dir), progress=False, tensorboard=False,
+                    schedule="cosine", max_steps="auto", max_time=0.01)
+    return RunConfig(data=DataConfig(dataset=None, text_file=str(text_file)),
+                     model=ModelConfig(embedding_size=8, hidden_size=16, num_layers=2,
+                                       dropout="auto"),
+                     train=TrainConfig(**{**settings, **train_settings}))
+
+
+class SlowTask:
+    """A least-squares task whose every loss takes at least ``seconds``."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.batch = (torch.randn(8, 3), torch.randn(8, 1))
+        self.losses: list[float] = []  # every loss asked for, in order
+
+    def batches(self, epoch: int) -> list:
+        return [self.batch]
+
+    def loss(self, model: nn.Module, batch: tuple, state: object) -> StepLoss:
+        time.sleep(self.seconds)
+        inputs, targets = batch
+        loss = ((model(inputs) - targets) ** 2).mean()
+        self.losses.append(float(loss.detach()))
+        return StepLoss(loss, len(inputs), None)
+
+
+def test_the_plan_is_the_whole_steps_that_fit_in_max_time() -> None:
+    assert steps_in(10.0, 0.09375) == 6400
+    assert steps_in(10.0, 0.0937) == 6403      # rounded down, never past the clock
+    assert steps_in(0.5, 0.01) == 3000
+    assert steps_in(0.001, 5.0) == 1           # a step longer than the budget: one step
+
+
+def test_the_probe_times_the_tasks_steps_and_plans_the_minutes_by_them() -> None:
+    torch.manual_seed(0)
+    model = nn.Linear(3, 1)
+    settings = TrainConfig(max_steps="auto", max_time=0.01)  # 0.6 seconds
+    task = SlowTask(0.02)
+    horizon = plan_step_horizon(model, task, settings, torch.device("cpu"))
+    # whole steps: the optimizer moved the weights from each one to the next
+    assert len(task.losses) == 6 and len(set(task.losses)) == 6
+    assert horizon.step_seconds >= 0.02
+    assert horizon.steps == steps_in(0.01, horizon.step_seconds) <= 30
+    assert horizon.precision == "fp32"
+    assert "repeat this run with --max-steps" in horizon.describe()
+
+
+def test_the_probe_gives_back_the_weights_and_the_generators() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Dropout(0.5), nn.Linear(3, 1))  # the probe draws masks
+    task = SlowTask(0.0)
+    before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+    generator = torch.get_rng_state()
+    settings = TrainConfig(max_steps="auto", max_time=1.0, lr=0.5)
+    measure_step_seconds(model, task, settings, torch.device("cpu"), "fp32")
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, before[name]), name
+    assert all(parameter.grad is None for parameter in model.parameters())
+    assert torch.equal(torch.get_rng_state(), generator)
+
+
+def test_an_auto_run_is_the_run_with_its_number(text_file: Path, tmp_path: Path) -> None:
+    auto = prepare_run(horizon_config(text_file, tmp_path / "auto"))
+    auto_generator = torch.get_rng_state()
+    steps = auto.settings.max_steps
+    assert isinstance(steps, int) and steps >= 1
+    assert auto.schedule.total_steps == steps  # the cosine ends there
+    fixed = prepare_run(horizon_config(text_file, tmp_path / "fixed", max_steps=steps))
+    assert fixed.model.config.dropout == auto.model.config.dropout
+    for name, tensor in fixed.model.state_dict().items():
+        assert torch.equal(tensor, auto.model.state_dict()[name]), name
+    assert torch.equal(torch.get_rng_state(), auto_generator)  # the probe drew nothing
+
+
+@pytest.mark.parametrize(("step_seconds", "steps", "dropout"), [
+    (0.004, 150, 0.0),     # 150 steps read 0.53 passes over 18,000 characters
+    (0.0003, 2000, 0.2),   # 2,000 read 7.1
+    (0.0001, 6000, 0.3)])  # 6,000 read 21
+def test_dropout_auto_reads_the_planned_steps(
+        text_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        step_seconds: float, steps: int, dropout: float) -> None:
+    # the host's speed, made up: 0.01 minutes of step_seconds steps
+    monkeypatch.setattr(step_horizon, "measure_step_seconds", lambda *_: step_seconds)
+    run = prepare_run(horizon_config(text_file, tmp_path / "run"))
+    assert run.settings.max_steps == steps
+    assert run.model.config.dropout == dropout
+    assert run.model.rnn.dropout == dropout
+
+
+def test_the_number_is_saved_and_a_resume_keeps_it(text_file: Path, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(step_horizon, "measure_step_seconds", lambda *_: 0.05)
+    out_dir = tmp_path / "run"
+    result = train(horizon_config(text_file, out_dir, max_time=0.01))  # 12 steps planned
+    assert load_checkpoint_config(out_dir)["train"]["max_steps"] == 12
+    assert result.steps == 12 and result.stop_reason == "reached max_steps=12"
+    probes = []
+    monkeypatch.setattr(step_horizon, "measure_step_seconds",
+                        lambda *_: probes.append(1) or 0.0001)  # a host 500x as fast
+    resumed = prepare_run(replace(config := horizon_config(text_file, out_dir),
+                                  train=replace(config.train, resume=True)))
+    assert resumed.settings.max_steps == 12 and resumed.progress.step == 12
+    assert probes == []
+
+
+def test_the_flag_takes_auto_and_a_run_logs_its_plan(text_file: Path, tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "rnnkit", "train", "--text-file", str(text_file),
+               "--out-dir", str(tmp_path / "run"), "--hidden-size", "16", "--embedding-size",
+               "8", "--batch-size", str(BATCH), "--seq-len", str(SEQ), "--sample-length",
+               "0", "--no-progress", "--threads", "1", "--max-steps"]
+    bad_word = subprocess.run([*command, "soon"], capture_output=True, text=True)
+    assert bad_word.stderr.strip().splitlines()[-1] == (
+        'rnnkit train: error: --max-steps must be an int >= 1 or "auto" or none, got "soon"')
+    no_clock = subprocess.run([*command, "auto"], capture_output=True, text=True)
+    assert no_clock.returncode == 1
+    assert no_clock.stderr.strip().splitlines()[-1].endswith(
+        "max_steps = 'auto' plans the steps that max_time minutes hold on this machine, so "
+        "it needs max_time; got max_time None (give max_time, or a number for max_steps)")
+    done = subprocess.run([*command, "auto", "--max-time", "0.002"], capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr
+    planned = [line for line in done.stderr.splitlines() if "max_steps auto:" in line]
+    assert len(planned) == 1 and "(fp32, median of 5) plans" in planned[0]
+    steps = int(planned[0].rsplit("--max-steps ", 1)[1])
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["steps"] <= steps
+    assert load_checkpoint_config(tmp_path / "run")["train"]["max_steps"] == steps
+
+
+def test_a_run_handed_auto_unplanned_is_refused_by_name() -> None:
+    from rnnkit.training.prepare import prepare_run as prepare_fit
+
+    model = nn.Linear(3, 1)
+    with pytest.raises(ValueError, match="max_steps = 'auto' is planned before the model is "
+                                         "built"):
+        prepare_fit(model, SlowTask(0.0), TrainConfig(max_steps="auto", max_time=1.0))
