@@ -32,6 +32,7 @@ from rnnkit.data.corpus import load_corpus
 from rnnkit.metrics.language import stateful_loss
 from rnnkit.plotting import pyplot, save_figure
 from rnnkit.tasks.language_model.training import train
+from rnnkit.training.checkpoint import load_checkpoint_config
 from rnnkit.training.config import load_config_file
 from rnnkit.training.environment import seed_everything
 from rnnkit.training.records import read_log
@@ -79,6 +80,10 @@ def run_recipe(recipe: str, eval_tokens: int, seed: int, eval_every: int | None 
                                            eval_batch_size=EVAL_STREAMS,
                                            eval_window=EVAL_WINDOW, progress=False))
     result = train(config)
+    planned = load_checkpoint_config(out_dir)  # what "auto" settings became
+    print(f"{Path(recipe).stem}: max_steps {planned['train']['max_steps']}, dropout "
+          f"{planned['model']['dropout']}, precision {result.environment['precision']}; "
+          f"{result.steps:,} steps trained, {result.stop_reason}", flush=True)
     _, valid_rows = read_log(out_dir / "log.csv")
     curve = [(row["elapsed_s"], row["val_loss"]) for row in valid_rows[:-1]]
     return curve, result.val_loss, config, result.elapsed_s / 60

@@ -19,6 +19,7 @@ from rnnkit.training.checkpoint import (
     CONFIG_FILE,
     VOCAB_FILE,
     CheckpointError,
+    judged_tag,
     load_model,
 )
 from rnnkit.training.config import RunConfig, upgrade_saved_config
@@ -30,24 +31,29 @@ class LoadedModel:
     """A model in eval mode with the vocabulary and run configuration it was trained with.
 
     ``task`` is the saved ``[task]`` table of the task that trained it on its own corpus
-    (``{"name": "music", ...}``), empty for a language model of plain text.
+    (``{"name": "music", ...}``), empty for a language model of plain text. ``tag`` is the
+    checkpoint it was read from.
     """
 
     model: nn.Module  # a LanguageModel or TransformerLanguageModel
     vocab: Vocabulary
     config: RunConfig
     task: dict[str, Any] = field(default_factory=dict)
+    tag: str = "latest"
 
 
 def load_language_model(
-    checkpoint: str | Path, *, tag: str = "latest", device: str = "auto"
+    checkpoint: str | Path, *, tag: str | None = None, device: str = "auto"
 ) -> LoadedModel:
     """Rebuild a :class:`LanguageModel` from a checkpoint directory (no pickle involved).
 
-    Reads the model, its config and vocabulary only (a save without its trainer files
-    loads), and checks the config against the tensors before the model is built (see
+    ``tag``: the checkpoint to read; by default the one the run is judged by, ``best``
+    where it saved one (:func:`~rnnkit.training.checkpoint.judged_tag`). Reads the model,
+    its config and vocabulary only (a save without its trainer files loads), and checks
+    the config against the tensors before the model is built (see
     :func:`~rnnkit.training.checkpoint.load_model`).
     """
+    tag = judged_tag(checkpoint) if tag is None else tag
     model, saved = load_model(checkpoint, _language_model_of, tag=tag)
     config, task = _run_config(saved.config)
     vocab = Vocabulary.from_dict(saved.vocab)
@@ -55,7 +61,7 @@ def load_language_model(
         raise CheckpointError(f"{saved.path / VOCAB_FILE} holds {len(vocab)} tokens but the "
                               f"model in {saved.path / CONFIG_FILE} has vocab_size "
                               f"{config.model.vocab_size}")
-    return LoadedModel(model.to(resolve_device(device)), vocab, config, task)
+    return LoadedModel(model.to(resolve_device(device)), vocab, config, task, tag)
 
 
 def _run_config(saved: dict[str, Any]) -> tuple[RunConfig, dict[str, Any]]:
@@ -75,7 +81,7 @@ def sample(
     prime: str,
     length: int,
     *,
-    tag: str = "latest",
+    tag: str | None = None,
     temperature: float = 1.0,
     top_k: int | None = None,
     top_p: float | None = None,
@@ -83,7 +89,8 @@ def sample(
     device: str = "auto",
     quantize: str | None = None,
 ) -> str:
-    """Text from a checkpoint: ``prime`` followed by ``length`` generated tokens
+    """Text from a checkpoint (``tag``; by default ``best`` where the run saved one, see
+    :func:`load_language_model`): ``prime`` followed by ``length`` generated tokens
     (``quantize``: see :func:`rnnkit.generate.sample_texts`)."""
     return sample_many(checkpoint, prime, length, streams=1, tag=tag, temperature=temperature,
                        top_k=top_k, top_p=top_p, seed=seed, device=device,
@@ -96,7 +103,7 @@ def sample_many(
     length: int,
     *,
     streams: int,
-    tag: str = "latest",
+    tag: str | None = None,
     temperature: float = 1.0,
     top_k: int | None = None,
     top_p: float | None = None,
@@ -118,7 +125,7 @@ def sample_many(
 def evaluate_checkpoint(
     checkpoint: str | Path,
     *,
-    tag: str = "latest",
+    tag: str | None = None,
     text_file: str | None = None,
     split: str = "valid",
     window: int = 256,
@@ -126,7 +133,9 @@ def evaluate_checkpoint(
     device: str = "auto",
     run_corpus: Callable[[dict[str, Any]], CorpusLoader | None] | None = None,
 ) -> dict[str, float | str | int]:
-    """Loss in nats per token two ways (stateful and fixed windows), bits and perplexity.
+    """Loss in nats per token two ways (stateful and fixed windows), bits and perplexity,
+    of the checkpoint ``tag`` (by default ``best`` where the run saved one, see
+    :func:`load_language_model`; the report names it under ``checkpoint``).
 
     Without ``text_file`` the run's own data is scored: the plain text of its ``[data]``,
     or, for a run a task trained on its own corpus, the corpus of the loader
@@ -150,7 +159,7 @@ def evaluate_checkpoint(
     report = {f"stateful_{k}": v for k, v in loss_report(stateful).items()}
     report.update({f"window{window}_{k}": v for k, v in loss_report(windowed).items()})
     unit = "character" if loaded.config.data.level == "char" else "word"
-    return {"text": source, "tokens": int(ids.numel()), "unit": unit,
+    return {"checkpoint": loaded.tag, "text": source, "tokens": int(ids.numel()), "unit": unit,
             "loss": stateful, "bits_per_" + unit: report["stateful_bits_per_token"],
             "perplexity": report["stateful_perplexity"], **report}
 

@@ -80,6 +80,22 @@ def test_two_gloo_processes_equal_one_process_on_the_combined_batch(
                            prepare_run(config).model.state_dict()["embedding.weight"])
 
 
+def test_every_rank_trains_to_rank_zeros_planned_steps(text_file: Path, tmp_path: Path) -> None:
+    # max_steps "auto": each process times its own steps, and they would plan apart (and
+    # stop at different steps, one waiting on the other) without one shared plan
+    config = small_config(text_file, tmp_path / "run", max_steps="auto", max_time=0.01,
+                          eval_every=10_000)
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(config.to_dict()), encoding="utf-8")
+    result = torchrun(2, str(WORKER), str(config_path), str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    ranks = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in (0, 1)]
+    assert ranks[0] == ranks[1] and isinstance(ranks[0]["max_steps"], int)
+    rank0 = load_file(tmp_path / "rank0.safetensors")
+    for name, value in load_file(tmp_path / "rank1.safetensors").items():
+        assert torch.equal(rank0[name], value), f"ranks differ in {name}"
+
+
 def rnnkit_train(nproc: int, text_file: Path, out_dir: Path, cwd: Path,
                  *flags: str) -> subprocess.CompletedProcess:
     arguments = ["--text-file", str(text_file), "--batch-size", "4", "--seq-len", "16",

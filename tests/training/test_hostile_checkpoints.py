@@ -257,7 +257,7 @@ def test_files_that_lead_out_or_are_not_regular_are_refused(
     run = copy_run(runs, "lm", tmp_path)
     make(save_folders(run)[-1] / name)  # the folder `latest` names
     with pytest.raises(CheckpointError, match=re.escape(name)) as caught:
-        rnnkit.load_language_model(run, device="cpu")
+        rnnkit.load_language_model(run, tag="latest", device="cpu")
     assert words in str(caught.value)
 
 
@@ -282,7 +282,7 @@ def test_an_oversized_document_is_refused_unread(runs, tmp_path: Path, name: str
             os.truncate(path, 64 * 1024**3)
     with pytest.raises(CheckpointError, match=rf"{name} holds 68,719,476,736 bytes or more, "
                                               rf"past the limit of {limit}"):
-        rnnkit.load_language_model(run, device="cpu")
+        rnnkit.load_language_model(run, tag="latest", device="cpu")
 
 
 def _header(path: Path) -> tuple[dict, bytes]:

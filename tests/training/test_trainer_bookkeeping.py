@@ -494,7 +494,7 @@ def test_the_end_of_run_sample_is_the_models_text_from_the_first_validation_toke
     config = tiny_config(text_file, out_dir, max_steps=40, sample_length=40)
     first_token = prepare_run(config).task.corpus.splits["valid"][0]
     train(config)
-    loaded = load_language_model(out_dir, device="cpu")
+    loaded = load_language_model(out_dir, tag="latest", device="cpu")  # the final weights
     prime = loaded.vocab.decode([int(first_token)])
 
     def sample(temperature: float) -> str:

@@ -76,7 +76,7 @@ def run_eval(args: argparse.Namespace) -> int:
             if figures is not None:  # its own figures, of its best epoch
                 print(json.dumps(figures))
                 return 0
-    report = evaluate_checkpoint(args.checkpoint, tag=args.tag or "latest",
+    report = evaluate_checkpoint(args.checkpoint, tag=args.tag,
                                  text_file=args.text_file, split=args.split,
                                  window=args.window, device=args.device,
                                  run_corpus=lambda table: _run_corpus(table, args.plugins))

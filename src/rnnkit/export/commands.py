@@ -17,8 +17,9 @@ def add_checkpoint_flags(parser: argparse.ArgumentParser) -> None:
     """``--checkpoint DIR`` and ``--tag latest|best``: which saved model an export tool
     (``rnnkit export``, ``rnnkit web``) reads."""
     parser.add_argument("--checkpoint", required=True, help="directory a training run wrote")
-    parser.add_argument("--tag", default="latest", type=checkpoint_tag,
-                        help="which checkpoint: latest or best")
+    parser.add_argument("--tag", default=None, type=checkpoint_tag,
+                        help="which checkpoint: latest or best (default: best, where the run "
+                             "saved one)")
 
 
 def add_export_command(commands: Any) -> None:

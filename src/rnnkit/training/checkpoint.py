@@ -127,6 +127,14 @@ def save_checkpoint(
     return folder
 
 
+def judged_tag(directory: str | Path) -> str:
+    """The checkpoint to read from a run folder when no tag is named: ``best``, the lowest
+    validation error the run reached (the trainer saves it at every validation that
+    improves), or ``latest`` where the run saved no ``best`` (it stopped before its first
+    validation)."""
+    return "best" if os.path.lexists(Path(directory) / "best.json") else "latest"
+
+
 def check_tag(tag: str) -> None:
     """A tag names a file ``<tag>.json``: letters, digits, ``_ . -``, 64 characters at most."""
     if not isinstance(tag, str) or not _TAG_NAME.fullmatch(tag):

@@ -55,7 +55,7 @@ class Playground:
     max_abs_difference: float
 
 
-def write_playground(checkpoint: str | Path, out: str | Path, *, tag: str = "latest",
+def write_playground(checkpoint: str | Path, out: str | Path, *, tag: str | None = None,
                      page: str = "auto",
                      training_text: TrainingText | None = None) -> Playground:
     """Write the playground of ``checkpoint`` to the folder ``out``.

@@ -54,8 +54,8 @@ def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
     """``--checkpoint``, ``--tag`` and ``--device`` of the commands that read a run."""
     parser.add_argument("--checkpoint", required=True, help="directory a training run wrote")
     parser.add_argument("--tag", default=None, type=checkpoint_tag,
-                        help="which checkpoint: latest or best (default: latest; a classify, "
-                             "tag or forecast run: best)")
+                        help="which checkpoint: latest or best (default: best, where the run "
+                             "saved one)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
 
 
@@ -80,7 +80,7 @@ def run_sample(args: argparse.Namespace) -> int:
     from rnnkit.inference import sample_many
 
     texts = sample_many(args.checkpoint, args.prime, args.length, streams=args.streams,
-                        tag=args.tag or "latest", temperature=args.temperature,
+                        tag=args.tag, temperature=args.temperature,
                         top_k=args.top_k, top_p=args.top_p, seed=args.seed,
                         device=args.device, quantize=args.quantize)
     if args.streams == 1:

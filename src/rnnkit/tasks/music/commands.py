@@ -61,8 +61,9 @@ def _add_generate(actions: Any) -> None:
     generate = actions.add_parser("generate", help="write tunes as .abc, .mid, .wav and PNG",
                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     generate.add_argument("--checkpoint", required=True, help="directory a training run wrote")
-    generate.add_argument("--tag", default="latest", type=checkpoint_tag,
-                          help="which checkpoint: latest or best")
+    generate.add_argument("--tag", default=None, type=checkpoint_tag,
+                          help="which checkpoint: latest or best (none given: best, where "
+                               "the run saved one)")
     generate.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     generate.add_argument("--n", type=positive_int(100000), default=10, help="how many tunes")
     generate.add_argument("--out", required=True, help="directory for the tunes")
@@ -149,7 +150,7 @@ def run_music_generate(args: argparse.Namespace) -> int:
     for tune in tqdm(stream, total=args.n, unit="tune", disable=not args.progress):
         tunes.append(tune)
         records.append(render_tune(tune, folder, midi=args.midi, audio=audio))
-    run_settings = {"checkpoint": str(args.checkpoint), "tag": args.tag, "seed": args.seed,
+    run_settings = {"checkpoint": str(args.checkpoint), "tag": loaded.tag, "seed": args.seed,
                     "temperature": args.temperature, "top_k": args.top_k,
                     "top_p": args.top_p, "max_length": args.max_length,
                     "condition": method}
