@@ -20,12 +20,19 @@ from lm_time_to_quality import plot
 
 
 def curves_of(name: str, path: Path) -> dict[str, list[tuple[float, float]]]:
-    """The curves in one --json file, labelled ``name: recipe`` or ``name: plain loop``."""
+    """The curves in one --json file, labelled ``name: rnnkit`` (``name: <recipe>`` in a
+    file of several recipes) or ``name: plain loop``."""
     saved = json.loads(path.read_text(encoding="utf-8"))
     if "curves" not in saved:  # the first layout: one recipe and the plain loop
         return {f"{name}: rnnkit": saved["recipe"], f"{name}: plain loop": saved["plain"]}
-    return {f"{name}: {'plain loop' if label.startswith('plain') else 'rnnkit'}": curve
-            for label, curve in saved["curves"].items()}
+    recipes = [label for label in saved["curves"] if not label.startswith("plain")]
+
+    def short(label: str) -> str:  # a file of several recipes names each
+        if label.startswith("plain"):
+            return "plain loop"
+        return "rnnkit" if len(recipes) == 1 else label.removeprefix("rnnkit ")
+
+    return {f"{name}: {short(label)}": curve for label, curve in saved["curves"].items()}
 
 
 def main() -> None:

@@ -11,7 +11,10 @@ With ``max_steps = "auto"`` the run times a few of its own training steps before
 train in, on its model and first batch) and plans ``max_time`` minutes of them. The number
 is saved in the run's config: a resume keeps it, and ``--max-steps N`` repeats the run to
 the last digit. The probe leaves no trace: the weights and every generator are given back
-as they were.
+as they were. The steps of a whole run (logging, checkpoints) are a few percent slower than
+the probe's, so the clock usually stops a run at about 97% of its plan, where a cosine
+has covered 99.8% of the way from its peak to its floor. A run under
+``torch.compile`` is timed eager.
 """
 
 from __future__ import annotations
