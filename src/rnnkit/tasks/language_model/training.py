@@ -113,9 +113,10 @@ def _planned_steps(config: RunConfig, text: Any, table: dict[str, Any] | None,
                    device: torch.device, distributed: Distributed) -> int:
     """``max_steps = "auto"``: the saved run's step bound on resume, else the steps
     ``max_time`` holds for a model like the run's, timed here
-    (:mod:`rnnkit.training.step_horizon`); every process takes rank 0's number. The probe
-    draws from forked generators, so the run's model starts from the weights that
-    ``--max-steps N`` gives it."""
+    (:mod:`rnnkit.training.step_horizon`); every process times its share of the batch
+    (not the gradients' averaging) and takes rank 0's number. The probe draws from forked
+    generators, so the run's model starts from the weights that ``--max-steps N`` gives
+    it."""
     settings = config.train
     if settings.resume and (Path(settings.out_dir) / "latest.json").exists():
         saved = load_checkpoint_config(settings.out_dir)["train"].get("max_steps")
@@ -129,6 +130,7 @@ def _planned_steps(config: RunConfig, text: Any, table: dict[str, Any] | None,
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         model = build_language_model(model_config).to(device)
         task = LanguageModelTask(probe_config, text, device, task_table=table)
+        task.bind(distributed)  # this process's share of the batch is what it will step
         horizon = plan_step_horizon(model, task, settings, device)
     steps = horizon.steps
     if distributed.enabled:  # one plan for every rank, or they would stop apart
