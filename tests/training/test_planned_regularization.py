@@ -16,24 +16,14 @@ from rnnkit.training.checkpoint import load_checkpoint_config
 from rnnkit.training.config import DataConfig, RunConfig, TrainConfig
 from rnnkit.training.planned_regularization import dropout_for_passes, planned_passes
 
-TEXT_CHARS = 20_000  # split 90/10 by position: 18,000 training characters
 BATCH, SEQ = 4, 16   # 64 characters a step; 18,000 / 4 = 4,500 per stream, 281 windows
 
 
-@pytest.fixture
-def text_file(tmp_path: Path) -> Path:
-    path = tmp_path / "text.txt"
-    words = ("to be or not to be that is the question whether tis nobler in the mind "
-             "to suffer the slings and arrows of outrageous fortune\n")
-    path.write_text((words * (TEXT_CHARS // len(words) + 1))[:TEXT_CHARS])
-    return path
-
-
-def auto_config(text_file: Path, out_dir: Path, **bounds) -> RunConfig:
+def auto_config(quote_text: Path, out_dir: Path, **bounds) -> RunConfig:
     train_settings = dict(batch_size=BATCH, seq_len=SEQ, eval_every=10_000, sample_length=0,
                           seed=3, out_dir=str(out_dir), progress=False, tensorboard=False,
                           max_steps=None)
-    return RunConfig(data=DataConfig(dataset=None, text_file=str(text_file)),
+    return RunConfig(data=DataConfig(dataset=None, text_file=str(quote_text)),
                      model=ModelConfig(embedding_size=8, hidden_size=16, num_layers=2,
                                        dropout="auto"),
                      train=TrainConfig(**{**train_settings, **bounds}))
@@ -64,20 +54,20 @@ def test_a_run_bounded_by_the_clock_alone_is_refused_by_name() -> None:
 
 @pytest.mark.parametrize(("max_steps", "expected"), [(200, 0.0), (1800, 0.2), (9000, 0.5)])
 def test_a_run_builds_its_model_with_the_planned_dropout_and_saves_it(
-        text_file: Path, tmp_path: Path, max_steps: int, expected: float) -> None:
+        quote_text: Path, tmp_path: Path, max_steps: int, expected: float) -> None:
     # 200 steps read 0.71 passes, 1,800 read 6.4 and 9,000 read 32 (18,000 characters)
-    run = prepare_run(auto_config(text_file, tmp_path / "run", max_steps=max_steps))
+    run = prepare_run(auto_config(quote_text, tmp_path / "run", max_steps=max_steps))
     assert run.model.config.dropout == expected
     assert run.model.rnn.dropout == expected  # between the two layers
 
 
-def test_the_saved_config_holds_the_number_and_a_resume_keeps_it(text_file: Path,
+def test_the_saved_config_holds_the_number_and_a_resume_keeps_it(quote_text: Path,
                                                                  tmp_path: Path) -> None:
     out_dir = tmp_path / "run"
-    train(auto_config(text_file, out_dir, max_steps=1800, eval_every=1800))
+    train(auto_config(quote_text, out_dir, max_steps=1800, eval_every=1800))
     assert load_checkpoint_config(out_dir)["model"]["dropout"] == 0.2
     # a longer plan (9,000 steps, 32 passes) would give 0.5: the resumed run keeps 0.2
-    resumed = prepare_run(replace(auto := auto_config(text_file, out_dir, max_steps=9000),
+    resumed = prepare_run(replace(auto := auto_config(quote_text, out_dir, max_steps=9000),
                                   train=replace(auto.train, resume=True)))
     assert resumed.model.config.dropout == 0.2
 
@@ -87,11 +77,11 @@ def test_a_model_cannot_be_built_with_auto() -> None:
         LanguageModel(ModelConfig(vocab_size=10, dropout="auto"))
 
 
-def test_the_flag_and_the_recipe_key_take_auto_and_name_a_bad_word(text_file: Path,
+def test_the_flag_and_the_recipe_key_take_auto_and_name_a_bad_word(quote_text: Path,
                                                                    tmp_path: Path) -> None:
     recipe = tmp_path / "recipe.toml"
     recipe.write_text('[model]\ndropout = "Auto"\n')
-    command = [sys.executable, "-m", "rnnkit", "train", "--text-file", str(text_file),
+    command = [sys.executable, "-m", "rnnkit", "train", "--text-file", str(quote_text),
                "--out-dir", str(tmp_path / "run")]
     bad_key = subprocess.run([*command, "--config", str(recipe)], capture_output=True,
                              text=True)

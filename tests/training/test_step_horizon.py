@@ -21,24 +21,14 @@ from rnnkit.training.config import DataConfig, RunConfig, TrainConfig
 from rnnkit.training.step_horizon import measure_step_seconds, plan_step_horizon, steps_in
 from rnnkit.training.task import StepLoss
 
-TEXT_CHARS = 20_000  # split 90/10 by position: 18,000 training characters
 BATCH, SEQ = 4, 16   # 64 characters a step: 1,800 steps read 6.4 passes
 
 
-@pytest.fixture
-def text_file(tmp_path: Path) -> Path:
-    path = tmp_path / "text.txt"
-    words = ("to be or not to be that is the question whether tis nobler in the mind "
-             "to suffer the slings and arrows of outrageous fortune\n")
-    path.write_text((words * (TEXT_CHARS // len(words) + 1))[:TEXT_CHARS])
-    return path
-
-
-def horizon_config(text_file: Path, out_dir: Path, **train_settings) -> RunConfig:
+def horizon_config(quote_text: Path, out_dir: Path, **train_settings) -> RunConfig:
     settings = dict(batch_size=BATCH, seq_len=SEQ, eval_every=10_000, sample_length=0,
                     seed=5, out_dir=str(out_dir), progress=False, tensorboard=False,
                     schedule="cosine", max_steps="auto", max_time=0.01)
-    return RunConfig(data=DataConfig(dataset=None, text_file=str(text_file)),
+    return RunConfig(data=DataConfig(dataset=None, text_file=str(quote_text)),
                      model=ModelConfig(embedding_size=8, hidden_size=16, num_layers=2,
                                        dropout="auto"),
                      train=TrainConfig(**{**settings, **train_settings}))
@@ -98,13 +88,13 @@ def test_the_probe_gives_back_the_weights_and_the_generators() -> None:
     assert torch.equal(torch.get_rng_state(), generator)
 
 
-def test_an_auto_run_is_the_run_with_its_number(text_file: Path, tmp_path: Path) -> None:
-    auto = prepare_run(horizon_config(text_file, tmp_path / "auto"))
+def test_an_auto_run_is_the_run_with_its_number(quote_text: Path, tmp_path: Path) -> None:
+    auto = prepare_run(horizon_config(quote_text, tmp_path / "auto"))
     auto_generator = torch.get_rng_state()
     steps = auto.settings.max_steps
     assert isinstance(steps, int) and steps >= 1
     assert auto.schedule.total_steps == steps  # the cosine ends there
-    fixed = prepare_run(horizon_config(text_file, tmp_path / "fixed", max_steps=steps))
+    fixed = prepare_run(horizon_config(quote_text, tmp_path / "fixed", max_steps=steps))
     assert fixed.model.config.dropout == auto.model.config.dropout
     for name, tensor in fixed.model.state_dict().items():
         assert torch.equal(tensor, auto.model.state_dict()[name]), name
@@ -116,34 +106,34 @@ def test_an_auto_run_is_the_run_with_its_number(text_file: Path, tmp_path: Path)
     (0.0003, 2000, 0.2),   # 2,000 read 7.1
     (0.0001, 6000, 0.3)])  # 6,000 read 21
 def test_dropout_auto_reads_the_planned_steps(
-        text_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        quote_text: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         step_seconds: float, steps: int, dropout: float) -> None:
     # the host's speed, made up: 0.01 minutes of step_seconds steps
     monkeypatch.setattr(step_horizon, "measure_step_seconds", lambda *_: step_seconds)
-    run = prepare_run(horizon_config(text_file, tmp_path / "run"))
+    run = prepare_run(horizon_config(quote_text, tmp_path / "run"))
     assert run.settings.max_steps == steps
     assert run.model.config.dropout == dropout
     assert run.model.rnn.dropout == dropout
 
 
-def test_the_number_is_saved_and_a_resume_keeps_it(text_file: Path, tmp_path: Path,
+def test_the_number_is_saved_and_a_resume_keeps_it(quote_text: Path, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(step_horizon, "measure_step_seconds", lambda *_: 0.05)
     out_dir = tmp_path / "run"
-    result = train(horizon_config(text_file, out_dir, max_time=0.01))  # 12 steps planned
+    result = train(horizon_config(quote_text, out_dir, max_time=0.01))  # 12 steps planned
     assert load_checkpoint_config(out_dir)["train"]["max_steps"] == 12
     assert result.steps == 12 and result.stop_reason == "reached max_steps=12"
     probes = []
     monkeypatch.setattr(step_horizon, "measure_step_seconds",
                         lambda *_: probes.append(1) or 0.0001)  # a host 500x as fast
-    resumed = prepare_run(replace(config := horizon_config(text_file, out_dir),
+    resumed = prepare_run(replace(config := horizon_config(quote_text, out_dir),
                                   train=replace(config.train, resume=True)))
     assert resumed.settings.max_steps == 12 and resumed.progress.step == 12
     assert probes == []
 
 
-def test_the_flag_takes_auto_and_a_run_logs_its_plan(text_file: Path, tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "rnnkit", "train", "--text-file", str(text_file),
+def test_the_flag_takes_auto_and_a_run_logs_its_plan(quote_text: Path, tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "rnnkit", "train", "--text-file", str(quote_text),
                "--out-dir", str(tmp_path / "run"), "--hidden-size", "16", "--embedding-size",
                "8", "--batch-size", str(BATCH), "--seq-len", str(SEQ), "--sample-length",
                "0", "--no-progress", "--threads", "1", "--max-steps"]
