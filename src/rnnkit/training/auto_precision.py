@@ -28,6 +28,7 @@ from torch import nn
 
 from rnnkit.layers.fused import cpu_bf16_unavailable
 from rnnkit.training.precision import MixedPrecision
+from rnnkit.training.task import Task
 
 #: A candidate's first-batch loss may differ from fp32's by this fraction of it.
 LOSS_TOLERANCE = 0.01
@@ -91,6 +92,15 @@ def choose_precision(
     chosen = min(usable, key=step_seconds.__getitem__, default="fp32")
     return PrecisionChoice(chosen, step_seconds, losses,
                            {name: why for name, why in passed_over.items() if why})
+
+
+def choose_task_precision(model: nn.Module, task: Task, device: torch.device
+                          ) -> PrecisionChoice:
+    """:func:`choose_precision` on ``task``'s loss of its first batch from a zero state,
+    ``model`` in training mode (what a run measures before its first step)."""
+    model.train()
+    batch = task.batches(0)[0]
+    return choose_precision(lambda: task.loss(model, batch, None).loss, model, device)
 
 
 def _why_not(precision: str, step_seconds: dict[str, float], losses: dict[str, float]) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from rnnkit.training.auto_precision import choose_precision
+from rnnkit.training.auto_precision import choose_task_precision
 from rnnkit.training.checkpoint import load_checkpoint
 from rnnkit.training.config import TrainConfig
 from rnnkit.training.distributed import Distributed, start_distributed
@@ -94,9 +94,7 @@ def _precision(settings: TrainConfig, model: nn.Module, task: Task, device: torc
             log.info("precision: %s, as precision auto chose when the run started",
                         saved["chosen"])
         return saved["chosen"], saved
-    model.train()
-    batch = task.batches(0)[0]
-    choice = choose_precision(lambda: task.loss(model, batch, None).loss, model, device)
+    choice = choose_task_precision(model, task, device)
     chosen = choice.chosen
     if distributed.enabled:  # every rank trains in rank 0's choice
         index = PRECISIONS.index(chosen) if distributed.is_main else 0

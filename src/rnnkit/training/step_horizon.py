@@ -27,12 +27,15 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from rnnkit.training.auto_precision import choose_precision
-from rnnkit.training.clipping import clip_gradients
+from rnnkit.training.auto_precision import choose_task_precision
 from rnnkit.training.config import TrainConfig
 from rnnkit.training.optimizers import build_optimizer
 from rnnkit.training.precision import MixedPrecision
+from rnnkit.training.progress import Progress
+from rnnkit.training.run import Run
+from rnnkit.training.schedule import LearningRateSchedule
 from rnnkit.training.task import Task
+from rnnkit.training.trainer import train_step
 
 #: Timed steps, after one untimed warm-up step; the median is kept.
 PROBE_STEPS = 5
@@ -64,16 +67,13 @@ def steps_in(max_time: float, step_seconds: float) -> int:
 def plan_step_horizon(model: nn.Module, task: Task, settings: TrainConfig,
                       device: torch.device) -> StepHorizon:
     """Time :data:`PROBE_STEPS` training steps of ``model`` on ``task``'s first batch, in
-    ``settings.precision`` (for ``"auto"``, the one :func:`choose_precision` picks), and
+    ``settings.precision`` (for ``"auto"``, the one :func:`choose_task_precision` picks), and
     plan ``settings.max_time`` minutes of them."""
     if settings.max_time is None:
         raise ValueError("max_steps = 'auto' needs max_time (the minutes to fill)")
     precision = settings.precision
-    batch = task.batches(0)[0]
     if precision == "auto":
-        model.train()
-        precision = choose_precision(lambda: task.loss(model, batch, None).loss, model,
-                                     device).chosen
+        precision = choose_task_precision(model, task, device).chosen
     seconds = measure_step_seconds(model, task, settings, device, precision)
     return StepHorizon(steps_in(settings.max_time, seconds), seconds, precision,
                        settings.max_time)
@@ -82,26 +82,21 @@ def plan_step_horizon(model: nn.Module, task: Task, settings: TrainConfig,
 def measure_step_seconds(model: nn.Module, task: Task, settings: TrainConfig,
                          device: torch.device, precision: str,
                          steps: int = PROBE_STEPS) -> float:
-    """Median seconds of a whole training step of ``model`` on ``task``'s first batch under
-    ``precision``, with ``settings``' optimizer and clipping (a throwaway optimizer). The
-    weights and the generators are given back as they were."""
+    """Median seconds of the trainer's own step (:func:`~rnnkit.training.trainer.train_step`)
+    of ``model`` on ``task``'s first batch under ``precision``, with ``settings``' optimizer
+    and clipping (a throwaway optimizer), the state carried from step to step as in
+    training. The weights and the generators are given back as they were."""
     weights = {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
     optimizer = build_optimizer(model, settings)
-    mixed = MixedPrecision(precision, device)
+    schedule = LearningRateSchedule(optimizer, settings, len(task.batches(0)), steps + 1)
+    run = Run(settings, task, model, optimizer, schedule, Progress(),
+              MixedPrecision(precision, device), trained=model)
     batch = task.batches(0)[0]
-    model.train()
     seconds = []
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         for step in range(steps + 1):  # the first step warms caches and kernels up
             start = time.perf_counter()
-            with mixed.autocast():
-                loss = task.loss(model, batch, None).loss
-            optimizer.zero_grad(set_to_none=True)
-            mixed.backward(loss)
-            mixed.unscale(optimizer)
-            clip_gradients(model.parameters(), clip_norm=settings.clip_norm,
-                           clip_value=settings.clip_value)
-            mixed.step(optimizer)
+            train_step(run, batch)
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             if step > 0:
