@@ -23,7 +23,7 @@ from rnnkit.data.corpus import load_corpus
 from rnnkit.models.factory import build_language_model
 from rnnkit.tasks.language_model.task import LanguageModelTask, TaskCorpus
 from rnnkit.training.checkpoint import load_checkpoint_config, load_checkpoint_vocab
-from rnnkit.training.config import RunConfig
+from rnnkit.training.config import RunConfig, TrainConfig
 from rnnkit.training.distributed import Distributed, process_rank, start_distributed
 from rnnkit.training.planned_regularization import dropout_for_passes, planned_passes
 from rnnkit.training.prepare import prepare_run as prepare_fit
@@ -99,18 +99,27 @@ def build_language_model_task(config: RunConfig, corpus: TaskCorpus | None = Non
     table = corpus.table if corpus is not None else None
     config = replace(config, model=replace(config.model, vocab_size=len(text.vocab),
                                            condition_sizes=text.condition_sizes))
+    resumed = _resumed_config(settings)  # what its "auto" settings became, on resume
     if settings.max_steps == "auto":
-        steps = _planned_steps(config, text, table, device, distributed)
+        steps = _planned_steps(config, text, table, device, distributed, resumed)
         config = replace(config, train=replace(settings, max_steps=steps))
     if config.model.dropout == "auto":
-        config = replace(config, model=replace(config.model,
-                                               dropout=_planned_dropout(config, text)))
+        dropout = _planned_dropout(config, text, resumed)
+        config = replace(config, model=replace(config.model, dropout=dropout))
     model = build_language_model(config.model).to(device)
     return model, LanguageModelTask(config, text, device, task_table=table)
 
 
+def _resumed_config(settings: TrainConfig) -> dict[str, Any] | None:
+    """The config the run in ``out_dir`` was saved with, when this run resumes it."""
+    if settings.resume and (Path(settings.out_dir) / "latest.json").exists():
+        return load_checkpoint_config(settings.out_dir)
+    return None
+
+
 def _planned_steps(config: RunConfig, text: Any, table: dict[str, Any] | None,
-                   device: torch.device, distributed: Distributed) -> int:
+                   device: torch.device, distributed: Distributed,
+                   resumed: dict[str, Any] | None) -> int:
     """``max_steps = "auto"``: the saved run's step bound on resume, else the steps
     ``max_time`` holds for a model like the run's, timed here
     (:mod:`rnnkit.training.step_horizon`); every process times its share of the batch
@@ -118,10 +127,9 @@ def _planned_steps(config: RunConfig, text: Any, table: dict[str, Any] | None,
     generators, so the run's model starts from the weights that ``--max-steps N`` gives
     it."""
     settings = config.train
-    if settings.resume and (Path(settings.out_dir) / "latest.json").exists():
-        saved = load_checkpoint_config(settings.out_dir)["train"].get("max_steps")
-        if isinstance(saved, int):
-            return saved
+    saved = None if resumed is None else resumed["train"].get("max_steps")
+    if isinstance(saved, int):
+        return saved
     model_config = config.model
     if model_config.dropout == "auto":
         model_config = replace(model_config, dropout=PROBE_DROPOUT)
@@ -140,12 +148,12 @@ def _planned_steps(config: RunConfig, text: Any, table: dict[str, Any] | None,
     return steps
 
 
-def _planned_dropout(config: RunConfig, text: Any) -> float:
+def _planned_dropout(config: RunConfig, text: Any, resumed: dict[str, Any] | None) -> float:
     """``dropout = "auto"``: the saved run's dropout on resume (its plan may have had other
     bounds), else the one its planned passes over the training split give."""
     settings = config.train
-    if settings.resume and (Path(settings.out_dir) / "latest.json").exists():
-        return float(load_checkpoint_config(settings.out_dir)["model"]["dropout"])
+    if resumed is not None:
+        return float(resumed["model"]["dropout"])
     train_tokens = len(text.splits["train"])
     streams = make_streams(text.splits["train"], settings.batch_size)
     passes = planned_passes(settings, train_tokens, num_windows(streams, settings.seq_len))
