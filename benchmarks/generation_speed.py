@@ -99,6 +99,20 @@ def matmul_ceiling(model: LanguageModel, streams: int, repeats: int = 50) -> flo
     return streams * repeats / (time.perf_counter() - start)
 
 
+def setup_milliseconds(model: LanguageModel, repeats: int) -> dict[str, float]:
+    """Median time to build the float32 step decoder and to quantize it to int8, which
+    every ``sample_texts`` call pays before its first character."""
+    times: dict[str, list[float]] = {"fp32": [], "int8": []}
+    for _ in range(repeats + 1):
+        start = time.perf_counter()
+        step = StepDecoder.from_model(model)
+        built = time.perf_counter()
+        quantize_step_decoder(step, "int8")
+        times["fp32"].append(built - start)
+        times["int8"].append(time.perf_counter() - start)
+    return {name: 1e3 * statistics.median(values[1:]) for name, values in times.items()}
+
+
 def validation_losses(checkpoint: str, eval_tokens: int) -> dict[str, float]:
     """Stateful validation loss (nats/char) of the plain model, the float32 step decoder
     and the int8 one, over the first ``eval_tokens`` of the run's validation split."""
@@ -185,9 +199,13 @@ def main() -> None:
         [f"matrix products alone, fp32, {args.streams} streams", f"{ceiling:,.0f}",
          f"{ceiling / fp32:.1f} x fp32, 1 stream (the arithmetic ceiling)"],
     ])
+    setup = setup_milliseconds(model, args.repeats)
+    print(f"# building the step decoder: fp32 {setup['fp32']:.1f} ms, int8 (built and "
+          f"quantized) {setup['int8']:.1f} ms; included in the rates above")
     print(f"# timing wall {time.perf_counter() - wall:.0f} s", flush=True)
     result = {"rates": {name: round(rate) for name, rate in rates.items()},
-              "matmul_ceiling": round(ceiling)}
+              "matmul_ceiling": round(ceiling),
+              "setup_ms": {name: round(value, 2) for name, value in setup.items()}}
     if args.checkpoint:
         result["validation"] = validation_losses(args.checkpoint, args.eval_tokens)
         difference = result["validation"]["int8 step"] - result["validation"]["fp32 step"]

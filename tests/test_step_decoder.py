@@ -9,6 +9,8 @@ quantization, so its reference is the float decoder within a quantization tolera
 
 from __future__ import annotations
 
+import copy
+import warnings
 from pathlib import Path
 
 import pytest
@@ -168,21 +170,36 @@ def test_each_stream_ends_after_its_first_stop() -> None:
     assert any(text != whole for whole, text in zip(full, cut, strict=True))
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn_tanh"])
-def test_int8_steps_through_torchs_dynamic_quantization(cell: str) -> None:
+def torch_quantize_dynamic(step: StepDecoder) -> StepDecoder:
+    """torch's own dynamic quantization of a copy of ``step``: the int8 reference."""
+    from torch.ao.quantization import quantize_dynamic
+
+    kinds = {nn.LSTMCell, nn.GRUCell, nn.RNNCell}
+    if step.decoder.out_features >= QUANTIZED_DECODER_MIN_OUTPUTS:
+        kinds.add(nn.Linear)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return quantize_dynamic(copy.deepcopy(step), kinds, dtype=torch.qint8)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn_tanh", "rnn_relu"])
+def test_int8_is_torchs_dynamic_quantization_bit_for_bit(cell: str) -> None:
     model = language_model(cell)
+    weights = {name: tensor.clone() for name, tensor in model.state_dict().items()}
     step = StepDecoder.from_model(model)
     quantized = quantize_step_decoder(step, "int8")
-    kinds = {type(module).__module__ for module in quantized.modules()}
-    assert "torch.ao.nn.quantized.dynamic.modules.rnn" in kinds
-    assert "torch.ao.nn.quantized.dynamic.modules.linear" not in kinds  # 23 outputs
     tokens = torch.randint(0, VOCAB, (4, 30), generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
-        expected = StepSequenceModel(step)(tokens)[0]
-        logits = StepSequenceModel(quantized)(tokens)[0]
-    error = (logits - expected).abs().max() / expected.abs().max()
+        expected = StepSequenceModel(torch_quantize_dynamic(step))(tokens)
+        logits, state = StepSequenceModel(quantized)(tokens)
+        float_logits = StepSequenceModel(step)(tokens)[0]
+    assert torch.equal(logits, expected[0])
+    assert all(torch.equal(a, b) for a, b in zip(_parts(state), _parts(expected[1]),
+                                                 strict=True))
+    error = (logits - float_logits).abs().max() / float_logits.abs().max()
     assert 0 < error < 0.05  # int8 differs from float, by a quantization step or so
-    assert all(p.dtype == torch.float32 for p in step.parameters())  # the copy is untouched
+    assert all(torch.equal(tensor, weights[name]) for name, tensor in
+               model.state_dict().items())  # the model is untouched
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profile:
         text = sample_text(model, Letters(), "ab", 50, seed=1, quantize="int8")
     kernels = [event.name for event in profile.events() if "cell_dynamic" in event.name]
@@ -193,12 +210,15 @@ def test_a_word_level_decoder_is_quantized_too() -> None:
     torch.manual_seed(0)
     model = LanguageModel(ModelConfig(vocab_size=QUANTIZED_DECODER_MIN_OUTPUTS,
                                       hidden_size=16, embedding_size=8)).eval()
-    quantized = quantize_step_decoder(StepDecoder.from_model(model), "int8")
-    assert type(quantized.decoder).__module__ == "torch.ao.nn.quantized.dynamic.modules.linear"
+    step = StepDecoder.from_model(model)
+    quantized = quantize_step_decoder(step, "int8")
     tokens = torch.randint(0, QUANTIZED_DECODER_MIN_OUTPUTS, (2, 5))
     with torch.no_grad():
-        torch.testing.assert_close(StepSequenceModel(quantized)(tokens)[0], model(tokens)[0],
-                                   rtol=0, atol=0.05)
+        logits = StepSequenceModel(quantized)(tokens)[0]
+        assert torch.equal(logits, StepSequenceModel(torch_quantize_dynamic(step))(tokens)[0])
+        features = torch.randn(3, 16)
+        assert not torch.equal(quantized.decoder(features), step.decoder(features))
+        torch.testing.assert_close(logits, model(tokens)[0], rtol=0, atol=0.05)
 
 
 @pytest.mark.parametrize(("options", "reason"), [

@@ -39,6 +39,7 @@ from rnnkit.step_decoder import (
 )
 
 NUCLEUS_TOLERANCE = 1e-6
+_SMALLEST_NORMAL = torch.finfo(torch.float32).tiny
 #: How often (in tokens) several streams are checked for ``stop_at``.
 STOP_CHECK_INTERVAL = 32
 
@@ -327,11 +328,32 @@ def draw_tokens(logits: Tensor, options: SamplingOptions,
                 generator: torch.Generator | None = None) -> Tensor:
     """One token id per row of ``logits`` (batch, vocab) under ``options``: a (batch,)
     int64 tensor (at temperature 0 the most likely ids, and ``generator`` is not drawn
-    from)."""
+    from).
+
+    Each row is one draw from the softmax of its filtered logits by the Gumbel-max trick:
+    with ``E`` an Exp(1) variable per token (one ``exponential_`` of shape (batch, vocab)
+    from ``generator``), the token of the largest ``scores - log E`` is so distributed.
+    ``torch.multinomial(softmax, 1)`` draws the same token from the same generator (the
+    largest ``p / E``; tests/test_generate.py holds the two to equal ids), behind checks of
+    its input that cost more than the draw: 23 us against 14 us a character on the
+    project's CPU. The scores here are finite or -inf by construction.
+    """
     if options.temperature == 0:
         return logits.argmax(dim=-1)
-    probabilities = torch.softmax(_filter(logits, options), dim=-1)  # (batch, vocab)
-    return torch.multinomial(probabilities, 1, generator=generator).squeeze(1)
+    if options.top_k is None and options.top_p is None:
+        # scores/T - log E ranks the tokens as scores - T log E: the scaling is folded
+        # into the noise, one operation fewer than scaling the logits.
+        return _largest_after_noise(logits, options.temperature, generator)
+    return _largest_after_noise(_filter(logits, options), 1.0, generator)
+
+
+def _largest_after_noise(scores: Tensor, temperature: float,
+                         generator: torch.Generator | None) -> Tensor:
+    """The index of the largest ``scores - temperature * log E`` per row, ``E ~ Exp(1)``."""
+    log_noise = torch.empty(scores.shape, dtype=torch.float32, device=scores.device)
+    # Clamped so that an exponential draw of 0 gives a finite score, never -inf + inf.
+    log_noise.exponential_(generator=generator).clamp_min_(_SMALLEST_NORMAL).log_()
+    return torch.add(scores, log_noise, alpha=-temperature).argmax(dim=-1)
 
 
 def draw_token(logits: Tensor, options: SamplingOptions,

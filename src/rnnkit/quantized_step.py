@@ -1,0 +1,100 @@
+"""torch's dynamic int8 quantization of one-step cells and linear layers, built directly.
+
+``torch.ao.quantization.quantize_dynamic`` swaps each ``nn.LSTMCell`` for a quantized cell
+whose constructor first draws and packs random weights, then packs the real ones: 35 ms
+for one 512-unit LSTM cell on the project's CPU, of which 8 ms is the real packing. Since
+``rnnkit sample`` quantizes on every call, that cost is paid once per text. The modules
+here pack the real weights only, with the same observer, quantization and kernels, so
+they compute what ``quantize_dynamic``'s modules compute, bit for bit
+(tests/test_step_decoder.py holds them to it).
+
+Shapes:
+    input:  (streams, input_size) float32
+    state:  (h, c) for an LSTM cell, h otherwise, each (streams, hidden)
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+#: The quantized kernel of each torch.nn one-step cell (RNN cells by nonlinearity).
+CELL_KERNELS = {"LSTMCell": "quantized_lstm_cell_dynamic",
+                "GRUCell": "quantized_gru_cell_dynamic",
+                "RNNCell": "quantized_rnn_{nonlinearity}_cell_dynamic"}
+
+
+def pack_int8(weight: Tensor, bias: Tensor | None) -> Any:
+    """``weight`` (out, in) quantized to int8 per tensor by torch's default weight
+    observer for dynamic quantization (symmetric min/max), packed with ``bias`` for
+    torch's quantized linear kernels (fbgemm on x86)."""
+    with warnings.catch_warnings():
+        # torch.ao.quantization and torch's quantized tensors warn that they are
+        # deprecated; they are the quantization this module promises (module docstring).
+        warnings.filterwarnings("ignore", message=".*deprecated.*")
+        from torch.ao.quantization import default_dynamic_qconfig
+
+        observer = default_dynamic_qconfig.weight()
+        observer(weight.detach())
+        scale, zero_point = observer.calculate_qparams()
+        quantized = torch.quantize_per_tensor(weight.detach().float(), float(scale),
+                                              int(zero_point), torch.qint8)
+    return torch.ops.quantized.linear_prepack(quantized, bias)
+
+
+class QuantizedCell(nn.Module):
+    """A torch.nn ``LSTMCell``, ``GRUCell`` or ``RNNCell`` under dynamic int8 quantization:
+    int8 weights, the input and state quantized on each call, float32 gates and state.
+
+    Shapes:
+        input:  (streams, input_size)
+        state:  (h, c) for an LSTM, h otherwise, each (streams, hidden_size)
+        output: the next state, in the same form
+    """
+
+    def __init__(self, cell: nn.LSTMCell | nn.GRUCell | nn.RNNCell) -> None:
+        super().__init__()
+        name = CELL_KERNELS[type(cell).__name__].format(
+            nonlinearity=getattr(cell, "nonlinearity", ""))
+        self.kernel = getattr(torch.ops.quantized, name).default
+        self.hidden_size = cell.hidden_size
+        self.packed_weight_ih = pack_int8(cell.weight_ih, cell.bias_ih)
+        self.packed_weight_hh = pack_int8(cell.weight_hh, cell.bias_hh)
+        # The kernel's signature takes float biases too; for int8 it adds the packed ones.
+        self.bias_ih, self.bias_hh = cell.bias_ih.detach(), cell.bias_hh.detach()
+
+    def forward(self, input: Tensor, state: Tensor | tuple[Tensor, Tensor]
+                ) -> Tensor | tuple[Tensor, Tensor]:
+        """The state after reading ``input``."""
+        return self.kernel(input, state, self.packed_weight_ih, self.packed_weight_hh,
+                           self.bias_ih, self.bias_hh)
+
+    def extra_repr(self) -> str:
+        return f"{self.kernel.name()}, hidden_size={self.hidden_size}"
+
+
+class QuantizedLinear(nn.Module):
+    """An ``nn.Linear`` under dynamic int8 quantization (int8 weight, the input quantized
+    on each call, float32 output).
+
+    Shapes:
+        input:  (streams, in_features)
+        output: (streams, out_features)
+    """
+
+    def __init__(self, linear: nn.Linear) -> None:
+        super().__init__()
+        self.out_features = linear.out_features
+        self.packed_weight = pack_int8(linear.weight, linear.bias)
+
+    def forward(self, input: Tensor) -> Tensor:
+        """``input`` times the int8 weight, plus the bias."""
+        # reduce_range as torch's own module asks it of fbgemm (7-bit activations, so
+        # that int8 products cannot saturate the 16-bit accumulation).
+        return torch.ops.quantized.linear_dynamic(input, self.packed_weight, reduce_range=True)
+
+    def extra_repr(self) -> str:
+        return f"out_features={self.out_features}, int8"
