@@ -182,28 +182,74 @@ def torch_quantize_dynamic(step: StepDecoder) -> StepDecoder:
         return quantize_dynamic(copy.deepcopy(step), kinds, dtype=torch.qint8)
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn_tanh", "rnn_relu"])
-def test_int8_is_torchs_dynamic_quantization_bit_for_bit(cell: str) -> None:
+def int8_kernels_called(model: LanguageModel) -> list[str]:
+    """The quantized kernels a 50-character int8 sample runs, one name per call (packing
+    the weights left out)."""
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profile:
+        text = sample_text(model, Letters(), "ab", 50, seed=1, quantize="int8")
+    assert len(text) == 52
+    return [event.name for event in profile.events() if event.name.startswith("quantized::")
+            and event.name.endswith("_dynamic")]
+
+
+def check_int8_near_float_and_model_untouched(cell: str):
+    """The int8 decoder's logits and state over a text, for the caller's exact reference;
+    checked here against the float decoder (a quantization step away) and for the model
+    left as it was."""
     model = language_model(cell)
     weights = {name: tensor.clone() for name, tensor in model.state_dict().items()}
     step = StepDecoder.from_model(model)
     quantized = quantize_step_decoder(step, "int8")
     tokens = torch.randint(0, VOCAB, (4, 30), generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
-        expected = StepSequenceModel(torch_quantize_dynamic(step))(tokens)
         logits, state = StepSequenceModel(quantized)(tokens)
         float_logits = StepSequenceModel(step)(tokens)[0]
-    assert torch.equal(logits, expected[0])
-    assert all(torch.equal(a, b) for a, b in zip(_parts(state), _parts(expected[1]),
-                                                 strict=True))
     error = (logits - float_logits).abs().max() / float_logits.abs().max()
     assert 0 < error < 0.05  # int8 differs from float, by a quantization step or so
     assert all(torch.equal(tensor, weights[name]) for name, tensor in
-               model.state_dict().items())  # the model is untouched
-    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profile:
-        text = sample_text(model, Letters(), "ab", 50, seed=1, quantize="int8")
-    kernels = [event.name for event in profile.events() if "cell_dynamic" in event.name]
-    assert len(text) == 52 and len(kernels) == 2 * 49  # two layers, each step after the first
+               model.state_dict().items())
+    return model, step, quantized, tokens, logits, state
+
+
+def test_int8_gru_is_torchs_dynamic_quantization_bit_for_bit() -> None:
+    model, step, _, tokens, logits, state = check_int8_near_float_and_model_untouched("gru")
+    with torch.no_grad():
+        expected = StepSequenceModel(torch_quantize_dynamic(step))(tokens)
+    assert torch.equal(logits, expected[0]) and torch.equal(state, expected[1])
+    assert int8_kernels_called(model) == ["quantized::quantized_gru_cell_dynamic"] * 2 * 49
+
+
+def joint_reference(cell: nn.Module, quantized: nn.Module, x: torch.Tensor, state):
+    """What a joint int8 cell computes, from its unpacked int8 weight: ``[x, h]`` quantized
+    by the dynamic rule (min and max with 0, 7 bits), times the dequantized weight, plus
+    the bias, then the cell's activations, in float64."""
+    hidden = state[0] if isinstance(state, tuple) else state
+    joined = torch.cat([x, hidden], dim=1)
+    scale, zero_point = torch._choose_qparams_per_tensor(joined, True)
+    joined = torch.quantize_per_tensor(joined, scale, zero_point, torch.quint8).dequantize()
+    weight, bias = torch.ops.quantized.linear_unpack(quantized.packed_weight)
+    gates = joined.double() @ weight.dequantize().double().T + bias.double()
+    if isinstance(cell, nn.RNNCell):
+        return gates.relu() if cell.nonlinearity == "relu" else gates.tanh()
+    i, f, g, o = gates.chunk(4, dim=1)
+    c = f.sigmoid() * state[1].double() + i.sigmoid() * g.tanh()
+    return o.sigmoid() * c.tanh(), c
+
+
+@pytest.mark.parametrize("cell", ["lstm", "rnn_tanh", "rnn_relu"])
+def test_int8_lstm_and_rnn_cells_run_one_int8_product_of_x_and_h(cell: str) -> None:
+    model, step, quantized, *_ = check_int8_near_float_and_model_untouched(cell)
+    generator = torch.Generator().manual_seed(5)
+    for float_cell, int8_cell in zip(step.cells, quantized.cells, strict=True):
+        x = torch.randn(3, float_cell.input_size, generator=generator)
+        h = torch.randn(3, float_cell.hidden_size, generator=generator).tanh()
+        state = (h, torch.randn(3, float_cell.hidden_size, generator=generator)) if (
+            cell == "lstm") else h
+        with torch.no_grad():
+            result, expected = int8_cell(x, state), joint_reference(float_cell, int8_cell, x, state)
+        for part, expected_part in zip(_parts(result), _parts(expected), strict=True):
+            torch.testing.assert_close(part.double(), expected_part, rtol=0, atol=1e-5)
+    assert int8_kernels_called(model) == ["quantized::linear_dynamic"] * 2 * 49
 
 
 def test_a_word_level_decoder_is_quantized_too() -> None:
@@ -215,9 +261,10 @@ def test_a_word_level_decoder_is_quantized_too() -> None:
     tokens = torch.randint(0, QUANTIZED_DECODER_MIN_OUTPUTS, (2, 5))
     with torch.no_grad():
         logits = StepSequenceModel(quantized)(tokens)[0]
-        assert torch.equal(logits, StepSequenceModel(torch_quantize_dynamic(step))(tokens)[0])
         features = torch.randn(3, 16)
-        assert not torch.equal(quantized.decoder(features), step.decoder(features))
+        decoded = quantized.decoder(features)
+        assert torch.equal(decoded, torch_quantize_dynamic(step).decoder(features))
+        assert not torch.equal(decoded, step.decoder(features))
         torch.testing.assert_close(logits, model(tokens)[0], rtol=0, atol=0.05)
 
 

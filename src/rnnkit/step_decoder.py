@@ -27,7 +27,12 @@ from torch.nn import functional as F
 from rnnkit.layers import RecurrentLayer
 from rnnkit.layers.state import RecurrentState
 from rnnkit.models.language_model import LanguageModel
-from rnnkit.quantized_step import QuantizedCell, QuantizedLinear
+from rnnkit.quantized_step import (
+    JointQuantizedCell,
+    QuantizedCell,
+    QuantizedLinear,
+    quantized_cell,
+)
 
 #: What ``quantize`` accepts: ``int8`` is torch's dynamic quantization (int8 weights, the
 #: activations quantized per call; CPU only).
@@ -209,7 +214,7 @@ def _bound_call(module: nn.Module) -> Callable[..., Any]:
     if kind is nn.Linear:
         weight, bias = module.weight, module.bias
         return lambda x: F.linear(x, weight, bias)
-    if kind in (QuantizedCell, QuantizedLinear):  # their forward is the kernel call alone
+    if kind in (QuantizedCell, JointQuantizedCell, QuantizedLinear):  # no checks to skip
         return module.forward
     if kind not in _FLOAT_KERNELS and kind is not nn.RNNCell:
         return module
@@ -257,5 +262,5 @@ def quantize_step_decoder(step: StepDecoder, quantize: str) -> StepDecoder:
     decoder = step.decoder
     if isinstance(decoder, nn.Linear) and decoder.out_features >= QUANTIZED_DECODER_MIN_OUTPUTS:
         decoder = QuantizedLinear(decoder)
-    cells = nn.ModuleList(QuantizedCell(cell) for cell in step.cells)
+    cells = nn.ModuleList(quantized_cell(cell) for cell in step.cells)
     return StepDecoder(step.embedding, cells, decoder, step.mode).eval()

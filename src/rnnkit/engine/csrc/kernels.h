@@ -20,6 +20,7 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& grad_output, at::Tensor 
                                       const OptionalTensor& peephole,
                                       const OptionalTensor& mask,
                                       std::vector<int64_t> batch_sizes);
+std::vector<at::Tensor> lstm_gates_step(at::Tensor gates, const at::Tensor& c_prev);
 std::vector<at::Tensor> rnn_forward(const at::Tensor& xproj, const at::Tensor& h0,
                                     const at::Tensor& weight_hh, bool relu,
                                     const OptionalTensor& mask,

@@ -56,6 +56,35 @@ std::vector<Tensor> lstm_forward(const Tensor& xproj, const Tensor& h0, const Te
   return {hs, cs, acts};
 }
 
+// One LSTM step from its summed gate pre-activations, gates (B, 4H) in the order i, f, g,
+// o, and the previous cell state (B, H): returns the new h and c. The gates are activated
+// in place. Generation runs it after one int8 product of [x, h] (rnnkit/quantized_step.py).
+std::vector<Tensor> lstm_gates_step(Tensor gates, const Tensor& c_prev) {
+  TORCH_CHECK(gates.dim() == 2 && gates.is_contiguous() && c_prev.is_contiguous() &&
+                  c_prev.sizes() == at::IntArrayRef({gates.size(0), gates.size(1) / 4}) &&
+                  gates.size(1) % 4 == 0 && c_prev.scalar_type() == gates.scalar_type(),
+              "lstm_gates_step expects contiguous gates (B, 4H) and c_prev (B, H) of one dtype");
+  const int64_t batch = gates.size(0), H = gates.size(1) / 4;
+  Tensor h = at::empty({batch, H}, gates.options());
+  Tensor c = at::empty({batch, H}, gates.options());
+  AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "lstm_gates_step", [&] {
+    scalar_t* A = gates.data_ptr<scalar_t>();
+    const scalar_t* CP = c_prev.data_ptr<scalar_t>();
+    scalar_t* C = c.data_ptr<scalar_t>();
+    scalar_t* Hn = h.data_ptr<scalar_t>();
+    for_rows(batch, 4 * H, [&](int64_t r) {
+      scalar_t* ai = A + r * 4 * H; scalar_t* af = ai + H; scalar_t* ag = af + H;
+      scalar_t* ao = ag + H;
+      sigmoid_inplace(ai, 2 * H);  // i and f, adjacent
+      tanh_inplace(ag, H);
+      lstm_cell(C + r * H, af, CP + r * H, ai, ag, H);
+      sigmoid_inplace(ao, H);
+      lstm_hidden(Hn + r * H, ao, C + r * H, H);
+    });
+  });
+  return {h, c};
+}
+
 // One row of the LSTM backward: pre-activation gradients into d (4H) and dL/dc_(t-1) into
 // dc (which holds dL/dc_t on entry). p is the peephole vector (3H) or null.
 template <typename T, bool Peephole>
