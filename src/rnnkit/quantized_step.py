@@ -1,12 +1,16 @@
-"""torch's dynamic int8 quantization of one-step cells and linear layers, built directly.
+"""torch's dynamic int8 quantization of the generation step's cells and decoder, built directly.
 
 ``torch.ao.quantization.quantize_dynamic`` swaps each ``nn.LSTMCell`` for a quantized cell
 whose constructor first draws and packs random weights, then packs the real ones: 35 ms
 for one 512-unit LSTM cell on the project's CPU, of which 8 ms is the real packing. Since
 ``rnnkit sample`` quantizes on every call, that cost is paid once per text. The modules
-here pack the real weights only, with the same observer, quantization and kernels, so
-they compute what ``quantize_dynamic``'s modules compute, bit for bit
-(tests/test_step_decoder.py holds them to it).
+here pack the real weights only, with torch's weight observer, quantization and kernels:
+
+- :class:`QuantizedCell` and :class:`QuantizedLinear` compute what ``quantize_dynamic``'s
+  modules compute, bit for bit (tests/test_step_decoder.py holds them to it);
+- :class:`JointQuantizedCell` (LSTM and Elman cells, which :func:`quantized_cell` picks)
+  joins the cell's two int8 products into one, faster on this CPU and within a
+  quantization step of torch's cell.
 
 Shapes:
     input:  (streams, input_size) float32
@@ -110,8 +114,8 @@ class JointQuantizedCell(nn.Module):
         self.relu = getattr(cell, "nonlinearity", "tanh") == "relu"
         weight = torch.cat([cell.weight_ih, cell.weight_hh], dim=1).detach()
         self.packed_weight = pack_int8(weight, (cell.bias_ih + cell.bias_hh).detach())
-        # The cell's activations from its gates: C++ where rnnkit's kernels run.
-        self.lstm_step = lstm_gates_step_for(weight.device, weight.dtype)
+        # The LSTM's activations from its gates: C++ where rnnkit's kernels run.
+        self.lstm_step = lstm_gates_step_for(weight.device, weight.dtype) if self.lstm else None
 
     def forward(self, input: Tensor, state: Tensor | tuple[Tensor, Tensor]
                 ) -> Tensor | tuple[Tensor, Tensor]:

@@ -249,9 +249,11 @@ def quantize_step_decoder(step: StepDecoder, quantize: str) -> StepDecoder:
     ``QUANTIZED_DECODER_MIN_OUTPUTS`` outputs or more. The embedding and a smaller decoder
     stay float32 and shared with ``step``, which is left as it was.
 
-    The modules (:mod:`rnnkit.quantized_step`) compute what
-    ``torch.ao.quantization.quantize_dynamic`` makes of the same cells, bit for bit, and
-    build in a quarter of its time. CPU only (torch's quantized kernels are fbgemm/oneDNN).
+    The modules (:mod:`rnnkit.quantized_step`) use torch's weight observer and quantized
+    kernels and build in a quarter of ``quantize_dynamic``'s time. A GRU cell and the
+    decoder compute what ``torch.ao.quantization.quantize_dynamic`` makes of them, bit for
+    bit; an LSTM or Elman cell runs one int8 product of ``[x, h]`` with ``[W_ih | W_hh]``
+    instead of torch's two. CPU only (torch's quantized kernels are fbgemm/oneDNN).
     """
     check_quantize(quantize)
     if any(parameter.device.type != "cpu" for parameter in step.parameters()):
