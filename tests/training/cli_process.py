@@ -14,6 +14,7 @@ import logging
 import multiprocessing
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any
 
 import pytest
 import torch._dynamo  # noqa: F401 - imported once here rather than in every child
+from tqdm import tqdm
 
 from rnnkit.cli import main
 from rnnkit.plotting import pyplot
@@ -71,6 +73,10 @@ def _run_cli(argv: list[str], log_path: str, env: dict[str, str], umask: int | N
     sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
     for handler in list(logging.root.handlers):  # pytest's capture handlers: log to the file
         logging.root.removeHandler(handler)
+    # tqdm's class lock is a multiprocessing lock the fork shares with this test process,
+    # and every bar takes it, a disabled one too. A child killed while holding it would
+    # leave it held: the next child, and the test process, would wait on it for ever.
+    tqdm.set_lock(threading.RLock())
     os.environ.update(env)
     if umask is not None:
         os.umask(umask)
