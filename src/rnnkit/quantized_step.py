@@ -6,7 +6,7 @@ for one 512-unit LSTM cell on the project's CPU, of which 8 ms is the real packi
 ``rnnkit sample`` quantizes on every call, that cost is paid once per text. The modules
 here pack the real weights only, with torch's weight observer, quantization and kernels:
 
-- :class:`QuantizedCell` and :class:`QuantizedLinear` compute what ``quantize_dynamic``'s
+- :class:`QuantizedGRUCell` and :class:`QuantizedLinear` compute what ``quantize_dynamic``'s
   modules compute, bit for bit (tests/test_step_decoder.py holds them to it);
 - :class:`JointQuantizedCell` (LSTM and Elman cells, which :func:`quantized_cell` picks)
   joins the cell's two int8 products into one, faster on this CPU and within a
@@ -30,11 +30,6 @@ from rnnkit.engine.native import lstm_gates_step_for
 #: The cells whose two products :class:`JointQuantizedCell` joins into one.
 JOINED_CELLS = (nn.LSTMCell, nn.RNNCell)
 
-#: The quantized kernel of each torch.nn one-step cell (RNN cells by nonlinearity).
-CELL_KERNELS = {"LSTMCell": "quantized_lstm_cell_dynamic",
-                "GRUCell": "quantized_gru_cell_dynamic",
-                "RNNCell": "quantized_rnn_{nonlinearity}_cell_dynamic"}
-
 
 def pack_int8(weight: Tensor, bias: Tensor | None) -> Any:
     """``weight`` (out, in) quantized to int8 per tensor by torch's default weight
@@ -54,35 +49,36 @@ def pack_int8(weight: Tensor, bias: Tensor | None) -> Any:
     return torch.ops.quantized.linear_prepack(quantized, bias)
 
 
-class QuantizedCell(nn.Module):
-    """A torch.nn ``LSTMCell``, ``GRUCell`` or ``RNNCell`` under dynamic int8 quantization:
-    int8 weights, the input and state quantized on each call, float32 gates and state.
+class QuantizedGRUCell(nn.Module):
+    """An ``nn.GRUCell`` under dynamic int8 quantization, run by torch's own quantized GRU
+    cell kernel: int8 weights, the input and state quantized on each call, float32 gates
+    and state.
 
     Shapes:
         input:  (streams, input_size)
-        state:  (h, c) for an LSTM, h otherwise, each (streams, hidden_size)
-        output: the next state, in the same form
+        state:  h, (streams, hidden_size)
+        output: the next h, (streams, hidden_size)
     """
 
-    def __init__(self, cell: nn.LSTMCell | nn.GRUCell | nn.RNNCell) -> None:
+    def __init__(self, cell: nn.GRUCell) -> None:
         super().__init__()
-        name = CELL_KERNELS[type(cell).__name__].format(
-            nonlinearity=getattr(cell, "nonlinearity", ""))
-        self.kernel = getattr(torch.ops.quantized, name).default
+        if type(cell) is not nn.GRUCell:
+            raise ValueError(f"QuantizedGRUCell quantizes an nn.GRUCell, got "
+                             f"{type(cell).__name__}")
         self.hidden_size = cell.hidden_size
         self.packed_weight_ih = pack_int8(cell.weight_ih, cell.bias_ih)
         self.packed_weight_hh = pack_int8(cell.weight_hh, cell.bias_hh)
         # The kernel's signature takes float biases too; for int8 it adds the packed ones.
         self.bias_ih, self.bias_hh = cell.bias_ih.detach(), cell.bias_hh.detach()
 
-    def forward(self, input: Tensor, state: Tensor | tuple[Tensor, Tensor]
-                ) -> Tensor | tuple[Tensor, Tensor]:
+    def forward(self, input: Tensor, state: Tensor) -> Tensor:
         """The state after reading ``input``."""
-        return self.kernel(input, state, self.packed_weight_ih, self.packed_weight_hh,
-                           self.bias_ih, self.bias_hh)
+        return torch.ops.quantized.quantized_gru_cell_dynamic(
+            input, state, self.packed_weight_ih, self.packed_weight_hh, self.bias_ih,
+            self.bias_hh)
 
     def extra_repr(self) -> str:
-        return f"{self.kernel.name()}, hidden_size={self.hidden_size}"
+        return f"hidden_size={self.hidden_size}, int8"
 
 
 class JointQuantizedCell(nn.Module):
@@ -94,7 +90,7 @@ class JointQuantizedCell(nn.Module):
     CPU one product of the joined weight takes 20-30% less time than the two (fbgemm's
     int8 matrix-vector product is far from the memory's rate, and gains from a longer
     inner dimension). The GRU's candidate keeps ``W_hn h`` apart from ``W_in x`` (the reset
-    gate multiplies one of them), so a GRU keeps torch's cell (:class:`QuantizedCell`).
+    gate multiplies one of them), so a GRU keeps torch's cell (:class:`QuantizedGRUCell`).
     The numbers differ from torch's cell by the rounding of one quantization scale for the
     joined weight and one for ``[x, h]`` instead of one each.
 
@@ -136,8 +132,8 @@ class JointQuantizedCell(nn.Module):
 def quantized_cell(cell: nn.Module) -> nn.Module:
     """``cell`` under dynamic int8 quantization: its products joined
     (:class:`JointQuantizedCell`) for an LSTM or RNN cell, torch's own cell kernel
-    (:class:`QuantizedCell`) for a GRU."""
-    return JointQuantizedCell(cell) if type(cell) in JOINED_CELLS else QuantizedCell(cell)
+    (:class:`QuantizedGRUCell`) for a GRU."""
+    return JointQuantizedCell(cell) if type(cell) in JOINED_CELLS else QuantizedGRUCell(cell)
 
 
 class QuantizedLinear(nn.Module):

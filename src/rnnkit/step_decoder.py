@@ -29,7 +29,7 @@ from rnnkit.layers.state import RecurrentState
 from rnnkit.models.language_model import LanguageModel
 from rnnkit.quantized_step import (
     JointQuantizedCell,
-    QuantizedCell,
+    QuantizedGRUCell,
     QuantizedLinear,
     quantized_cell,
 )
@@ -214,7 +214,7 @@ def _bound_call(module: nn.Module) -> Callable[..., Any]:
     if kind is nn.Linear:
         weight, bias = module.weight, module.bias
         return lambda x: F.linear(x, weight, bias)
-    if kind in (QuantizedCell, JointQuantizedCell, QuantizedLinear):  # no checks to skip
+    if kind in (QuantizedGRUCell, JointQuantizedCell, QuantizedLinear):  # no checks to skip
         return module.forward
     if kind not in _FLOAT_KERNELS and kind is not nn.RNNCell:
         return module

@@ -8,7 +8,12 @@ weights, so that its gate pre-activations are exactly the given ones.
 import pytest
 import torch
 
-from rnnkit.engine.native import lstm_gates_step, native_unavailable_reason, torch_lstm_gates_step
+from rnnkit.engine.native import (
+    lstm_gates_step_for,
+    native_extension,
+    native_unavailable_reason,
+    torch_lstm_gates_step,
+)
 
 NATIVE_REASON = native_unavailable_reason(torch.device("cpu"), torch.float64)
 needs_native = pytest.mark.skipif(NATIVE_REASON is not None, reason=str(NATIVE_REASON))
@@ -31,7 +36,8 @@ def random_inputs(dtype: torch.dtype):
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("step", [
-    pytest.param(lstm_gates_step, id="native", marks=needs_native),
+    pytest.param(lambda gates, c_prev: native_extension().lstm_gates_step(gates, c_prev),
+                 id="native", marks=needs_native),
     pytest.param(torch_lstm_gates_step, id="torch-operators"),
 ])
 def test_one_step_from_gates_is_torchs_lstm_cell(step, dtype) -> None:
@@ -45,11 +51,11 @@ def test_one_step_from_gates_is_torchs_lstm_cell(step, dtype) -> None:
 
 @needs_native
 def test_the_cpu_step_runs_in_cpp() -> None:
-    """The C++ kernel activates the gates in place (the documented trace of its run); the
-    torch-operator twin leaves them as they were."""
+    """The step chosen for CPU float32 is the C++ kernel: it activates the gates in place
+    (the documented trace of its run); the torch-operator twin leaves them as they were."""
     gates, c_prev = random_inputs(torch.float32)
     given = gates.clone()
-    lstm_gates_step(gates, c_prev)
+    lstm_gates_step_for(gates.device, gates.dtype)(gates, c_prev)
     assert not torch.equal(gates, given)
     torch.testing.assert_close(gates[:, :HIDDEN], torch.sigmoid(given[:, :HIDDEN]))
     untouched = given.clone()

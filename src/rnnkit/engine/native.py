@@ -168,31 +168,26 @@ def native_extension() -> ModuleType:
     return module
 
 
-def lstm_gates_step(gates: torch.Tensor, c_prev: torch.Tensor
-                    ) -> tuple[torch.Tensor, torch.Tensor]:
-    """One LSTM step from its summed gate pre-activations: ``(h, c)`` from ``gates``
-    (batch, 4 * hidden), in torch's order i, f, g, o, and ``c_prev`` (batch, hidden).
-
-    In C++ where the kernels run (CPU, float32/float64), where ``gates`` is overwritten
-    with the activated gates; in torch operators elsewhere. The two agree to float
-    rounding (tests/engine/test_lstm_gates_step.py).
-    """
-    h, c = lstm_gates_step_for(gates.device, gates.dtype)(gates, c_prev)
-    return h, c
-
-
 def lstm_gates_step_for(device: torch.device, dtype: torch.dtype
                         ) -> Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, ...]]:
-    """:func:`lstm_gates_step`'s implementation for tensors of ``device`` and ``dtype``,
-    chosen once (a generation step calls it thousands of times on the same tensors)."""
+    """One LSTM step from its summed gate pre-activations, for tensors of ``device`` and
+    ``dtype``: a function of ``gates`` (batch, 4 * hidden), in torch's order i, f, g, o,
+    and ``c_prev`` (batch, hidden) that gives ``h`` and ``c``.
+
+    Chosen once, since a generation step calls it thousands of times on the same tensors:
+    the C++ kernel where the kernels run (CPU, float32/float64), which overwrites ``gates``
+    with the activated gates and returns ``[h, c]``, a list; else the torch-operator twin.
+    The two agree to float rounding (tests/engine/test_lstm_gates_step.py).
+    """
     if native_unavailable_reason(device, dtype) is None:
-        return native_extension().lstm_gates_step  # returns [h, c], a list
+        return native_extension().lstm_gates_step
     return torch_lstm_gates_step
 
 
 def torch_lstm_gates_step(gates: torch.Tensor, c_prev: torch.Tensor
                           ) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`lstm_gates_step` in torch operators."""
+    """The step :func:`lstm_gates_step_for` chooses where the C++ kernels do not run, in torch
+    operators (``gates`` left as it was)."""
     input_gate, forget_gate, cell_gate, output_gate = gates.chunk(4, dim=1)
     c = torch.sigmoid(forget_gate) * c_prev + torch.sigmoid(input_gate) * torch.tanh(cell_gate)
     return torch.sigmoid(output_gate) * torch.tanh(c), c

@@ -37,19 +37,7 @@ std::vector<Tensor> lstm_forward(const Tensor& xproj, const Tensor& h0, const Te
       scalar_t* Hn = hs[t + 1].data_ptr<scalar_t>();
       const scalar_t* P = peephole.has_value() ? peephole->data_ptr<scalar_t>() : nullptr;
       for_rows(n, 4 * H, [&](int64_t r) {
-        scalar_t* ai = A + r * 4 * H; scalar_t* af = ai + H; scalar_t* ag = af + H;
-        scalar_t* ao = ag + H;
-        const scalar_t* cp = CP + r * H; scalar_t* c = C + r * H;
-        if (P) {
-          add_product(ai, P, cp, H);
-          add_product(af, P + H, cp, H);
-        }
-        sigmoid_inplace(ai, 2 * H);  // i and f, adjacent
-        tanh_inplace(ag, H);
-        lstm_cell(c, af, cp, ai, ag, H);
-        if (P) add_product(ao, P + 2 * H, c, H);
-        sigmoid_inplace(ao, H);
-        lstm_hidden(Hn + r * H, ao, c, H);
+        lstm_gate_row(A + r * 4 * H, CP + r * H, C + r * H, Hn + r * H, P, H);
       });
     });
   }
@@ -73,13 +61,7 @@ std::vector<Tensor> lstm_gates_step(Tensor gates, const Tensor& c_prev) {
     scalar_t* C = c.data_ptr<scalar_t>();
     scalar_t* Hn = h.data_ptr<scalar_t>();
     for_rows(batch, 4 * H, [&](int64_t r) {
-      scalar_t* ai = A + r * 4 * H; scalar_t* af = ai + H; scalar_t* ag = af + H;
-      scalar_t* ao = ag + H;
-      sigmoid_inplace(ai, 2 * H);  // i and f, adjacent
-      tanh_inplace(ag, H);
-      lstm_cell(C + r * H, af, CP + r * H, ai, ag, H);
-      sigmoid_inplace(ao, H);
-      lstm_hidden(Hn + r * H, ao, C + r * H, H);
+      lstm_gate_row<scalar_t>(A + r * 4 * H, CP + r * H, C + r * H, Hn + r * H, nullptr, H);
     });
   });
   return {h, c};

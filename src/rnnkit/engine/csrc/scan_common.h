@@ -58,6 +58,23 @@ void lstm_hidden(T* __restrict__ h, const T* __restrict__ o, const T* __restrict
                  int64_t n) {
   for (int64_t j = 0; j < n; ++j) h[j] = o[j] * std::tanh(c[j]);
 }
+// One row of an LSTM step: the pre-activations a (4H, i f g o) activated in place, the
+// new cell state into c and hidden state into h, from c_prev. p is the peephole vector
+// (3H: ci, cf, co) or null.
+template <typename T>
+void lstm_gate_row(T* a, const T* c_prev, T* c, T* h, const T* p, int64_t H) {
+  T* ai = a; T* af = ai + H; T* ag = af + H; T* ao = ag + H;
+  if (p) {
+    add_product(ai, p, c_prev, H);
+    add_product(af, p + H, c_prev, H);
+  }
+  sigmoid_inplace(ai, 2 * H);  // i and f, adjacent
+  tanh_inplace(ag, H);
+  lstm_cell(c, af, c_prev, ai, ag, H);
+  if (p) add_product(ao, p + 2 * H, c, H);
+  sigmoid_inplace(ao, H);
+  lstm_hidden(h, ao, c, H);
+}
 
 // y = x @ W^T for many x with the same W (one per step). In float32 on a build with oneDNN
 // a large weight is reordered once into oneDNN's blocked layout (the operators torch's own
