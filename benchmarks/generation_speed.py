@@ -10,10 +10,14 @@ calls it (temperature 0.8, the draw included):
 - the same with ``--streams`` streams at once (characters of all streams per second).
 
 The matrix products of one many-stream step, timed alone at the same shapes, give the
-ceiling that arithmetic puts on the many-stream rate here.
+ceiling that arithmetic puts on the many-stream rate here. ``sample_texts`` packs many int8
+streams for the quantized engine it times as the fastest (``rnnkit.int8_engine``); a kernel
+loop with each candidate engine, side by side, shows what the choice gains.
 
 With ``--checkpoint`` the model is that run's (a trained one; speed does not depend on the
-weights) and the int8 decoder's validation loss is measured beside float32's: the
+weights) and the int8 decoder's validation loss (packed for the default engine and for
+oneDNN, which quantizes the activations to 8 bits instead of 7) is measured beside
+float32's: the
 stateful loss over the run's validation split (``--eval-tokens`` of it), in nats per
 character. Without it, an untrained 2x512 LSTM of 84 characters (embedding 128).
 
@@ -32,8 +36,9 @@ from common import machine_line, print_table
 from torch.nn import functional as F
 
 from rnnkit.data.corpus import load_corpus
-from rnnkit.generate import sample_texts
+from rnnkit.generate import SamplingOptions, draw_tokens, sample_texts
 from rnnkit.inference import load_language_model
+from rnnkit.int8_engine import candidate_engines
 from rnnkit.metrics.language import stateful_loss
 from rnnkit.models.language_model import LanguageModel, ModelConfig
 from rnnkit.step_decoder import StepDecoder, StepSequenceModel, quantize_step_decoder
@@ -99,6 +104,33 @@ def matmul_ceiling(model: LanguageModel, streams: int, repeats: int = 50) -> flo
     return streams * repeats / (time.perf_counter() - start)
 
 
+def engine_rates(model: LanguageModel, streams: int, length: int, repeats: int,
+                 seed: int) -> dict[str, float]:
+    """Characters/s of ``streams`` int8 streams packed for each engine that
+    ``rnnkit.int8_engine`` chooses between, side by side in one loop (kernel step and draw,
+    ``length`` steps, medians of ``repeats`` after a warm-up; packing left out)."""
+    step = StepDecoder.from_model(model)
+    decoders = {engine: quantize_step_decoder(step, "int8", engine)
+                for engine in candidate_engines(streams)}
+    options = SamplingOptions(TEMPERATURE)
+    times: dict[str, list[float]] = {engine: [] for engine in decoders}
+    with torch.no_grad():
+        for repeat in range(repeats + 1):
+            for engine, decoder in decoders.items():
+                state = decoder.repeat_state(model(torch.zeros(1, 1, dtype=torch.long))[1],
+                                             streams)
+                advance, generator = decoder.kernel_step(), torch.Generator().manual_seed(seed)
+                tokens = torch.zeros(streams, dtype=torch.long)
+                start = time.perf_counter()
+                for _ in range(length):
+                    logits, state = advance(tokens, state)
+                    tokens = draw_tokens(logits, options, generator)
+                if repeat > 0:
+                    times[engine].append(time.perf_counter() - start)
+    return {engine: streams * length / statistics.median(values)
+            for engine, values in times.items()}
+
+
 def setup_milliseconds(model: LanguageModel, repeats: int) -> dict[str, float]:
     """Median time to build the float32 step decoder and to quantize it to int8, which
     every ``sample_texts`` call pays before its first character."""
@@ -124,7 +156,9 @@ def validation_losses(checkpoint: str, eval_tokens: int) -> dict[str, float]:
     step = StepDecoder.from_model(loaded.model)
     losses = {"tokens": int(ids.numel())}
     for name, model in (("model", loaded.model), ("fp32 step", StepSequenceModel(step)),
-                        ("int8 step", StepSequenceModel(quantize_step_decoder(step, "int8")))):
+                        ("int8 step", StepSequenceModel(quantize_step_decoder(step, "int8"))),
+                        ("int8 step (onednn)", StepSequenceModel(
+                            quantize_step_decoder(step, "int8", "onednn")))):
         start = time.perf_counter()
         losses[name] = stateful_loss(model, ids, batch_size=batch, seq_len=window)
         print(f"validation loss, {name}: {losses[name]:.5f} nats/char "
@@ -199,17 +233,26 @@ def main() -> None:
         [f"matrix products alone, fp32, {args.streams} streams", f"{ceiling:,.0f}",
          f"{ceiling / fp32:.1f} x fp32, 1 stream (the arithmetic ceiling)"],
     ])
+    engines = engine_rates(model, args.streams, min(args.length, 500), args.repeats, args.seed)
+    print_table([f"int8, {args.streams} streams, kernel loop", "characters/s", "ratio"], [
+        [engine, f"{rate:,.0f}", f"{rate / engines[torch.backends.quantized.engine]:.2f} x "
+                                 f"{torch.backends.quantized.engine}"]
+        for engine, rate in engines.items()])
     setup = setup_milliseconds(model, args.repeats)
     print(f"# building the step decoder: fp32 {setup['fp32']:.1f} ms, int8 (built and "
           f"quantized) {setup['int8']:.1f} ms; included in the rates above")
     print(f"# timing wall {time.perf_counter() - wall:.0f} s", flush=True)
     result = {"rates": {name: round(rate) for name, rate in rates.items()},
               "matmul_ceiling": round(ceiling),
-              "setup_ms": {name: round(value, 2) for name, value in setup.items()}}
+              "setup_ms": {name: round(value, 2) for name, value in setup.items()},
+              "int8_engines": {engine: round(rate) for engine, rate in engines.items()}}
     if args.checkpoint:
         result["validation"] = validation_losses(args.checkpoint, args.eval_tokens)
         difference = result["validation"]["int8 step"] - result["validation"]["fp32 step"]
         print(f"int8 - fp32 validation loss: {difference:+.5f} nats/char")
+        difference = (result["validation"]["int8 step (onednn)"]
+                      - result["validation"]["fp32 step"])
+        print(f"int8 (onednn) - fp32 validation loss: {difference:+.5f} nats/char")
     print(json.dumps(result))
 
 

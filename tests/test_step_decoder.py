@@ -22,6 +22,7 @@ from rnnkit.data.vocab import Vocabulary
 from rnnkit.generate import sample_text, sample_texts, sample_tokens
 from rnnkit.metrics.language import stateful_loss
 from rnnkit.models.language_model import LanguageModel, ModelConfig
+from rnnkit.quantized_step import quantized_engine
 from rnnkit.step_decoder import (
     QUANTIZED_DECODER_MIN_OUTPUTS,
     StepDecoder,
@@ -192,14 +193,14 @@ def int8_kernels_called(model: LanguageModel) -> list[str]:
             and event.name.endswith("_dynamic")]
 
 
-def check_int8_near_float_and_model_untouched(cell: str):
+def check_int8_near_float_and_model_untouched(cell: str, engine: str | None = None):
     """The int8 decoder's logits and state over a text, for the caller's exact reference;
     checked here against the float decoder (a quantization step away) and for the model
     left as it was."""
     model = language_model(cell)
     weights = {name: tensor.clone() for name, tensor in model.state_dict().items()}
     step = StepDecoder.from_model(model)
-    quantized = quantize_step_decoder(step, "int8")
+    quantized = quantize_step_decoder(step, "int8", engine)
     tokens = torch.randint(0, VOCAB, (4, 30), generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
         logits, state = StepSequenceModel(quantized)(tokens)
@@ -219,13 +220,28 @@ def test_int8_gru_is_torchs_dynamic_quantization_bit_for_bit() -> None:
     assert int8_kernels_called(model) == ["quantized::quantized_gru_cell_dynamic"] * 2 * 49
 
 
-def joint_reference(cell: nn.Module, quantized: nn.Module, x: torch.Tensor, state):
+def test_int8_gru_packed_for_onednn_is_torchs_under_that_engine_bit_for_bit() -> None:
+    _, step, quantized, tokens, logits, state = check_int8_near_float_and_model_untouched(
+        "gru", "onednn")
+    engine_before = torch.backends.quantized.engine
+    with quantized_engine("onednn"), torch.no_grad():
+        expected = StepSequenceModel(torch_quantize_dynamic(step))(tokens)
+    assert torch.backends.quantized.engine == engine_before  # given back
+    assert engine_before != "onednn"
+    assert torch.equal(logits, expected[0]) and torch.equal(state, expected[1])
+    default = StepSequenceModel(quantize_step_decoder(step, "int8"))
+    with torch.no_grad():
+        assert not torch.equal(default(tokens)[0], logits)  # another engine's numbers
+
+
+def joint_reference(cell: nn.Module, quantized: nn.Module, x: torch.Tensor, state,
+                    seven_bits: bool = True):
     """What a joint int8 cell computes, from its unpacked int8 weight: ``[x, h]`` quantized
-    by the dynamic rule (min and max with 0, 7 bits), times the dequantized weight, plus
-    the bias, then the cell's activations, in float64."""
+    by the dynamic rule (min and max with 0, to 7 bits or 8), times the dequantized weight,
+    plus the bias, then the cell's activations, in float64."""
     hidden = state[0] if isinstance(state, tuple) else state
     joined = torch.cat([x, hidden], dim=1)
-    scale, zero_point = torch._choose_qparams_per_tensor(joined, True)
+    scale, zero_point = torch._choose_qparams_per_tensor(joined, seven_bits)
     joined = torch.quantize_per_tensor(joined, scale, zero_point, torch.quint8).dequantize()
     weight, bias = torch.ops.quantized.linear_unpack(quantized.packed_weight)
     gates = joined.double() @ weight.dequantize().double().T + bias.double()
@@ -237,8 +253,11 @@ def joint_reference(cell: nn.Module, quantized: nn.Module, x: torch.Tensor, stat
 
 
 @pytest.mark.parametrize("cell", ["lstm", "rnn_tanh", "rnn_relu"])
-def test_int8_lstm_and_rnn_cells_run_one_int8_product_of_x_and_h(cell: str) -> None:
-    model, step, quantized, *_ = check_int8_near_float_and_model_untouched(cell)
+@pytest.mark.parametrize(("engine", "seven_bits"), [(None, True), ("onednn", False)])
+def test_int8_lstm_and_rnn_cells_run_one_int8_product_of_x_and_h(
+        cell: str, engine: str | None, seven_bits: bool) -> None:
+    # fbgemm (the default engine's kernels) takes 7-bit activations, oneDNN all 8
+    model, step, quantized, *_ = check_int8_near_float_and_model_untouched(cell, engine)
     generator = torch.Generator().manual_seed(5)
     for float_cell, int8_cell in zip(step.cells, quantized.cells, strict=True):
         x = torch.randn(3, float_cell.input_size, generator=generator)
@@ -246,7 +265,8 @@ def test_int8_lstm_and_rnn_cells_run_one_int8_product_of_x_and_h(cell: str) -> N
         state = (h, torch.randn(3, float_cell.hidden_size, generator=generator)) if (
             cell == "lstm") else h
         with torch.no_grad():
-            result, expected = int8_cell(x, state), joint_reference(float_cell, int8_cell, x, state)
+            result = int8_cell(x, state)
+            expected = joint_reference(float_cell, int8_cell, x, state, seven_bits)
         for part, expected_part in zip(_parts(result), _parts(expected), strict=True):
             torch.testing.assert_close(part.double(), expected_part, rtol=0, atol=1e-5)
     assert int8_kernels_called(model) == ["quantized::linear_dynamic"] * 2 * 49
@@ -295,6 +315,8 @@ def test_bad_requests_are_refused_naming_the_value() -> None:
         sample_text(language_model(peephole=True), Letters(), "ab", 10, quantize="int4")
     with pytest.raises(ValueError, match="float32 model"):
         quantize_step_decoder(StepDecoder.from_model(model.double()), "int8")
+    with pytest.raises(ValueError, match=r"engine to be one of \[.*'onednn'.*\], got 'mkl'"):
+        quantize_step_decoder(StepDecoder.from_model(language_model()), "int8", "mkl")
 
 
 @pytest.fixture

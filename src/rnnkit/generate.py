@@ -31,10 +31,10 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor, nn
 
+from rnnkit.int8_engine import fastest_int8_decoder
 from rnnkit.step_decoder import (
     StepDecoder,
     check_quantize,
-    quantize_step_decoder,
     step_decoder_blocker,
 )
 
@@ -220,7 +220,9 @@ def sample_texts(
     one-step cells holding the model's weights) when the model allows one, and through
     the model's own forward otherwise; both give the same tokens for the same seed
     (tests/test_step_decoder.py). ``quantize="int8"`` steps through the decoder under
-    torch's dynamic quantization (CPU only), and refuses a model it cannot hold.
+    torch's dynamic quantization (CPU only), and refuses a model it cannot hold; with many
+    streams it packs the weights for the quantized engine it measures as the fastest
+    (:mod:`rnnkit.int8_engine`).
     """
     options = SamplingOptions(temperature, top_k, top_p)
     stops = _check_stops(stop_at)
@@ -235,7 +237,7 @@ def sample_texts(
     else:
         generator.manual_seed(seed)
     with inference_mode(model):
-        stepper = _stepper(model, fast, quantize)
+        stepper = _stepper(model, fast, quantize, streams)
         steps = _token_steps(model, stepper, prime_ids, length, streams, options, generator,
                              device)
         return [prime + text for text in _generated_texts(vocab, prime_ids, steps, streams,
@@ -273,15 +275,17 @@ def _check_request(prime_ids: Sequence[int], length: int) -> None:
         raise ValueError(f"expected length to be an integer >= 0, got {length!r}")
 
 
-def _stepper(model: nn.Module, fast: bool, quantize: str | None) -> StepDecoder | None:
-    """The step decoder generation runs through, or None for the model's own forward."""
+def _stepper(model: nn.Module, fast: bool, quantize: str | None, streams: int = 1
+             ) -> StepDecoder | None:
+    """The step decoder generation runs through, or None for the model's own forward; under
+    ``quantize``, packed for the quantized engine fastest at ``streams`` streams."""
     blocker = step_decoder_blocker(model)
     if quantize is not None:
         check_quantize(quantize)
         if blocker is not None:
             raise ValueError(f"quantize={quantize!r} steps through torch's one-step cells, "
                              f"which cannot hold this model: {blocker}")
-        return quantize_step_decoder(StepDecoder.from_model(model), quantize)
+        return fastest_int8_decoder(StepDecoder.from_model(model), streams)
     return StepDecoder.from_model(model) if fast and blocker is None else None
 
 

@@ -20,6 +20,8 @@ Shapes:
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -30,12 +32,39 @@ from rnnkit.engine.native import lstm_gates_step_for
 #: The cells whose two products :class:`JointQuantizedCell` joins into one.
 JOINED_CELLS = (nn.LSTMCell, nn.RNNCell)
 
+#: The quantized engine whose int8 products quantize the activations to all 8 bits: oneDNN
+#: multiplies int8 by uint8 in 32-bit sums (VNNI, AMX). fbgemm (and the ``x86`` engine, which
+#: runs fbgemm's linear kernels) sums pairs in 16 bits, so torch quantizes the activations
+#: for it to 7 bits (``reduce_range``), as its default dynamic qconfigs do.
+FULL_RANGE_ENGINE = "onednn"
 
-def pack_int8(weight: Tensor, bias: Tensor | None) -> Any:
+
+def reduces_range(engine: str) -> bool:
+    """Whether torch's int8 products packed by ``engine`` take 7-bit activations."""
+    return engine != FULL_RANGE_ENGINE
+
+
+@contextmanager
+def quantized_engine(engine: str | None) -> Iterator[str]:
+    """``torch.backends.quantized.engine`` set to ``engine`` (the current one if None)
+    inside the block and restored after it; yields the engine in force. Weights packed
+    inside are packed for that engine's kernels, and a packed weight runs them whatever
+    the engine is when it is applied."""
+    previous = torch.backends.quantized.engine
+    try:
+        if engine is not None:
+            torch.backends.quantized.engine = engine
+        yield torch.backends.quantized.engine
+    finally:
+        torch.backends.quantized.engine = previous
+
+
+def pack_int8(weight: Tensor, bias: Tensor | None, engine: str | None = None) -> Any:
     """``weight`` (out, in) quantized to int8 per tensor by torch's default weight
     observer for dynamic quantization (symmetric min/max), packed with ``bias`` for
-    torch's quantized linear kernels (fbgemm on x86)."""
-    with warnings.catch_warnings():
+    ``engine``'s quantized linear kernels (the current ``torch.backends.quantized.engine``
+    if None: fbgemm's through ``x86`` on x86)."""
+    with quantized_engine(engine), warnings.catch_warnings():
         # torch.ao.quantization and torch's quantized tensors warn that they are
         # deprecated; they are the quantization this module promises (module docstring).
         warnings.filterwarnings("ignore", message=".*deprecated.*")
@@ -60,14 +89,15 @@ class QuantizedGRUCell(nn.Module):
         output: the next h, (streams, hidden_size)
     """
 
-    def __init__(self, cell: nn.GRUCell) -> None:
+    def __init__(self, cell: nn.GRUCell, engine: str | None = None) -> None:
         super().__init__()
         if type(cell) is not nn.GRUCell:
             raise ValueError(f"QuantizedGRUCell quantizes an nn.GRUCell, got "
                              f"{type(cell).__name__}")
         self.hidden_size = cell.hidden_size
-        self.packed_weight_ih = pack_int8(cell.weight_ih, cell.bias_ih)
-        self.packed_weight_hh = pack_int8(cell.weight_hh, cell.bias_hh)
+        with quantized_engine(engine) as self.engine:
+            self.packed_weight_ih = pack_int8(cell.weight_ih, cell.bias_ih)
+            self.packed_weight_hh = pack_int8(cell.weight_hh, cell.bias_hh)
         # The kernel's signature takes float biases too; for int8 it adds the packed ones.
         self.bias_ih, self.bias_hh = cell.bias_ih.detach(), cell.bias_hh.detach()
 
@@ -78,7 +108,7 @@ class QuantizedGRUCell(nn.Module):
             self.bias_hh)
 
     def extra_repr(self) -> str:
-        return f"hidden_size={self.hidden_size}, int8"
+        return f"hidden_size={self.hidden_size}, int8 ({self.engine})"
 
 
 class JointQuantizedCell(nn.Module):
@@ -100,7 +130,7 @@ class JointQuantizedCell(nn.Module):
         output: the next state, in the same form
     """
 
-    def __init__(self, cell: nn.LSTMCell | nn.RNNCell) -> None:
+    def __init__(self, cell: nn.LSTMCell | nn.RNNCell, engine: str | None = None) -> None:
         super().__init__()
         if type(cell) not in JOINED_CELLS:
             raise ValueError(f"JointQuantizedCell joins the products of an nn.LSTMCell or "
@@ -109,7 +139,9 @@ class JointQuantizedCell(nn.Module):
         self.lstm = isinstance(cell, nn.LSTMCell)
         self.relu = getattr(cell, "nonlinearity", "tanh") == "relu"
         weight = torch.cat([cell.weight_ih, cell.weight_hh], dim=1).detach()
-        self.packed_weight = pack_int8(weight, (cell.bias_ih + cell.bias_hh).detach())
+        with quantized_engine(engine) as self.engine:
+            self.packed_weight = pack_int8(weight, (cell.bias_ih + cell.bias_hh).detach())
+        self.reduce_range = reduces_range(self.engine)
         # The LSTM's activations from its gates: C++ where rnnkit's kernels run.
         self.lstm_step = lstm_gates_step_for(weight.device, weight.dtype) if self.lstm else None
 
@@ -118,7 +150,7 @@ class JointQuantizedCell(nn.Module):
         """The state after reading ``input``."""
         hidden = state[0] if self.lstm else state
         joined = torch.cat([input, hidden], dim=1)  # (streams, input_size + hidden_size)
-        gates = torch.ops.quantized.linear_dynamic(joined, self.packed_weight, reduce_range=True)
+        gates = torch.ops.quantized.linear_dynamic(joined, self.packed_weight, self.reduce_range)
         if self.lstm:
             h, c = self.lstm_step(gates, state[1].contiguous())  # C++ returns a list
             return h, c
@@ -126,14 +158,15 @@ class JointQuantizedCell(nn.Module):
 
     def extra_repr(self) -> str:
         kind = "lstm" if self.lstm else ("rnn_relu" if self.relu else "rnn_tanh")
-        return f"{kind}, hidden_size={self.hidden_size}, int8 [W_ih | W_hh]"
+        return f"{kind}, hidden_size={self.hidden_size}, int8 [W_ih | W_hh] ({self.engine})"
 
 
-def quantized_cell(cell: nn.Module) -> nn.Module:
-    """``cell`` under dynamic int8 quantization: its products joined
-    (:class:`JointQuantizedCell`) for an LSTM or RNN cell, torch's own cell kernel
-    (:class:`QuantizedGRUCell`) for a GRU."""
-    return JointQuantizedCell(cell) if type(cell) in JOINED_CELLS else QuantizedGRUCell(cell)
+def quantized_cell(cell: nn.Module, engine: str | None = None) -> nn.Module:
+    """``cell`` under dynamic int8 quantization for ``engine``'s kernels (the current
+    engine if None): its products joined (:class:`JointQuantizedCell`) for an LSTM or RNN
+    cell, torch's own cell kernel (:class:`QuantizedGRUCell`) for a GRU."""
+    kind = JointQuantizedCell if type(cell) in JOINED_CELLS else QuantizedGRUCell
+    return kind(cell, engine)
 
 
 class QuantizedLinear(nn.Module):
@@ -145,16 +178,17 @@ class QuantizedLinear(nn.Module):
         output: (streams, out_features)
     """
 
-    def __init__(self, linear: nn.Linear) -> None:
+    def __init__(self, linear: nn.Linear, engine: str | None = None) -> None:
         super().__init__()
         self.out_features = linear.out_features
-        self.packed_weight = pack_int8(linear.weight, linear.bias)
+        with quantized_engine(engine) as self.engine:
+            self.packed_weight = pack_int8(linear.weight, linear.bias)
+        # 7-bit activations for fbgemm, as torch's own module asks (FULL_RANGE_ENGINE)
+        self.reduce_range = reduces_range(self.engine)
 
     def forward(self, input: Tensor) -> Tensor:
         """``input`` times the int8 weight, plus the bias."""
-        # reduce_range as torch's own module asks it of fbgemm (7-bit activations, so
-        # that int8 products cannot saturate the 16-bit accumulation).
-        return torch.ops.quantized.linear_dynamic(input, self.packed_weight, reduce_range=True)
+        return torch.ops.quantized.linear_dynamic(input, self.packed_weight, self.reduce_range)
 
     def extra_repr(self) -> str:
-        return f"out_features={self.out_features}, int8"
+        return f"out_features={self.out_features}, int8 ({self.engine})"

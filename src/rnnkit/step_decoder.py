@@ -243,11 +243,14 @@ def check_quantize(quantize: object) -> None:
                          f"got {quantize!r}")
 
 
-def quantize_step_decoder(step: StepDecoder, quantize: str) -> StepDecoder:
+def quantize_step_decoder(step: StepDecoder, quantize: str, engine: str | None = None
+                          ) -> StepDecoder:
     """``step`` under torch's dynamic quantization (``quantize="int8"``: int8 weights, the
     activations quantized per call): its cells, and its decoder when that has
-    ``QUANTIZED_DECODER_MIN_OUTPUTS`` outputs or more. The embedding and a smaller decoder
-    stay float32 and shared with ``step``, which is left as it was.
+    ``QUANTIZED_DECODER_MIN_OUTPUTS`` outputs or more, packed for ``engine``'s kernels (a
+    name in ``torch.backends.quantized.supported_engines``; the current engine if None).
+    The embedding and a smaller decoder stay float32 and shared with ``step``, which is
+    left as it was.
 
     The modules (:mod:`rnnkit.quantized_step`) use torch's weight observer and quantized
     kernels and build in a quarter of ``quantize_dynamic``'s time. A GRU cell and the
@@ -261,8 +264,11 @@ def quantize_step_decoder(step: StepDecoder, quantize: str) -> StepDecoder:
                          "has no CUDA kernels); use --device cpu")
     if next(step.parameters()).dtype != torch.float32:
         raise ValueError("quantize='int8' needs a float32 model")
+    if engine is not None and engine not in torch.backends.quantized.supported_engines:
+        raise ValueError(f"expected engine to be one of "
+                         f"{torch.backends.quantized.supported_engines}, got {engine!r}")
     decoder = step.decoder
     if isinstance(decoder, nn.Linear) and decoder.out_features >= QUANTIZED_DECODER_MIN_OUTPUTS:
-        decoder = QuantizedLinear(decoder)
-    cells = nn.ModuleList(quantized_cell(cell) for cell in step.cells)
+        decoder = QuantizedLinear(decoder, engine)
+    cells = nn.ModuleList(quantized_cell(cell, engine) for cell in step.cells)
     return StepDecoder(step.embedding, cells, decoder, step.mode).eval()
