@@ -16,6 +16,7 @@ from rnnkit.generate import sample_texts
 from rnnkit.int8_engine import (
     ENGINE_PROBE_MIN_STREAMS,
     ENGINE_PROBE_STEPS,
+    ENGINE_SWITCH_MARGIN,
     candidate_engines,
     fastest_int8_decoder,
     median_step_seconds,
@@ -37,11 +38,12 @@ def engines_of(decoder: StepDecoder) -> set[str]:
     return {cell.engine for cell in decoder.cells}
 
 
-def timer_favouring(fast: str, calls: list[tuple[str, int]]):
+def timer_favouring(fast: str, calls: list[tuple[str, int]], ratio: float = 0.5):
+    """A timer under which ``fast``'s step takes ``ratio`` of the other engine's."""
     def seconds(decoder: StepDecoder, streams: int) -> float:
         (engine,) = engines_of(decoder)
         calls.append((engine, streams))
-        return 0.001 if engine == fast else 0.002
+        return 0.002 * ratio if engine == fast else 0.002
     return seconds
 
 
@@ -59,6 +61,15 @@ def test_many_streams_keep_the_engine_timed_fastest(cell: str, fast: str) -> Non
     assert engines_of(decoder) == {fast}
     assert sorted(calls) == sorted([(DEFAULT_ENGINE, 64), ("onednn", 64)])
     assert torch.backends.quantized.engine == DEFAULT_ENGINE  # given back after packing
+
+
+@pytest.mark.parametrize(("ratio", "kept"), [
+    (ENGINE_SWITCH_MARGIN, "onednn"), (ENGINE_SWITCH_MARGIN + 0.01, DEFAULT_ENGINE)])
+def test_onednn_must_be_faster_by_the_margin_to_replace_the_current_engine(
+        ratio: float, kept: str) -> None:
+    # the engines round differently: a near tie keeps the current one, and the same text
+    decoder = fastest_int8_decoder(step_decoder(), 64, timer_favouring("onednn", [], ratio))
+    assert engines_of(decoder) == {kept}
 
 
 def test_few_streams_pack_for_the_current_engine_untimed() -> None:

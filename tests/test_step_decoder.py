@@ -221,7 +221,7 @@ def test_int8_gru_is_torchs_dynamic_quantization_bit_for_bit() -> None:
 
 
 def test_int8_gru_packed_for_onednn_is_torchs_under_that_engine_bit_for_bit() -> None:
-    _, step, quantized, tokens, logits, state = check_int8_near_float_and_model_untouched(
+    _, step, _, tokens, logits, state = check_int8_near_float_and_model_untouched(
         "gru", "onednn")
     engine_before = torch.backends.quantized.engine
     with quantized_engine("onednn"), torch.no_grad():

@@ -221,8 +221,9 @@ def sample_texts(
     the model's own forward otherwise; both give the same tokens for the same seed
     (tests/test_step_decoder.py). ``quantize="int8"`` steps through the decoder under
     torch's dynamic quantization (CPU only), and refuses a model it cannot hold; with many
-    streams it packs the weights for the quantized engine it measures as the fastest
-    (:mod:`rnnkit.int8_engine`).
+    streams it packs the weights for the quantized engine it measures as the fastest by a
+    margin (:mod:`rnnkit.int8_engine`), and engines round differently: the same seed gives
+    the same int8 text where the same engine is chosen (the log names it).
     """
     options = SamplingOptions(temperature, top_k, top_p)
     stops = _check_stops(stop_at)

@@ -28,6 +28,12 @@ logger = logging.getLogger(__name__)
 ENGINE_PROBE_MIN_STREAMS = 8
 #: Steps timed per engine, after one untimed step; the median is kept.
 ENGINE_PROBE_STEPS = 5
+#: Another engine replaces the current one only when its step takes at most this fraction
+#: of the current one's. The engines round differently, so the same seed gives another
+#: text under each; the margin keeps the choice, and with it the text, from turning on
+#: timing noise where the two are close (on the project's AMX host oneDNN's 64-stream step
+#: takes 0.76 of fbgemm's).
+ENGINE_SWITCH_MARGIN = 0.9
 
 #: Seconds a step of a decoder takes at a width: ``(decoder, streams) -> seconds``.
 StepTimer = Callable[[StepDecoder, int], float]
@@ -66,14 +72,17 @@ def fastest_int8_decoder(step: StepDecoder, streams: int,
                          timer: StepTimer = median_step_seconds) -> StepDecoder:
     """``step`` under dynamic int8 quantization (:func:`~rnnkit.step_decoder
     .quantize_step_decoder`), packed for the engine of :func:`candidate_engines` whose
-    step ``timer`` measures as the fastest at ``streams`` streams; one candidate is
-    packed untimed. The choice and the timings go to the log."""
+    step ``timer`` measures as the fastest at ``streams`` streams, the current engine
+    unless another is faster by :data:`ENGINE_SWITCH_MARGIN`; one candidate is packed
+    untimed. The choice and the timings go to the log."""
     decoders = {engine: quantize_step_decoder(step, "int8", engine)
                 for engine in candidate_engines(streams)}
     if len(decoders) == 1:
         return next(iter(decoders.values()))
     seconds = {engine: timer(decoder, streams) for engine, decoder in decoders.items()}
-    chosen = min(seconds, key=seconds.__getitem__)
+    current, *others = seconds
+    fastest = min(others, key=seconds.__getitem__)
+    chosen = fastest if seconds[fastest] <= ENGINE_SWITCH_MARGIN * seconds[current] else current
     logger.info("int8 engine for %d streams: %s (%s)", streams, chosen, ", ".join(
         f"{engine} {value * 1e6:.0f} us a step" for engine, value in seconds.items()))
     return decoders[chosen]
