@@ -22,6 +22,7 @@ from torch.nn import functional as F
 
 from rnnkit.models.factory import build_language_model
 from rnnkit.recipes import config_path
+from rnnkit.tasks.language_model.training import PROBE_DROPOUT
 from rnnkit.training.auto_precision import candidates, choose_precision
 from rnnkit.training.config import RunConfig, apply_overrides, read_toml
 
@@ -38,6 +39,8 @@ def probe(recipe: str, steps: int, seed: int) -> list[object]:
     config = apply_overrides(RunConfig(), tables)
     vocab = VOCABULARY[config.data.dataset]
     model_config = dataclasses.replace(config.model, vocab_size=vocab)
+    if model_config.dropout == "auto":  # planned at a run's start; the probe's rate as a run's
+        model_config = dataclasses.replace(model_config, dropout=PROBE_DROPOUT)
     torch.manual_seed(seed)
     model = build_language_model(model_config).train()
     batch, length = config.train.batch_size, config.train.seq_len
