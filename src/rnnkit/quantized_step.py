@@ -39,6 +39,11 @@ JOINED_CELLS = (nn.LSTMCell, nn.RNNCell)
 FULL_RANGE_ENGINE = "onednn"
 
 
+def engine_or_current(engine: str | None) -> str:
+    """``engine``, or the current ``torch.backends.quantized.engine`` if None."""
+    return torch.backends.quantized.engine if engine is None else engine
+
+
 def reduces_range(engine: str) -> bool:
     """Whether torch's int8 products packed by ``engine`` take 7-bit activations."""
     return engine != FULL_RANGE_ENGINE
@@ -75,7 +80,7 @@ def pack_int8(weight: Tensor, bias: Tensor | None, engine: str | None = None) ->
         scale, zero_point = observer.calculate_qparams()
         quantized = torch.quantize_per_tensor(weight.detach().float(), float(scale),
                                               int(zero_point), torch.qint8)
-    return torch.ops.quantized.linear_prepack(quantized, bias)
+        return torch.ops.quantized.linear_prepack(quantized, bias)  # for the engine in force
 
 
 class QuantizedGRUCell(nn.Module):
@@ -95,9 +100,9 @@ class QuantizedGRUCell(nn.Module):
             raise ValueError(f"QuantizedGRUCell quantizes an nn.GRUCell, got "
                              f"{type(cell).__name__}")
         self.hidden_size = cell.hidden_size
-        with quantized_engine(engine) as self.engine:
-            self.packed_weight_ih = pack_int8(cell.weight_ih, cell.bias_ih)
-            self.packed_weight_hh = pack_int8(cell.weight_hh, cell.bias_hh)
+        self.engine = engine_or_current(engine)
+        self.packed_weight_ih = pack_int8(cell.weight_ih, cell.bias_ih, self.engine)
+        self.packed_weight_hh = pack_int8(cell.weight_hh, cell.bias_hh, self.engine)
         # The kernel's signature takes float biases too; for int8 it adds the packed ones.
         self.bias_ih, self.bias_hh = cell.bias_ih.detach(), cell.bias_hh.detach()
 
@@ -139,8 +144,9 @@ class JointQuantizedCell(nn.Module):
         self.lstm = isinstance(cell, nn.LSTMCell)
         self.relu = getattr(cell, "nonlinearity", "tanh") == "relu"
         weight = torch.cat([cell.weight_ih, cell.weight_hh], dim=1).detach()
-        with quantized_engine(engine) as self.engine:
-            self.packed_weight = pack_int8(weight, (cell.bias_ih + cell.bias_hh).detach())
+        self.engine = engine_or_current(engine)
+        self.packed_weight = pack_int8(weight, (cell.bias_ih + cell.bias_hh).detach(),
+                                       self.engine)
         self.reduce_range = reduces_range(self.engine)
         # The LSTM's activations from its gates: C++ where rnnkit's kernels run.
         self.lstm_step = lstm_gates_step_for(weight.device, weight.dtype) if self.lstm else None
@@ -181,8 +187,8 @@ class QuantizedLinear(nn.Module):
     def __init__(self, linear: nn.Linear, engine: str | None = None) -> None:
         super().__init__()
         self.out_features = linear.out_features
-        with quantized_engine(engine) as self.engine:
-            self.packed_weight = pack_int8(linear.weight, linear.bias)
+        self.engine = engine_or_current(engine)
+        self.packed_weight = pack_int8(linear.weight, linear.bias, self.engine)
         # 7-bit activations for fbgemm, as torch's own module asks (FULL_RANGE_ENGINE)
         self.reduce_range = reduces_range(self.engine)
 
