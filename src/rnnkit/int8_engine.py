@@ -54,9 +54,7 @@ def candidate_engines(streams: int) -> list[str]:
 def median_step_seconds(decoder: StepDecoder, streams: int) -> float:
     """Median seconds of :data:`ENGINE_PROBE_STEPS` kernel steps of ``decoder`` at
     ``streams`` streams from a zero state, after one untimed step."""
-    cell = decoder.cells[0]
-    zeros = torch.zeros(streams, cell.hidden_size)
-    state = [(zeros, zeros) if decoder.mode == "LSTM" else zeros for _ in decoder.cells]
+    state = decoder.zero_state(streams)
     tokens = torch.zeros(streams, dtype=torch.long)
     step = decoder.kernel_step()
     seconds = []

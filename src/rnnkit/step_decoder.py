@@ -134,6 +134,11 @@ class StepDecoder(nn.Module):
         return partial(_one_step, _bound_call(self.embedding),
                        [_bound_call(cell) for cell in self.cells], _bound_call(self.decoder))
 
+    def zero_state(self, streams: int, device: torch.device | str = "cpu") -> list[LayerState]:
+        """The zero state of ``streams`` streams, in the decoder's per-layer form."""
+        zeros = torch.zeros(len(self.cells), streams, self.cells[0].hidden_size, device=device)
+        return self.split_state((zeros, zeros) if self.mode == "LSTM" else zeros)
+
     def split_state(self, state: RecurrentState) -> list[LayerState]:
         """A :class:`LanguageModel`'s state, (layers, batch, hidden) per tensor, in the
         decoder's per-layer form (views, no copy)."""
@@ -173,11 +178,8 @@ class StepSequenceModel(nn.Module):
     def forward(self, tokens: Tensor, state: RecurrentState | None = None
                 ) -> tuple[Tensor, RecurrentState]:
         """Logits at every step and the state after the last, one step call per token."""
-        if state is None:
-            zeros = torch.zeros(len(self.step.cells), tokens.shape[0],
-                                self.step.cells[0].hidden_size, device=tokens.device)
-            state = (zeros, zeros) if self.step.mode == "LSTM" else zeros
-        layers = self.step.split_state(state)
+        layers = (self.step.zero_state(tokens.shape[0], tokens.device) if state is None
+                  else self.step.split_state(state))
         logits = []
         for position in range(tokens.shape[1]):
             step_logits, layers = self.step(tokens[:, position], layers)
