@@ -22,7 +22,7 @@ from torch.nn import functional as F
 
 from rnnkit.models.factory import build_language_model
 from rnnkit.recipes import config_path
-from rnnkit.tasks.language_model.training import PROBE_DROPOUT
+from rnnkit.tasks.language_model.training import probe_model_config
 from rnnkit.training.auto_precision import candidates, choose_precision
 from rnnkit.training.config import RunConfig, apply_overrides, read_toml
 
@@ -38,9 +38,7 @@ def probe(recipe: str, steps: int, seed: int) -> list[object]:
     tables.pop("task", None)  # a music recipe's own table: not the model's business here
     config = apply_overrides(RunConfig(), tables)
     vocab = VOCABULARY[config.data.dataset]
-    model_config = dataclasses.replace(config.model, vocab_size=vocab)
-    if model_config.dropout == "auto":  # planned at a run's start; the probe's rate as a run's
-        model_config = dataclasses.replace(model_config, dropout=PROBE_DROPOUT)
+    model_config = probe_model_config(dataclasses.replace(config.model, vocab_size=vocab))
     torch.manual_seed(seed)
     model = build_language_model(model_config).train()
     batch, length = config.train.batch_size, config.train.seq_len

@@ -21,6 +21,7 @@ from torch import nn
 from rnnkit.data.batching import make_streams, num_windows
 from rnnkit.data.corpus import load_corpus
 from rnnkit.models.factory import build_language_model
+from rnnkit.models.language_model import ModelConfig
 from rnnkit.tasks.language_model.task import LanguageModelTask, TaskCorpus
 from rnnkit.training.checkpoint import load_checkpoint_config, load_checkpoint_vocab
 from rnnkit.training.config import RunConfig, TrainConfig
@@ -38,6 +39,12 @@ logger = logging.getLogger(__name__)
 #: The dropout of the model that ``max_steps = "auto"`` times when the run's own dropout
 #: waits for that plan (``dropout = "auto"``): any rate above 0 costs the same masks.
 PROBE_DROPOUT = 0.1
+
+
+def probe_model_config(model: ModelConfig) -> ModelConfig:
+    """``model`` as a probe before the run's start times it: a dropout still waiting for
+    the run's plan (``dropout = "auto"``) is :data:`PROBE_DROPOUT`, anything else as it is."""
+    return replace(model, dropout=PROBE_DROPOUT) if model.dropout == "auto" else model
 
 
 @dataclass(frozen=True)
@@ -130,9 +137,7 @@ def _planned_steps(config: RunConfig, text: Any, table: dict[str, Any] | None,
     saved = None if resumed is None else resumed["train"].get("max_steps")
     if isinstance(saved, int):
         return saved
-    model_config = config.model
-    if model_config.dropout == "auto":
-        model_config = replace(model_config, dropout=PROBE_DROPOUT)
+    model_config = probe_model_config(config.model)
     probe_config = replace(config, model=model_config,
                            train=replace(settings, max_steps=None))
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
