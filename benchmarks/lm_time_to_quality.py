@@ -64,15 +64,19 @@ def run_plain(corpus, minutes: float, eval_tokens: int, eval_every_s: float, see
     return curve, validation_loss(model, corpus.splits["valid"]), window
 
 
+def on_text(config, text_file: Path | None):
+    """``config`` with its data set replaced by ``text_file`` (split 90/10 by position)."""
+    if text_file is None:
+        return config
+    return replace(config, data=replace(config.data, dataset=None, text_file=str(text_file)))
+
+
 def run_recipe(recipe: str, eval_tokens: int, seed: int, eval_every: int | None = None,
                text_file: Path | None = None):
     """Train the rnnkit recipe; returns its curve and its final full validation loss.
     ``eval_every`` (steps) replaces the recipe's, so that curves have points alike;
     ``text_file`` replaces its data set (split 90/10 by position, as ``--text-file``)."""
-    config = load_config_file(recipe)
-    if text_file is not None:
-        config = replace(config, data=replace(config.data, dataset=None,
-                                              text_file=str(text_file)))
+    config = on_text(load_config_file(recipe), text_file)
     out_dir = Path(tempfile.mkdtemp(prefix="rnnkit-ttq-"))
     config = replace(config, train=replace(config.train, out_dir=str(out_dir), seed=seed,
                                            eval_every=eval_every or config.train.eval_every,
@@ -133,8 +137,9 @@ def plot(curves: dict[str, list[tuple[float, float]]], eval_tokens: int, path: P
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--recipe", nargs="+", default=["shakespeare_char"],
-                        help="shipped recipes' names or TOML files, trained in turn")
+    parser.add_argument("--recipe", nargs="*", default=["shakespeare_char"],
+                        help="shipped recipes' names or TOML files, trained in turn (none: "
+                             "the plain loop alone, on the demo recipe's data)")
     parser.add_argument("--plain-minutes", type=float, default=4.0,
                         help="the plain loop's training minutes (0: leave it out)")
     parser.add_argument("--at", type=float, nargs="*", default=[],
@@ -156,6 +161,7 @@ def main() -> None:
     print(machine_line())
     started = time.perf_counter()
     curves, finals, minutes = {}, {}, {}
+    config = on_text(load_config_file("shakespeare_char"), args.text_file)
     for earlier in args.include:
         saved = json.loads(earlier.read_text(encoding="utf-8"))
         curves.update(saved["curves"])
