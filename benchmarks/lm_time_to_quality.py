@@ -8,7 +8,7 @@ the whole validation split at the end. Prints a table and writes both curves in 
 ``--text-file`` puts both sides on another text (split 90/10 by position). Several recipes
 (``--recipe A B ...``) are trained one after another and drawn in the same plot, each with
 its loss at ``--at`` minutes read off its curve; ``--plain-minutes 0`` leaves the plain loop
-out.
+out, and ``--recipe`` with no name runs the plain loop alone.
 
     python benchmarks/lm_time_to_quality.py --recipe shakespeare_char \
         --plain-minutes 4 --plot docs/figures/time_to_quality_demo.png
@@ -33,7 +33,7 @@ from rnnkit.metrics.language import stateful_loss
 from rnnkit.plotting import pyplot, save_figure
 from rnnkit.tasks.language_model.training import train
 from rnnkit.training.checkpoint import load_checkpoint_config
-from rnnkit.training.config import load_config_file
+from rnnkit.training.config import RunConfig, load_config_file
 from rnnkit.training.environment import seed_everything
 from rnnkit.training.records import read_log
 
@@ -64,7 +64,7 @@ def run_plain(corpus, minutes: float, eval_tokens: int, eval_every_s: float, see
     return curve, validation_loss(model, corpus.splits["valid"]), window
 
 
-def on_text(config, text_file: Path | None):
+def on_text(config: RunConfig, text_file: Path | None) -> RunConfig:
     """``config`` with its data set replaced by ``text_file`` (split 90/10 by position)."""
     if text_file is None:
         return config

@@ -38,8 +38,8 @@ FENCE = re.compile(r"^```.*?^```", re.MULTILINE | re.DOTALL)
 
 
 def heading_anchor(heading: str) -> str:
-    """The anchor GitHub gives a heading: lowercased, punctuation but '-' and '_' dropped,
-    spaces made hyphens."""
+    """The anchor GitHub gives a heading: lowercased, punctuation other than '-' and '_'
+    dropped, spaces made hyphens."""
     return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
 
 
