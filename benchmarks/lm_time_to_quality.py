@@ -73,7 +73,8 @@ def on_text(config: RunConfig, text_file: Path | None) -> RunConfig:
 
 def run_recipe(recipe: str, eval_tokens: int, seed: int, eval_every: int | None = None,
                text_file: Path | None = None):
-    """Train the rnnkit recipe; returns its curve and its final full validation loss.
+    """Train the rnnkit recipe; returns its curve, its final full validation loss and its
+    training minutes.
     ``eval_every`` (steps) replaces the recipe's, so that curves have points alike;
     ``text_file`` replaces its data set (split 90/10 by position, as ``--text-file``)."""
     config = on_text(load_config_file(recipe), text_file)
@@ -90,7 +91,7 @@ def run_recipe(recipe: str, eval_tokens: int, seed: int, eval_every: int | None 
           f"{result.steps:,} steps trained, {result.stop_reason}", flush=True)
     _, valid_rows = read_log(out_dir / "log.csv")
     curve = [(row["elapsed_s"], row["val_loss"]) for row in valid_rows[:-1]]
-    return curve, result.val_loss, config, result.elapsed_s / 60
+    return curve, result.val_loss, result.elapsed_s / 60
 
 
 def time_to_reach(curve: list[tuple[float, float]], target: float) -> float | None:
@@ -161,7 +162,6 @@ def main() -> None:
     print(machine_line())
     started = time.perf_counter()
     curves, finals, minutes = {}, {}, {}
-    config = on_text(load_config_file("shakespeare_char"), args.text_file)
     for earlier in args.include:
         saved = json.loads(earlier.read_text(encoding="utf-8"))
         curves.update(saved["curves"])
@@ -170,13 +170,15 @@ def main() -> None:
     for recipe in args.recipe:
         label = f"rnnkit {Path(recipe).stem}"
         run_started = time.perf_counter()
-        curves[label], finals[label], config, minutes[label] = run_recipe(
+        curves[label], finals[label], minutes[label] = run_recipe(
             recipe, args.eval_tokens, args.seed, args.eval_every, args.text_file)
         print(f"{label}: {minutes[label]:.2f} training minutes, full-split loss "
               f"{finals[label]:.4f}, wall {(time.perf_counter() - run_started) / 60:.1f} min",
               flush=True)
     if args.plain_minutes > 0:
-        corpus = load_corpus(config.data)
+        # the plain loop trains on the last recipe's data (the demo's when none is named)
+        data_recipe = args.recipe[-1] if args.recipe else "shakespeare_char"
+        corpus = load_corpus(on_text(load_config_file(data_recipe), args.text_file).data)
         label = "plain torch.nn loop (2x512, Adam 2e-3, seq 100, batch 64)"
         curves[label], finals[label], _ = run_plain(corpus, args.plain_minutes,
                                                     args.eval_tokens, args.eval_every_s,
