@@ -1,8 +1,10 @@
-"""Every relative link in the README and docs/ leads to a file of this repository, and the
-README stays a front page (issue 22: under 150 lines)."""
+"""Every relative link in the README and docs/ leads to a file of this repository, every
+``page.md#anchor`` to a heading of that page, and the README stays a front page (issue 22:
+under 150 lines)."""
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -43,6 +45,7 @@ def heading_anchor(heading: str) -> str:
     return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
 
 
+@functools.cache  # a page is read once however many links point into it
 def anchors_of(page: Path) -> set[str]:
     text = FENCE.sub("", page.read_text(encoding="utf-8"))  # a '# comment' in code is no heading
     return {heading_anchor(heading) for heading in HEADING.findall(text)}
