@@ -21,6 +21,7 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& grad_output, at::Tensor 
                                       const OptionalTensor& mask,
                                       std::vector<int64_t> batch_sizes);
 std::vector<at::Tensor> lstm_gates_step(at::Tensor gates, const at::Tensor& c_prev);
+int64_t for_rows_threads(int64_t rows, int64_t width);
 std::vector<at::Tensor> rnn_forward(const at::Tensor& xproj, const at::Tensor& h0,
                                     const at::Tensor& weight_hh, bool relu,
                                     const OptionalTensor& mask,

@@ -8,6 +8,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("lstm_backward", &rnnkit::lstm_backward, "LSTM scan backward loop");
   m.def("lstm_gates_step", &rnnkit::lstm_gates_step,
         "one LSTM step from summed gate pre-activations (generation)");
+  m.def("for_rows_threads", &rnnkit::for_rows_threads,
+        "how many intra-op threads the kernels' row loop runs on (a test's spy)");
   m.def("rnn_forward", &rnnkit::rnn_forward, "Elman RNN scan forward");
   m.def("gru_forward", &rnnkit::gru_forward, "GRU scan forward");
   m.def("gru_backward", &rnnkit::gru_backward, "GRU scan backward loop");

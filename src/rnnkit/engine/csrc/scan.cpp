@@ -67,6 +67,16 @@ std::vector<Tensor> lstm_gates_step(Tensor gates, const Tensor& c_prev) {
   return {h, c};
 }
 
+// How many of torch's intra-op threads a for_rows over `rows` rows of `width` elements ran
+// on. A build without OpenMP compiles at::parallel_for to a plain loop, so every kernel's
+// row passes would run on one thread whatever torch.get_num_threads() says; the tests ask
+// this to see that they do not.
+int64_t for_rows_threads(int64_t rows, int64_t width) {
+  std::vector<char> ran(std::max(at::get_num_threads(), 1), 0);
+  for_rows(rows, width, [&](int64_t) { ran[at::get_thread_num()] = 1; });
+  return std::count(ran.begin(), ran.end(), 1);
+}
+
 // One row of the LSTM backward: pre-activation gradients into d (4H) and dL/dc_(t-1) into
 // dc (which holds dL/dc_t on entry). p is the peephole vector (3H) or null.
 template <typename T, bool Peephole>
