@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 import rnnkit
-from rnnkit.generate import SamplingOptions, draw_token, filter_logits, sample_text, sample_tokens
+from rnnkit.generate import (
+    SamplingOptions,
+    draw_token,
+    draw_tokens,
+    filter_logits,
+    sample_text,
+    sample_tokens,
+)
 
 ALPHABET = "abcdefgh \n"
 
@@ -274,8 +282,6 @@ def test_a_word_prime_without_newline_is_continued_not_ended():
 def reference_probabilities(logits: torch.Tensor, temperature: float, top_k, top_p):
     """NumPy: softmax(logits / T) restricted to the top-k and renormalized, then to the
     smallest set of most likely tokens reaching top_p of that (ties: lower id first)."""
-    import numpy as np
-
     row = logits.double().numpy()[0] / temperature
     probabilities = np.exp(row - row.max())
     probabilities /= probabilities.sum()
@@ -314,6 +320,26 @@ def test_seeded_draws_follow_the_filtered_softmax_of_a_hand_loop(model, options,
             ids.append(int(torch.multinomial(probabilities, 1, generator=generator)))
     assert sampled == ids[len(prime):]
     assert len(set(sampled)) > 1  # the draws are not all the same token
+
+
+@pytest.mark.parametrize(("temperature", "top_k", "seed"), [(1.0, None, 0), (0.7, 3, 1)])
+def test_a_draw_of_several_rows_is_gumbel_max_over_uniform_noise(temperature, top_k, seed):
+    """Several rows draw with E = -log U, U from one uniform_ of the batch's shape: the
+    token of each row is the largest log p - log E, worked out here in NumPy from the
+    same generator's torch.rand."""
+    rows, vocab = 6, 9
+    logits = torch.randn(rows, vocab, generator=torch.Generator().manual_seed(10 + seed))
+    tokens = draw_tokens(logits, SamplingOptions(temperature, top_k),
+                         torch.Generator().manual_seed(seed))
+    uniform = torch.rand(rows, vocab, generator=torch.Generator().manual_seed(seed))
+    log_e = np.log(-np.log(uniform.double().numpy()))
+    for row, token in enumerate(tokens.tolist()):
+        probabilities = reference_probabilities(logits[row:row + 1], temperature, top_k,
+                                                None).numpy()
+        with np.errstate(divide="ignore"):
+            expected = int(np.argmax(np.log(probabilities) - log_e[row]))
+        assert token == expected
+    assert len(set(tokens.tolist())) > 1
 
 
 def test_global_generator_draws_are_reproducible(model):

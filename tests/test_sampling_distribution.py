@@ -20,7 +20,7 @@ import torch
 from scipy.stats import chisquare
 
 from rnnkit.decode import sample_decode
-from rnnkit.generate import sample_text, sample_tokens
+from rnnkit.generate import SamplingOptions, draw_tokens, sample_text, sample_tokens
 from rnnkit.models import LanguageModel, ModelConfig
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
 
@@ -127,6 +127,19 @@ def test_language_model_sampling_follows_the_truncated_softmax(case: str) -> Non
                            temperature=temperature, top_k=top_k, top_p=top_p,
                            generator=torch.Generator().manual_seed(1))
     check_frequencies(tokens, expected,
+                      [expected_distribution(LOGITS, *miss) for miss in misses])
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_draw_of_many_rows_follows_the_truncated_softmax_in_every_row(case: str) -> None:
+    """Many streams draw one batch: its noise comes from ``uniform_`` rather than
+    ``exponential_`` (rnnkit.generate.EXPONENTIAL_NOISE_MAX_ROWS), by the same checks."""
+    temperature, top_k, top_p, misses = CASES[case]
+    logits = torch.from_numpy(LOGITS).float().expand(DRAWS, -1)  # (rows, vocab), all alike
+    tokens = draw_tokens(logits, SamplingOptions(temperature, top_k, top_p),
+                         torch.Generator().manual_seed(2))
+    assert tokens.shape == (DRAWS,)
+    check_frequencies(tokens.tolist(), expected_distribution(LOGITS, temperature, top_k, top_p),
                       [expected_distribution(LOGITS, *miss) for miss in misses])
 
 
