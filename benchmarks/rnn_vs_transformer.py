@@ -53,10 +53,13 @@ RECIPES = {"lstm": "src/rnnkit/recipes/shakespeare_char.toml",
            "transformer": "src/rnnkit/recipes/shakespeare_char_transformer.toml"}
 
 
-def run_config(which: str, minutes: float, threads: int | None) -> RunConfig:
-    """The demo recipe, or its Transformer twin, bounded by ``minutes`` of training."""
+def run_config(which: str, minutes: float, threads: int | None,
+               seed: int | None = None) -> RunConfig:
+    """The demo recipe, or its Transformer twin, bounded by ``minutes`` of training (with
+    ``seed``, or the recipe's own seed if None)."""
     config = load_config_file(RECIPES[which])
-    settings = replace(config.train, max_time=minutes, max_steps=None,
+    seed = config.train.seed if seed is None else seed
+    settings = replace(config.train, max_time=minutes, max_steps=None, seed=seed,
                        out_dir=str(RUNS / which), overwrite=True, threads=threads,
                        eval_max_tokens=100_000,
                        eval_window=256, tensorboard=False, progress=False)
@@ -64,7 +67,7 @@ def run_config(which: str, minutes: float, threads: int | None) -> RunConfig:
 
 
 def command_train(args: argparse.Namespace) -> None:
-    result = train(run_config(args.which, args.minutes, args.threads))
+    result = train(run_config(args.which, args.minutes, args.threads, args.seed))
     print(f"{args.which}: validation loss {result.val_loss:.4f} after {result.steps} steps")
 
 
@@ -156,6 +159,8 @@ def main() -> None:
     training.add_argument("--which", choices=NAMES, required=True)
     training.add_argument("--minutes", type=float, default=12.0)
     training.add_argument("--threads", type=int, default=None)
+    training.add_argument("--seed", type=int, default=None,
+                          help="the training seed (default: the recipe's, 1337)")
     training.set_defaults(handler=command_train)
     report = parts.add_parser("report")
     report.add_argument("--plot", type=Path, default=None)
