@@ -14,7 +14,12 @@ from test_kernels import KERNELS, kernel_id, kernel_inputs, outputs_and_grads
 from test_linear_scan import coefficients, torch_recurrence
 
 from rnnkit.engine.linear_scan import linear_scan
-from rnnkit.engine.native import native_extension, native_kernel, native_unavailable_reason
+from rnnkit.engine.native import (
+    OPENMP_FLAGS,
+    native_extension,
+    native_kernel,
+    native_unavailable_reason,
+)
 
 NATIVE_REASON = native_unavailable_reason(torch.device("cpu"), torch.float64)
 needs_native = pytest.mark.skipif(NATIVE_REASON is not None, reason=str(NATIVE_REASON))
@@ -35,6 +40,8 @@ def two_threads() -> Iterator[None]:
 
 
 @needs_native
+@pytest.mark.skipif(not OPENMP_FLAGS, reason="the kernels are built without OpenMP here "
+                    "(not Linux, or torch without OpenMP): their row loops are serial")
 @pytest.mark.usefixtures("two_threads")
 def test_the_row_loop_runs_on_every_intra_op_thread_given_enough_rows():
     extension = native_extension()

@@ -42,11 +42,15 @@ SOURCES = [CSRC / name for name in SOURCE_NAMES]
 NATIVE_DTYPES = (torch.float32, torch.float64)
 # Release flags; -march=native is safe because the build happens on the machine that runs it.
 # -ffast-math lets GCC call glibc's vector exp/tanh (libmvec, within 4 ulp), hence -lm.
-# -fopenmp: at::parallel_for is a header template that runs its body on one thread unless
-# the code including it is built with OpenMP; with the flag the kernels' row loops use
-# torch's intra-op threads (torch's own libgomp, already loaded, serves the calls).
-CFLAGS = ["-O3", "-march=native", "-ffast-math", "-fopenmp"]
-LDFLAGS = ["-lm", "-fopenmp"]
+# -fopenmp: where torch runs its intra-op threads on OpenMP, at::parallel_for is a header
+# template that runs its body on one thread unless the code including it is built with
+# OpenMP; with the flag the kernels' row loops use torch's intra-op threads. On Linux
+# torch's own libgomp, already loaded, serves the calls (the same soname as GCC's); other
+# platforms' compilers may lack the flag, and keep the serial loops.
+OPENMP_FLAGS = (["-fopenmp"] if platform.system() == "Linux"
+                and torch.backends.openmp.is_available() else [])
+CFLAGS = ["-O3", "-march=native", "-ffast-math", *OPENMP_FLAGS]
+LDFLAGS = ["-lm", *OPENMP_FLAGS]
 
 logger = logging.getLogger(__name__)
 
