@@ -10,19 +10,11 @@ from collections.abc import Iterator
 
 import pytest
 import torch
-from test_kernels import KERNELS, kernel_id, kernel_inputs, outputs_and_grads
+from test_kernels import KERNELS, kernel_id, kernel_inputs, needs_native, outputs_and_grads
 from test_linear_scan import coefficients, torch_recurrence
 
 from rnnkit.engine.linear_scan import linear_scan
-from rnnkit.engine.native import (
-    OPENMP_FLAGS,
-    native_extension,
-    native_kernel,
-    native_unavailable_reason,
-)
-
-NATIVE_REASON = native_unavailable_reason(torch.device("cpu"), torch.float64)
-needs_native = pytest.mark.skipif(NATIVE_REASON is not None, reason=str(NATIVE_REASON))
+from rnnkit.engine.native import OPENMP_FLAGS, native_extension, native_kernel
 
 #: 4 x 64 gate columns: the row loops split 160 rows into chunks of 64 at most, and the
 #: linear scan's 160 x 64 lanes into chunks of 2,048.
