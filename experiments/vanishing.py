@@ -175,7 +175,8 @@ def table_row(record: dict) -> dict:
               if row.get(record["metric"]) is not None]
     return {"metric": record["metric"], "value": value, "steps": record["steps_run"],
             "minutes": record["elapsed_s"] / 60, "lr": record["config"]["lr"],
-            "baseline": record["baseline"], "tested": tested}
+            "baseline": record["baseline"], "tested": tested,
+            "by_position": record.get("accuracy_by_position")}
 
 
 def plot_adding_curves(grid: dict[tuple[str, str, object], dict],
@@ -288,11 +289,14 @@ def copy_section(args: argparse.Namespace, grid: dict) -> list[str]:
         f"(guessing scores {baseline:.3f}). Adam at each cell's own rate, clip norm "
         f"{args.clip_norm:g}; a run stops at the first evaluation (every 100 steps) with "
         f"accuracy >= {args.copy_target:g}.", "",
-        "| cell | recall accuracy (steps, minutes) |", "|---|---|"]
+        "| cell | recall accuracy (steps, minutes) | at recalled positions 1 to "
+        f"{COPY_LENGTH} |", "|---|---|---|"]
     for variant in args.variants:
         row = grid[("copy", variant.label, args.copy_delay)]
+        by_position = (" ".join(f"{accuracy:.2f}" for accuracy in row["by_position"])
+                       if row["by_position"] else "-")
         lines.append(f"| {variant.label} | {row['value']:.3f} ({row['steps']:,} steps, "
-                     f"{row['minutes']:.1f} min) |")
+                     f"{row['minutes']:.1f} min) | {by_position} |")
     return [*lines, ""]
 
 

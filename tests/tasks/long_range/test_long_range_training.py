@@ -9,6 +9,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -18,7 +19,11 @@ from rnnkit.data.long_range import copy_task
 from rnnkit.tasks.long_range import task as long_range_task
 from rnnkit.tasks.long_range.config import LongRangeConfig
 from rnnkit.tasks.long_range.result import save_long_range_result
-from rnnkit.tasks.long_range.task import build_task_model, evaluate
+from rnnkit.tasks.long_range.task import (
+    build_task_model,
+    evaluate,
+    recall_accuracy_by_position,
+)
 from rnnkit.tasks.long_range.training import (
     train_long_range,
     train_or_load,
@@ -54,6 +59,35 @@ def test_copy_accuracy_counts_only_the_recalled_steps() -> None:
     blanks_right = batch.targets.clone()
     blanks_right[batch.recall] = 0  # right on every blank, wrong on every recalled symbol
     assert evaluate(config, Oracle(blanks_right), batch) == 0.0
+
+
+class Oracle(torch.nn.Module):
+    """Answers ``answer`` (one-hot over ``classes``) whatever it reads."""
+
+    def __init__(self, answer: torch.Tensor, classes: int) -> None:
+        super().__init__()
+        self.answer, self.classes = answer, classes
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.one_hot(self.answer, self.classes).float()
+
+
+def test_copy_accuracy_by_position_matches_numpy() -> None:
+    batch = copy_task(64, delay=5, copy_length=4, num_symbols=6,
+                      generator=torch.Generator().manual_seed(3))
+    answer = batch.targets.clone()
+    # Wrong on a different share of the rows at each recalled position (none at the first).
+    wrong = torch.rand(answer.shape, generator=torch.Generator().manual_seed(4)) < (
+        torch.arange(answer.shape[1]) - 9).clamp(min=0) / 8
+    answer[wrong & batch.recall] = 0
+    targets, answered = batch.targets.numpy(), answer.numpy()
+    expected = (targets[:, -4:] == answered[:, -4:]).mean(axis=0)
+    by_position = recall_accuracy_by_position(Oracle(answer, 8), batch)
+    np.testing.assert_allclose(by_position, expected, rtol=0, atol=1e-15)
+    assert by_position[0] == 1.0 and len(set(by_position)) == 4
+    config = LongRangeConfig(task="copy", cell="gru", length=5, copy_length=4, num_symbols=6,
+                             progress=False)
+    assert evaluate(config, Oracle(answer, 8), batch) == pytest.approx(np.mean(expected))
 
 
 def test_gradient_norms_are_recorded_before_and_after_clipping(tmp_path: Path) -> None:
@@ -177,6 +211,20 @@ def test_stacked_layers_are_trained_saved_and_resumed(tmp_path: Path) -> None:
     assert resumed.trainer_state["progress"]["step"] == 3
     assert not all(torch.equal(first.model_state[name], resumed.model_state[name])
                    for name in upper)  # the second layer trains too
+
+
+def test_copy_command_reports_accuracy_at_each_recalled_position(tmp_path: Path,
+                                                                  capsys) -> None:
+    assert main(["task", "copy", "--cell", "gru", "--length", "3", "--copy-length", "4",
+                 "--hidden-size", "8", "--max-steps", "3", "--test-size", "50",
+                 "--no-progress", "--out-dir", str(tmp_path / "run")]) == 0
+    saved = json.loads((tmp_path / "run" / "result.json").read_text())
+    by_position = saved["accuracy_by_position"]
+    assert len(by_position) == 4
+    assert np.mean(by_position) == pytest.approx(saved["value"], abs=1e-12)
+    printed = capsys.readouterr().out
+    assert ("accuracy at each recalled position: "
+            + " ".join(f"{accuracy:.3f}" for accuracy in by_position)) in printed
 
 
 def test_a_kept_run_folder_is_not_overwritten(tmp_path: Path, capsys) -> None:

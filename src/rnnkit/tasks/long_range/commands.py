@@ -51,6 +51,9 @@ def run_task(args: argparse.Namespace) -> int:
     print(f"{args.task} {config.cell} T={config.length}: {result.metric} {result.value:.4f} "
           f"(trivial baseline {result.baseline:.4f}) after {result.steps_run} steps, "
           f"{result.elapsed_s / 60:.1f} min of training")
+    if result.accuracy_by_position is not None:
+        print("accuracy at each recalled position: "
+              + " ".join(f"{accuracy:.3f}" for accuracy in result.accuracy_by_position))
     if config.out_dir is not None:
         print(f"wrote the run, result.json and curve.png to {config.out_dir}")
     return 0

@@ -17,7 +17,8 @@ from rnnkit.tasks.long_range.config import LongRangeConfig
 class LongRangeResult:
     """A finished run: its test metric, the trivial baseline, and the curve it took (a row
     per step: ``train_loss``, ``grad_norm`` and ``clipped_norm`` before and after clipping,
-    and the metric at the steps it was measured)."""
+    and the metric at the steps it was measured); for copy, the accuracy per recalled
+    position."""
 
     config: LongRangeConfig
     metric: str  # "test_mse" (adding; lower is better) or "test_accuracy" (copy, digits)
@@ -26,6 +27,9 @@ class LongRangeResult:
     elapsed_s: float
     curve: list[dict[str, float]] = field(default_factory=list)
     diverged_at: int | None = None  # the step whose loss was inf or NaN; training stopped there
+    # The copy task's test accuracy at each recalled position, from the model the run ended
+    # with (task.recall_accuracy_by_position); None for the other tasks and diverged runs.
+    accuracy_by_position: list[float] | None = None
 
     @property
     def steps_run(self) -> int:

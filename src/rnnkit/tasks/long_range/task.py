@@ -134,6 +134,24 @@ def evaluate(config: LongRangeConfig, model: nn.Module, batch: Any) -> float:
     return float(hits.double().mean())
 
 
+@torch.no_grad()
+def recall_accuracy_by_position(model: nn.Module, batch: Any) -> list[float]:
+    """The copy task's accuracy at each recalled position: entry ``k`` is the share of
+    sequences whose ``k``-th symbol the model wrote back right. Their mean is
+    :func:`evaluate`'s accuracy, since every sequence recalls the same number of symbols.
+
+    Shapes:
+        batch.inputs, batch.targets, batch.recall: (batch, time)
+        returns: copy_length floats
+    """
+    model.eval()
+    output = model(batch.inputs)  # (batch, time, symbols)
+    model.train()
+    hits = output.argmax(-1) == batch.targets
+    recalled = hits[batch.recall].view(batch.targets.shape[0], -1)  # (batch, copy_length)
+    return recalled.double().mean(0).tolist()
+
+
 def long_range_task(config: LongRangeConfig, data: TaskData, model: nn.Module) -> ExampleTask:
     """``config.task`` as a task of the one loop: one epoch of ``max_steps`` batches drawn
     from a stream seeded with ``config.seed`` (saved with every checkpoint), scored on the

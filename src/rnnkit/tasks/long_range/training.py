@@ -25,7 +25,12 @@ import torch
 
 from rnnkit.tasks.long_range.config import LongRangeConfig
 from rnnkit.tasks.long_range.result import LongRangeResult, save_long_range_result
-from rnnkit.tasks.long_range.task import build_task_model, long_range_task, task_data
+from rnnkit.tasks.long_range.task import (
+    build_task_model,
+    long_range_task,
+    recall_accuracy_by_position,
+    task_data,
+)
 from rnnkit.training.distributed import process_rank
 from rnnkit.training.prepare import start_training
 from rnnkit.training.records import read_log
@@ -66,6 +71,9 @@ def _train_in(config: LongRangeConfig, out_dir: Path) -> LongRangeResult:
             figures, diverged = {}, error
         result = LongRangeResult(config, data.metric, figures.get(data.metric, math.nan),
                                  data.baseline, elapsed_s=0.0)
+        if config.task == "copy" and diverged is None:
+            result.accuracy_by_position = recall_accuracy_by_position(
+                model, data.test_batch.to(device))
         if main_process:  # rank 0 alone logs
             _read_curve(result, out_dir / "log.csv", diverged)
         if main_process and config.out_dir is not None:
