@@ -125,6 +125,29 @@ def test_stress_stripping_merges_pronunciations_that_differ_only_in_stress() -> 
     assert not any(symbol[-1].isdigit() for symbol in data.phonemes.symbols)
 
 
+def test_scoring_without_stress_forgives_only_the_stress(tmp_path: Path, monkeypatch) -> None:
+    from rnnkit.tasks.seq2seq import g2p
+
+    data = load_g2p_data(tiny_config(tmp_path), TEXT)
+    words = list(data.splits["train"])
+
+    def unstressed_answers(model, data, chosen, config, beam_width=1):
+        """Each word's first pronunciation with every stress made 0, one word also wrong
+        in a phoneme."""
+        answers = [[phoneme.rstrip("012") + "0" if phoneme[-1].isdigit() else phoneme
+                    for phoneme in data.splits["train"][word][0]] for word in chosen]
+        answers[0] = ["Z", *answers[0][1:]]
+        return answers
+
+    monkeypatch.setattr(g2p, "decode_words", unstressed_answers)
+    config = tiny_config(tmp_path)
+    assert g2p.evaluate_words(None, data, "train", config)["word_error_rate"] == 1.0
+    stressless = g2p.evaluate_words(None, data, "train", config, strip_stress=True)
+    assert stressless == {"word_error_rate": 1 / len(words),
+                          "phoneme_error_rate": 1 / sum(
+                              len(min(data.splits["train"][word], key=len)) for word in words)}
+
+
 def test_the_rate_decays_when_validation_stops_improving(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"lr_decay must be a finite number in \(0, 1\]"):
         tiny_config(tmp_path, lr_decay=0.0)

@@ -41,6 +41,9 @@ def add_commands(commands: Any) -> None:
     evaluate.add_argument("--checkpoint", required=True)
     evaluate.add_argument("--split", default="test", choices=("valid", "test"))
     evaluate.add_argument("--beam-width", type=BEAM, default=1, help="beam width (1: greedy)")
+    evaluate.add_argument("--strip-stress", action="store_true",
+                          help="score on the 39 phonemes: stress digits dropped from the "
+                               "outputs and the references before they are compared")
     evaluate.set_defaults(handler=run_g2p_eval)
     attention = actions.add_parser("attention", help="attention heat maps as a PNG")
     attention.add_argument("--checkpoint", required=True)
@@ -117,7 +120,8 @@ def run_g2p_eval(args: argparse.Namespace) -> int:
     model, _ = load_pair_model(args.checkpoint)
     data = load_g2p_data(config)
     print(json.dumps(evaluate_words(model, data, args.split, config,
-                                    beam_width=args.beam_width)))
+                                    beam_width=args.beam_width,
+                                    strip_stress=args.strip_stress)))
     return 0
 
 
