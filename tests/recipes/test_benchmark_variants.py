@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from rnnkit.training.config import load_config_file
+from rnnkit.training.planned_regularization import dropout_for_passes, planned_passes
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
@@ -20,6 +21,9 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 VARIANTS = {
     "shakespeare_char_30min_16137": ("shakespeare_char_30min", {
         "train.max_steps", "train.max_time", "train.precision", "train.threads"}),
+    "shakespeare_char_30min_1mb_15670": ("shakespeare_char_30min", {
+        "train.max_steps", "train.max_time", "train.precision", "train.threads",
+        "train.decay_steps"}),
     "shakespeare_char_long_6686": ("shakespeare_char_long", {
         "train.max_steps", "train.max_time", "train.threads"}),
     "shakespeare_char_long_6400": ("shakespeare_char_long", {"train.max_steps"}),
@@ -57,5 +61,10 @@ def test_the_fixed_step_variants_write_in_their_documented_runs_plans() -> None:
     long = load_config_file(BENCHMARKS / "shakespeare_char_long_6686.toml").train
     assert (thirty.max_steps, thirty.precision, thirty.threads) == (16137, "bf16", 1)
     assert (long.max_steps, long.precision, long.threads) == (6686, "fp32", 1)
+    small = load_config_file(BENCHMARKS / "shakespeare_char_30min_1mb_15670.toml").train
+    assert (small.max_steps, small.decay_steps, small.precision, small.threads) == (
+        15670, 17359, "bf16", 1)
+    # the 1 MB text's 899,998 training characters: the documented run's dropout 0.5
+    assert dropout_for_passes(planned_passes(small, 899_998, 1)) == 0.5
     # the clock must never stop a fixed-step run first
-    assert thirty.max_time >= 300 and long.max_time >= 300
+    assert min(thirty.max_time, long.max_time, small.max_time) >= 300
