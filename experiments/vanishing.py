@@ -281,6 +281,8 @@ def digits_section(args: argparse.Namespace, grid: dict) -> list[str]:
 
 def copy_section(args: argparse.Namespace, grid: dict) -> list[str]:
     baseline = grid[("copy", args.variants[0].label, args.copy_delay)]["baseline"]
+    # four points on the way, a fifth of the budget apart, on the 100-step evaluation grid
+    milestones = [int(round(args.copy_steps * part / 5, -2)) for part in range(1, 5)]
     lines = [
         f"## The copy task ({COPY_LENGTH} symbols, a delay of {args.copy_delay}, up to "
         f"{args.copy_steps:,} steps of batch {args.batch_size})", "",
@@ -289,14 +291,18 @@ def copy_section(args: argparse.Namespace, grid: dict) -> list[str]:
         f"(guessing scores {baseline:.3f}). Adam at each cell's own rate, clip norm "
         f"{args.clip_norm:g}; a run stops at the first evaluation (every 100 steps) with "
         f"accuracy >= {args.copy_target:g}.", "",
-        "| cell | recall accuracy (steps, minutes) | at recalled positions 1 to "
-        f"{COPY_LENGTH} |", "|---|---|---|"]
+        f"| cell | accuracy at {' / '.join(f'{step:,}' for step in milestones)} steps "
+        "| recall accuracy at the end (steps, minutes) | at recalled positions 1 to "
+        f"{COPY_LENGTH}, at the end |", "|---|---|---|---|"]
     for variant in args.variants:
         row = grid[("copy", variant.label, args.copy_delay)]
+        tested = dict(row["tested"])
+        on_the_way = " / ".join(f"{tested[step]:.3f}" if step in tested else "-"
+                                for step in milestones)
         by_position = (" ".join(f"{accuracy:.2f}" for accuracy in row["by_position"])
                        if row["by_position"] else "-")
-        lines.append(f"| {variant.label} | {row['value']:.3f} ({row['steps']:,} steps, "
-                     f"{row['minutes']:.1f} min) | {by_position} |")
+        lines.append(f"| {variant.label} | {on_the_way} | {row['value']:.3f} "
+                     f"({row['steps']:,} steps, {row['minutes']:.1f} min) | {by_position} |")
     return [*lines, ""]
 
 
