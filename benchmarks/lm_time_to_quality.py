@@ -78,18 +78,21 @@ def run_recipe(recipe: str, eval_tokens: int, seed: int, eval_every: int | None 
     ``eval_every`` (steps) replaces the recipe's, so that curves have points alike;
     ``text_file`` replaces its data set (split 90/10 by position, as ``--text-file``)."""
     config = on_text(load_config_file(recipe), text_file)
-    out_dir = Path(tempfile.mkdtemp(prefix="rnnkit-ttq-"))
-    config = replace(config, train=replace(config.train, out_dir=str(out_dir), seed=seed,
-                                           eval_every=eval_every or config.train.eval_every,
-                                           eval_max_tokens=eval_tokens,
-                                           eval_batch_size=EVAL_STREAMS,
-                                           eval_window=EVAL_WINDOW, progress=False))
-    result = train(config)
-    planned = load_checkpoint_config(out_dir)  # what "auto" settings became
+    # The run's folder (its checkpoints: 45-80 MB for the long recipes) goes when the
+    # figures are read from it.
+    with tempfile.TemporaryDirectory(prefix="rnnkit-ttq-") as folder:
+        out_dir = Path(folder)
+        config = replace(config, train=replace(config.train, out_dir=str(out_dir), seed=seed,
+                                               eval_every=eval_every or config.train.eval_every,
+                                               eval_max_tokens=eval_tokens,
+                                               eval_batch_size=EVAL_STREAMS,
+                                               eval_window=EVAL_WINDOW, progress=False))
+        result = train(config)
+        planned = load_checkpoint_config(out_dir)  # what "auto" settings became
+        _, valid_rows = read_log(out_dir / "log.csv")
     print(f"{Path(recipe).stem}: max_steps {planned['train']['max_steps']}, dropout "
           f"{planned['model']['dropout']}, precision {result.environment['precision']}; "
           f"{result.steps:,} steps trained, {result.stop_reason}", flush=True)
-    _, valid_rows = read_log(out_dir / "log.csv")
     curve = [(row["elapsed_s"], row["val_loss"]) for row in valid_rows[:-1]]
     return curve, result.val_loss, result.elapsed_s / 60
 
