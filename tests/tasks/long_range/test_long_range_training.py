@@ -41,26 +41,6 @@ def test_a_short_adding_problem_is_learned_far_below_the_baseline() -> None:
     assert result.value < 0.1 * result.baseline
 
 
-def test_copy_accuracy_counts_only_the_recalled_steps() -> None:
-    config = LongRangeConfig(task="copy", cell="gru", length=4, copy_length=3, num_symbols=4,
-                             progress=False)
-    batch = copy_task(5, delay=4, copy_length=3, num_symbols=4,
-                      generator=torch.Generator().manual_seed(0))
-
-    class Oracle(torch.nn.Module):
-        def __init__(self, answer: torch.Tensor) -> None:
-            super().__init__()
-            self.answer = answer
-
-        def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-            return torch.nn.functional.one_hot(self.answer, 6).float()
-
-    assert evaluate(config, Oracle(batch.targets), batch) == 1.0
-    blanks_right = batch.targets.clone()
-    blanks_right[batch.recall] = 0  # right on every blank, wrong on every recalled symbol
-    assert evaluate(config, Oracle(blanks_right), batch) == 0.0
-
-
 class Oracle(torch.nn.Module):
     """Answers ``answer`` (one-hot over ``classes``) whatever it reads."""
 
@@ -70,6 +50,17 @@ class Oracle(torch.nn.Module):
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         return torch.nn.functional.one_hot(self.answer, self.classes).float()
+
+
+def test_copy_accuracy_counts_only_the_recalled_steps() -> None:
+    config = LongRangeConfig(task="copy", cell="gru", length=4, copy_length=3, num_symbols=4,
+                             progress=False)
+    batch = copy_task(5, delay=4, copy_length=3, num_symbols=4,
+                      generator=torch.Generator().manual_seed(0))
+    assert evaluate(config, Oracle(batch.targets, 6), batch) == 1.0
+    blanks_right = batch.targets.clone()
+    blanks_right[batch.recall] = 0  # right on every blank, wrong on every recalled symbol
+    assert evaluate(config, Oracle(blanks_right, 6), batch) == 0.0
 
 
 def test_copy_accuracy_by_position_matches_numpy() -> None:

@@ -123,9 +123,7 @@ def task_loss(config: LongRangeConfig, output: Tensor, batch: Any) -> Tensor:
 @torch.no_grad()
 def evaluate(config: LongRangeConfig, model: nn.Module, batch: Any) -> float:
     """Test MSE (adding), accuracy on the recalled symbols (copy) or on the digits."""
-    model.eval()
-    output = model(batch.inputs)
-    model.train()
+    output = _output_in_eval_mode(model, batch.inputs)
     if config.task == "adding":
         return float(F.mse_loss(output, batch.targets))
     hits = output.argmax(-1) == batch.targets
@@ -144,12 +142,18 @@ def recall_accuracy_by_position(model: nn.Module, batch: Any) -> list[float]:
         batch.inputs, batch.targets, batch.recall: (batch, time)
         returns: copy_length floats
     """
-    model.eval()
-    output = model(batch.inputs)  # (batch, time, symbols)
-    model.train()
+    output = _output_in_eval_mode(model, batch.inputs)  # (batch, time, symbols)
     hits = output.argmax(-1) == batch.targets
     recalled = hits[batch.recall].view(batch.targets.shape[0], -1)  # (batch, copy_length)
     return recalled.double().mean(0).tolist()
+
+
+def _output_in_eval_mode(model: nn.Module, inputs: Tensor) -> Tensor:
+    """``model(inputs)`` with dropout off, the model left in training mode after."""
+    model.eval()
+    output = model(inputs)
+    model.train()
+    return output
 
 
 def long_range_task(config: LongRangeConfig, data: TaskData, model: nn.Module) -> ExampleTask:

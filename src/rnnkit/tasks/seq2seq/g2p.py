@@ -90,7 +90,12 @@ def load_g2p_data(config: G2PConfig, text: str | None = None) -> G2PData:
 def strip_stress(entries: Pronunciations) -> Pronunciations:
     """The pronunciations without their stress digits (``AH0`` -> ``AH``), duplicates that
     this makes (``AH0``/``AH1`` variants) kept once."""
-    return {word: list(dict.fromkeys(map(_stressless, prons))) for word, prons in entries.items()}
+    return {word: _stressless_variants(prons) for word, prons in entries.items()}
+
+
+def _stressless_variants(pronunciations: Sequence[Sequence[str]]) -> list[tuple[str, ...]]:
+    """A word's pronunciations without their stress digits, each kept once, in order."""
+    return list(dict.fromkeys(map(_stressless, pronunciations)))
 
 
 def _stressless(pronunciation: Sequence[str]) -> tuple[str, ...]:
@@ -159,7 +164,7 @@ def evaluate_words(model: Seq2Seq, data: G2PData, split: str, config: G2PConfig,
     references = [data.splits[split][w] for w in words]
     if strip_stress:
         hypotheses = [_stressless(hypothesis) for hypothesis in hypotheses]
-        references = [list(dict.fromkeys(map(_stressless, prons))) for prons in references]
+        references = [_stressless_variants(prons) for prons in references]
     return error_rates(hypotheses, references)
 
 
