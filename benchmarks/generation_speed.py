@@ -107,7 +107,7 @@ def matmul_ceiling(model: LanguageModel, streams: int, repeats: int = 50) -> flo
 def engine_rates(model: LanguageModel, streams: int, length: int, repeats: int,
                  seed: int) -> dict[str, float]:
     """Characters/s of ``streams`` int8 streams packed for each engine that
-    ``rnnkit.int8_engine`` chooses between, side by side in one loop (kernel step and draw,
+    ``rnnkit.int8_engine`` chooses between, side by side in one loop (buffered step and draw,
     ``length`` steps, medians of ``repeats`` after a warm-up; packing left out)."""
     step = StepDecoder.from_model(model)
     decoders = {engine: quantize_step_decoder(step, "int8", engine)
@@ -119,11 +119,12 @@ def engine_rates(model: LanguageModel, streams: int, length: int, repeats: int,
             for engine, decoder in decoders.items():
                 state = decoder.repeat_state(model(torch.zeros(1, 1, dtype=torch.long))[1],
                                              streams)
-                advance, generator = decoder.kernel_step(), torch.Generator().manual_seed(seed)
+                advance = decoder.buffered_step(state)
+                generator = torch.Generator().manual_seed(seed)
                 tokens = torch.zeros(streams, dtype=torch.long)
                 start = time.perf_counter()
                 for _ in range(length):
-                    logits, state = advance(tokens, state)
+                    logits = advance(tokens)
                     tokens = draw_tokens(logits, options, generator)
                 if repeat > 0:
                     times[engine].append(time.perf_counter() - start)

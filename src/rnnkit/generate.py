@@ -22,10 +22,9 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import partial
 from typing import Any, Protocol
 
 import torch
@@ -316,24 +315,24 @@ def _token_steps(
     tokens = torch.tensor([list(prime_ids)] * rows, dtype=torch.long, device=device)
     logits, state = model(tokens, None)  # tokens: (rows, time)
     logits = logits[:, -1].expand(streams, -1)  # (streams, vocab)
-    if stepper is not None:
-        state = stepper.repeat_state(state, streams)
-        advance = stepper.kernel_step()
-    else:
-        advance = partial(_model_step, model)
+    advance = (_model_steps(model, state) if stepper is None
+               else stepper.buffered_step(stepper.repeat_state(state, streams)))
     for position in range(length):
         token = draw_tokens(logits, options, generator)  # (streams,)
         yield token
         if position + 1 == length:
             return
-        logits, state = advance(token, state)
+        logits = advance(token)
 
 
-def _model_step(model: nn.Module, tokens: Tensor, state: Any) -> tuple[Tensor, Any]:
-    """One step through the model's own forward: tokens (streams,) -> logits (streams,
-    vocab) and its state."""
-    logits, state = model(tokens.unsqueeze(1), state)  # (streams, 1, vocab)
-    return logits[:, -1], state
+def _model_steps(model: nn.Module, state: Any) -> Callable[[Tensor], Tensor]:
+    """The plain path's step: tokens (streams,) -> logits (streams, vocab) through the
+    model's own forward, its state carried from ``state`` on."""
+    def step(tokens: Tensor) -> Tensor:
+        nonlocal state
+        logits, state = model(tokens.unsqueeze(1), state)  # (streams, 1, vocab)
+        return logits[:, -1]
+    return step
 
 
 def draw_tokens(logits: Tensor, options: SamplingOptions,

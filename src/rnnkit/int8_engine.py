@@ -52,15 +52,14 @@ def candidate_engines(streams: int) -> list[str]:
 
 @torch.no_grad()
 def median_step_seconds(decoder: StepDecoder, streams: int) -> float:
-    """Median seconds of :data:`ENGINE_PROBE_STEPS` kernel steps of ``decoder`` at
+    """Median seconds of :data:`ENGINE_PROBE_STEPS` buffered steps of ``decoder`` at
     ``streams`` streams from a zero state, after one untimed step."""
-    state = decoder.zero_state(streams)
+    step = decoder.buffered_step(decoder.zero_state(streams))
     tokens = torch.zeros(streams, dtype=torch.long)
-    step = decoder.kernel_step()
     seconds = []
     for index in range(ENGINE_PROBE_STEPS + 1):
         start = time.perf_counter()
-        step(tokens, state)
+        step(tokens)
         if index > 0:
             seconds.append(time.perf_counter() - start)
     return statistics.median(seconds)

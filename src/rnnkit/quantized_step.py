@@ -6,11 +6,12 @@ for one 512-unit LSTM cell on the project's CPU, of which 8 ms is the real packi
 ``rnnkit sample`` quantizes on every call, that cost is paid once per text. The modules
 here pack the real weights only, with torch's weight observer, quantization and kernels:
 
-- :class:`QuantizedGRUCell` and :class:`QuantizedLinear` compute what ``quantize_dynamic``'s
-  modules compute, bit for bit (tests/test_step_decoder.py holds them to it);
-- :class:`JointQuantizedCell` (LSTM and Elman cells, which :func:`quantized_cell` picks)
-  joins the cell's two int8 products into one, faster on this CPU and within a
-  quantization step of torch's cell.
+- :class:`TorchQuantizedCell` and :class:`QuantizedLinear` compute what
+  ``quantize_dynamic``'s modules compute, bit for bit (tests/test_step_decoder.py holds
+  them to it);
+- :class:`JointQuantizedCell` (LSTM and Elman cells whose two weights span similar ranges,
+  which :func:`quantized_cell` picks) joins the cell's two int8 products into one, faster
+  on this CPU and within a quantization step of torch's cell.
 
 Shapes:
     input:  (streams, input_size) float32
@@ -31,6 +32,14 @@ from rnnkit.engine.native import lstm_gates_step_for
 
 #: The cells whose two products :class:`JointQuantizedCell` joins into one.
 JOINED_CELLS = (nn.LSTMCell, nn.RNNCell)
+
+#: :class:`JointQuantizedCell` quantizes ``[W_ih | W_hh]`` with one scale, so the weight of
+#: the smaller range keeps fewer of int8's levels: log2 of the ratio of the two ranges
+#: fewer bits. Cells within this ratio (two bits) are joined; the others keep a scale per
+#: weight in torch's cell. An untrained IRNN (identity ``W_hh``, ``W_ih`` of std 0.001,
+#: a ratio near 300) would otherwise round every input weight to zero and ignore its input;
+#: a trained 2x512 character LSTM's ratios are 1.2.
+JOINED_MAX_RANGE_RATIO = 4.0
 
 #: The quantized engine whose int8 products quantize the activations to all 8 bits: oneDNN
 #: multiplies int8 by uint8 in 32-bit sums (VNNI, AMX). fbgemm (and the ``x86`` engine, which
@@ -83,22 +92,34 @@ def pack_int8(weight: Tensor, bias: Tensor | None, engine: str | None = None) ->
         return torch.ops.quantized.linear_prepack(quantized, bias)  # for the engine in force
 
 
-class QuantizedGRUCell(nn.Module):
-    """An ``nn.GRUCell`` under dynamic int8 quantization, run by torch's own quantized GRU
-    cell kernel: int8 weights, the input and state quantized on each call, float32 gates
-    and state.
+def _torch_quantized_kernel(cell: nn.Module) -> Any:
+    """torch's dynamic int8 cell kernel for ``cell``'s kind."""
+    if type(cell) is nn.RNNCell:
+        return (torch.ops.quantized.quantized_rnn_relu_cell_dynamic if cell.nonlinearity == "relu"
+                else torch.ops.quantized.quantized_rnn_tanh_cell_dynamic)
+    kernels = {nn.LSTMCell: torch.ops.quantized.quantized_lstm_cell_dynamic,
+               nn.GRUCell: torch.ops.quantized.quantized_gru_cell_dynamic}
+    if type(cell) not in kernels:
+        raise ValueError(f"TorchQuantizedCell quantizes an nn.LSTMCell, nn.GRUCell or "
+                         f"nn.RNNCell, got {type(cell).__name__}")
+    return kernels[type(cell)]
+
+
+class TorchQuantizedCell(nn.Module):
+    """An ``nn.LSTMCell``, ``nn.GRUCell`` or ``nn.RNNCell`` under dynamic int8 quantization,
+    run by torch's own quantized cell kernel: ``W_ih`` and ``W_hh`` int8 with a scale each,
+    the input and state quantized on each call, float32 gates and state.
 
     Shapes:
         input:  (streams, input_size)
-        state:  h, (streams, hidden_size)
-        output: the next h, (streams, hidden_size)
+        state:  (h, c) for an LSTM, h otherwise, each (streams, hidden_size)
+        output: the next state, in the same form
     """
 
-    def __init__(self, cell: nn.GRUCell, engine: str | None = None) -> None:
+    def __init__(self, cell: nn.Module, engine: str | None = None) -> None:
         super().__init__()
-        if type(cell) is not nn.GRUCell:
-            raise ValueError(f"QuantizedGRUCell quantizes an nn.GRUCell, got "
-                             f"{type(cell).__name__}")
+        self.kernel = _torch_quantized_kernel(cell)
+        self.lstm = type(cell) is nn.LSTMCell
         self.hidden_size = cell.hidden_size
         self.engine = engine_or_current(engine)
         self.packed_weight_ih = pack_int8(cell.weight_ih, cell.bias_ih, self.engine)
@@ -106,14 +127,15 @@ class QuantizedGRUCell(nn.Module):
         # The kernel's signature takes float biases too; for int8 it adds the packed ones.
         self.bias_ih, self.bias_hh = cell.bias_ih.detach(), cell.bias_hh.detach()
 
-    def forward(self, input: Tensor, state: Tensor) -> Tensor:
+    def forward(self, input: Tensor, state: Tensor | tuple[Tensor, Tensor]
+                ) -> Tensor | tuple[Tensor, Tensor]:
         """The state after reading ``input``."""
-        return torch.ops.quantized.quantized_gru_cell_dynamic(
-            input, state, self.packed_weight_ih, self.packed_weight_hh, self.bias_ih,
-            self.bias_hh)
+        return self.kernel(input, list(state) if self.lstm else state, self.packed_weight_ih,
+                           self.packed_weight_hh, self.bias_ih, self.bias_hh)
 
     def extra_repr(self) -> str:
-        return f"hidden_size={self.hidden_size}, int8 ({self.engine})"
+        return (f"{self.kernel.__name__.removeprefix('quantized_')}, hidden_size="
+                f"{self.hidden_size}, int8 ({self.engine})")
 
 
 class JointQuantizedCell(nn.Module):
@@ -125,7 +147,7 @@ class JointQuantizedCell(nn.Module):
     CPU one product of the joined weight takes 20-30% less time than the two (fbgemm's
     int8 matrix-vector product is far from the memory's rate, and gains from a longer
     inner dimension). The GRU's candidate keeps ``W_hn h`` apart from ``W_in x`` (the reset
-    gate multiplies one of them), so a GRU keeps torch's cell (:class:`QuantizedGRUCell`).
+    gate multiplies one of them), so a GRU keeps torch's cell (:class:`TorchQuantizedCell`).
     The numbers differ from torch's cell by the rounding of one quantization scale for the
     joined weight and one for ``[x, h]`` instead of one each.
 
@@ -140,7 +162,7 @@ class JointQuantizedCell(nn.Module):
         if type(cell) not in JOINED_CELLS:
             raise ValueError(f"JointQuantizedCell joins the products of an nn.LSTMCell or "
                              f"nn.RNNCell, got {type(cell).__name__}")
-        self.hidden_size = cell.hidden_size
+        self.input_size, self.hidden_size = cell.input_size, cell.hidden_size
         self.lstm = isinstance(cell, nn.LSTMCell)
         self.relu = getattr(cell, "nonlinearity", "tanh") == "relu"
         weight = torch.cat([cell.weight_ih, cell.weight_hh], dim=1).detach()
@@ -167,12 +189,21 @@ class JointQuantizedCell(nn.Module):
         return f"{kind}, hidden_size={self.hidden_size}, int8 [W_ih | W_hh] ({self.engine})"
 
 
+def weight_range_ratio(cell: nn.Module) -> float:
+    """How many times the larger of ``cell``'s ``max |W_ih|`` and ``max |W_hh|`` is the
+    smaller (infinite where one is all zeros)."""
+    ranges = sorted(float(weight.detach().abs().max()) for weight in (cell.weight_ih,
+                                                                      cell.weight_hh))
+    return ranges[1] / ranges[0] if ranges[0] > 0 else float("inf")
+
+
 def quantized_cell(cell: nn.Module, engine: str | None = None) -> nn.Module:
     """``cell`` under dynamic int8 quantization for ``engine``'s kernels (the current
     engine if None): its products joined (:class:`JointQuantizedCell`) for an LSTM or RNN
-    cell, torch's own cell kernel (:class:`QuantizedGRUCell`) for a GRU."""
-    kind = JointQuantizedCell if type(cell) in JOINED_CELLS else QuantizedGRUCell
-    return kind(cell, engine)
+    cell whose two weights span ranges within ``JOINED_MAX_RANGE_RATIO`` of each other,
+    torch's own cell kernel (:class:`TorchQuantizedCell`) otherwise and for a GRU."""
+    joined = type(cell) in JOINED_CELLS and weight_range_ratio(cell) <= JOINED_MAX_RANGE_RATIO
+    return (JointQuantizedCell if joined else TorchQuantizedCell)(cell, engine)
 
 
 class QuantizedLinear(nn.Module):

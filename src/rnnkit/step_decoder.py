@@ -24,13 +24,14 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from rnnkit.engine.native import native_extension, native_unavailable_reason
 from rnnkit.layers import RecurrentLayer
 from rnnkit.layers.state import RecurrentState
 from rnnkit.models.language_model import LanguageModel
 from rnnkit.quantized_step import (
     JointQuantizedCell,
-    QuantizedGRUCell,
     QuantizedLinear,
+    TorchQuantizedCell,
     quantized_cell,
 )
 
@@ -134,6 +135,11 @@ class StepDecoder(nn.Module):
         return partial(_one_step, _bound_call(self.embedding),
                        [_bound_call(cell) for cell in self.cells], _bound_call(self.decoder))
 
+    def buffered_step(self, state: list[LayerState]) -> BufferedStep:
+        """The step generation runs: a copy of ``state`` in buffers allocated once, which
+        each call overwrites (:class:`BufferedStep`)."""
+        return BufferedStep(self, state)
+
     def zero_state(self, streams: int, device: torch.device | str = "cpu") -> list[LayerState]:
         """The zero state of ``streams`` streams, in the decoder's per-layer form."""
         zeros = torch.zeros(len(self.cells), streams, self.cells[0].hidden_size, device=device)
@@ -142,8 +148,8 @@ class StepDecoder(nn.Module):
     def split_state(self, state: RecurrentState) -> list[LayerState]:
         """A :class:`LanguageModel`'s state, (layers, batch, hidden) per tensor, in the
         decoder's per-layer form (views, no copy)."""
-        parts = state if isinstance(state, tuple) else (state,)
-        per_layer = [tuple(part[index] for part in parts) for index in range(len(self.cells))]
+        per_layer = [tuple(part[index] for part in _as_tuple(state))
+                     for index in range(len(self.cells))]
         return [layer if self.mode == "LSTM" else layer[0] for layer in per_layer]
 
     def join_state(self, state: list[LayerState]) -> RecurrentState:
@@ -155,9 +161,115 @@ class StepDecoder(nn.Module):
     def repeat_state(self, state: RecurrentState, streams: int) -> list[LayerState]:
         """A :class:`LanguageModel`'s state for one row, (layers, 1, hidden) per tensor,
         repeated for ``streams`` streams in the decoder's per-layer form."""
-        repeated = tuple(part.expand(-1, streams, -1).contiguous() for part in (
-            state if isinstance(state, tuple) else (state,)))
+        repeated = tuple(part.expand(-1, streams, -1).contiguous()
+                         for part in _as_tuple(state))
         return self.split_state(repeated if len(repeated) == 2 else repeated[0])
+
+
+class BufferedStep:
+    """A :class:`StepDecoder`'s step for a generation loop, its state held in buffers
+    allocated once: a call reads a token per stream and gives their logits, and the next
+    state overwrites the buffers.
+
+    On the CPU with rnnkit's C++ kernels, an LSTM layer is one call that writes ``h`` and
+    ``c`` where they lie: in float, ``lstm_cell_step_`` (torch's two products into gate
+    buffers made once, then the activations; nothing is allocated); under int8, the joined
+    cell's product of ``[x, h]`` (joined into a buffer) and ``lstm_gates_step_``. Every other
+    cell (GRU, Elman, torch's int8 cells, CUDA, or no C++ kernels) calls its kernel as
+    :meth:`StepDecoder.kernel_step` does and copies the state it returns into the buffers.
+    The C++ LSTM steps sum and activate the gates in their own loop, so a float LSTM's
+    numbers equal torch's cell to float rounding, not bit for bit. Use it under
+    ``torch.no_grad()``.
+
+    Shapes:
+        tokens: (streams,) int64
+        logits: (streams, vocab)
+        state:  list of ``num_layers`` entries, (h, c) for an LSTM or h, each
+                (streams, hidden)
+    """
+
+    def __init__(self, step: StepDecoder, state: list[LayerState]) -> None:
+        self.state: list[LayerState] = [_contiguous_copy(layer) for layer in state]
+        self._embedding = _bound_call(step.embedding)
+        self._decoder = _bound_call(step.decoder)
+        self._layers = [_in_place_layer(cell, layer_state)
+                        for cell, layer_state in zip(step.cells, self.state, strict=True)]
+        #: How each layer steps, by name: ``"c++ in place"`` or ``"kernel, copied"``.
+        self.layer_paths = [path for _, path in self._layers]
+
+    def __call__(self, tokens: Tensor) -> Tensor:
+        """The logits after ``tokens`` (one per stream); the state moves on in place."""
+        x = self._embedding(tokens)  # (streams, embedding)
+        for layer, _ in self._layers:
+            x = layer(x)
+        return self._decoder(x)
+
+
+IN_PLACE = "c++ in place"
+COPIED = "kernel, copied"
+
+
+def _in_place_layer(cell: nn.Module, state: LayerState
+                    ) -> tuple[Callable[[Tensor], Tensor], str]:
+    """A function of one layer's input that overwrites ``state`` with the layer's next
+    state and returns its output (the buffer of h), and how it steps (``IN_PLACE`` or
+    ``COPIED``)."""
+    h = state[0] if isinstance(state, tuple) else state
+    native = native_unavailable_reason(h.device, h.dtype) is None
+    if native and type(cell) is nn.LSTMCell:
+        return _float_lstm_in_place(cell, *state), IN_PLACE
+    if native and type(cell) is JointQuantizedCell and cell.lstm:
+        return _int8_lstm_in_place(cell, *state), IN_PLACE
+    call = _bound_call(cell)
+
+    def copied(x: Tensor) -> Tensor:
+        new_state = call(x, state)
+        for buffer, new in zip(_as_tuple(state), _as_tuple(new_state), strict=True):
+            buffer.copy_(new)
+        return h
+    return copied, COPIED
+
+
+def _float_lstm_in_place(cell: nn.LSTMCell, h: Tensor, c: Tensor) -> Callable[[Tensor], Tensor]:
+    """torch's LSTM cell as one call of rnnkit's C++ ``lstm_cell_step_``: both products
+    into gate buffers made here, then ``h`` and ``c`` overwritten."""
+    kernel = native_extension().lstm_cell_step_
+    # Detached, so that the C++ products' out= buffers never meet autograd.
+    weights = (cell.weight_ih.detach().t(), cell.weight_hh.detach().t(),
+               cell.bias_ih.detach(), cell.bias_hh.detach())
+    gates = [h.new_empty(h.shape[0], 4 * cell.hidden_size) for _ in range(2)]
+
+    def lstm_in_place(x: Tensor) -> Tensor:
+        kernel(x, *weights, h, c, *gates)
+        return h
+    return lstm_in_place
+
+
+def _int8_lstm_in_place(cell: JointQuantizedCell, h: Tensor, c: Tensor
+                        ) -> Callable[[Tensor], Tensor]:
+    """:class:`JointQuantizedCell`'s LSTM step with ``[x, h]`` joined into a buffer made
+    here and the activations (rnnkit's C++ ``lstm_gates_step_``) overwriting ``h`` and
+    ``c``; the int8 product's output is torch's own allocation."""
+    activate = native_extension().lstm_gates_step_
+    packed_weight, reduce_range = cell.packed_weight, cell.reduce_range
+    joined = h.new_empty(h.shape[0], cell.input_size + cell.hidden_size)
+
+    def int8_lstm_in_place(x: Tensor) -> Tensor:
+        torch.cat([x, h], dim=1, out=joined)
+        activate(torch.ops.quantized.linear_dynamic(joined, packed_weight, reduce_range), h, c)
+        return h
+    return int8_lstm_in_place
+
+
+def _as_tuple(state: LayerState) -> tuple[Tensor, ...]:
+    return state if isinstance(state, tuple) else (state,)
+
+
+def _contiguous_copy(state: LayerState) -> LayerState:
+    """One layer's state copied into new contiguous tensors, in the same form."""
+    parts = tuple(part.detach().clone(memory_format=torch.contiguous_format)
+                  for part in _as_tuple(state))
+    return parts if isinstance(state, tuple) else parts[0]
 
 
 class StepSequenceModel(nn.Module):
@@ -216,7 +328,7 @@ def _bound_call(module: nn.Module) -> Callable[..., Any]:
     if kind is nn.Linear:
         weight, bias = module.weight, module.bias
         return lambda x: F.linear(x, weight, bias)
-    if kind in (QuantizedGRUCell, JointQuantizedCell, QuantizedLinear):  # no checks to skip
+    if kind in (TorchQuantizedCell, JointQuantizedCell, QuantizedLinear):  # no checks to skip
         return module.forward
     if kind not in _FLOAT_KERNELS and kind is not nn.RNNCell:
         return module

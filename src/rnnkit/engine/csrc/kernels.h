@@ -1,5 +1,5 @@
-// The scan kernels rnnkit's C++ extension exports (see scan.cpp, layernorm.cpp and
-// linear_scan.cpp).
+// The kernels rnnkit's C++ extension exports (see scan.cpp, layernorm.cpp,
+// linear_scan.cpp and step.cpp).
 #pragma once
 
 #include <ATen/ATen.h>
@@ -21,6 +21,11 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& grad_output, at::Tensor 
                                       const OptionalTensor& mask,
                                       std::vector<int64_t> batch_sizes);
 std::vector<at::Tensor> lstm_gates_step(at::Tensor gates, const at::Tensor& c_prev);
+void lstm_gates_step_(at::Tensor gates, at::Tensor h, at::Tensor c);
+void lstm_cell_step_(const at::Tensor& x, const at::Tensor& weight_ih_t,
+                     const at::Tensor& weight_hh_t, const at::Tensor& bias_ih,
+                     const at::Tensor& bias_hh, at::Tensor h, at::Tensor c,
+                     at::Tensor input_gates, at::Tensor gates);
 int64_t for_rows_threads(int64_t rows, int64_t width);
 std::vector<at::Tensor> rnn_forward(const at::Tensor& xproj, const at::Tensor& h0,
                                     const at::Tensor& weight_hh, bool relu,

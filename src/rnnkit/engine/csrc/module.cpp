@@ -8,6 +8,10 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("lstm_backward", &rnnkit::lstm_backward, "LSTM scan backward loop");
   m.def("lstm_gates_step", &rnnkit::lstm_gates_step,
         "one LSTM step from summed gate pre-activations (generation)");
+  m.def("lstm_gates_step_", &rnnkit::lstm_gates_step_,
+        "one LSTM step from summed gates, the state overwritten in its buffers (generation)");
+  m.def("lstm_cell_step_", &rnnkit::lstm_cell_step_,
+        "one LSTM layer step, the state overwritten in its buffers (generation)");
   m.def("for_rows_threads", &rnnkit::for_rows_threads,
         "how many intra-op threads the kernels' row loop runs on (a test's spy)");
   m.def("rnn_forward", &rnnkit::rnn_forward, "Elman RNN scan forward");
