@@ -105,25 +105,6 @@ def _parts(state):
     return state if isinstance(state, tuple) else (state,)
 
 
-@pytest.mark.parametrize("cell", STEP_CELLS)
-@pytest.mark.parametrize("quantize", [None, "int8"])
-def test_the_kernel_step_is_the_forward_bit_for_bit(cell: str, quantize: str | None) -> None:
-    step = StepDecoder.from_model(language_model(cell))
-    step = step if quantize is None else quantize_step_decoder(step, quantize)
-    tokens = torch.randint(0, VOCAB, (3, 6), generator=torch.Generator().manual_seed(4))
-    kernel_step = step.kernel_step()
-    state = step.repeat_state(StepSequenceModel(step)(tokens[:1, :2])[1], 3)
-    kernel_state = state
-    with torch.no_grad():
-        for position in range(tokens.shape[1]):
-            logits, state = step(tokens[:, position], state)
-            kernel_logits, kernel_state = kernel_step(tokens[:, position], kernel_state)
-            assert torch.equal(kernel_logits, logits)
-    for layer, kernel_layer in zip(state, kernel_state, strict=True):
-        assert all(torch.equal(a, b) for a, b in zip(_parts(layer), _parts(kernel_layer),
-                                                    strict=True))
-
-
 NATIVE_REASON = native_unavailable_reason(torch.device("cpu"), torch.float32)
 
 
@@ -141,10 +122,13 @@ def test_the_buffered_step_follows_the_forward_in_its_own_buffers(
         buffers = [part.data_ptr() for part in _flat(buffered.state)]
         for position in range(tokens.shape[1]):
             logits, state = step(tokens[:, position], state)
-            torch.testing.assert_close(buffered(tokens[:, position]), logits,
-                                       rtol=1e-5, atol=1e-5)
+            buffered_logits = buffered(tokens[:, position])
+            torch.testing.assert_close(buffered_logits, logits, rtol=1e-5, atol=1e-5)
+            # cells that copy run the forward's own kernels: bit for bit
+            assert torch.equal(buffered_logits, logits) or IN_PLACE in buffered.layer_paths
     for part, buffered_part in zip(_flat(state), _flat(buffered.state), strict=True):
         torch.testing.assert_close(buffered_part, part, rtol=1e-6, atol=1e-6)
+        assert torch.equal(buffered_part, part) or IN_PLACE in buffered.layer_paths
     # the state moved on inside the same tensors, and the state it was given is untouched
     assert [part.data_ptr() for part in _flat(buffered.state)] == buffers
     assert not all(map(torch.equal, _flat(buffered.state), given))

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 import torch
@@ -124,16 +123,13 @@ class StepDecoder(nn.Module):
 
     def forward(self, tokens: Tensor, state: list[LayerState]) -> tuple[Tensor, list[LayerState]]:
         """Logits for the token after ``tokens``, and the state after reading them."""
-        return _one_step(self.embedding, list(self.cells), self.decoder, tokens, state)
-
-    def kernel_step(self) -> Callable[[Tensor, list[LayerState]], tuple[Tensor, list[LayerState]]]:
-        """:meth:`forward` as one function for a generation loop: each layer calls its
-        cell's kernel with the weights bound (what the cell's forward calls after checking
-        its arguments, which the loop's fixed shapes make needless after the first step).
-        The same arithmetic as :meth:`forward`, bit for bit; a module without a known
-        kernel is called as it is. Build it again after the decoder changes."""
-        return partial(_one_step, _bound_call(self.embedding),
-                       [_bound_call(cell) for cell in self.cells], _bound_call(self.decoder))
+        x = self.embedding(tokens)  # (streams, embedding)
+        next_state: list[LayerState] = []
+        for cell, layer_state in zip(self.cells, state, strict=True):
+            layer_state = cell(x, layer_state)
+            x = layer_state[0] if isinstance(layer_state, tuple) else layer_state
+            next_state.append(layer_state)
+        return self.decoder(x), next_state
 
     def buffered_step(self, state: list[LayerState]) -> BufferedStep:
         """The step generation runs: a copy of ``state`` in buffers allocated once, which
@@ -175,8 +171,10 @@ class BufferedStep:
     ``c`` where they lie: in float, ``lstm_cell_step_`` (torch's two products into gate
     buffers made once, then the activations; nothing is allocated); under int8, the joined
     cell's product of ``[x, h]`` (joined into a buffer) and ``lstm_gates_step_``. Every other
-    cell (GRU, Elman, torch's int8 cells, CUDA, or no C++ kernels) calls its kernel as
-    :meth:`StepDecoder.kernel_step` does and copies the state it returns into the buffers.
+    cell (GRU, Elman, torch's int8 cells, CUDA, or no C++ kernels) calls its cell's kernel
+    with the weights bound (what the cell's forward calls after checking its arguments,
+    which the loop's fixed shapes make needless) and copies the state it returns into the
+    buffers: the forward's arithmetic, bit for bit.
     The C++ LSTM steps sum and activate the gates in their own loop, so a float LSTM's
     numbers equal torch's cell to float rounding, not bit for bit. Use it under
     ``torch.no_grad()``.
@@ -297,21 +295,6 @@ class StepSequenceModel(nn.Module):
             step_logits, layers = self.step(tokens[:, position], layers)
             logits.append(step_logits)
         return torch.stack(logits, dim=1), self.step.join_state(layers)
-
-
-def _one_step(embedding: Callable[[Tensor], Tensor], layers: list[Callable[..., Any]],
-              decoder: Callable[[Tensor], Tensor], tokens: Tensor, state: list[LayerState]
-              ) -> tuple[Tensor, list[LayerState]]:
-    """Embedding, each layer's step on the one below's output, decoder: the step that
-    :meth:`StepDecoder.forward` runs through its modules and ``kernel_step`` through the
-    bound kernels."""
-    x = embedding(tokens)  # (streams, embedding)
-    next_state: list[LayerState] = []
-    for layer, layer_state in zip(layers, state, strict=True):
-        layer_state = layer(x, layer_state)
-        x = layer_state[0] if isinstance(layer_state, tuple) else layer_state
-        next_state.append(layer_state)
-    return decoder(x), next_state
 
 
 _FLOAT_KERNELS = {nn.LSTMCell: torch._VF.lstm_cell, nn.GRUCell: torch._VF.gru_cell}
