@@ -140,8 +140,12 @@ def run_grid(args: argparse.Namespace, data: Path) -> dict[tuple[str, str, objec
 
 def expected_cost(args: argparse.Namespace, task: str, variant: Variant, column: object) -> float:
     """Relative run time, for ordering: steps times length, gated cells about twice as slow."""
-    length, steps = {"adding": (column, args.steps), "digits": (64, args.digits_steps),
-                     "copy": (2 * COPY_LENGTH + column, args.copy_steps)}[task]
+    if task == "adding":
+        length, steps = column, args.steps
+    elif task == "copy":  # the column is the delay
+        length, steps = 2 * COPY_LENGTH + column, args.copy_steps
+    else:  # digits: 64 pixels, whatever the pixel order in the column
+        length, steps = 64, args.digits_steps
     return steps * length * args.num_layers * (2 if variant.cell in ("lstm", "gru") else 1)
 
 
