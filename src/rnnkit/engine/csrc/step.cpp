@@ -36,8 +36,8 @@ void add_in_place(T* __restrict__ x, const T* __restrict__ y, int64_t n) {
   for (int64_t j = 0; j < n; ++j) x[j] += y[j];
 }
 
-// c = f * c + i * g and h = o * tanh(c), the cell state overwritten where it lies (so c is
-// not restrict-qualified against itself: each element is read before it is written).
+// c = f * c + i * g and h = o * tanh(c), the cell state overwritten where it lies: c is
+// read and written through the one pointer, each element read before it is written.
 template <typename T>
 void lstm_state_in_place(T* __restrict__ c, T* __restrict__ h, const T* __restrict__ a,
                          int64_t H) {
