@@ -37,7 +37,8 @@ from rnnkit.engine.scan import ScanKernel
 
 BACKEND_NATIVE = "rnnkit-fused"
 CSRC = Path(__file__).parent / "csrc"  # package data: the wheel carries it (pyproject.toml)
-SOURCE_NAMES = ("module.cpp", "scan.cpp", "layernorm.cpp", "linear_scan.cpp", "step.cpp")
+SOURCE_NAMES = ("module.cpp", "scan.cpp", "layernorm.cpp", "linear_scan.cpp", "step.cpp",
+                "denormals.cpp")
 SOURCES = [CSRC / name for name in SOURCE_NAMES]
 NATIVE_DTYPES = (torch.float32, torch.float64)
 # Release flags; -march=native is safe because the build happens on the machine that runs it.

@@ -1,5 +1,5 @@
 // The kernels rnnkit's C++ extension exports (see scan.cpp, layernorm.cpp,
-// linear_scan.cpp and step.cpp).
+// linear_scan.cpp, step.cpp and denormals.cpp).
 #pragma once
 
 #include <ATen/ATen.h>
@@ -27,6 +27,8 @@ void lstm_cell_step_(const at::Tensor& x, const at::Tensor& weight_ih_t,
                      const at::Tensor& bias_hh, at::Tensor h, at::Tensor c,
                      at::Tensor input_gates, at::Tensor gates);
 int64_t for_rows_threads(int64_t rows, int64_t width);
+int64_t flush_denormals(bool enabled);
+int64_t denormal_flushing_threads();
 std::vector<at::Tensor> rnn_forward(const at::Tensor& xproj, const at::Tensor& h0,
                                     const at::Tensor& weight_hh, bool relu,
                                     const OptionalTensor& mask,

@@ -14,6 +14,10 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         "one LSTM layer step, the state overwritten in its buffers (generation)");
   m.def("for_rows_threads", &rnnkit::for_rows_threads,
         "how many intra-op threads the kernels' row loop runs on (a test's spy)");
+  m.def("flush_denormals", &rnnkit::flush_denormals,
+        "flush denormals (or stop) in the calling thread and every intra-op thread");
+  m.def("denormal_flushing_threads", &rnnkit::denormal_flushing_threads,
+        "how many intra-op threads flush denormals (a test's spy)");
   m.def("rnn_forward", &rnnkit::rnn_forward, "Elman RNN scan forward");
   m.def("gru_forward", &rnnkit::gru_forward, "GRU scan forward");
   m.def("gru_backward", &rnnkit::gru_backward, "GRU scan backward loop");
