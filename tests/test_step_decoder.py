@@ -25,6 +25,7 @@ from rnnkit.metrics.language import stateful_loss
 from rnnkit.models.language_model import LanguageModel, ModelConfig
 from rnnkit.quantized_step import (
     JOINED_MAX_RANGE_RATIO,
+    JointQuantizedCell,
     quantized_engine,
     weight_range_ratio,
 )
@@ -154,6 +155,12 @@ def test_lstms_step_in_cpp_in_place_and_other_cells_copy() -> None:
     assert paths(StepDecoder.from_model(language_model("gru"))) == [COPIED, COPIED]
     irnn = StepDecoder.from_model(language_model("irnn"))  # torch's int8 cells
     assert paths(quantize_step_decoder(irnn, "int8")) == [COPIED, COPIED]
+
+
+def test_an_elman_int8_cell_has_no_in_place_lstm_step() -> None:
+    cell = JointQuantizedCell(nn.RNNCell(3, 4))
+    with pytest.raises(ValueError, match=r"needs an LSTM cell.*lstm=False"):
+        cell.in_place_step(torch.zeros(2, 4), torch.zeros(2, 4))
 
 
 def test_step_decoder_scores_a_text_as_the_model_does() -> None:

@@ -21,14 +21,18 @@ Shapes:
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from rnnkit.engine.native import lstm_gates_step_for
+from rnnkit.engine.native import (
+    lstm_gates_step_for,
+    native_extension,
+    native_unavailable_reason,
+)
 
 #: The cells whose two products :class:`JointQuantizedCell` joins into one.
 JOINED_CELLS = (nn.LSTMCell, nn.RNNCell)
@@ -183,6 +187,28 @@ class JointQuantizedCell(nn.Module):
             h, c = self.lstm_step(gates, state[1].contiguous())  # C++ returns a list
             return h, c
         return gates.relu_() if self.relu else gates.tanh_()
+
+    def in_place_step(self, h: Tensor, c: Tensor) -> Callable[[Tensor], Tensor]:
+        """The LSTM's step as a function of the input that overwrites ``h`` and ``c``
+        (streams, hidden) with the next state and returns ``h``: :meth:`forward`'s product
+        with ``[x, h]`` joined into a buffer made here, then rnnkit's C++ activations
+        (``lstm_gates_step_``) writing ``h`` and ``c`` where they lie. The int8 product's
+        output is torch's own allocation. Raises ``ValueError`` for an Elman cell or where
+        the C++ kernels do not run."""
+        reason = native_unavailable_reason(h.device, h.dtype)
+        if not self.lstm or reason is not None:
+            raise ValueError(f"JointQuantizedCell.in_place_step needs an LSTM cell and the "
+                             f"C++ kernels, got lstm={self.lstm} ({reason or 'kernels run'})")
+        activate = native_extension().lstm_gates_step_
+        packed_weight, reduce_range = self.packed_weight, self.reduce_range
+        joined = h.new_empty(h.shape[0], self.input_size + self.hidden_size)
+
+        def step(x: Tensor) -> Tensor:
+            torch.cat([x, h], dim=1, out=joined)
+            activate(torch.ops.quantized.linear_dynamic(joined, packed_weight, reduce_range),
+                     h, c)
+            return h
+        return step
 
     def extra_repr(self) -> str:
         kind = "lstm" if self.lstm else ("rnn_relu" if self.relu else "rnn_tanh")

@@ -212,12 +212,12 @@ def _in_place_layer(cell: nn.Module, state: LayerState
     """A function of one layer's input that overwrites ``state`` with the layer's next
     state and returns its output (the buffer of h), and how it steps (``IN_PLACE`` or
     ``COPIED``)."""
-    h = state[0] if isinstance(state, tuple) else state
+    h = _as_tuple(state)[0]
     native = native_unavailable_reason(h.device, h.dtype) is None
     if native and type(cell) is nn.LSTMCell:
         return _float_lstm_in_place(cell, *state), IN_PLACE
     if native and type(cell) is JointQuantizedCell and cell.lstm:
-        return _int8_lstm_in_place(cell, *state), IN_PLACE
+        return cell.in_place_step(*state), IN_PLACE
     call = _bound_call(cell)
 
     def copied(x: Tensor) -> Tensor:
@@ -241,22 +241,6 @@ def _float_lstm_in_place(cell: nn.LSTMCell, h: Tensor, c: Tensor) -> Callable[[T
         kernel(x, *weights, h, c, *gates)
         return h
     return lstm_in_place
-
-
-def _int8_lstm_in_place(cell: JointQuantizedCell, h: Tensor, c: Tensor
-                        ) -> Callable[[Tensor], Tensor]:
-    """:class:`JointQuantizedCell`'s LSTM step with ``[x, h]`` joined into a buffer made
-    here and the activations (rnnkit's C++ ``lstm_gates_step_``) overwriting ``h`` and
-    ``c``; the int8 product's output is torch's own allocation."""
-    activate = native_extension().lstm_gates_step_
-    packed_weight, reduce_range = cell.packed_weight, cell.reduce_range
-    joined = h.new_empty(h.shape[0], cell.input_size + cell.hidden_size)
-
-    def int8_lstm_in_place(x: Tensor) -> Tensor:
-        torch.cat([x, h], dim=1, out=joined)
-        activate(torch.ops.quantized.linear_dynamic(joined, packed_weight, reduce_range), h, c)
-        return h
-    return int8_lstm_in_place
 
 
 def _as_tuple(state: LayerState) -> tuple[Tensor, ...]:

@@ -22,15 +22,13 @@ x86 = pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64", "i386", "
 
 
 @pytest.fixture
-def two_threads_restored() -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(2)
+def flushing_cleared() -> Iterator[None]:
+    """No thread flushes denormals after the test, whatever it set."""
     try:
         yield
     finally:
         native_extension().flush_denormals(False)
         torch.set_flush_denormal(False)
-        torch.set_num_threads(previous)
 
 
 def denormals() -> torch.Tensor:
@@ -44,7 +42,7 @@ def denormals() -> torch.Tensor:
 @x86
 @pytest.mark.skipif(not OPENMP_FLAGS, reason="the kernels are built without OpenMP here: "
                     "their parallel loops run on the calling thread only")
-@pytest.mark.usefixtures("two_threads_restored")
+@pytest.mark.usefixtures("two_threads", "flushing_cleared")
 def test_flushing_reaches_every_intra_op_thread() -> None:
     extension = native_extension()
     assert extension.denormal_flushing_threads() == 0
@@ -60,7 +58,7 @@ def test_flushing_reaches_every_intra_op_thread() -> None:
 @needs_native
 @x86
 @pytest.mark.skipif(not OPENMP_FLAGS, reason="the kernels are built without OpenMP here")
-@pytest.mark.usefixtures("two_threads_restored")
+@pytest.mark.usefixtures("two_threads", "flushing_cleared")
 def test_torchs_own_switch_leaves_the_other_intra_op_thread_on_denormals() -> None:
     """Why the extension's helper exists: torch's switch flushes one thread of two."""
     values = denormals()

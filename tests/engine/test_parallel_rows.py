@@ -6,8 +6,6 @@ ran on, and every kernel runs at two threads on a batch large enough to be split
 them, against the torch-operator kernels (per-thread accumulators and row chunks included).
 """
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 from test_kernels import KERNELS, kernel_id, kernel_inputs, needs_native, outputs_and_grads
@@ -19,16 +17,6 @@ from rnnkit.engine.native import OPENMP_FLAGS, native_extension, native_kernel
 #: 4 x 64 gate columns: the row loops split 160 rows into chunks of 64 at most, and the
 #: linear scan's 160 x 64 lanes into chunks of 2,048.
 TIME, BATCH, HIDDEN = 4, 160, 64
-
-
-@pytest.fixture
-def two_threads() -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 @needs_native

@@ -7,29 +7,6 @@
 
 namespace rnnkit {
 
-// One LSTM step from its summed gate pre-activations, gates (B, 4H) in the order i, f, g,
-// o, and the previous cell state (B, H): returns the new h and c. The gates are activated
-// in place. Generation runs it after one int8 product of [x, h] (rnnkit/quantized_step.py).
-std::vector<Tensor> lstm_gates_step(Tensor gates, const Tensor& c_prev) {
-  TORCH_CHECK(gates.dim() == 2 && gates.is_contiguous() && c_prev.is_contiguous() &&
-                  c_prev.sizes() == at::IntArrayRef({gates.size(0), gates.size(1) / 4}) &&
-                  gates.size(1) % 4 == 0 && c_prev.scalar_type() == gates.scalar_type(),
-              "lstm_gates_step expects contiguous gates (B, 4H) and c_prev (B, H) of one dtype");
-  const int64_t batch = gates.size(0), H = gates.size(1) / 4;
-  Tensor h = at::empty({batch, H}, gates.options());
-  Tensor c = at::empty({batch, H}, gates.options());
-  AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "lstm_gates_step", [&] {
-    scalar_t* A = gates.data_ptr<scalar_t>();
-    const scalar_t* CP = c_prev.data_ptr<scalar_t>();
-    scalar_t* C = c.data_ptr<scalar_t>();
-    scalar_t* Hn = h.data_ptr<scalar_t>();
-    for_rows(batch, 4 * H, [&](int64_t r) {
-      lstm_gate_row<scalar_t>(A + r * 4 * H, CP + r * H, C + r * H, Hn + r * H, nullptr, H);
-    });
-  });
-  return {h, c};
-}
-
 // x += y
 template <typename T>
 void add_in_place(T* __restrict__ x, const T* __restrict__ y, int64_t n) {
@@ -81,6 +58,17 @@ void lstm_gates_step_(Tensor gates, Tensor h, Tensor c) {
       lstm_row_in_place(A + r * 4 * H, C + r * H, Hn + r * H, H);
     });
   });
+}
+
+// One LSTM step from its summed gate pre-activations, gates (B, 4H) in the order i, f, g,
+// o, and the previous cell state (B, H): returns the new h and c, in new tensors (the
+// in-place step on a copy of c_prev). The gates are activated in place. The int8 cell's
+// forward runs it after one int8 product of [x, h] (rnnkit/quantized_step.py).
+std::vector<Tensor> lstm_gates_step(Tensor gates, const Tensor& c_prev) {
+  Tensor h = at::empty_like(c_prev, at::MemoryFormat::Contiguous);
+  Tensor c = c_prev.clone(at::MemoryFormat::Contiguous);
+  lstm_gates_step_(gates, h, c);
+  return {h, c};
 }
 
 // One LSTM layer step with its state in place: the gates x W_ih^T + b_ih + h W_hh^T + b_hh
