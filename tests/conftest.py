@@ -15,6 +15,7 @@ imported from an installed wheel rather than from ``src/``.
 import os
 import random
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -120,3 +121,14 @@ def text_file(tmp_path: Path) -> Path:
     path = tmp_path / "tiny.txt"
     path.write_text("".join(rng.choice(words) for _ in range(1500)), encoding="utf-8")
     return path
+
+
+@pytest.fixture
+def two_threads() -> Iterator[None]:
+    """torch at two intra-op threads for the test (one everywhere else), restored after."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

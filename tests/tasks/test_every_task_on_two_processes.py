@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 from ddp_example_worker import DETERMINISTIC
-from processes import child_environment
+from processes import child_environment, failure_output
 
 from rnnkit.training.checkpoint import load_checkpoint
 
@@ -34,7 +34,7 @@ def _train_every_task(out_root: Path, processes: int) -> None:
     finished = subprocess.run([*launcher, str(WORKER), str(out_root), str(STEPS)],
                               cwd=WORKER.parent, env=child_environment(), capture_output=True,
                               text=True, timeout=600)
-    assert finished.returncode == 0, finished.stderr[-3000:]
+    assert finished.returncode == 0, failure_output(finished)
 
 
 def _differences(one_dir: Path, two_dir: Path) -> list[str]:

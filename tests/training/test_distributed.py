@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from processes import child_environment
+from processes import child_environment, failure_output
 from safetensors.torch import load_file
 
 from rnnkit.models import ModelConfig
@@ -67,7 +67,7 @@ def test_two_gloo_processes_equal_one_process_on_the_combined_batch(
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(config.to_dict()), encoding="utf-8")
     result = torchrun(2, str(WORKER), str(config_path), str(tmp_path), cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 0, failure_output(result)
     rank0 = load_file(tmp_path / "rank0.safetensors")
     rank1 = load_file(tmp_path / "rank1.safetensors")
     reference = single_process_weights(replace(config, train=replace(
@@ -88,7 +88,7 @@ def test_every_rank_trains_to_rank_zeros_planned_steps(text_file: Path, tmp_path
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(config.to_dict()), encoding="utf-8")
     result = torchrun(2, str(WORKER), str(config_path), str(tmp_path), cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 0, failure_output(result)
     ranks = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in (0, 1)]
     assert ranks[0] == ranks[1] and isinstance(ranks[0]["max_steps"], int)
     rank0 = load_file(tmp_path / "rank0.safetensors")

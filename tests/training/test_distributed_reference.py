@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from processes import child_environment
+from processes import child_environment, failure_output
 from reference_loops import (
     char_ids,
     evaluation_rows,
@@ -81,7 +81,7 @@ def test_two_processes_validate_and_carry_as_one_and_as_the_references(
                              "--nproc_per_node=2", "-m", "rnnkit", "train", *flags_of(two)],
                             cwd=tmp_path, env=environment, capture_output=True, text=True,
                             timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 0, failure_output(result)
     # The saved configuration is the one asked for: the flags really set the run.
     assert RunConfig.from_dict(load_checkpoint(tmp_path / "two").config) == replace(
         two, model=replace(two.model, vocab_size=len(set(TEXT))))

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from rnnkit.engine.denormals import denormal_handling
+
 
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (CPU and CUDA)."""
@@ -33,10 +35,12 @@ def resolve_device(name: str) -> torch.device:
 def run_environment(precision: str, device: torch.device) -> dict[str, Any]:
     """What a result depends on besides its configuration and seed, saved with every
     checkpoint: torch's thread count, the precision trained in (``auto``'s choice, not
-    ``auto``), the device, the versions of Python and the libraries, and the git commit of
-    the rnnkit checkout (``None`` for an installed copy; ``+dirty`` when files differ from
-    it)."""
+    ``auto``), how the CPU threads treat denormal floats now
+    (:func:`~rnnkit.engine.denormals.denormal_handling`), the device, the versions of
+    Python and the libraries, and the git commit of the rnnkit checkout (``None`` for an
+    installed copy; ``+dirty`` when files differ from it)."""
     return {"threads": torch.get_num_threads(), "precision": precision,
+            "denormals": denormal_handling(),
             "device": str(device), "cpu": platform.processor() or platform.machine(),
             "versions": library_versions(), "git_commit": git_commit()}
 

@@ -75,6 +75,7 @@ class ExampleTrainingConfig:
     precision: str = "fp32"  # or bf16 / fp16 mixed precision (rnnkit.training.precision)
     device: str = "auto"
     threads: int | None = None
+    flush_denormals: bool = True  # values below 1.18e-38 as zero (rnnkit.engine.denormals)
 
     # Task configs add their own fields' rules; check_fields merges them over these.
     RANGES: ClassVar[dict[str, Rule]] = {
@@ -123,7 +124,7 @@ class ExampleTrainingConfig:
             average_decay=self.average_decay, seed=self.seed, out_dir=self.out_dir,
             resume=self.resume, overwrite=self.overwrite, progress=self.progress,
             tensorboard=self.tensorboard, precision=self.precision, device=self.device,
-            threads=self.threads)
+            threads=self.threads, flush_denormals=self.flush_denormals)
 
 
 def start_run(config: ExampleTrainingConfig) -> torch.device:

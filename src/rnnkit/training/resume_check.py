@@ -34,7 +34,7 @@ CHANGEABLE = {
         "plateau_threshold", "eval_batch_size", "eval_window", "eval_max_tokens",
         "early_stop_patience", "target_error", "target", "explode_factor", "log_every",
         "sample_length", "seed", "out_dir", "resume", "overwrite", "device", "threads",
-        "progress", "tensorboard", "compile", "compile_backend")),
+        "progress", "tensorboard", "compile", "compile_backend", "flush_denormals")),
     "model.dropout",  # no weights depend on it
 }
 

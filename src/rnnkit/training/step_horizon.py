@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from rnnkit.engine.denormals import flushed_denormals
 from rnnkit.training.auto_precision import choose_task_precision
 from rnnkit.training.config import TrainConfig
 from rnnkit.training.optimizers import build_optimizer
@@ -72,9 +73,10 @@ def plan_step_horizon(model: nn.Module, task: Task, settings: TrainConfig,
     if settings.max_time is None:
         raise ValueError("max_steps = 'auto' needs max_time (the minutes to fill)")
     precision = settings.precision
-    if precision == "auto":
-        precision = choose_task_precision(model, task, device).chosen
-    seconds = measure_step_seconds(model, task, settings, device, precision)
+    with flushed_denormals(settings.flush_denormals):  # as the run will measure and train
+        if precision == "auto":
+            precision = choose_task_precision(model, task, device).chosen
+        seconds = measure_step_seconds(model, task, settings, device, precision)
     return StepHorizon(steps_in(settings.max_time, seconds), seconds, precision,
                        settings.max_time)
 
@@ -85,7 +87,8 @@ def measure_step_seconds(model: nn.Module, task: Task, settings: TrainConfig,
     """Median seconds of the trainer's own step (:func:`~rnnkit.training.trainer.train_step`)
     of ``model`` on ``task``'s first batch under ``precision``, with ``settings``' optimizer
     and clipping (a throwaway optimizer), the state carried from step to step as in
-    training. The weights and the generators are given back as they were."""
+    training, denormals flushed as the run will flush them. The weights and the generators
+    are given back as they were."""
     weights = {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
     optimizer = build_optimizer(model, settings)
     schedule = LearningRateSchedule(optimizer, settings, len(task.batches(0)), steps + 1)
@@ -93,7 +96,8 @@ def measure_step_seconds(model: nn.Module, task: Task, settings: TrainConfig,
               MixedPrecision(precision, device), trained=model)
     batch = task.batches(0)[0]
     seconds = []
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+    with (torch.random.fork_rng(devices=[device] if device.type == "cuda" else []),
+          flushed_denormals(settings.flush_denormals)):  # timed as the run will train
         for step in range(steps + 1):  # the first step warms caches and kernels up
             start = time.perf_counter()
             train_step(run, batch)

@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 
 from torch import nn
 
+from rnnkit.engine.denormals import flushed_denormals
 from rnnkit.layers.state import detach_state
 from rnnkit.training.clipping import clip_gradients
 from rnnkit.training.config import TrainConfig
@@ -90,8 +91,15 @@ def fit(model: nn.Module, task: Task, settings: TrainConfig) -> FitResult:
     stop being finite (the last good checkpoint stays);
     :class:`~rnnkit.training.interrupt.TrainingInterrupted` after Ctrl-C,
     once ``latest`` is saved. Under torchrun the process group is joined at the first run
-    and left when the process exits, so several runs can follow one another.
+    and left when the process exits, so several runs can follow one another. With
+    ``settings.flush_denormals`` every CPU thread flushes denormal floats from the first
+    measurement to the closing validation, and treats them as before afterwards.
     """
+    with flushed_denormals(settings.flush_denormals):
+        return _fit(model, task, settings)
+
+
+def _fit(model: nn.Module, task: Task, settings: TrainConfig) -> FitResult:
     distributed, _ = start_distributed(next(model.parameters()).device)
     run = prepare_run(model, task, settings, distributed)
     records = records_for(run)
@@ -114,8 +122,10 @@ def fit(model: nn.Module, task: Task, settings: TrainConfig) -> FitResult:
 
 def training_loop(run: Run, records: Records) -> str:
     """Train until a bound is reached; returns why it stopped. Ctrl-C stops at the next
-    step boundary, after saving ``latest`` (:class:`TrainingInterrupted`)."""
-    with deferred_interrupt(enabled=not run.distributed.enabled) as interrupt:
+    step boundary, after saving ``latest`` (:class:`TrainingInterrupted`). Denormals are
+    flushed as ``run.settings.flush_denormals`` says (:func:`fit` does it already)."""
+    with (flushed_denormals(run.settings.flush_denormals),
+          deferred_interrupt(enabled=not run.distributed.enabled) as interrupt):
         return _train_until_stop(run, records, interrupt)
 
 

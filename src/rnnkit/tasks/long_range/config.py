@@ -66,6 +66,7 @@ class LongRangeConfig:
     precision: str = "fp32"
     tensorboard: bool = False
     progress: bool = True
+    flush_denormals: bool = True
 
     # Where the fields sit in a recipe (rnnkit.tasks.recipe); [train] holds the rest, and
     # the recipe's [task] name is the task.
@@ -87,7 +88,9 @@ class LongRangeConfig:
         "out_dir": "keep the run here (checkpoints, log.csv, result.json, curve.png); "
                    "none keeps nothing",
         "resume": "continue the run in --out-dir from its latest checkpoint",
-        "overwrite": "replace the run in --out-dir"}
+        "overwrite": "replace the run in --out-dir",
+        "flush_denormals": "values below 1.18e-38 count as zero in every CPU thread "
+                           "(several times faster where gradients vanish)"}
     RANGES: ClassVar[dict[str, Rule]] = {
         "task": TASKS, "cell": CELL_NAMES, "length": f"[1, {MAX_LENGTH}]",
         "hidden_size": f"[1, {MAX_SIZE}]", "num_layers": f"[1, {MAX_LAYERS}]",
@@ -149,4 +152,5 @@ class LongRangeConfig:
             target_error=None if self.target is None else self.error(self.target),
             seed=self.seed, out_dir=out_dir, resume=self.resume, overwrite=self.overwrite,
             device=self.device, threads=self.threads, progress=self.progress,
-            tensorboard=self.tensorboard, precision=self.precision)
+            tensorboard=self.tensorboard, precision=self.precision,
+            flush_denormals=self.flush_denormals)
