@@ -16,8 +16,11 @@ from rnnkit.cli import main
 from rnnkit.engine.denormals import FLUSHED_EVERY_THREAD, KEPT, denormal_handling
 from rnnkit.engine.native import OPENMP_FLAGS, native_unavailable_reason
 from rnnkit.tasks.language_model.training import train
+from rnnkit.tasks.long_range.config import LongRangeConfig
+from rnnkit.tasks.long_range.training import train_long_range
 from rnnkit.training.checkpoint import load_checkpoint
 from rnnkit.training.config import TrainConfig
+from rnnkit.training.example_training import ExampleTrainingConfig
 from rnnkit.training.step_horizon import plan_step_horizon
 from rnnkit.training.task import StepLoss, figures_line
 from rnnkit.training.trainer import TrainingDivergedError, fit
@@ -141,3 +144,19 @@ def test_max_steps_auto_times_the_steps_as_the_run_will_take_them(flush: bool) -
                                flush_denormals=flush), torch.device("cpu"))
     assert task.seen and set(task.seen) == {FLUSHED_EVERY_THREAD if flush else KEPT}
     assert denormal_handling() == KEPT
+
+
+@pytest.mark.parametrize("flush", [True, False])
+def test_a_long_range_run_passes_the_setting_to_the_loop(tmp_path: Path, flush: bool) -> None:
+    config = LongRangeConfig(task="adding", cell="rnn_tanh", length=5, hidden_size=4,
+                             max_steps=2, eval_every=2, test_size=4, batch_size=4,
+                             out_dir=str(tmp_path / "run"), progress=False,
+                             flush_denormals=flush)
+    train_long_range(config)
+    environment = load_checkpoint(tmp_path / "run").trainer_state["environment"]
+    assert environment["denormals"] == (FLUSHED_EVERY_THREAD if flush else KEPT)
+
+
+def test_the_example_tasks_pass_the_setting_to_the_loop() -> None:
+    assert ExampleTrainingConfig().train_settings().flush_denormals is True
+    assert ExampleTrainingConfig(flush_denormals=False).train_settings().flush_denormals is False

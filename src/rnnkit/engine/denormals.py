@@ -1,8 +1,9 @@
 """Denormal floats flushed to zero while a run trains, and a record of how they were treated.
 
 A vanishing recurrence (a tanh RNN, a GRU over hundreds of steps) fills its backward pass
-with float32 denormals, each of which costs an x86 core a microcode assist: the tanh RNN's
-adding-problem step runs 6-10x faster with them flushed (docs/long-range.md). Flushing
+with float32 denormals, each of which can cost a core a microcode assist: on an Intel Xeon
+the tanh RNN's adding-problem step ran 6-10x faster with them flushed, on an AMD EPYC,
+which pays little for them, 1.0-1.2x (docs/long-range.md). Flushing
 sets flush-to-zero and denormals-are-zero in the thread's MXCSR; each of torch's intra-op
 threads keeps its own, and ``torch.set_flush_denormal`` reaches only the calling one. The
 C++ extension's ``flush_denormals`` reaches every intra-op thread; where the extension does

@@ -120,8 +120,9 @@ class TrainConfig:
     ``average = d * average + (1 - d) * weights`` after every step (Polyak averaging,
     Keras' ``use_ema``), and validates and saves the average. ``flush_denormals``: float
     values below 1.18e-38 count as zero in every CPU thread while the run trains
-    (:mod:`rnnkit.engine.denormals`), which makes a vanishing recurrence's backward pass
-    several times faster; the run records how it treated them (``environment``).
+    (:mod:`rnnkit.engine.denormals`): a vanishing recurrence's backward pass runs several
+    times faster on a CPU that pays for denormals; the run records how it treated them
+    (``environment``).
     """
 
     batch_size: int = 64

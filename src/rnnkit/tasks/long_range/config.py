@@ -90,7 +90,7 @@ class LongRangeConfig:
         "resume": "continue the run in --out-dir from its latest checkpoint",
         "overwrite": "replace the run in --out-dir",
         "flush_denormals": "values below 1.18e-38 count as zero in every CPU thread "
-                           "(several times faster where gradients vanish)"}
+                           "(faster where gradients vanish, on CPUs that pay for denormals)"}
     RANGES: ClassVar[dict[str, Rule]] = {
         "task": TASKS, "cell": CELL_NAMES, "length": f"[1, {MAX_LENGTH}]",
         "hidden_size": f"[1, {MAX_SIZE}]", "num_layers": f"[1, {MAX_LAYERS}]",
