@@ -11,7 +11,7 @@ import os
 import platform
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import torch
@@ -31,6 +31,16 @@ x86 = pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64", "i386", "
                          reason="MXCSR flushing is x86's; the extension reports -1 elsewhere")
 
 
+def on_two_flushable_threads(test: Callable) -> Callable:
+    """``test`` at two intra-op threads, each able to flush (the built extension, x86's
+    MXCSR, kernels built with OpenMP), no thread flushing after it."""
+    openmp = pytest.mark.skipif(not OPENMP_FLAGS, reason="the kernels are built without "
+                                "OpenMP here: their parallel loops run on the calling "
+                                "thread only")
+    fixtures = pytest.mark.usefixtures("two_threads", "flushing_cleared")
+    return needs_native(x86(openmp(fixtures(test))))
+
+
 @pytest.fixture
 def flushing_cleared() -> Iterator[None]:
     """No thread flushes denormals after the test, whatever it set."""
@@ -48,11 +58,7 @@ def denormals() -> torch.Tensor:
     return values
 
 
-@needs_native
-@x86
-@pytest.mark.skipif(not OPENMP_FLAGS, reason="the kernels are built without OpenMP here: "
-                    "their parallel loops run on the calling thread only")
-@pytest.mark.usefixtures("two_threads", "flushing_cleared")
+@on_two_flushable_threads
 def test_flushing_reaches_every_intra_op_thread() -> None:
     extension = native_extension()
     assert extension.denormal_flushing_threads() == 0
@@ -65,10 +71,7 @@ def test_flushing_reaches_every_intra_op_thread() -> None:
     assert torch.count_nonzero(values * 1.0) == 1 << 20
 
 
-@needs_native
-@x86
-@pytest.mark.skipif(not OPENMP_FLAGS, reason="the kernels are built without OpenMP here")
-@pytest.mark.usefixtures("two_threads", "flushing_cleared")
+@on_two_flushable_threads
 def test_torchs_own_switch_leaves_the_other_intra_op_thread_on_denormals() -> None:
     """Why the extension's helper exists: torch's switch flushes one thread of two."""
     values = denormals()
@@ -83,10 +86,7 @@ def flushed_count(values: torch.Tensor) -> int:
     return (1 << 20) - int(torch.count_nonzero(values * 1.0))
 
 
-@needs_native
-@x86
-@pytest.mark.skipif(not OPENMP_FLAGS, reason="the kernels are built without OpenMP here")
-@pytest.mark.usefixtures("two_threads", "flushing_cleared")
+@on_two_flushable_threads
 def test_the_block_flushes_in_every_thread_and_keeps_denormals_after() -> None:
     values = denormals()
     assert denormal_handling() == KEPT
@@ -100,10 +100,7 @@ def test_the_block_flushes_in_every_thread_and_keeps_denormals_after() -> None:
     assert flushed_count(values) == 0
 
 
-@needs_native
-@x86
-@pytest.mark.skipif(not OPENMP_FLAGS, reason="the kernels are built without OpenMP here")
-@pytest.mark.usefixtures("two_threads", "flushing_cleared")
+@on_two_flushable_threads
 def test_the_block_gives_back_the_callers_own_switch_and_keeps_it_after_an_error() -> None:
     assert torch.set_flush_denormal(True)
     assert denormal_handling() == "flushed in 1 of 2 threads"
