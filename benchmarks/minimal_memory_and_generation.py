@@ -106,7 +106,9 @@ def peak_gain(name: str, time_steps: int, threads: int) -> int:
 
 def characters_per_second(recipe: str, length: int, repeats: int) -> float:
     config = load_config_file(recipe).model
-    model = LanguageModel(ModelConfig(**{**config.__dict__, "vocab_size": VOCAB})).eval()
+    # generation runs in eval mode, where dropout (a number or "auto") does nothing
+    model = LanguageModel(ModelConfig(**{**config.__dict__, "vocab_size": VOCAB,
+                                         "dropout": 0.0})).eval()
     times = []
     for _ in range(repeats + 1):  # the first run warms up
         generator = torch.Generator().manual_seed(0)

@@ -19,13 +19,13 @@ from rnnkit.training.planned_regularization import dropout_for_passes, planned_p
 BATCH, SEQ = 4, 16   # 64 characters a step; 18,000 / 4 = 4,500 per stream, 281 windows
 
 
-def auto_config(quote_text: Path, out_dir: Path, **bounds) -> RunConfig:
+def auto_config(quote_text: Path, out_dir: Path, cell: str = "lstm", **bounds) -> RunConfig:
     train_settings = dict(batch_size=BATCH, seq_len=SEQ, eval_every=10_000, sample_length=0,
                           seed=3, out_dir=str(out_dir), progress=False, tensorboard=False,
                           max_steps=None)
     return RunConfig(data=DataConfig(dataset=None, text_file=str(quote_text)),
-                     model=ModelConfig(embedding_size=8, hidden_size=16, num_layers=2,
-                                       dropout="auto"),
+                     model=ModelConfig(cell=cell, embedding_size=8, hidden_size=16,
+                                       num_layers=2, dropout="auto"),
                      train=TrainConfig(**{**train_settings, **bounds}))
 
 
@@ -59,6 +59,16 @@ def test_a_run_builds_its_model_with_the_planned_dropout_and_saves_it(
     run = prepare_run(auto_config(quote_text, tmp_path / "run", max_steps=max_steps))
     assert run.model.config.dropout == expected
     assert run.model.rnn.dropout == expected  # between the two layers
+
+
+@pytest.mark.parametrize("cell", ["mingru", "minlstm"])
+@pytest.mark.parametrize(("max_steps", "expected"), [(200, 0.0), (1800, 0.2)])
+def test_the_planned_dropout_reaches_every_residual_block_of_a_minimal_model(
+        quote_text: Path, tmp_path: Path, cell: str, max_steps: int, expected: float) -> None:
+    # the minimal recipes (shakespeare_char_mingru...) say dropout = "auto" too
+    run = prepare_run(auto_config(quote_text, tmp_path / "run", cell, max_steps=max_steps))
+    assert run.model.config.dropout == expected
+    assert [block.dropout for block in run.model.rnn.blocks] == [expected, expected]
 
 
 def test_the_saved_config_holds_the_number_and_a_resume_keeps_it(quote_text: Path,
