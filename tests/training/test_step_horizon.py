@@ -119,6 +119,28 @@ def test_dropout_auto_reads_the_planned_steps(
     assert run.model.rnn.dropout == dropout
 
 
+@pytest.mark.parametrize(("free", "masked", "probes", "steps", "dropout"), [
+    (0.004, 0.006, [0.0], 150, 0.0),          # 150 steps read 0.53 passes: no masks to time
+    (0.0002, 0.0003, [0.0, 0.3], 2000, 0.2),  # 3,000 read 10.7 passes; masked, 2,000 read 7.1
+    (0.001, 0.0012, [0.0, 0.1], 500, 0.0)])   # 600 read 2.1; masked, 500 read 1.8: the edge
+def test_the_steps_are_timed_with_the_dropout_the_run_trains_with(
+        quote_text: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, free: float,
+        masked: float, probes: list[float], steps: int, dropout: float) -> None:
+    # Dropout's masks cost time (a 4x128 minLSTM step a third more): a probe that timed
+    # them for a run that then trained without them left its last fifth of the minutes
+    # unused. Made-up step times, without and with masks.
+    timed = []
+
+    def step_seconds(model: nn.Module, *_: object) -> float:
+        timed.append(model.config.dropout)
+        return masked if model.config.dropout else free
+
+    monkeypatch.setattr(step_horizon, "measure_step_seconds", step_seconds)
+    run = prepare_run(horizon_config(quote_text, tmp_path / "run"))
+    assert timed == probes
+    assert (run.settings.max_steps, run.model.config.dropout) == (steps, dropout)
+
+
 def test_the_number_is_saved_and_a_resume_keeps_it(quote_text: Path, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(step_horizon, "measure_step_seconds", lambda *_: 0.05)

@@ -31,20 +31,16 @@ from rnnkit.training.prepare import prepare_run as prepare_fit
 from rnnkit.training.prepare import start_training
 from rnnkit.training.run import Run
 from rnnkit.training.run_folder import claim_run_folder
-from rnnkit.training.step_horizon import plan_step_horizon
+from rnnkit.training.step_horizon import StepHorizon, plan_step_horizon
 from rnnkit.training.trainer import fit
 
 logger = logging.getLogger(__name__)
 
-#: The dropout of the model that ``max_steps = "auto"`` times when the run's own dropout
-#: waits for that plan (``dropout = "auto"``): any rate above 0 costs the same masks.
-PROBE_DROPOUT = 0.1
-
-
-def probe_model_config(model: ModelConfig) -> ModelConfig:
+def probe_model_config(model: ModelConfig, dropout: float = 0.0) -> ModelConfig:
     """``model`` as a probe before the run's start times it: a dropout still waiting for
-    the run's plan (``dropout = "auto"``) is :data:`PROBE_DROPOUT`, anything else as it is."""
-    return replace(model, dropout=PROBE_DROPOUT) if model.dropout == "auto" else model
+    the run's plan (``dropout = "auto"``) is ``dropout`` (first 0, then the rate that plan
+    gives, see :func:`build_language_model_task`), anything else as it is."""
+    return replace(model, dropout=dropout) if model.dropout == "auto" else model
 
 
 @dataclass(frozen=True)
@@ -108,8 +104,7 @@ def build_language_model_task(config: RunConfig, corpus: TaskCorpus | None = Non
                                            condition_sizes=text.condition_sizes))
     resumed = _resumed_config(settings)  # what its "auto" settings became, on resume
     if settings.max_steps == "auto":
-        steps = _planned_steps(config, text, table, device, distributed, resumed)
-        config = replace(config, train=replace(settings, max_steps=steps))
+        config = _with_planned_steps(config, text, table, device, distributed, resumed)
     if config.model.dropout == "auto":
         dropout = _planned_dropout(config, text, resumed)
         config = replace(config, model=replace(config.model, dropout=dropout))
@@ -124,20 +119,48 @@ def _resumed_config(settings: TrainConfig) -> dict[str, Any] | None:
     return None
 
 
-def _planned_steps(config: RunConfig, text: Any, table: dict[str, Any] | None,
-                   device: torch.device, distributed: Distributed,
-                   resumed: dict[str, Any] | None) -> int:
-    """``max_steps = "auto"``: the saved run's step bound on resume, else the steps
-    ``max_time`` holds for a model like the run's, timed here
-    (:mod:`rnnkit.training.step_horizon`); every process times its share of the batch
-    (not the gradients' averaging) and takes rank 0's number. The probe draws from forked
-    generators, so the run's model starts from the weights that ``--max-steps N`` gives
-    it."""
-    settings = config.train
+def _with_planned_steps(config: RunConfig, text: Any, table: dict[str, Any] | None,
+                        device: torch.device, distributed: Distributed,
+                        resumed: dict[str, Any] | None) -> RunConfig:
+    """``config`` with ``max_steps = "auto"`` planned: the saved run's step bound on
+    resume, else the steps ``max_time`` holds for the model the run trains, timed here.
+
+    A dropout that waits for the plan (``dropout = "auto"``) is first timed at 0; when the
+    passes those steps make call for dropout, the steps are timed again with its masks,
+    which cost time (a 4x128 minLSTM step a third more), so that the clock stops the run
+    at its plan rather than leaving it minutes early. The dropout is then read from the
+    final steps (:func:`_planned_dropout`): at the edge of a band it can come out 0, and
+    that run ends by its steps a little early."""
     saved = None if resumed is None else resumed["train"].get("max_steps")
     if isinstance(saved, int):
-        return saved
-    model_config = probe_model_config(config.model)
+        return replace(config, train=replace(config.train, max_steps=saved))
+    horizon = _planned_horizon(config, probe_model_config(config.model), text, table,
+                               device, distributed)
+    if config.model.dropout == "auto":
+        passes = _passes(replace(config, train=replace(config.train, max_steps=horizon.steps)),
+                         text)
+        dropout = dropout_for_passes(passes)
+        if dropout > 0:
+            (logger.info if distributed.is_main else logger.debug)(
+                "dropout auto: %s steps timed without dropout read %.2f passes, which call "
+                "for dropout %.1f; the steps are timed again with its masks",
+                f"{horizon.steps:,}", passes, dropout)
+            horizon = _planned_horizon(config, probe_model_config(config.model, dropout),
+                                       text, table, device, distributed)
+    if distributed.is_main:
+        logger.info(horizon.describe())
+    return replace(config, train=replace(config.train, max_steps=horizon.steps))
+
+
+def _planned_horizon(config: RunConfig, model_config: ModelConfig, text: Any,
+                     table: dict[str, Any] | None, device: torch.device,
+                     distributed: Distributed) -> StepHorizon:
+    """The steps ``max_time`` holds for a model of ``model_config`` on ``config``'s data,
+    timed here (:mod:`rnnkit.training.step_horizon`); every process times its share of the
+    batch (not the gradients' averaging) and takes rank 0's number. The probe draws from
+    forked generators, so the run's model starts from the weights that ``--max-steps N``
+    gives it."""
+    settings = config.train
     probe_config = replace(config, model=model_config,
                            train=replace(settings, max_steps=None))
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
@@ -145,27 +168,30 @@ def _planned_steps(config: RunConfig, text: Any, table: dict[str, Any] | None,
         task = LanguageModelTask(probe_config, text, device, task_table=table)
         task.bind(distributed)  # this process's share of the batch is what it will step
         horizon = plan_step_horizon(model, task, settings, device)
-    steps = horizon.steps
     if distributed.enabled:  # one plan for every rank, or they would stop apart
-        steps = int(distributed.sum([steps if distributed.is_main else 0], device)[0])
-    if distributed.is_main:
-        logger.info(horizon.describe())
-    return steps
+        steps = distributed.sum([horizon.steps if distributed.is_main else 0], device)[0]
+        horizon = replace(horizon, steps=int(steps))
+    return horizon
 
 
 def _planned_dropout(config: RunConfig, text: Any, resumed: dict[str, Any] | None) -> float:
     """``dropout = "auto"``: the saved run's dropout on resume (its plan may have had other
     bounds), else the one its planned passes over the training split give."""
-    settings = config.train
     if resumed is not None:
         return float(resumed["model"]["dropout"])
-    train_tokens = len(text.splits["train"])
-    streams = make_streams(text.splits["train"], settings.batch_size)
-    passes = planned_passes(settings, train_tokens, num_windows(streams, settings.seq_len))
+    passes = _passes(config, text)
     dropout = dropout_for_passes(passes)
     logger.info("dropout auto: %.2f planned passes over %s training tokens; dropout %.1f",
-                passes, f"{train_tokens:,}", dropout)
+                passes, f"{len(text.splits['train']):,}", dropout)
     return dropout
+
+
+def _passes(config: RunConfig, text: Any) -> float:
+    """The passes over the training split that ``config``'s step and epoch bounds plan."""
+    settings = config.train
+    streams = make_streams(text.splits["train"], settings.batch_size)
+    return planned_passes(settings, len(text.splits["train"]),
+                          num_windows(streams, settings.seq_len))
 
 
 def prepare_run(config: RunConfig, corpus: TaskCorpus | None = None) -> Run:
