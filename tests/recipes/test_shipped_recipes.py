@@ -81,19 +81,17 @@ def clock_bound_cosine_recipes() -> list[str]:
     return names
 
 
-def test_a_recipe_bound_by_the_clock_plans_its_cosine_and_dropout_on_the_host() -> None:
+def test_a_recipe_bound_by_the_clock_plans_its_cosine_on_the_host() -> None:
     # A horizon written as a number is one host's steps: the minGRU recipes' fixed 1,500
     # left a faster host at min_lr for more than half of its ten minutes
-    # (docs/parallel-rnns.md). The steps the minutes hold must be planned where the run
-    # runs, and the dropout read from the passes those steps make.
+    # (docs/parallel-rnns.md). The steps the minutes hold must be planned where the run runs.
     names = clock_bound_cosine_recipes()
     assert {"shakespeare_char_long", "shakespeare_char_30min", "shakespeare_char_mingru",
             "shakespeare_char_mingru_long", "shakespeare_char_minlstm",
             "shakespeare_char_minlstm_long"} <= set(names)
     for name in names:
-        config = load_config_file(name)
-        assert (name, config.train.max_steps, config.train.decay_steps,
-                config.model.dropout) == (name, "auto", None, "auto")
+        train = load_config_file(name).train
+        assert (name, train.max_steps, train.decay_steps) == (name, "auto", None)
 
 
 def test_a_path_is_read_as_a_file_and_a_name_as_a_recipe(tmp_path: Path, monkeypatch) -> None:

@@ -65,7 +65,7 @@ def test_a_run_builds_its_model_with_the_planned_dropout_and_saves_it(
 @pytest.mark.parametrize(("max_steps", "expected"), [(200, 0.0), (1800, 0.2)])
 def test_the_planned_dropout_reaches_every_residual_block_of_a_minimal_model(
         quote_text: Path, tmp_path: Path, cell: str, max_steps: int, expected: float) -> None:
-    # the minimal recipes (shakespeare_char_mingru...) say dropout = "auto" too
+    # each block drops on its two branches: the rate must reach all of them
     run = prepare_run(auto_config(quote_text, tmp_path / "run", cell, max_steps=max_steps))
     assert run.model.config.dropout == expected
     assert [block.dropout for block in run.model.rnn.blocks] == [expected, expected]
