@@ -24,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 
 import torch
 from common import machine_line, print_table
@@ -31,7 +32,7 @@ from torch import nn
 
 import rnnkit
 from rnnkit.generate import sample_tokens
-from rnnkit.models import LanguageModel, ModelConfig
+from rnnkit.models import LanguageModel
 from rnnkit.training.config import load_config_file
 
 BATCH, HIDDEN = 32, 256
@@ -107,8 +108,7 @@ def peak_gain(name: str, time_steps: int, threads: int) -> int:
 def characters_per_second(recipe: str, length: int, repeats: int) -> float:
     config = load_config_file(recipe).model
     # generation runs in eval mode, where dropout (a number or "auto") does nothing
-    model = LanguageModel(ModelConfig(**{**config.__dict__, "vocab_size": VOCAB,
-                                         "dropout": 0.0})).eval()
+    model = LanguageModel(replace(config, vocab_size=VOCAB, dropout=0.0)).eval()
     times = []
     for _ in range(repeats + 1):  # the first run warms up
         generator = torch.Generator().manual_seed(0)

@@ -17,7 +17,7 @@ from rnnkit.tasks.forecast.commands import COMMAND as FORECAST
 from rnnkit.tasks.long_range.config import LongRangeConfig
 from rnnkit.tasks.music.commands import music_configs_from_args
 from rnnkit.tasks.tag.commands import COMMAND as TAG
-from rnnkit.training.config import load_config_file, read_toml
+from rnnkit.training.config import TrainConfig, load_config_file, read_toml
 
 TASKS = {task.name: task for task in (CLASSIFY, TAG, FORECAST)}
 
@@ -69,28 +69,28 @@ def test_every_recipe_is_a_valid_config_of_its_command(name: str) -> None:
         assert config.out_dir.startswith("runs/")
 
 
-def clock_bound_cosine_recipes() -> list[str]:
-    """The language-model recipes bounded by minutes alone whose rate decays by a cosine."""
-    names = []
+def clock_bound_cosine_recipes() -> dict[str, TrainConfig]:
+    """The language-model recipes bounded by minutes alone whose rate decays by a cosine,
+    each with its training settings."""
+    found = {}
     for name in SHIPPED:
         if "task" in tomllib.loads((RECIPES / f"{name}.toml").read_text(encoding="utf-8")):
             continue
         train = load_config_file(name).train
         if train.schedule == "cosine" and train.max_time and not train.max_epochs:
-            names.append(name)
-    return names
+            found[name] = train
+    return found
 
 
 def test_a_recipe_bound_by_the_clock_plans_its_cosine_on_the_host() -> None:
     # A horizon written as a number is one host's steps: the minGRU recipes' fixed 1,500
     # left a faster host at min_lr for more than half of its ten minutes
     # (docs/parallel-rnns.md). The steps the minutes hold must be planned where the run runs.
-    names = clock_bound_cosine_recipes()
+    recipes = clock_bound_cosine_recipes()
     assert {"shakespeare_char_long", "shakespeare_char_30min", "shakespeare_char_mingru",
             "shakespeare_char_mingru_long", "shakespeare_char_minlstm",
-            "shakespeare_char_minlstm_long"} <= set(names)
-    for name in names:
-        train = load_config_file(name).train
+            "shakespeare_char_minlstm_long"} <= set(recipes)
+    for name, train in recipes.items():
         assert (name, train.max_steps, train.decay_steps) == (name, "auto", None)
 
 
