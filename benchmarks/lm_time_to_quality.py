@@ -90,11 +90,14 @@ def run_recipe(recipe: str, eval_tokens: int, seed: int, eval_every: int | None 
         result = train(config)
         planned = load_checkpoint_config(out_dir)  # what "auto" settings became
         _, valid_rows = read_log(out_dir / "log.csv")
-    print(f"{Path(recipe).stem}: max_steps {planned['train']['max_steps']}, dropout "
-          f"{planned['model']['dropout']}, precision {result.environment['precision']}; "
-          f"{result.steps:,} steps trained, {result.stop_reason}", flush=True)
+    plan = {"max_steps": planned["train"]["max_steps"], "dropout": planned["model"]["dropout"],
+            "precision": result.environment["precision"], "steps": result.steps,
+            "stop_reason": result.stop_reason}
+    print(f"{Path(recipe).stem}: max_steps {plan['max_steps']}, dropout {plan['dropout']}, "
+          f"precision {plan['precision']}; {result.steps:,} steps trained, "
+          f"{result.stop_reason}", flush=True)
     curve = [(row["elapsed_s"], row["val_loss"]) for row in valid_rows[:-1]]
-    return curve, result.val_loss, result.elapsed_s / 60
+    return curve, result.val_loss, result.elapsed_s / 60, plan
 
 
 def time_to_reach(curve: list[tuple[float, float]], target: float) -> float | None:
@@ -164,16 +167,17 @@ def main() -> None:
     args = parser.parse_args()
     print(machine_line())
     started = time.perf_counter()
-    curves, finals, minutes = {}, {}, {}
+    curves, finals, minutes, plans = {}, {}, {}, {}
     for earlier in args.include:
         saved = json.loads(earlier.read_text(encoding="utf-8"))
         curves.update(saved["curves"])
         finals.update(saved["finals"])
         minutes.update(saved["minutes"])
+        plans.update(saved.get("plans", {}))
     for recipe in args.recipe:
         label = f"rnnkit {Path(recipe).stem}"
         run_started = time.perf_counter()
-        curves[label], finals[label], minutes[label] = run_recipe(
+        curves[label], finals[label], minutes[label], plans[label] = run_recipe(
             recipe, args.eval_tokens, args.seed, args.eval_every, args.text_file)
         print(f"{label}: {minutes[label]:.2f} training minutes, full-split loss "
               f"{finals[label]:.4f}, wall {(time.perf_counter() - run_started) / 60:.1f} min",
@@ -207,8 +211,10 @@ def main() -> None:
     plot({_short(label): curve for label, curve in curves.items()}, args.eval_tokens,
          args.plot)
     if args.json:
+        # plans: what each recipe's "auto" settings became and where it stopped
         args.json.write_text(json.dumps({"curves": curves, "finals": finals,
-                                         "minutes": minutes, "seed": args.seed}, indent=1))
+                                         "minutes": minutes, "plans": plans,
+                                         "seed": args.seed}, indent=1))
 
 
 def _short(label: str) -> str:
