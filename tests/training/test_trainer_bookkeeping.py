@@ -507,6 +507,14 @@ def test_the_end_of_run_sample_is_the_models_text_from_the_first_validation_toke
     assert f"--- sample (40 tokens, temperature 0.8) ---\n{expected}\n---" in printed
 
 
+def test_a_run_asked_for_no_sample_prints_none(text_file: Path, tmp_path: Path,
+                                               capsys) -> None:
+    train(tiny_config(text_file, tmp_path / "run", max_steps=3, sample_length=0))
+    printed = "".join(capsys.readouterr())
+    assert "--- sample" not in printed
+    assert "validation (whole split, final)" in printed  # the rest of the report comes
+
+
 def line_parity_corpus(calls: list, data: DataConfig, vocab_dict: dict | None) -> Corpus:
     """The plain corpus of ``data``, every character with one condition: the parity of its
     line (a corpus a task would hand the language model); each call is noted in ``calls``."""

@@ -136,10 +136,13 @@ class LanguageModelTask:
                 f"{figures['bits_per_token']:.3f} bits/token")
 
     def closing_report(self, model: nn.Module) -> str:
-        """A short sample from the trained model, for the end-of-run printout."""
+        """A short sample from the trained model, for the end-of-run printout (none for
+        ``sample_length = 0``)."""
         from rnnkit.generate import sample_text
 
         length = self.config.train.sample_length
+        if length == 0:
+            return ""
         valid = self.corpus.splits["valid"]  # (tokens,) or (tokens, 1 + conditions)
         first = valid[:1] if valid.dim() == 1 else valid[:1, 0]
         prime = self.corpus.vocab.decode(first.tolist())
