@@ -17,7 +17,7 @@ from torch import nn
 from rnnkit.models.language_model import ModelConfig
 from rnnkit.tasks.language_model.training import prepare_run, train
 from rnnkit.training import step_horizon
-from rnnkit.training.checkpoint import load_checkpoint_config
+from rnnkit.training.checkpoint import load_checkpoint, load_checkpoint_config
 from rnnkit.training.config import DataConfig, RunConfig, TrainConfig
 from rnnkit.training.step_horizon import measure_step_seconds, plan_step_horizon, steps_in
 from rnnkit.training.task import StepLoss
@@ -74,7 +74,7 @@ def test_the_probe_times_the_tasks_steps_and_plans_the_minutes_by_them() -> None
     assert horizon.step_seconds >= 0.02
     assert horizon.steps == steps_in(0.01, horizon.step_seconds) <= 30
     assert horizon.precision == "fp32"
-    assert "repeat this run with --max-steps" in horizon.describe()
+    assert f"plans {horizon.steps:,} steps in 0.01 minutes" in horizon.describe()
 
 
 def test_the_probe_gives_back_the_weights_and_the_generators() -> None:
@@ -174,11 +174,48 @@ def test_the_flag_takes_auto_and_a_run_logs_its_plan(quote_text: Path, tmp_path:
                           text=True)
     assert done.returncode == 0, done.stderr
     planned = [line for line in done.stderr.splitlines() if "max_steps auto:" in line]
-    assert len(planned) == 1 and "(fp32, median of 5) plans" in planned[0]
-    steps = int(planned[0].rsplit("--max-steps ", 1)[1])
+    assert len(planned) == 2 and "(fp32, median of 5) plans" in planned[0]
+    steps = int(planned[0].split(" plans ", 1)[1].split()[0].replace(",", ""))
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["steps"] <= steps
     assert load_checkpoint_config(tmp_path / "run")["train"]["max_steps"] == steps
+    assert f"of the {steps:,} steps planned" in planned[1]
+    assert f"repeat this run with --max-steps {summary['steps']} " in planned[1]
+
+
+def test_the_last_line_repeats_a_run_the_clock_stopped(
+        quote_text: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    from rnnkit.cli.main import main
+
+    # A probe that claims 0.1 ms a step: 0.004 minutes plan 2,400 steps (7.5 passes, so
+    # dropout 0.2), of which the clock lets the real steps take only some.
+    monkeypatch.setattr(step_horizon, "measure_step_seconds", lambda *_: 0.0001)
+    command = ["train", "--text-file", str(quote_text), "--hidden-size", "16",
+               "--embedding-size", "8", "--batch-size", str(BATCH), "--seq-len", str(SEQ),
+               "--schedule", "cosine", "--eval-every", "10000", "--sample-length", "0",
+               "--seed", "5", "--no-progress", "--dropout", "auto", "--max-steps", "auto",
+               "--max-time", "0.004", "--precision", "auto"]
+    caplog.set_level("INFO")
+    assert main([*command, "--out-dir", str(tmp_path / "clock")]) == 0
+    (line,) = [record.getMessage() for record in caplog.records
+               if "repeat this run with" in record.getMessage()]
+    trained = load_checkpoint(tmp_path / "clock")
+    assert trained.config["train"]["max_steps"] == 2400
+    assert trained.config["model"]["dropout"] == 0.2
+    steps = trained.trainer_state["progress"]["step"]
+    assert 0 < steps < 2400, "the clock must stop the run before its plan"
+    flags = line.split("repeat this run with ", 1)[1].split()
+    chosen = trained.trainer_state["precision"]["auto"]["chosen"]  # what the run trained in
+    assert flags == ["--max-steps", str(steps), "--decay-steps", "2400", "--max-time", "none",
+                     "--precision", chosen, "--dropout", "0.2"]
+    caplog.clear()
+    monkeypatch.undo()  # the repeat times nothing: it is bounded by its steps
+    assert main([*command, *flags, "--out-dir", str(tmp_path / "repeat")]) == 0
+    repeated = load_checkpoint(tmp_path / "repeat")
+    assert repeated.trainer_state["progress"]["step"] == steps
+    for name, tensor in trained.model_state.items():
+        assert torch.equal(repeated.model_state[name], tensor), name
 
 
 def test_a_run_handed_auto_unplanned_is_refused_by_name() -> None:

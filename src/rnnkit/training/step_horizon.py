@@ -9,8 +9,10 @@ steps after 4.2 minutes, and a slower one stops it by the clock before its rate 
 With ``max_steps = "auto"`` the run times a few of its own training steps before the first
 (forward, loss, backward, clipping and the optimizer's update, in the precision it will
 train in, on its model and first batch) and plans ``max_time`` minutes of them. The number
-is saved in the run's config: a resume keeps it, and ``--max-steps N`` repeats the run to
-the last digit. The probe leaves no trace: the weights and every generator are given back
+is saved in the run's config: a resume keeps it, and the run's last log line gives the
+flags that repeat it to the last digit (its steps, bounded by steps rather than the clock,
+with the cosine over the planned steps where the clock stopped it first). The probe leaves
+no trace: the weights and every generator are given back
 as they were. The steps of a whole run (logging, checkpoints) are a few percent slower than
 the probe's, so the clock usually stops a run at about 97% of its plan, where a cosine
 has covered 99.8% of the way from its peak to its floor. A run under
@@ -56,7 +58,7 @@ class StepHorizon:
         """One line for the run's log."""
         return (f"max_steps auto: {self.step_seconds * 1e3:.1f} ms a step ({self.precision}, "
                 f"median of {PROBE_STEPS}) plans {self.steps:,} steps in {self.max_time:g} "
-                f"minutes; repeat this run with --max-steps {self.steps}")
+                f"minutes")
 
 
 def steps_in(max_time: float, step_seconds: float) -> int:

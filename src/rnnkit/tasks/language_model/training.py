@@ -75,6 +75,9 @@ def train(config: RunConfig, corpus: TaskCorpus | None = None) -> TrainResult:
                           overwrite=settings.overwrite, main_process=process_rank() == 0):
         model, task = build_language_model_task(config, corpus)
         result = fit(model, task, task.config.train)  # max_steps "auto" planned
+    if settings.max_steps == "auto" and not settings.resume and process_rank() == 0:
+        logger.info(repeat_line(config, task.config, result.steps, result.stop_reason,
+                                result.environment["precision"]))
     figures = result.figures
     return TrainResult(
         steps=result.steps, epochs=result.epochs, tokens=result.tokens,
@@ -82,6 +85,28 @@ def train(config: RunConfig, corpus: TaskCorpus | None = None) -> TrainResult:
         val_perplexity=figures["perplexity"], val_bits_per_token=figures["bits_per_token"],
         checkpoint=str(Path(settings.out_dir)), environment=result.environment,
     )
+
+
+def repeat_line(asked: RunConfig, planned: RunConfig, steps: int, stop_reason: str,
+                precision: str) -> str:
+    """The flags that repeat a ``max_steps = "auto"`` run to the last digit, as one line
+    for its log: the ``steps`` it trained, bounded by steps not by the clock, and what its
+    other "auto" words became. A run the clock stopped before its plan keeps its cosine
+    over the planned steps (``--decay-steps``); ``--dropout`` and ``--precision`` are given
+    where the run chose them, since a run of other steps, or on another host, could choose
+    otherwise."""
+    settings = planned.train
+    flags = [f"--max-steps {steps}"]
+    if settings.schedule == "cosine" and settings.decay_steps is None \
+            and steps < settings.max_steps:
+        flags.append(f"--decay-steps {settings.max_steps}")
+    flags.append("--max-time none")
+    if asked.train.precision == "auto":
+        flags.append(f"--precision {precision}")
+    if asked.model.dropout == "auto":
+        flags.append(f"--dropout {planned.model.dropout:g}")
+    return (f"max_steps auto: trained {steps:,} of the {settings.max_steps:,} steps planned "
+            f"({stop_reason}); repeat this run with {' '.join(flags)}")
 
 
 def build_language_model_task(config: RunConfig, corpus: TaskCorpus | None = None
