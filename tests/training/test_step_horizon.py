@@ -16,7 +16,8 @@ from torch import nn
 
 from rnnkit.models.language_model import ModelConfig
 from rnnkit.tasks.language_model.training import prepare_run, train
-from rnnkit.training import step_horizon
+from rnnkit.training import auto_precision, step_horizon
+from rnnkit.training.auto_precision import PrecisionChoice
 from rnnkit.training.checkpoint import load_checkpoint, load_checkpoint_config
 from rnnkit.training.config import DataConfig, RunConfig, TrainConfig
 from rnnkit.training.step_horizon import measure_step_seconds, plan_step_horizon, steps_in
@@ -141,6 +142,41 @@ def test_the_steps_are_timed_with_the_dropout_the_run_trains_with(
     assert (run.settings.max_steps, run.model.config.dropout) == (steps, dropout)
 
 
+def test_a_planned_run_chooses_its_precision_once_and_trains_in_it(
+        quote_text: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    # A close race: measured again, precision auto would choose otherwise, and the run
+    # would train in a precision its steps were not timed in.
+    answers, timed = iter(["bf16", "fp32", "fp32"]), []
+
+    def choose(*_: object, **__: object) -> PrecisionChoice:
+        return PrecisionChoice(next(answers), {"fp32": 0.0021, "bf16": 0.0020},
+                               {"fp32": 4.0, "bf16": 4.0})
+
+    def step_seconds(model: nn.Module, task: object, settings: object, device: object,
+                     precision: str, *_: object) -> float:
+        timed.append((model.config.dropout, precision))
+        return 0.0003 if model.config.dropout else 0.0002  # 3,000 steps call for dropout
+
+    monkeypatch.setattr(auto_precision, "choose_precision", choose)
+    monkeypatch.setattr(step_horizon, "measure_step_seconds", step_seconds)
+    caplog.set_level("INFO")
+    out_dir = tmp_path / "run"
+    run = prepare_run(horizon_config(quote_text, out_dir, precision="auto"))
+    assert timed == [(0.0, "bf16"), (0.3, "bf16")]  # both timings in the one choice
+    assert run.precision.precision == run.settings.precision == "bf16"
+    assert sum("precision auto:" in message for message in caplog.messages) == 1
+    assert next(answers) == "fp32"  # asked once
+
+    monkeypatch.setattr(step_horizon, "measure_step_seconds", lambda *_: 0.05)
+    answers = iter(["bf16", "fp32", "fp32"])
+    train(horizon_config(quote_text, out_dir, precision="auto", overwrite=True))
+    assert load_checkpoint_config(out_dir)["train"]["precision"] == "bf16"
+    resumed = prepare_run(horizon_config(quote_text, out_dir, precision="auto", resume=True))
+    assert resumed.precision.precision == "bf16"  # kept, not measured again
+    assert next(answers) == "fp32"
+
+
 def test_the_number_is_saved_and_a_resume_keeps_it(quote_text: Path, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(step_horizon, "measure_step_seconds", lambda *_: 0.05)
@@ -206,7 +242,7 @@ def test_the_last_line_repeats_a_run_the_clock_stopped(
     steps = trained.trainer_state["progress"]["step"]
     assert 0 < steps < 2400, "the clock must stop the run before its plan"
     flags = line.split("repeat this run with ", 1)[1].split()
-    chosen = trained.trainer_state["precision"]["auto"]["chosen"]  # what the run trained in
+    chosen = trained.config["train"]["precision"]  # what the plan chose and the run trained in
     assert flags == ["--max-steps", str(steps), "--decay-steps", "2400", "--max-time", "none",
                      "--precision", chosen, "--dropout", "0.2"]
     caplog.clear()

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from rnnkit.engine.denormals import flushed_denormals
-from rnnkit.training.auto_precision import choose_task_precision
+from rnnkit.training.auto_precision import PrecisionChoice, choose_task_precision
 from rnnkit.training.config import TrainConfig
 from rnnkit.training.optimizers import build_optimizer
 from rnnkit.training.precision import MixedPrecision
@@ -47,12 +47,14 @@ PROBE_STEPS = 5
 @dataclass(frozen=True)
 class StepHorizon:
     """What the probe measured and planned: ``steps`` of ``step_seconds`` each (the median
-    of the timed steps, in ``precision``) fill ``max_time`` minutes."""
+    of the timed steps, in ``precision``) fill ``max_time`` minutes. ``precision_choice``:
+    what ``precision = "auto"`` measured to choose ``precision`` (None when it was given)."""
 
     steps: int
     step_seconds: float
     precision: str
     max_time: float
+    precision_choice: PrecisionChoice | None = None
 
     def describe(self) -> str:
         """One line for the run's log."""
@@ -74,13 +76,14 @@ def plan_step_horizon(model: nn.Module, task: Task, settings: TrainConfig,
     plan ``settings.max_time`` minutes of them."""
     if settings.max_time is None:
         raise ValueError("max_steps = 'auto' needs max_time (the minutes to fill)")
-    precision = settings.precision
+    choice = None
     with flushed_denormals(settings.flush_denormals):  # as the run will measure and train
-        if precision == "auto":
-            precision = choose_task_precision(model, task, device).chosen
+        if settings.precision == "auto":
+            choice = choose_task_precision(model, task, device)
+        precision = settings.precision if choice is None else choice.chosen
         seconds = measure_step_seconds(model, task, settings, device, precision)
     return StepHorizon(steps_in(settings.max_time, seconds), seconds, precision,
-                       settings.max_time)
+                       settings.max_time, choice)
 
 
 def measure_step_seconds(model: nn.Module, task: Task, settings: TrainConfig,

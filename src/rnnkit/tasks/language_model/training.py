@@ -27,6 +27,7 @@ from rnnkit.training.checkpoint import load_checkpoint_config, load_checkpoint_v
 from rnnkit.training.config import RunConfig, TrainConfig
 from rnnkit.training.distributed import Distributed, process_rank, start_distributed
 from rnnkit.training.planned_regularization import dropout_for_passes, planned_passes
+from rnnkit.training.precision import PRECISIONS
 from rnnkit.training.prepare import prepare_run as prepare_fit
 from rnnkit.training.prepare import start_training
 from rnnkit.training.run import Run
@@ -155,12 +156,24 @@ def _with_planned_steps(config: RunConfig, text: Any, table: dict[str, Any] | No
     which cost time (a 4x128 minLSTM step a third more), so that the clock stops the run
     at its plan rather than leaving it minutes early. The dropout is then read from the
     final steps (:func:`_planned_dropout`): at the edge of a band it can come out 0, and
-    that run ends by its steps a little early."""
+    that run ends by its steps a little early. With ``precision = "auto"`` the first
+    timing chooses the precision (:mod:`rnnkit.training.auto_precision`), the steps are
+    timed in it, and the run trains in it: the config says the precision chosen, as it
+    says the steps and the dropout, and a resume keeps it."""
     saved = None if resumed is None else resumed["train"].get("max_steps")
     if isinstance(saved, int):
-        return replace(config, train=replace(config.train, max_steps=saved))
+        precision = config.train.precision
+        if precision == "auto":  # the run keeps what it chose (older runs saved the word)
+            precision = resumed["train"].get("precision", precision)
+        return replace(config, train=replace(config.train, max_steps=saved,
+                                             precision=precision))
     horizon = _planned_horizon(config, probe_model_config(config.model), text, table,
                                device, distributed)
+    if horizon.precision_choice is not None and distributed.is_main:
+        logger.info(horizon.precision_choice.describe())
+    # One choice for the plan and the run: a second measurement could choose otherwise
+    # (a close race) and train in a precision the steps were not timed in.
+    config = replace(config, train=replace(config.train, precision=horizon.precision))
     if config.model.dropout == "auto":
         passes = _passes(replace(config, train=replace(config.train, max_steps=horizon.steps)),
                          text)
@@ -194,8 +207,11 @@ def _planned_horizon(config: RunConfig, model_config: ModelConfig, text: Any,
         task.bind(distributed)  # this process's share of the batch is what it will step
         horizon = plan_step_horizon(model, task, settings, device)
     if distributed.enabled:  # one plan for every rank, or they would stop apart
-        steps = distributed.sum([horizon.steps if distributed.is_main else 0], device)[0]
-        horizon = replace(horizon, steps=int(steps))
+        main = distributed.is_main
+        steps, index = distributed.sum(
+            [horizon.steps if main else 0, PRECISIONS.index(horizon.precision) if main else 0],
+            device)
+        horizon = replace(horizon, steps=int(steps), precision=PRECISIONS[int(index)])
     return horizon
 
 
