@@ -13,9 +13,10 @@ is saved in the run's config: a resume keeps it, and the run's last log line giv
 flags that repeat it to the last digit (its steps, bounded by steps rather than the clock,
 with the cosine over the planned steps where the clock stopped it first). The probe leaves
 no trace: the weights and every generator are given back
-as they were. The steps of a whole run (logging, checkpoints) are a few percent slower than
-the probe's, so the clock usually stops a run at about 97% of its plan, where a cosine
-has covered 99.8% of the way from its peak to its floor. A run under
+as they were. A host's speed drifts within a run (by up to a third over a hundred steps
+on our CPU machines, docs/parallel-rnns.md), so the clock stops some runs before their
+plan (at 84-99% of it there, a cosine then 1-7% of the way from its floor to its peak,
+which cost nothing measurable) and some end on their plan early. A run under
 ``torch.compile`` is timed eager.
 """
 
