@@ -2,7 +2,7 @@
 
 Usage: ``torchrun --nproc_per_node N ddp_worker.py CONFIG.json OUT_DIR``; writes
 ``OUT_DIR/rank<r>.safetensors`` with every rank's parameters after training, and
-``OUT_DIR/rank<r>.json`` with its step bound and the steps it took.
+``OUT_DIR/rank<r>.json`` with its step bound, the steps it took and its precision.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ def main(config_path: str, out_dir: str) -> None:
     training_loop(run, QuietRecords())
     weights = {name: value.detach().contiguous() for name, value in run.model.state_dict().items()}
     save_file(weights, str(Path(out_dir) / f"rank{run.distributed.rank}.safetensors"))
-    planned = {"max_steps": run.settings.max_steps, "steps": run.progress.step}
+    planned = {"max_steps": run.settings.max_steps, "steps": run.progress.step,
+               "precision": run.precision.precision}
     (Path(out_dir) / f"rank{run.distributed.rank}.json").write_text(json.dumps(planned))
 
 

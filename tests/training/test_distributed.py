@@ -82,9 +82,10 @@ def test_two_gloo_processes_equal_one_process_on_the_combined_batch(
 
 def test_every_rank_trains_to_rank_zeros_planned_steps(text_file: Path, tmp_path: Path) -> None:
     # max_steps "auto": each process times its own steps, and they would plan apart (and
-    # stop at different steps, one waiting on the other) without one shared plan
+    # stop at different steps, one waiting on the other) without one shared plan; with
+    # precision "auto" each also chooses for itself, and all train in rank 0's choice
     config = small_config(text_file, tmp_path / "run", max_steps="auto", max_time=0.01,
-                          eval_every=10_000)
+                          eval_every=10_000, precision="auto")
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(config.to_dict()), encoding="utf-8")
     result = torchrun(2, str(WORKER), str(config_path), str(tmp_path), cwd=tmp_path)

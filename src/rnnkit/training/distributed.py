@@ -61,6 +61,11 @@ class Distributed:
         dist.all_reduce(tensor)
         return tensor.tolist()
 
+    def main_values(self, values: list[float], device: torch.device) -> list[float]:
+        """Rank 0's ``values`` on every rank (the others' count for nothing): one decision,
+        such as a plan or a choice that each rank measured for itself, taken by all."""
+        return self.sum(values if self.is_main else [0.0] * len(values), device)
+
     def gather_rows(self, tensor: Tensor, dim: int) -> Tensor:
         """Every rank's ``tensor`` joined along ``dim`` in rank order (the whole batch)."""
         if not self.enabled:

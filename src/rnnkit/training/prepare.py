@@ -97,8 +97,8 @@ def _precision(settings: TrainConfig, model: nn.Module, task: Task, device: torc
     choice = choose_task_precision(model, task, device)
     chosen = choice.chosen
     if distributed.enabled:  # every rank trains in rank 0's choice
-        index = PRECISIONS.index(chosen) if distributed.is_main else 0
-        chosen = PRECISIONS[int(distributed.sum([index], device)[0])]
+        (index,) = distributed.main_values([PRECISIONS.index(chosen)], device)
+        chosen = PRECISIONS[int(index)]
     if distributed.is_main:
         log.info(choice.describe())
     return chosen, {**choice.to_dict(), "chosen": chosen}

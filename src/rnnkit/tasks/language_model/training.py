@@ -207,10 +207,8 @@ def _planned_horizon(config: RunConfig, model_config: ModelConfig, text: Any,
         task.bind(distributed)  # this process's share of the batch is what it will step
         horizon = plan_step_horizon(model, task, settings, device)
     if distributed.enabled:  # one plan for every rank, or they would stop apart
-        main = distributed.is_main
-        steps, index = distributed.sum(
-            [horizon.steps if main else 0, PRECISIONS.index(horizon.precision) if main else 0],
-            device)
+        steps, index = distributed.main_values(
+            [horizon.steps, PRECISIONS.index(horizon.precision)], device)
         horizon = replace(horizon, steps=int(steps), precision=PRECISIONS[int(index)])
     return horizon
 
